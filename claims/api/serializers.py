@@ -1,0 +1,145 @@
+from rest_framework import serializers
+
+from registry.idnumber import mask_id_number
+from registry.selectors import households_for
+
+from .. import selectors
+from ..models import (Contract, Disease, Encounter, FollowUp, IllnessRecord, Institution, Screening, ServicePackage,
+                      Team, TeamMember)
+
+
+class ScopedFieldsMixin:
+    """Related fields limited to what the requesting user may see: ``scoped_fields`` maps a
+    field name to a selector taking the user."""
+
+    scoped_fields: dict = {}
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None:
+            for name, selector in self.scoped_fields.items():
+                field = fields[name]
+                target = getattr(field, "child_relation", field)
+                target.queryset = selector(request.user)
+        return fields
+
+
+class VersionField(serializers.IntegerField):
+    def __init__(self, **kwargs):
+        super().__init__(required=False, help_text="修改时必须提交读取时的版本号；版本已变化则返回409。", **kwargs)
+
+
+class MaskedMemberMixin(serializers.Serializer):
+    member_name = serializers.CharField(source="member.name", read_only=True)
+    member_id_number = serializers.SerializerMethodField(help_text="证件号码（脱敏）")
+
+    def get_member_id_number(self, obj) -> str:
+        return mask_id_number(obj.member.id_number)
+
+
+class InstitutionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Institution
+        fields = ["id", "name", "code", "level", "designated", "township"]
+        extra_kwargs = {"name": {"validators": []}}
+
+
+class DiseaseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Disease
+        fields = ["id", "code", "name", "group", "treatment_way", "lists", "prefixes", "active"]
+        extra_kwargs = {"code": {"validators": []}}
+
+
+class PackageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ServicePackage
+        fields = ["id", "name", "tier", "items", "price", "personal_share", "active"]
+        extra_kwargs = {"name": {"validators": []}}
+
+
+class IllnessSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.ModelSerializer):
+    scoped_fields = {"member": selectors.members_for}
+    version = VersionField()
+
+    class Meta:
+        model = IllnessRecord
+        fields = ["id", "member", "member_name", "member_id_number", "disease", "diagnosis_code", "diagnosis_name",
+                  "diagnosed_on", "diagnosed_at", "treatment_way", "treatment_plan", "status", "total_cost",
+                  "basic_insurance", "catastrophic_insurance", "civil_aid", "self_pay", "result", "version"]
+        read_only_fields = ["disease"]
+        validators = []
+
+
+class ScreeningSerializer(MaskedMemberMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Screening
+        fields = ["id", "member", "member_name", "member_id_number", "year", "round", "checked", "checked_on",
+                  "findings"]
+
+
+class TeamMemberSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TeamMember
+        fields = ["id", "name", "role", "phone", "active"]
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    members = TeamMemberSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "institution", "township", "active", "members"]
+
+
+class ContractSerializer(ScopedFieldsMixin, serializers.ModelSerializer):
+    scoped_fields = {"household": households_for,
+                     "members": selectors.members_for, "team": selectors.teams_for}
+    head_name = serializers.CharField(read_only=True, allow_null=True)
+    followup_count = serializers.IntegerField(read_only=True)
+    last_followup = serializers.DateField(read_only=True, allow_null=True)
+    version = VersionField()
+
+    class Meta:
+        model = Contract
+        fields = ["id", "household", "head_name", "members", "team", "package", "start_date", "end_date", "status",
+                  "notes", "followup_count", "last_followup", "version"]
+        read_only_fields = ["status"]
+        extra_kwargs = {"end_date": {"required": False}, "members": {"required": False}}
+        validators = []
+
+
+class FollowUpSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.ModelSerializer):
+    scoped_fields = {"contract": selectors.contracts_for, "member": selectors.members_for,
+                     "doctor": selectors.team_members_for}
+
+    class Meta:
+        model = FollowUp
+        fields = ["id", "contract", "member", "member_name", "member_id_number", "date", "doctor", "kind",
+                  "systolic", "diastolic", "glucose", "notes"]
+
+
+class EncounterSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.ModelSerializer):
+    scoped_fields = {"member": selectors.members_for}
+    version = VersionField()
+    warnings = serializers.SerializerMethodField(help_text="录入或修改后需要核实的提示（不影响保存）。")
+
+    class Meta:
+        model = Encounter
+        fields = ["id", "ref", "member", "member_name", "member_id_number", "institution", "kind", "admission_date",
+                  "discharge_date", "service_date", "diagnosis_code", "diagnosis_name", "total_cost",
+                  "in_policy_cost", "package", "referred", "supersedes", "is_current", "version", "warnings"]
+        read_only_fields = ["service_date", "supersedes", "is_current"]
+        extra_kwargs = {"ref": {"required": False, "validators": [],
+                                "help_text": "医院的住院号/流水号；留空时自动生成。"}}
+
+    def get_warnings(self, obj) -> list[str]:
+        return getattr(obj, "_warnings", [])
+
+
+class CorrectionSerializer(EncounterSerializer):
+    reason = serializers.CharField(max_length=80, help_text="更正原因")
+
+    class Meta(EncounterSerializer.Meta):
+        fields = [*EncounterSerializer.Meta.fields, "reason"]

@@ -1,0 +1,196 @@
+"""Claims API (/api/v1/claims/…). Querysets come from selectors (township scoping); writes go
+through services, whose ClaimsError becomes a 400 (409 for a version conflict or an edit of a
+settled encounter, which is corrected through ``POST encounters/{id}/correct/`` instead)."""
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.filters import OrderingFilter
+from rest_framework.response import Response
+
+from .. import filtersets, selectors, services
+from ..models import Disease, Institution, ServicePackage
+from . import serializers as s
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def raise_api_error(exc: services.ClaimsError):
+    if exc.code in ("conflict", "settled", "superseded"):
+        raise Conflict(exc.message)
+    raise ValidationError({exc.field or "non_field_errors": [exc.message]})
+
+
+class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                     mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Create and update through ``create_service`` / ``update_service`` (validated data in,
+    the saved object out); versioned models must be sent their ``version`` on update."""
+
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    versioned = False
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def create_service(self, data):
+        raise NotImplementedError
+
+    def update_service(self, instance, data, version):
+        raise NotImplementedError
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("version", None)
+        try:
+            serializer.instance = self.create_service(data)
+        except services.ClaimsError as exc:
+            raise_api_error(exc)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        version = data.pop("version", None)
+        if self.versioned and version is None:
+            raise ValidationError({"version": ["修改时必须提交版本号（version）。"]})
+        try:
+            serializer.instance = self.update_service(serializer.instance, data, version)
+        except services.ClaimsError as exc:
+            raise_api_error(exc)
+
+
+class ReferenceViewSet(ServiceViewSet):
+    county_only_write = True
+    model = None
+
+    def get_queryset(self):
+        return self.model.objects.all().order_by("id")
+
+    def create_service(self, data):
+        return services.reference_save(user=self.request.user, model=self.model, values=data)
+
+    def update_service(self, instance, data, version):
+        return services.reference_save(user=self.request.user, model=self.model, values=data, instance=instance)
+
+
+class InstitutionViewSet(ReferenceViewSet):
+    model, serializer_class, filterset_class = Institution, s.InstitutionSerializer, filtersets.InstitutionFilterSet
+
+
+class DiseaseViewSet(ReferenceViewSet):
+    model, serializer_class, filterset_class = Disease, s.DiseaseSerializer, filtersets.DiseaseFilterSet
+
+
+class PackageViewSet(ReferenceViewSet):
+    model, serializer_class, filterset_class = ServicePackage, s.PackageSerializer, filtersets.PackageFilterSet
+
+
+class IllnessViewSet(ServiceViewSet):
+    serializer_class = s.IllnessSerializer
+    filterset_class = filtersets.IllnessFilterSet
+    versioned = True
+
+    def get_queryset(self):
+        return selectors.illnesses_for(self.request.user).order_by("-diagnosed_on", "-id")
+
+    def create_service(self, data):
+        return services.illness_create(user=self.request.user, **data)
+
+    def update_service(self, instance, data, version):
+        data.pop("member", None)
+        return services.illness_update(user=self.request.user, record=instance, version=version, changes=data)
+
+
+class ScreeningViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.ScreeningSerializer
+    filterset_class = filtersets.ScreeningFilterSet
+
+    def get_queryset(self):
+        return selectors.screenings_for(self.request.user).order_by("-year", "id")
+
+
+class TeamViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.TeamSerializer
+    filterset_class = filtersets.TeamFilterSet
+
+    def get_queryset(self):
+        return selectors.teams_for(self.request.user).prefetch_related("members").order_by("id")
+
+
+class ContractViewSet(ServiceViewSet):
+    serializer_class = s.ContractSerializer
+    filterset_class = filtersets.ContractFilterSet
+    versioned = True
+
+    def get_queryset(self):
+        return selectors.contracts_for(self.request.user).prefetch_related("members").order_by("-start_date", "-id")
+
+    def create_service(self, data):
+        members = data.pop("members", None) or None
+        return services.contract_sign(user=self.request.user, members=members, **data)
+
+    def update_service(self, instance, data, version):
+        data.pop("household", None)
+        members = data.pop("members", None)
+        return services.contract_update(user=self.request.user, contract=instance, version=version, changes=data,
+                                        members=members)
+
+
+class FollowUpViewSet(ServiceViewSet):
+    serializer_class = s.FollowUpSerializer
+    filterset_class = filtersets.FollowUpFilterSet
+
+    def get_queryset(self):
+        return selectors.followups_for(self.request.user).order_by("-date", "-id")
+
+    def create_service(self, data):
+        return services.followup_create(user=self.request.user, **data)
+
+    def update_service(self, instance, data, version):
+        data.pop("contract", None)
+        return services.followup_update(user=self.request.user, followup=instance, changes=data)
+
+
+def _with_warnings(result):
+    encounter, warnings = result
+    encounter._warnings = warnings
+    return encounter
+
+
+class EncounterViewSet(ServiceViewSet):
+    serializer_class = s.EncounterSerializer
+    filterset_class = filtersets.EncounterFilterSet
+    ordering_fields = ["service_date", "total_cost"]
+    versioned = True
+
+    def get_queryset(self):
+        return selectors.encounters_for(self.request.user).order_by("-service_date", "-id")
+
+    def create_service(self, data):
+        return _with_warnings(services.encounter_create(user=self.request.user, **data))
+
+    def update_service(self, instance, data, version):
+        data.pop("ref", None)
+        return _with_warnings(services.encounter_update(user=self.request.user, encounter=instance,
+                                                        version=version, changes=data))
+
+    @extend_schema(request=s.CorrectionSerializer, responses={201: s.EncounterSerializer},
+                   summary="更正已结算的就诊记录（生成新版本，原记录保留）")
+    @action(detail=True, methods=["post"], serializer_class=s.CorrectionSerializer)
+    def correct(self, request, pk=None):
+        encounter = self.get_object()
+        serializer = self.get_serializer(encounter, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        version, reason = data.pop("version", None), data.pop("reason")
+        data.pop("ref", None)
+        if version is None:
+            raise ValidationError({"version": ["更正时必须提交版本号（version）。"]})
+        try:
+            corrected = _with_warnings(services.encounter_correct(user=request.user, encounter=encounter,
+                                                                  version=version, changes=data, reason=reason))
+        except services.ClaimsError as exc:
+            raise_api_error(exc)
+        return Response(s.EncounterSerializer(corrected, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)

@@ -1,0 +1,281 @@
+"""Page forms of the claims app. They only shape input; the rules live in services.py."""
+
+from django import forms
+
+from registry import roles
+from registry.forms import BootstrapMixin, RosterUploadForm, VersionedForm
+from registry.idnumber import mask_id_number
+from registry.models import Member, Village
+
+from . import selectors
+from .models import (Contract, Disease, Encounter, FollowUp, IllnessRecord, Institution, ScreeningRound,
+                     ServicePackage, Team, TeamMember)
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _dates(form_class):
+    """Date fields as <input type="date"> (a plain text box on browsers without one:
+    YYYY-MM-DD is accepted either way)."""
+    for name, field in form_class.base_fields.items():
+        if isinstance(field, forms.DateField):
+            field.widget = forms.DateInput(attrs={"type": "date", "placeholder": "YYYY-MM-DD"}, format="%Y-%m-%d")
+    return form_class
+
+
+class ServiceModelForm:
+    """A model form that only checks and cleans its fields: it neither changes its instance
+    nor checks uniqueness and the model's constraints. The service does that, on the current
+    record, with clear Chinese messages."""
+
+    def _post_clean(self):
+        pass
+
+
+# --- reference data -------------------------------------------------------------------------------
+
+class InstitutionForm(ServiceModelForm, BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = Institution
+        fields = ["name", "code", "level", "designated", "township"]
+
+
+
+class DiseaseForm(ServiceModelForm, BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = Disease
+        fields = ["code", "name", "group", "treatment_way", "lists", "prefixes", "active"]
+
+
+
+class PackageForm(ServiceModelForm, BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = ServicePackage
+        fields = ["name", "tier", "items", "price", "personal_share", "active"]
+        widgets = {"items": forms.Textarea(attrs={"rows": 6})}
+
+
+
+# --- people ---------------------------------------------------------------------------------------
+
+class MemberLookupMixin(forms.Form):
+    """Finds the patient from what the clinic types: a full ID number, or a name / household
+    number that matches exactly one person of the user's township. The page's script fills
+    the hidden ``member`` field from a search list; without script the text alone works."""
+
+    member = forms.ModelChoiceField(queryset=Member.objects.none(), required=False, widget=forms.HiddenInput)
+    member_query = forms.CharField(label="患者", max_length=50, required=False,
+                                   help_text="输入姓名、证件号码或户编号查找本乡镇在册人员。",
+                                   widget=forms.TextInput(attrs={"autocomplete": "off", "data-member-search": "1"}))
+
+    def setup_member(self, user):
+        self.user = user
+        self.fields["member"].queryset = selectors.members_for(user)
+        instance = getattr(self, "instance", None)
+        if instance is not None and instance.pk and not self.is_bound:
+            member = instance.member
+            self.initial.setdefault("member", member.pk)
+            self.initial.setdefault("member_query", f"{member.name} {mask_id_number(member.id_number)}")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("member") is not None:
+            return cleaned
+        query = (cleaned.get("member_query") or "").strip()
+        if not query:
+            self.add_error("member_query", "请输入患者的姓名、证件号码或户编号。")
+            return cleaned
+        found = list(selectors.member_search(self.user, query, limit=6))
+        exact = [m for m in found if m.id_number == query.upper()]
+        if exact:
+            found = exact
+        if not found:
+            self.add_error("member_query", f"本乡镇在册人员中找不到「{query}」。")
+        elif len(found) > 1:
+            names = "；".join(f"{m.name}（户{m.household.number}，{mask_id_number(m.id_number)}）" for m in found[:5])
+            self.add_error("member_query", f"找到多人：{names}。请输入完整的证件号码。")
+        else:
+            cleaned["member"] = found[0]
+        return cleaned
+
+
+class EncounterForm(MemberLookupMixin, ServiceModelForm, VersionedForm):
+    class Meta:
+        model = Encounter
+        fields = ["institution", "kind", "admission_date", "discharge_date", "diagnosis_code", "diagnosis_name",
+                  "total_cost", "in_policy_cost", "package", "referred"]
+        widgets = {"diagnosis_code": forms.TextInput(attrs={"list": "disease-catalogue", "autocomplete": "off"})}
+        help_texts = {"diagnosis_code": "可输入编码或病名查找病种目录；诊断名称留空时按目录自动填写。",
+                      "referred": "县外（市级、省级、省外）就医时是否按规定办理了转诊手续。"}
+
+    field_order = ["member_query", "member"]
+
+    def __init__(self, *args, user=None, correcting=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setup_member(user)
+        self.fields["institution"].queryset = selectors.institutions().order_by("level", "name")
+        self.fields["referred"].initial = True
+        if not (self.instance and self.instance.pk):
+            self.fields.pop("version")
+        if correcting:
+            self.fields["reason"] = forms.CharField(label="更正原因", max_length=80,
+                                                    widget=forms.TextInput(attrs={"class": "form-control"}))
+
+    def changes(self):
+        data = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        data["member"] = self.cleaned_data["member"]
+        return data
+
+
+_dates(EncounterForm)
+
+
+class IllnessForm(MemberLookupMixin, ServiceModelForm, VersionedForm):
+    class Meta:
+        model = IllnessRecord
+        fields = ["diagnosis_code", "diagnosis_name", "diagnosed_on", "diagnosed_at", "treatment_way",
+                  "treatment_plan", "status", "total_cost", "basic_insurance", "catastrophic_insurance", "civil_aid",
+                  "self_pay", "result"]
+        widgets = {"diagnosis_code": forms.TextInput(attrs={"list": "disease-catalogue", "autocomplete": "off"}),
+                   "treatment_plan": forms.Textarea(attrs={"rows": 3})}
+        help_texts = {"diagnosis_name": "留空时按病种目录自动填写。", "treatment_way": "留空时按病种目录自动填写。"}
+
+    field_order = ["member_query", "member"]
+
+    def __init__(self, *args, user=None, figures_locked=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["diagnosed_at"].queryset = selectors.institutions().order_by("level", "name")
+        self.fields["diagnosis_name"].required = False
+        if self.instance and self.instance.pk:
+            # The patient of a record does not change; open a new record instead.
+            self.fields.pop("member")
+            self.fields.pop("member_query")
+        else:
+            self.setup_member(user)
+            self.fields.pop("version")
+        if figures_locked:
+            for name in selectors.FIGURE_FIELDS:
+                self.fields.pop(name)
+
+    def clean(self):
+        if "member_query" in self.fields:
+            return super().clean()
+        return forms.ModelForm.clean(self)
+
+    def changes(self):
+        return {name: self.cleaned_data[name] for name in self.Meta.fields if name in self.cleaned_data}
+
+
+_dates(IllnessForm)
+
+
+class ScreeningVillageForm(BootstrapMixin, forms.Form):
+    village = forms.ModelChoiceField(label="行政村", queryset=Village.objects.none())
+    year = forms.IntegerField(label="年度", min_value=2015, max_value=2100)
+    round = forms.ChoiceField(label="筛查轮次", choices=ScreeningRound.choices)
+    checked_on = forms.DateField(label="筛查日期", widget=DATE)
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["village"].queryset = roles.scope(Village.objects.select_related("township"), user,
+                                                      "township_id")
+
+
+# --- family doctors -------------------------------------------------------------------------------
+
+class TeamForm(ServiceModelForm, BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ["name", "institution", "active"]
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["institution"].queryset = roles.scope(
+            Institution.objects.filter(level="township"), user, "township_id")
+
+
+
+class TeamMemberForm(ServiceModelForm, BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = TeamMember
+        fields = ["name", "role", "phone"]
+
+
+class ContractForm(ServiceModelForm, VersionedForm):
+    members = forms.ModelMultipleChoiceField(label="签约成员", queryset=Member.objects.none(),
+                                             widget=forms.CheckboxSelectMultiple, required=False,
+                                             help_text="默认全家签约；只签部分成员时取消勾选其他人。")
+
+    class Meta:
+        model = Contract
+        fields = ["team", "package", "start_date", "end_date", "notes"]
+
+    def __init__(self, *args, user=None, household=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        household = household or self.instance.household
+        self.fields["members"].queryset = household.members.order_by("id")
+        self.fields["members"].widget.attrs = {}
+        self.fields["team"].queryset = selectors.teams_for(user).filter(
+            active=True, township_id=household.village.township_id)
+        self.fields["package"].queryset = ServicePackage.objects.filter(active=True)
+        self.fields["end_date"].required = False
+        self.fields["end_date"].help_text = "留空为签约开始起一年。"
+        if self.instance.pk:
+            self.initial.setdefault("members", list(self.instance.members.values_list("pk", flat=True)))
+        else:
+            self.fields.pop("version")
+            self.initial.setdefault("members", list(household.members.values_list("pk", flat=True)))
+
+    def changes(self):
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+_dates(ContractForm)
+
+
+class ContractTerminateForm(BootstrapMixin, forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    reason = forms.CharField(label="解约原因", max_length=100)
+
+
+class SignVillageForm(BootstrapMixin, forms.Form):
+    village = forms.ModelChoiceField(label="行政村", queryset=Village.objects.none())
+    team = forms.ModelChoiceField(label="签约团队", queryset=Team.objects.none())
+    package = forms.ModelChoiceField(label="服务包", queryset=ServicePackage.objects.filter(active=True))
+    start_date = forms.DateField(label="签约开始日期", widget=DATE)
+    end_date = forms.DateField(label="签约结束日期", required=False, widget=DATE, help_text="留空为一年。")
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["village"].queryset = roles.scope(Village.objects.select_related("township"), user,
+                                                      "township_id")
+        self.fields["team"].queryset = selectors.teams_for(user).filter(active=True)
+        self.fields["package"].queryset = ServicePackage.objects.filter(active=True)
+
+
+class FollowUpForm(ServiceModelForm, BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = FollowUp
+        fields = ["member", "date", "doctor", "kind", "systolic", "diastolic", "glucose", "notes"]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, contract=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        contract = contract or self.instance.contract
+        self.fields["member"].queryset = contract.members.order_by("id")
+        self.fields["doctor"].queryset = contract.team.members.filter(active=True)
+
+    def changes(self):
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+_dates(FollowUpForm)
+
+
+class EncounterUploadForm(RosterUploadForm):
+    """The roster upload form's file check, for a discharge list."""
+
+    file = forms.FileField(label="就诊清单（.xlsx）", help_text="医院出院结算清单，一行一次就诊或住院。")
+    create_areas = None
+    skip_invalid = forms.BooleanField(label="跳过有错误的行，导入其余各行", required=False,
+                                      help_text="不勾选时，只要有一处错误，整个文件都不导入。")

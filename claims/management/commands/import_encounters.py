@@ -1,0 +1,43 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from claims import services
+from registry.excel import ExcelReadError, read_rows
+from registry.management.commands.import_roster import Command as RosterCommand
+
+
+class Command(BaseCommand):
+    help = "导入医院出院/就诊清单（.xlsx）。有错误时整个文件不导入（退出码1），除非使用 --skip-invalid。"
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="就诊清单 .xlsx 文件")
+        parser.add_argument("--dry-run", action="store_true", help="只预检，不写入")
+        parser.add_argument("--skip-invalid", action="store_true", help="跳过有错误的行，导入其余各行")
+        parser.add_argument("--json", action="store_true", help="以JSON输出结果")
+        parser.add_argument("--user", help="记录为操作人的用户名（默认：第一个县级管理员）")
+
+    def handle(self, *args, **options):
+        user = RosterCommand._user(self, options.get("user"))
+        try:
+            rows = read_rows(options["file"])
+        except ExcelReadError as exc:
+            raise CommandError(str(exc))
+        report = services.encounter_import(rows=rows, user=user, dry_run=options["dry_run"],
+                                           skip_invalid=options["skip_invalid"], source_name=options["file"])
+        if options["json"]:
+            self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, default=str))
+        else:
+            title = "预检" if report.dry_run else "导入"
+            if report.refused:
+                self.stdout.write(f"{title}被拒绝：发现 {len(report.errors)} 处错误，未写入任何数据。")
+            else:
+                self.stdout.write(f"{title}完成：共 {report.rows} 行。")
+            self.stdout.write(f"  新增 {report.created}，更新 {report.updated}，未变 {report.unchanged}，"
+                              f"跳过 {report.rows_skipped}；涉及 {report.member_years} 个人·年度待结算")
+            for error in report.errors:
+                self.stdout.write(f"  {error}")
+            for warning in report.warnings[:100]:
+                self.stdout.write(f"  提示 {warning}")
+        if report.refused:
+            raise SystemExit(1)

@@ -1,0 +1,988 @@
+"""Operations that change the claims app: reference data, illness records, screening, family
+doctors and encounters.
+
+Views, the API, management commands and Celery tasks all call these functions. Each checks
+the user's role and township, validates, then writes inside one transaction; a refusal is a
+``ClaimsError`` (a Chinese message, the field it concerns, and a code: ``"invalid"``,
+``"conflict"`` for a save over a newer version, ``"settled"`` for an edit of a settled
+encounter). Warnings (an uninsured patient, a chronic-disease visit for a disease outside the
+chronic list) do not stop a save: they are returned for the page to show.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import secrets
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Callable, Iterable, Sequence
+
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from healthaid import bulk
+from registry import roles
+from registry.models import Household, Member, Village
+
+from . import codes, encounter_rows, icd, selectors
+from .models import (Contract, Disease, Encounter, EncounterImport, FollowUp, IllnessRecord, Institution, Screening,
+                     ServicePackage, Team, TeamMember)
+
+ProgressCallback = Callable[[str, int, int], None]
+_CHUNK = 2000  # keeps IN (…) lists under SQLite's variable limit
+
+
+class ClaimsError(Exception):
+    """A refused claims operation."""
+
+    def __init__(self, message: str, field: str | None = None, *, code: str = "invalid"):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code
+
+
+def _chunks(items: Sequence, size: int = _CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _check_version(obj, version: int | None, what: str) -> None:
+    if version is not None and obj.version != version:
+        raise ClaimsError(
+            f"保存失败：该{what}在您打开后已被他人修改（您打开时为第{version}版，现在是第{obj.version}版）。"
+            "请重新打开页面，核对最新内容后再修改。", code="conflict")
+
+
+def _check_township(user, township_id, what: str, field_name: str | None = None) -> None:
+    own = roles.township_id_of(user)
+    if own is not None and township_id != own:
+        raise ClaimsError(f"只能处理本乡镇的{what}。", field_name)
+
+
+def _member_township(member: Member) -> int:
+    return Member.objects.filter(pk=member.pk).values_list("household__village__township_id", flat=True).get()
+
+
+def _not_future(value: datetime.date | None, field_name: str, label: str) -> None:
+    if value is not None and value > selectors.today():
+        raise ClaimsError(f"{label}不能晚于今天。", field_name)
+
+
+def _apply(obj, changes: dict, allowed: Iterable[str], *, user, reason: str) -> bool:
+    """Set the changed fields of ``changes`` on ``obj`` and save with history; False if nothing
+    changed. Unknown fields are refused."""
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise ClaimsError(f"不能修改的字段：{', '.join(sorted(unknown))}")
+    changed = [name for name, value in changes.items() if getattr(obj, name) != value]
+    if not changed:
+        return False
+    for name in changed:
+        setattr(obj, name, changes[name])
+    if hasattr(obj, "version"):
+        obj.version += 1
+    obj._change_reason = reason
+    obj._history_user = user
+    obj.save()
+    return True
+
+
+# --- reference data (county staff) ----------------------------------------------------------------
+
+INSTITUTION_FIELDS = ("name", "code", "level", "designated", "township")
+DISEASE_FIELDS = ("code", "name", "group", "treatment_way", "lists", "prefixes", "active")
+PACKAGE_FIELDS = ("name", "tier", "items", "price", "personal_share", "active")
+
+
+def _check_institution(values: dict) -> None:
+    level, township = values.get("level"), values.get("township")
+    if level in ("village", "township") and township is None:
+        raise ClaimsError("乡镇卫生院和村卫生室必须填写所在乡镇。", "township")
+    if level not in ("village", "township") and township is not None:
+        raise ClaimsError("县级及以上医疗机构不填所在乡镇。", "township")
+    name = (values.get("name") or "").strip()
+    if not name:
+        raise ClaimsError("医疗机构名称必填。", "name")
+
+
+def _check_disease(values: dict) -> None:
+    code = icd.normalize_code(values.get("code"))
+    if not code:
+        raise ClaimsError("ICD-10编码必填。", "code")
+    if not icd.split_prefixes(values.get("prefixes") or "", code):
+        raise ClaimsError("至少需要一个匹配前缀。", "prefixes")
+
+
+def _check_package(values: dict) -> None:
+    price, share = values.get("price"), values.get("personal_share")
+    if price is not None and price < 0:
+        raise ClaimsError("年服务费不能为负数。", "price")
+    if share is not None and share < 0:
+        raise ClaimsError("个人支付不能为负数。", "personal_share")
+    if price is not None and share is not None and share > price:
+        raise ClaimsError("个人支付不能高于年服务费。", "personal_share")
+
+
+_REFERENCE = {
+    Institution: (INSTITUTION_FIELDS, _check_institution, "name", "医疗机构名称"),
+    Disease: (DISEASE_FIELDS, _check_disease, "code", "ICD-10编码"),
+    ServicePackage: (PACKAGE_FIELDS, _check_package, "name", "服务包名称"),
+}
+
+
+def reference_save(*, user, model, values: dict, instance=None):
+    """Create (``instance=None``) or change an institution, a catalogue entry or a service
+    package. County staff only."""
+    roles.require_county(user)
+    allowed, check, unique_field, unique_label = _REFERENCE[model]
+    if model is Disease and "code" in values:
+        values = {**values, "code": icd.normalize_code(values["code"])}
+    merged = {name: getattr(instance, name) for name in allowed} if instance else {}
+    merged.update(values)
+    check(merged)
+    with transaction.atomic():
+        clash = model.objects.filter(**{unique_field: merged[unique_field]})
+        if instance is not None:
+            clash = clash.exclude(pk=instance.pk)
+        if clash.exists():
+            raise ClaimsError(f"{unique_label}「{merged[unique_field]}」已存在。", unique_field)
+        if instance is None:
+            instance = model(**{name: value for name, value in merged.items() if name in allowed})
+            instance._change_reason = "新建"
+            instance._history_user = user
+            instance.save()
+        else:
+            _apply(instance, values, allowed, user=user, reason="修改")
+    return instance
+
+
+# --- illness records ----------------------------------------------------------------------------
+
+ILLNESS_FIELDS = ("diagnosis_code", "diagnosis_name", "diagnosed_on", "diagnosed_at", "treatment_way",
+                  "treatment_plan", "status", "total_cost", "basic_insurance", "catastrophic_insurance",
+                  "civil_aid", "self_pay", "result")
+
+
+def _illness_values(values: dict) -> dict:
+    """Normalise the code, fill the catalogue entry, name and treatment way from it, check
+    dates and figures."""
+    values = dict(values)
+    code = icd.normalize_code(values.get("diagnosis_code"))
+    if not code:
+        raise ClaimsError("诊断编码必填。", "diagnosis_code")
+    values["diagnosis_code"] = code
+    matches = selectors.match_diseases(code)
+    disease = matches[0] if matches else None
+    values["disease"] = disease
+    if not (values.get("diagnosis_name") or "").strip():
+        if disease is None:
+            raise ClaimsError("诊断编码不在病种目录中，请填写诊断名称。", "diagnosis_name")
+        values["diagnosis_name"] = disease.name
+    if not values.get("treatment_way") and disease is not None:
+        values["treatment_way"] = disease.treatment_way
+    _not_future(values.get("diagnosed_on"), "diagnosed_on", "确诊日期")
+    figures = {name: values.get(name) for name in selectors.FIGURE_FIELDS}
+    for name, amount in figures.items():
+        if amount is not None and amount < 0:
+            raise ClaimsError("金额不能为负数。", name)
+    paid = [figures[name] for name in ("basic_insurance", "catastrophic_insurance", "civil_aid", "self_pay")]
+    if figures["total_cost"] is not None and sum(a for a in paid if a is not None) > figures["total_cost"]:
+        raise ClaimsError("基本医保、大病保险、医疗救助与个人自付之和不能超过累计总费用。", "total_cost")
+    return values
+
+
+def illness_create(*, user, member: Member, diagnosis_code: str, diagnosed_on: datetime.date,
+                   diagnosis_name: str = "", diagnosed_at: Institution | None = None, treatment_way: str = "",
+                   treatment_plan: str = "", status: str = "pending", total_cost: Decimal | None = None,
+                   basic_insurance: Decimal | None = None, catastrophic_insurance: Decimal | None = None,
+                   civil_aid: Decimal | None = None, self_pay: Decimal | None = None,
+                   result: str = "") -> IllnessRecord:
+    roles.require_write(user)
+    _check_township(user, _member_township(member), "人员", "member")
+    values = _illness_values(dict(
+        diagnosis_code=diagnosis_code, diagnosis_name=diagnosis_name, diagnosed_on=diagnosed_on,
+        diagnosed_at=diagnosed_at, treatment_way=treatment_way, treatment_plan=treatment_plan, status=status,
+        total_cost=total_cost, basic_insurance=basic_insurance, catastrophic_insurance=catastrophic_insurance,
+        civil_aid=civil_aid, self_pay=self_pay, result=result))
+    with transaction.atomic():
+        if IllnessRecord.objects.filter(member=member, diagnosis_code=values["diagnosis_code"]).exists():
+            raise ClaimsError(f"{member.name}已有诊断编码为{values['diagnosis_code']}的救治档案，请打开原档案修改。",
+                              "diagnosis_code")
+        record = IllnessRecord(member=member, created_by=user, **values)
+        record._change_reason = "建档"
+        record._history_user = user
+        record.save()
+    return record
+
+
+def illness_update(*, user, record: IllnessRecord, version: int, changes: dict, reason: str = "") -> IllnessRecord:
+    roles.require_write(user)
+    with transaction.atomic():
+        current = IllnessRecord.objects.select_for_update().get(pk=record.pk)
+        _check_township(user, _member_township(current.member), "人员")
+        _check_version(current, version, "救治档案")
+        status = changes.get("status", current.status)
+        if status != current.status and status not in codes.ILLNESS_TRANSITIONS.get(current.status, ()):
+            labels = dict(codes.ILLNESS_STATUSES)
+            allowed = "、".join(labels[s] for s in codes.ILLNESS_TRANSITIONS.get(current.status, ()))
+            raise ClaimsError(f"救治状态不能从“{labels[current.status]}”改为“{labels[status]}”（可改为：{allowed}）。",
+                              "status")
+        if selectors.settled_figures([current.member_id]).get(current.member_id):
+            locked = [name for name in selectors.FIGURE_FIELDS
+                      if name in changes and changes[name] != getattr(current, name)]
+            if locked:
+                raise ClaimsError("该患者已有结算数据，费用由结算结果自动汇总，不能手工修改。", locked[0])
+        merged = {name: getattr(current, name) for name in ILLNESS_FIELDS}
+        merged.update(changes)
+        values = _illness_values(merged)
+        if (values["diagnosis_code"] != current.diagnosis_code and IllnessRecord.objects.filter(
+                member_id=current.member_id, diagnosis_code=values["diagnosis_code"]).exclude(pk=current.pk).exists()):
+            raise ClaimsError("该患者已有这个诊断编码的救治档案。", "diagnosis_code")
+        _apply(current, {k: v for k, v in values.items() if k in (*ILLNESS_FIELDS, "disease")},
+               (*ILLNESS_FIELDS, "disease"), user=user, reason=reason or "修改救治档案")
+    return current
+
+
+# --- screening ------------------------------------------------------------------------------------
+
+@dataclass
+class ScreeningEntry:
+    member_id: int
+    checked: bool
+    findings: str = ""
+
+
+def screening_record_village(*, user, village: Village, year: int, round: str, checked_on: datetime.date,
+                             entries: Iterable[ScreeningEntry]) -> dict:
+    """Record a screening round for a village's members in one go: ticked members get a
+    record (or their record is updated), unticked members with a record are marked not
+    checked. Returns ``{"created": n, "updated": n, "unchanged": n}``."""
+    roles.require_write(user)
+    _check_township(user, village.township_id, "行政村")
+    if round not in dict(codes.SCREENING_ROUNDS):
+        raise ClaimsError("未知的筛查轮次。", "round")
+    _not_future(checked_on, "checked_on", "筛查日期")
+    entries = list(entries)
+    village_members = set(Member.objects.filter(household__village=village).values_list("id", flat=True))
+    strangers = [e.member_id for e in entries if e.member_id not in village_members]
+    if strangers:
+        raise ClaimsError("名单中有不属于该村的人员，请刷新页面后重试。")
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    reason = f"{year}年筛查登记"
+    now = timezone.now()
+    with transaction.atomic():
+        existing = {s.member_id: s for s in Screening.objects.select_for_update().filter(
+            member_id__in=[e.member_id for e in entries], year=year, round=round)}
+        to_create, to_update = [], []
+        for entry in entries:
+            findings = (entry.findings or "").strip()[:200]
+            record = existing.get(entry.member_id)
+            if record is None:
+                if entry.checked:
+                    to_create.append(Screening(member_id=entry.member_id, year=year, round=round, checked=True,
+                                               checked_on=checked_on, findings=findings, checked_by=user))
+                continue
+            if record.checked == entry.checked and record.findings == findings:
+                counts["unchanged"] += 1
+                continue
+            record.checked, record.findings, record.checked_by = entry.checked, findings, user
+            if entry.checked:
+                record.checked_on = checked_on
+            to_update.append(record)
+        bulk_create_with_history(to_create, Screening, default_user=user, default_change_reason=reason,
+                                 default_date=now)
+        if to_update:
+            bulk_update_with_history(to_update, Screening, ["checked", "findings", "checked_by", "checked_on"],
+                                     default_user=user, default_change_reason=reason, default_date=now)
+    counts["created"], counts["updated"] = len(to_create), len(to_update)
+    return counts
+
+
+# --- family-doctor teams ------------------------------------------------------------------------
+
+TEAM_FIELDS = ("name", "institution", "active")
+TEAM_MEMBER_FIELDS = ("name", "role", "phone", "active")
+
+
+def _check_clinic(user, institution: Institution) -> None:
+    if institution.level != "township" or institution.township_id is None:
+        raise ClaimsError("家庭医生团队应隶属于乡镇卫生院。", "institution")
+    _check_township(user, institution.township_id, "卫生院", "institution")
+
+
+def team_create(*, user, name: str, institution: Institution, active: bool = True) -> Team:
+    roles.require_write(user)
+    _check_clinic(user, institution)
+    name = (name or "").strip()
+    if not name:
+        raise ClaimsError("团队名称必填。", "name")
+    with transaction.atomic():
+        if Team.objects.filter(institution=institution, name=name).exists():
+            raise ClaimsError(f"{institution.name}已有名为「{name}」的团队。", "name")
+        team = Team(name=name, institution=institution, township_id=institution.township_id, active=active)
+        team._change_reason, team._history_user = "新建团队", user
+        team.save()
+    return team
+
+
+def team_update(*, user, team: Team, changes: dict) -> Team:
+    roles.require_write(user)
+    _check_township(user, team.township_id, "团队")
+    if "institution" in changes:
+        _check_clinic(user, changes["institution"])
+        changes = {**changes, "township": changes["institution"].township}
+    with transaction.atomic():
+        name = changes.get("name", team.name)
+        institution = changes.get("institution", team.institution)
+        if Team.objects.filter(institution=institution, name=name).exclude(pk=team.pk).exists():
+            raise ClaimsError(f"{institution.name}已有名为「{name}」的团队。", "name")
+        _apply(team, changes, (*TEAM_FIELDS, "township"), user=user, reason="修改团队")
+    return team
+
+
+def team_member_add(*, user, team: Team, name: str, role: str, phone: str = "") -> TeamMember:
+    roles.require_write(user)
+    _check_township(user, team.township_id, "团队")
+    if not (name or "").strip():
+        raise ClaimsError("姓名必填。", "name")
+    if role not in dict(codes.TEAM_ROLES):
+        raise ClaimsError("未知的团队角色。", "role")
+    member = TeamMember(team=team, name=name.strip(), role=role, phone=phone)
+    member._change_reason, member._history_user = "加入团队", user
+    member.save()
+    return member
+
+
+def team_member_update(*, user, member: TeamMember, changes: dict) -> TeamMember:
+    roles.require_write(user)
+    _check_township(user, member.team.township_id, "团队")
+    _apply(member, changes, TEAM_MEMBER_FIELDS, user=user,
+           reason="离开团队" if changes.get("active") is False else "修改团队成员")
+    return member
+
+
+# --- contracts ----------------------------------------------------------------------------------
+
+CONTRACT_FIELDS = ("team", "package", "start_date", "end_date", "notes")
+
+
+def default_end_date(start: datetime.date) -> datetime.date:
+    """A contract runs one year: to the day before the same date next year."""
+    try:
+        same_day = start.replace(year=start.year + 1)
+    except ValueError:  # 29 February
+        same_day = start.replace(year=start.year + 1, day=28) + datetime.timedelta(days=1)
+    return same_day - datetime.timedelta(days=1)
+
+
+def _check_contract_terms(*, household_township: int, team: Team, package: ServicePackage,
+                          start_date: datetime.date, end_date: datetime.date) -> None:
+    if team.township_id != household_township:
+        raise ClaimsError("只能签约本乡镇卫生院的团队。", "team")
+    if not team.active:
+        raise ClaimsError("该团队已停用。", "team")
+    if not package.active:
+        raise ClaimsError("该服务包已停止签约。", "package")
+    if end_date <= start_date:
+        raise ClaimsError("签约结束日期应晚于开始日期。", "end_date")
+    if start_date > selectors.today() + datetime.timedelta(days=366):
+        raise ClaimsError("签约开始日期过远。", "start_date")
+
+
+def contract_sign(*, user, household: Household, team: Team, package: ServicePackage, start_date: datetime.date,
+                  end_date: datetime.date | None = None, members: Iterable[Member] | None = None,
+                  notes: str = "") -> Contract:
+    """Sign a household (all members, or the given ones) to a team and a package."""
+    roles.require_write(user)
+    township = Household.objects.filter(pk=household.pk).values_list("village__township_id", flat=True).get()
+    _check_township(user, township, "户", "household")
+    end_date = end_date or default_end_date(start_date)
+    _check_contract_terms(household_township=township, team=team, package=package, start_date=start_date,
+                          end_date=end_date)
+    household_members = {m.pk: m for m in household.members.all()}
+    chosen = [m.pk for m in members] if members is not None else list(household_members)
+    if not chosen:
+        raise ClaimsError("至少选择一名签约成员。", "members")
+    if any(pk not in household_members for pk in chosen):
+        raise ClaimsError("签约成员必须是本户成员。", "members")
+    try:
+        with transaction.atomic():
+            if Contract.objects.filter(household=household, status="active").exists():
+                raise ClaimsError(f"户 {household.number} 已有履约中的签约，请先解约或待其到期后再签。", "household")
+            contract = Contract(household=household, team=team, package=package, start_date=start_date,
+                                end_date=end_date, notes=notes, signed_by=user)
+            contract._change_reason, contract._history_user = "签约", user
+            contract.save()
+            contract.members.set(chosen)
+    except IntegrityError as exc:
+        raise ClaimsError(f"户 {household.number} 刚刚已被他人签约。", "household") from exc
+    return contract
+
+
+def contract_update(*, user, contract: Contract, version: int, changes: dict,
+                    members: Iterable[Member] | None = None) -> Contract:
+    roles.require_write(user)
+    with transaction.atomic():
+        current = Contract.objects.select_for_update().select_related("household__village").get(pk=contract.pk)
+        township = current.household.village.township_id
+        _check_township(user, township, "签约")
+        _check_version(current, version, "签约")
+        if current.status != "active":
+            raise ClaimsError("只有履约中的签约可以修改。")
+        merged = {name: getattr(current, name) for name in CONTRACT_FIELDS}
+        merged.update(changes)
+        _check_contract_terms(household_township=township, team=merged["team"], package=merged["package"],
+                              start_date=merged["start_date"], end_date=merged["end_date"])
+        changed = _apply(current, changes, CONTRACT_FIELDS, user=user, reason="修改签约")
+        if members is not None:
+            chosen = {m.pk for m in members}
+            if not chosen:
+                raise ClaimsError("至少选择一名签约成员。", "members")
+            if set(current.household.members.filter(pk__in=chosen).values_list("pk", flat=True)) != chosen:
+                raise ClaimsError("签约成员必须是本户成员。", "members")
+            if chosen != set(current.members.values_list("pk", flat=True)):
+                if not changed:
+                    current.version += 1
+                    current._change_reason, current._history_user = "修改签约成员", user
+                    current.save()
+                current.members.set(chosen)
+    return current
+
+
+def contract_terminate(*, user, contract: Contract, version: int, reason: str) -> Contract:
+    roles.require_write(user)
+    if not (reason or "").strip():
+        raise ClaimsError("请填写解约原因。", "reason")
+    with transaction.atomic():
+        current = Contract.objects.select_for_update().select_related("household__village").get(pk=contract.pk)
+        _check_township(user, current.household.village.township_id, "签约")
+        _check_version(current, version, "签约")
+        if current.status != "active":
+            raise ClaimsError("该签约已不在履约中。")
+        _apply(current, {"status": "terminated", "notes": reason.strip()[:200]}, ("status", "notes"), user=user,
+               reason=f"解约：{reason.strip()}"[:100])
+    return current
+
+
+@dataclass
+class VillageSigning:
+    """What signing a village did (or, in a preview, would do)."""
+
+    dry_run: bool
+    households: list = field(default_factory=list)  # [{"id", "number", "head", "members"}]
+    contracts_created: int = 0
+    members_signed: int = 0
+
+
+def contract_sign_village(*, user, village: Village, team: Team, package: ServicePackage, start_date: datetime.date,
+                          end_date: datetime.date | None = None, dry_run: bool = False) -> VillageSigning:
+    """Sign every household of ``village`` without a contract in force, all its members, to
+    ``team`` and ``package``. A preview (``dry_run``) lists them; the confirmation computes the
+    list again, so households signed meanwhile are left alone."""
+    roles.require_write(user)
+    _check_township(user, village.township_id, "行政村", "village")
+    end_date = end_date or default_end_date(start_date)
+    _check_contract_terms(household_township=village.township_id, team=team, package=package,
+                          start_date=start_date, end_date=end_date)
+    report = VillageSigning(dry_run=dry_run)
+    households = list(selectors.unsigned_households(village))
+    report.households = [{"id": h.pk, "number": h.number, "head": h.head_name or "", "members": h.member_count}
+                         for h in households]
+    report.members_signed = sum(h.member_count for h in households)
+    if dry_run or not households:
+        return report
+    reason = f"整村签约：{village}"
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            contracts = [Contract(household_id=h.pk, team=team, package=package, start_date=start_date,
+                                  end_date=end_date, signed_by=user, version=1) for h in households]
+            bulk_create_with_history(contracts, Contract, default_user=user, default_change_reason=reason,
+                                     default_date=now)
+            by_household = {c.household_id: c.pk for c in contracts}
+            through = Contract.members.through
+            links = [through(contract_id=by_household[household_id], member_id=member_id)
+                     for member_id, household_id in Member.objects.filter(
+                         household_id__in=list(by_household)).values_list("id", "household_id")]
+            through.objects.bulk_create(links, batch_size=1000)
+    except IntegrityError as exc:
+        raise ClaimsError("签约时有户刚刚被他人签约，请重新预览后再确认。") from exc
+    report.contracts_created = len(contracts)
+    return report
+
+
+def contracts_expire(*, on: datetime.date | None = None) -> int:
+    """Mark contracts whose end date has passed as expired (a daily task)."""
+    on = on or selectors.today()
+    expired = list(Contract.objects.filter(status="active", end_date__lt=on))
+    for contract in expired:
+        contract.status = "expired"
+        contract.version += 1
+    if expired:
+        bulk_update_with_history(expired, Contract, ["status", "version"], default_change_reason="到期",
+                                 default_date=timezone.now())
+    return len(expired)
+
+
+# --- follow-ups ---------------------------------------------------------------------------------
+
+FOLLOWUP_FIELDS = ("member", "date", "doctor", "kind", "systolic", "diastolic", "glucose", "notes")
+
+
+def _check_followup(contract: Contract, values: dict) -> None:
+    member, doctor = values.get("member"), values.get("doctor")
+    if member is None or not contract.members.filter(pk=member.pk).exists():
+        raise ClaimsError("随访对象必须是该签约的签约成员。", "member")
+    if doctor is not None and doctor.team_id != contract.team_id:
+        raise ClaimsError("随访医生必须是签约团队的成员。", "doctor")
+    date = values.get("date")
+    if date is None:
+        raise ClaimsError("随访日期必填。", "date")
+    _not_future(date, "date", "随访日期")
+    if date < contract.start_date:
+        raise ClaimsError("随访日期早于签约开始日期。", "date")
+    if values.get("kind") not in dict(codes.FOLLOWUP_KINDS):
+        raise ClaimsError("未知的随访方式。", "kind")
+    systolic, diastolic = values.get("systolic"), values.get("diastolic")
+    if (systolic is None) != (diastolic is None):
+        raise ClaimsError("血压请同时填写收缩压和舒张压。", "diastolic" if diastolic is None else "systolic")
+    if systolic is not None:
+        if not 40 <= systolic <= 300:
+            raise ClaimsError("收缩压应在40–300 mmHg之间。", "systolic")
+        if not 20 <= diastolic <= 200:
+            raise ClaimsError("舒张压应在20–200 mmHg之间。", "diastolic")
+        if diastolic >= systolic:
+            raise ClaimsError("舒张压应低于收缩压。", "diastolic")
+    glucose = values.get("glucose")
+    if glucose is not None and not (0 < glucose <= 50):
+        raise ClaimsError("血糖应在0–50 mmol/L之间。", "glucose")
+
+
+def followup_create(*, user, contract: Contract, member: Member, date: datetime.date, kind: str,
+                    doctor: TeamMember | None = None, systolic: int | None = None, diastolic: int | None = None,
+                    glucose: Decimal | None = None, notes: str = "") -> FollowUp:
+    roles.require_write(user)
+    _check_township(user, contract.household.village.township_id, "签约")
+    values = dict(member=member, date=date, doctor=doctor, kind=kind, systolic=systolic, diastolic=diastolic,
+                  glucose=glucose, notes=notes)
+    _check_followup(contract, values)
+    followup = FollowUp(contract=contract, created_by=user, **values)
+    followup._change_reason, followup._history_user = "随访登记", user
+    followup.save()
+    return followup
+
+
+def followup_update(*, user, followup: FollowUp, changes: dict) -> FollowUp:
+    roles.require_write(user)
+    contract = followup.contract
+    _check_township(user, contract.household.village.township_id, "签约")
+    merged = {name: getattr(followup, name) for name in FOLLOWUP_FIELDS}
+    merged.update(changes)
+    _check_followup(contract, merged)
+    _apply(followup, changes, FOLLOWUP_FIELDS, user=user, reason="修改随访")
+    return followup
+
+
+# --- encounters ---------------------------------------------------------------------------------
+
+ENCOUNTER_FIELDS = ("member", "institution", "kind", "admission_date", "discharge_date", "diagnosis_code",
+                    "diagnosis_name", "total_cost", "in_policy_cost", "package", "referred")
+_FIELD_OF_COLUMN = {header: attr for attr, header, _, _ in encounter_rows._COLUMNS}
+
+
+def _service_year(values) -> int:
+    return (values["discharge_date"] or values["admission_date"]).year
+
+
+def _enqueue(pairs: Iterable[tuple[int, int]]) -> None:
+    """Queue the settlement of each (member id, year) after the transaction commits. An import
+    touches thousands: the settlement app's ``enqueue_member_years(pairs)``, where it has one,
+    takes them in one call."""
+    from settlement import tasks
+
+    pairs = sorted(set(pairs))
+    many = getattr(tasks, "enqueue_member_years", None)
+    if many is not None and len(pairs) > 1:
+        many(pairs)
+        return
+    for member_id, year in pairs:
+        tasks.enqueue_member_year(member_id, year)
+
+
+def encounter_warnings(*, member: Member, kind: str, diagnosis_code: str, chronic_index=None) -> list[str]:
+    warnings = []
+    if member.insured is not True:
+        state = "未参加" if member.insured is False else "参保情况未知，可能未参加"
+        warnings.append(f"{member.name}{state}城乡居民基本医疗保险，结算时基本医保不予报销，请核实参保情况。")
+    if kind == "outpatient_chronic":
+        if chronic_index is None:
+            matches = selectors.match_diseases(diagnosis_code)
+            chronic = any(d.group == "chronic" for d in matches)
+        else:
+            chronic = bool(chronic_index.match(diagnosis_code)) if diagnosis_code else False
+        if not chronic:
+            shown = diagnosis_code or "（未填写）"
+            warnings.append(f"门诊慢特病就诊的诊断编码{shown}不在本县门诊慢特病目录中，请核对诊断或就诊类型。")
+    return warnings
+
+
+def _encounter_values(values: dict) -> dict:
+    """Normalise and check an encounter's fields (the same rules as the Excel import)."""
+    values = dict(values)
+    values["diagnosis_code"] = icd.normalize_code(values.get("diagnosis_code"))
+    values["package"] = icd.normalize_code(values.get("package"))
+    values["diagnosis_name"] = (values.get("diagnosis_name") or "").strip()
+    if values.get("referred") is None:
+        values["referred"] = True
+    if values.get("institution") is None:
+        raise ClaimsError("请选择医疗机构。", "institution")
+    faults = encounter_rows.encounter_faults(
+        kind=values.get("kind"), admission_date=values.get("admission_date"),
+        discharge_date=values.get("discharge_date"), total_cost=values.get("total_cost"),
+        in_policy_cost=values.get("in_policy_cost"), today=selectors.today())
+    if faults:
+        column, message = faults[0]
+        raise ClaimsError(f"{column}{message}", _FIELD_OF_COLUMN[column])
+    if not values["diagnosis_name"] and values["diagnosis_code"]:
+        matches = selectors.match_diseases(values["diagnosis_code"])
+        if matches:
+            values["diagnosis_name"] = matches[0].name
+    return values
+
+
+def new_ref(day: datetime.date) -> str:
+    """A reference for an encounter entered on a page: HA + date + 8 random hex digits."""
+    return f"HA{day:%Y%m%d}-{secrets.token_hex(4).upper()}"
+
+
+def encounter_create(*, user, member: Member, institution: Institution, kind: str, admission_date: datetime.date,
+                     total_cost: Decimal, in_policy_cost: Decimal, discharge_date: datetime.date | None = None,
+                     diagnosis_code: str = "", diagnosis_name: str = "", package: str = "",
+                     referred: bool = True, ref: str = "") -> tuple[Encounter, list[str]]:
+    """Enter a visit or stay; returns it with the warnings to show."""
+    roles.require_write(user)
+    _check_township(user, _member_township(member), "人员", "member")
+    values = _encounter_values(dict(
+        member=member, institution=institution, kind=kind, admission_date=admission_date,
+        discharge_date=discharge_date, diagnosis_code=diagnosis_code, diagnosis_name=diagnosis_name,
+        total_cost=total_cost, in_policy_cost=in_policy_cost, package=package, referred=referred))
+    ref = (ref or "").strip() or new_ref(admission_date)
+    with transaction.atomic():
+        if Encounter.objects.filter(ref=ref).exists():
+            raise ClaimsError(f"就诊流水号「{ref}」已存在。", "ref")
+        encounter = Encounter(ref=ref, created_by=user, **values)
+        encounter._change_reason, encounter._history_user = "录入", user
+        encounter.save()
+        _enqueue([(member.pk, _service_year(values))])
+    return encounter, encounter_warnings(member=member, kind=kind, diagnosis_code=values["diagnosis_code"])
+
+
+def _lock_current(user, encounter: Encounter, version: int) -> Encounter:
+    current = Encounter.objects.select_for_update().select_related("member").get(pk=encounter.pk)
+    _check_township(user, _member_township(current.member), "人员")
+    _check_version(current, version, "就诊记录")
+    if not current.is_current:
+        raise ClaimsError("这是已被更正的旧版本，不能再修改；请修改最新版本。", code="superseded")
+    return current
+
+
+def _check_new_member(user, changes: dict) -> None:
+    if "member" in changes:
+        _check_township(user, _member_township(changes["member"]), "人员", "member")
+
+
+def encounter_update(*, user, encounter: Encounter, version: int, changes: dict,
+                     reason: str = "") -> tuple[Encounter, list[str]]:
+    """Change an encounter that is not settled yet (a settled one is corrected instead)."""
+    roles.require_write(user)
+    _check_new_member(user, changes)
+    with transaction.atomic():
+        current = _lock_current(user, encounter, version)
+        if selectors.is_settled(current):
+            raise ClaimsError("该就诊记录已结算，不能直接修改，请使用“更正”。", code="settled")
+        before = (current.member_id, _service_year({"discharge_date": current.discharge_date,
+                                                    "admission_date": current.admission_date}))
+        merged = {name: getattr(current, name) for name in ENCOUNTER_FIELDS}
+        merged.update(changes)
+        values = _encounter_values(merged)
+        if _apply(current, values, ENCOUNTER_FIELDS, user=user, reason=reason or "修改就诊记录"):
+            _enqueue([before, (current.member_id, _service_year(values))])
+    return current, encounter_warnings(member=current.member, kind=current.kind,
+                                       diagnosis_code=current.diagnosis_code)
+
+
+def correction_ref(ref: str) -> str:
+    """``ZY001`` → ``ZY001-R1``; ``ZY001-R1`` → ``ZY001-R2``."""
+    found = re.fullmatch(r"(.*)-R(\d+)", ref)
+    if found:
+        return f"{found.group(1)}-R{int(found.group(2)) + 1}"
+    return f"{ref}-R1"
+
+
+def encounter_correct(*, user, encounter: Encounter, version: int, changes: dict,
+                      reason: str) -> tuple[Encounter, list[str]]:
+    """Correct a (settled) encounter: a new row with the corrected values supersedes it; the
+    old row stays, marked not current, and both member-years are settled again."""
+    roles.require_write(user)
+    if not (reason or "").strip():
+        raise ClaimsError("请填写更正原因。", "reason")
+    _check_new_member(user, changes)
+    with transaction.atomic():
+        current = _lock_current(user, encounter, version)
+        merged = {name: getattr(current, name) for name in ENCOUNTER_FIELDS}
+        merged.update(changes)
+        values = _encounter_values(merged)
+        if all(values[name] == getattr(current, name) for name in ENCOUNTER_FIELDS):
+            raise ClaimsError("更正内容与原记录相同。")
+        ref = correction_ref(current.ref)
+        if len(ref) > Encounter._meta.get_field("ref").max_length or Encounter.objects.filter(ref=ref).exists():
+            raise ClaimsError(f"无法生成更正记录的流水号「{ref}」。")
+        _apply(current, {"is_current": False}, ("is_current",), user=user, reason=f"被更正为 {ref}")
+        corrected = Encounter(ref=ref, supersedes=current, created_by=user, **values)
+        corrected._change_reason, corrected._history_user = f"更正 {current.ref}：{reason.strip()}"[:100], user
+        corrected.save()
+        _enqueue([(current.member_id, _service_year({"discharge_date": current.discharge_date,
+                                                     "admission_date": current.admission_date})),
+                  (corrected.member_id, _service_year(values))])
+    return corrected, encounter_warnings(member=corrected.member, kind=corrected.kind,
+                                         diagnosis_code=corrected.diagnosis_code)
+
+
+# --- encounter import ---------------------------------------------------------------------------
+
+@dataclass
+class EncounterReport:
+    """What an import did (or, in a dry run, would do)."""
+
+    dry_run: bool
+    refused: bool = False
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rows_skipped: int = 0
+    errors: list = field(default_factory=list)  # RowError
+    warnings: list = field(default_factory=list)  # RowError (not blocking)
+    rejected_rows: list = field(default_factory=list)
+    header_row: int = 1
+    member_years: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "dry_run": self.dry_run, "refused": self.refused, "rows": self.rows, "created": self.created,
+            "updated": self.updated, "unchanged": self.unchanged, "rows_skipped": self.rows_skipped,
+            "errors": [e.as_dict() for e in self.errors], "warnings": [w.as_dict() for w in self.warnings],
+            "rejected_rows": self.rejected_rows, "header_row": self.header_row, "member_years": self.member_years,
+        }
+
+
+_COMPARED = ("member_id", "institution_id", "kind", "admission_date", "discharge_date", "diagnosis_code",
+             "diagnosis_name", "total_cost", "in_policy_cost", "package", "referred")
+_MAX_WARNINGS = 1000  # a report lists at most this many warnings (their count is exact)
+
+
+def _row_values(row: encounter_rows.EncounterRow, member_id: int, institution_id: int) -> dict:
+    return {"member_id": member_id, "institution_id": institution_id, "kind": row.kind,
+            "admission_date": row.admission_date, "discharge_date": row.discharge_date,
+            "diagnosis_code": row.diagnosis_code, "diagnosis_name": row.diagnosis_name,
+            "total_cost": row.total_cost, "in_policy_cost": row.in_policy_cost, "package": row.package,
+            "referred": row.referred}
+
+
+def encounter_import(*, rows: Iterable[Sequence[object]], user, dry_run: bool = False, skip_invalid: bool = False,
+                     source_name: str = "", progress: ProgressCallback | None = None,
+                     today: datetime.date | None = None) -> EncounterReport:
+    """Import a discharge list (header row, then one row per visit or stay).
+
+    With errors and without ``skip_invalid`` the whole file is refused and nothing is written.
+    Rows are keyed by the hospital's 住院号/流水号: a row already imported is left alone when it
+    is unchanged and updated when it changed and is not settled yet; re-importing the same file
+    changes nothing. County staff only: the lists span townships."""
+    from registry.roster import RowError
+
+    roles.require_county(user)
+    report_progress = progress or (lambda stage, done, total: None)
+    report = EncounterReport(dry_run=dry_run)
+    report_progress("校验", 0, 1)
+    parsed = encounter_rows.parse_encounters(rows, today=today or selectors.today())
+    report.rows, report.header_row = parsed.row_count, parsed.header_row
+    errors, rejected = list(parsed.errors), set(parsed.rejected_rows)
+    valid = parsed.rows
+
+    # Everything the rows refer to, in a few queries.
+    members = {}
+    id_numbers = list({r.id_number for r in valid})
+    for chunk in _chunks(id_numbers):
+        for values in Member.objects.filter(id_number__in=chunk).values("id", "id_number", "name", "insured"):
+            members[values["id_number"]] = values
+    institutions = {name: pk for pk, name in Institution.objects.values_list("id", "name")}
+    existing = {}
+    refs = [r.ref for r in valid]
+    for chunk in _chunks(refs):
+        for values in Encounter.objects.filter(ref__in=chunk).values("id", "ref", "version", "is_current",
+                                                                      "created_at", "created_by_id", *_COMPARED):
+            existing[values["ref"]] = values
+    settled = selectors.settled_ids([values["id"] for values in existing.values()])
+    chronic_index, _ = selectors.catalogue_index()
+    chronic_ids = set(Disease.objects.filter(group="chronic", active=True).values_list("id", flat=True))
+
+    to_create, to_update = [], []
+    warnings = []
+    report_progress("核对", 0, len(valid))
+    for row in valid:
+        faults = []
+        member = members.get(row.id_number)
+        if member is None:
+            faults.append((encounter_rows.COL_ID, "该证件号码不在建档立卡名册中"))
+        elif row.name and row.name != member["name"]:
+            faults.append((encounter_rows.COL_NAME, f"与名册登记的姓名「{member['name']}」不符"))
+        institution_id = institutions.get(row.institution)
+        if institution_id is None:
+            faults.append((encounter_rows.COL_INSTITUTION,
+                           f"未知的医疗机构「{row.institution}」（请先在医疗机构目录中添加，名称须完全一致）"))
+        current = existing.get(row.ref)
+        if not faults and current is not None:
+            if current["member_id"] != member["id"] or current["institution_id"] != institution_id:
+                faults.append((encounter_rows.COL_REF, "该流水号已用于其他患者或其他医疗机构的就诊记录"))
+        if faults:
+            errors.extend(RowError(row.row, column, message) for column, message in faults)
+            rejected.add(row.row)
+            continue
+        values = _row_values(row, member["id"], institution_id)
+        if current is not None:
+            if all(current[name] == values[name] for name in _COMPARED):
+                report.unchanged += 1
+                continue
+            if current["id"] in settled or not current["is_current"]:
+                errors.append(RowError(row.row, encounter_rows.COL_REF,
+                                       "该记录已结算或已更正，导入不能修改；请在就诊记录页面使用“更正”"))
+                rejected.add(row.row)
+                continue
+            to_update.append((row, values, current))
+        else:
+            to_create.append((row, values))
+        if member["insured"] is not True:
+            warnings.append(RowError(row.row, encounter_rows.COL_ID, f"{member['name']}未登记参加基本医疗保险"))
+        if row.kind == "outpatient_chronic" and not (
+                row.diagnosis_code and chronic_ids.intersection(chronic_index.match(row.diagnosis_code))):
+            warnings.append(RowError(row.row, encounter_rows.COL_DIAG_CODE,
+                                     f"门诊慢特病的诊断编码「{row.diagnosis_code}」不在门诊慢特病目录中"))
+    errors.sort(key=lambda e: (e.row, encounter_rows._ORDER[e.column]))
+    report.errors = errors
+    report.warnings = warnings[:_MAX_WARNINGS]
+    report.rejected_rows = sorted(rejected)
+    report.rows_skipped = len(rejected)
+    if errors and (not skip_invalid or parsed.has_file_error):
+        report.refused = True
+        return report
+    report.created, report.updated = len(to_create), len(to_update)
+    pairs = {(values["member_id"], _service_year(values)) for _, values in to_create}
+    pairs.update((values["member_id"], _service_year(values)) for _, values, _ in to_update)
+    pairs.update((current["member_id"], _service_year(current)) for _, _, current in to_update)
+    report.member_years = len(pairs)
+    if dry_run:
+        return report
+
+    reason = f"就诊导入{('：' + source_name) if source_name else ''}"[:100]
+    now = timezone.now()
+    total = len(to_create) + len(to_update)
+    report_progress("写入", 0, total)
+    with transaction.atomic():
+        created = [{"ref": row.ref, "created_by_id": user.pk, **values} for row, values in to_create]
+        for start in range(0, len(created), 10000):
+            bulk.create_with_history(Encounter, created[start:start + 10000], user=user, reason=reason, when=now)
+            report_progress("写入", min(start + 10000, len(created)), total)
+        if to_update:
+            updated = []
+            for row, values, current in to_update:
+                obj = Encounter(id=current["id"], ref=row.ref, version=current["version"] + 1, is_current=True,
+                                created_at=current["created_at"], created_by_id=current["created_by_id"],
+                                updated_at=now, **values)
+                obj.service_date = values["discharge_date"] or values["admission_date"]
+                updated.append(obj)
+            bulk_update_with_history(updated, Encounter, [*ENCOUNTER_FIELDS, "version", "updated_at"],
+                                     batch_size=500, default_user=user, default_change_reason=reason,
+                                     default_date=now)
+        _enqueue(pairs)
+    report_progress("写入", total, total)
+    return report
+
+
+# --- encounter import jobs (the web flow: upload → preview → confirm) -------------------------
+
+def encounter_job_create(*, user, uploaded_file, skip_invalid: bool) -> EncounterImport:
+    roles.require_county(user)
+    return EncounterImport.objects.create(file=uploaded_file, original_name=uploaded_file.name[:255],
+                                          uploaded_by=user, skip_invalid=skip_invalid)
+
+
+def _progress_key(job_id: int) -> str:
+    return f"encounter-import-progress-{job_id}"
+
+
+def encounter_job_progress(*, job: EncounterImport) -> tuple[str, int]:
+    return cache.get(_progress_key(job.pk)) or (job.get_status_display(), 0)
+
+
+def encounter_job_run(*, job_id: int, confirm: bool) -> EncounterImport:
+    """Preview (``confirm=False``) or import a job's file. Idempotent: the job row is locked
+    for the whole run and its status written in the same transaction as the import, so a
+    retried or duplicated task finds the job done and returns it unchanged."""
+    from registry.excel import ExcelReadError, read_rows
+    from registry.roster import RowError
+
+    wanted = EncounterImport.Status.IMPORTING if confirm else EncounterImport.Status.PREVIEWING
+    with transaction.atomic():
+        job = EncounterImport.objects.select_for_update().get(pk=job_id)
+        if job.status != wanted:
+            return job
+
+        def progress(stage: str, done: int, total: int) -> None:
+            # Through the cache: the job row is locked inside this transaction.
+            cache.set(_progress_key(job_id), (stage, int(100 * done / total) if total else 0), 3600)
+
+        try:
+            with job.file.open("rb") as handle:
+                rows = read_rows(handle)
+        except ExcelReadError as exc:
+            report = EncounterReport(dry_run=not confirm, refused=True, errors=[RowError(1, "", str(exc))])
+        else:
+            report = encounter_import(rows=rows, user=job.uploaded_by, dry_run=not confirm,
+                                      skip_invalid=job.skip_invalid, source_name=job.original_name,
+                                      progress=progress)
+        if report.refused:
+            job.status = EncounterImport.Status.REFUSED
+        else:
+            job.status = EncounterImport.Status.DONE if confirm else EncounterImport.Status.PREVIEWED
+        setattr(job, "result" if confirm else "preview", report.as_dict())
+        job.finished_at = timezone.now() if confirm or report.refused else None
+        job.save()
+    return job
+
+
+def encounter_job_confirm(*, user, job: EncounterImport) -> EncounterImport:
+    roles.require_county(user)
+    updated = EncounterImport.objects.filter(pk=job.pk, status=EncounterImport.Status.PREVIEWED).update(
+        status=EncounterImport.Status.IMPORTING)
+    if not updated:
+        raise ClaimsError("该文件不处于待确认状态，不能导入。")
+    job.refresh_from_db()
+    return job
+
+
+def encounter_rejected_workbook(*, job: EncounterImport) -> bytes:
+    """The rows not imported, with their original columns and 错误原因, to fix and upload again
+    (the roster import's workbook: both jobs keep their report and file alike)."""
+    from registry.services import rejected_rows_workbook
+
+    return rejected_rows_workbook(job=job)
+
+
+def encounter_template_workbook() -> bytes:
+    from registry.excel import write_rows
+
+    return write_rows(list(encounter_rows.CANONICAL_HEADERS), [], sheet_title="就诊清单")

@@ -1,0 +1,36 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from registry import roles
+
+from .views import HomeView
+
+api_v1 = [
+    path("registry/", include("registry.api.urls")),
+    path("claims/", include("claims.api.urls")),
+    path("settlement/", include("settlement.api.urls")),
+    path("dashboards/", include("dashboards.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("", HomeView.as_view(), name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("registry/", include("registry.urls")),
+    path("claims/", include("claims.urls")),
+    path("dashboards/", include("dashboards.urls")),
+    path("settlement/", include("settlement.urls")),
+    path("api/v1/", include(api_v1)),
+    path("admin/", admin.site.urls),
+]
+
+# Only county staff use the admin: it sees every township.
+admin.site.has_permission = lambda request: (
+    request.user.is_active and request.user.is_staff and roles.is_county(request.user)
+)
+admin.site.site_header = "健康扶贫医疗保障平台 · 系统管理"
+admin.site.site_title = "系统管理"

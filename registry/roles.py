@@ -1,0 +1,66 @@
+"""Who may see and change what.
+
+Three roles (domain.md): county staff see and change everything; a township clinic sees and
+changes only its own township's people; a supervisor reads everything and changes nothing.
+A superuser counts as county staff; a user with no role sees nothing.
+Every queryset a page, API route or export shows goes through ``scope()``, so a township
+user asking for another township's record gets a 404, never a hint that it exists.
+"""
+
+from django.core.exceptions import PermissionDenied
+
+from .models import Role
+
+
+def role_of(user):
+    if not user or not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return Role.COUNTY
+    profile = getattr(user, "profile", None)
+    return profile.role if profile else None
+
+
+def township_id_of(user):
+    """The township a township user is bound to; None for county-wide roles."""
+    if role_of(user) == Role.TOWNSHIP:
+        return user.profile.township_id
+    return None
+
+
+def can_read(user):
+    return role_of(user) is not None
+
+
+def can_write(user):
+    return role_of(user) in (Role.COUNTY, Role.TOWNSHIP)
+
+
+def is_county(user):
+    return role_of(user) == Role.COUNTY
+
+
+def can_view_full_id(user):
+    # Supervisors read reports; the full ID number is for the staff who serve the person.
+    return role_of(user) in (Role.COUNTY, Role.TOWNSHIP)
+
+
+def scope(queryset, user, township_path):
+    """Limit ``queryset`` to what ``user`` may see; ``township_path`` is the lookup from the
+    model to its township id (e.g. ``"village__township_id"``)."""
+    role = role_of(user)
+    if role is None:
+        return queryset.none()
+    if role == Role.TOWNSHIP:
+        return queryset.filter(**{township_path: user.profile.township_id})
+    return queryset
+
+
+def require_write(user):
+    if not can_write(user):
+        raise PermissionDenied("当前账号为只读角色，不能修改数据。")
+
+
+def require_county(user):
+    if not is_county(user):
+        raise PermissionDenied("此功能仅限县级工作人员使用。")

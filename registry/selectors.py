@@ -1,0 +1,68 @@
+"""Reads of the registry used by pages, the API, exports and other apps.
+
+Everything a user can see passes through these functions, so township scoping is decided
+in one place (``roles.scope``)."""
+
+from django.db.models import Count, OuterRef, Subquery
+
+from . import roles
+from .models import Household, Member, Township, Village
+
+
+def townships_for(user):
+    return roles.scope(Township.objects.all(), user, "id")
+
+
+def villages_for(user):
+    return roles.scope(Village.objects.select_related("township"), user, "township_id")
+
+
+def households_for(user):
+    head = Member.objects.filter(household=OuterRef("pk"), relation="head")
+    return (
+        roles.scope(Household.objects.all(), user, "village__township_id")
+        .select_related("village__township")
+        .annotate(head_name=Subquery(head.values("name")[:1]), member_count=Count("members"))
+        .order_by("number")
+    )
+
+
+def members_for(user):
+    return roles.scope(Member.objects.select_related("household__village__township"), user,
+                       "household__village__township_id")
+
+
+def household_history(household):
+    """The household's recorded versions, newest first, each with the fields that changed
+    from the version before: ``[(record, [(label, old, new), …]), …]``."""
+    records = list(household.history.select_related("history_user").order_by("-history_date", "-history_id"))
+    return _with_changes(records, Household)
+
+
+def member_history(member):
+    records = list(member.history.select_related("history_user").order_by("-history_date", "-history_id"))
+    return _with_changes(records, Member)
+
+
+def _with_changes(records, model):
+    labels = {f.name: f.verbose_name for f in model._meta.fields}
+    out = []
+    for newer, older in zip(records, records[1:] + [None]):
+        changes = []
+        if older is not None:
+            delta = newer.diff_against(older, excluded_fields=["version", "updated_at"])
+            for change in delta.changes:
+                changes.append((labels.get(change.field, change.field),
+                                _display(older, change.field), _display(newer, change.field)))
+        out.append((newer, changes))
+    return out
+
+
+def _display(record, field_name):
+    getter = getattr(record, f"get_{field_name}_display", None)
+    if getter:
+        return getter()
+    value = getattr(record, field_name)
+    if field_name == "village":
+        return str(value) if value else ""
+    return "" if value is None else value

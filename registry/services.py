@@ -1,0 +1,520 @@
+"""Operations that change the registry.
+
+Views, the API, management commands and Celery tasks all call these functions; each
+validates, then writes inside one transaction, and raises ``RegistryError`` (one domain
+error type, with a Chinese message and optionally the field it concerns).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Callable, Iterable, Sequence
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
+
+from healthaid import bulk
+
+from . import codes, roles, roster
+from .idnumber import IdNumberError, validate_id_number
+from .models import Household, Member, RosterImport, Township, Village
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+class RegistryError(Exception):
+    """A refused registry operation. ``field`` names the form field when there is one;
+    ``code`` lets callers tell a version conflict (``"conflict"``) from bad input."""
+
+    def __init__(self, message: str, *, field: str | None = None, code: str = "invalid"):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code
+
+
+# --- households and members edited by hand ------------------------------------------------
+
+HOUSEHOLD_FIELDS = ("village", "phone", "attribute", "poverty_status", "main_cause", "annual_income")
+MEMBER_FIELDS = ("name", "id_number", "relation", "ethnicity", "phone", "health_status", "insured", "aid_category")
+
+
+def _check_village_in_scope(user, village: Village) -> None:
+    township_id = roles.township_id_of(user)
+    if township_id is not None and village.township_id != township_id:
+        raise RegistryError("只能选择本乡镇的行政村。", field="village")
+
+
+def _check_version(obj, version: int, what: str) -> None:
+    if obj.version != version:
+        raise RegistryError(
+            f"保存失败：该{what}信息在您打开后已被他人修改（您打开时为第{version}版，现在是第{obj.version}版）。"
+            "请重新打开页面，核对最新内容后再修改。",
+            code="conflict",
+        )
+
+
+def household_create(*, user, number: str, village: Village, poverty_status: str, attribute: str = "general",
+                     phone: str = "", main_cause: str = "", annual_income: Decimal | None = None) -> Household:
+    roles.require_write(user)
+    _check_village_in_scope(user, village)
+    number = (number or "").strip()
+    if not number:
+        raise RegistryError("户编号必填。", field="number")
+    with transaction.atomic():
+        if Household.objects.filter(number=number).exists():
+            raise RegistryError(f"户编号「{number}」已存在。", field="number")
+        household = Household(number=number, village=village, poverty_status=poverty_status, attribute=attribute,
+                              phone=phone, main_cause=main_cause, annual_income=annual_income)
+        household._change_reason = "新建"
+        household.save()
+    return household
+
+
+def household_update(*, user, household: Household, version: int, changes: dict, reason: str = "") -> Household:
+    """Apply ``changes`` (a subset of HOUSEHOLD_FIELDS) if nobody saved since ``version``."""
+    roles.require_write(user)
+    unknown = set(changes) - set(HOUSEHOLD_FIELDS)
+    if unknown:
+        raise RegistryError(f"不能修改的字段：{', '.join(sorted(unknown))}")
+    if "village" in changes:
+        _check_village_in_scope(user, changes["village"])
+    with transaction.atomic():
+        current = Household.objects.select_for_update().get(pk=household.pk)
+        _check_version(current, version, "户")
+        changed = [name for name, value in changes.items() if getattr(current, name) != value]
+        if not changed:
+            return current
+        for name in changed:
+            setattr(current, name, changes[name])
+        current.version += 1
+        current._change_reason = reason or "修改户信息"
+        current.save()
+        from settlement.tasks import enqueue_registry_change  # re-settles if a fact it uses changed
+        enqueue_registry_change(changed=changed, household_id=current.pk)
+    return current
+
+
+def _identity(id_number: str):
+    try:
+        return validate_id_number(id_number)
+    except IdNumberError as exc:
+        raise RegistryError(f"证件号码{exc}", field="id_number") from exc
+
+
+def _check_head(household: Household, relation: str, member_pk=None) -> None:
+    if relation != "head":
+        return
+    other = household.members.filter(relation="head").exclude(pk=member_pk).first()
+    if other:
+        raise RegistryError(f"该户已有户主（{other.name}），一户只能有一个户主。", field="relation")
+
+
+def member_create(*, user, household: Household, name: str, id_number: str, relation: str, ethnicity: str = "",
+                  phone: str = "", health_status: str = "healthy", insured: bool | None = None,
+                  aid_category: str | None = None) -> Member:
+    roles.require_write(user)
+    info = _identity(id_number)
+    if not (name or "").strip():
+        raise RegistryError("姓名必填。", field="name")
+    if aid_category is None:
+        aid_category = codes.DEFAULT_AID_CATEGORY_BY_ATTRIBUTE[household.attribute]
+    with transaction.atomic():
+        if Member.objects.filter(id_number=info.number).exists():
+            raise RegistryError("该证件号码已登记在其他成员名下（证件号码全县唯一）。", field="id_number")
+        _check_head(household, relation)
+        member = Member(household=household, name=name.strip(), id_number=info.number, sex=info.sex,
+                        birth_date=info.birth_date, relation=relation, ethnicity=ethnicity, phone=phone,
+                        health_status=health_status, insured=insured, aid_category=aid_category)
+        member._change_reason = "新增成员"
+        member.save()
+    return member
+
+
+def member_update(*, user, member: Member, version: int, changes: dict, reason: str = "") -> Member:
+    roles.require_write(user)
+    unknown = set(changes) - set(MEMBER_FIELDS)
+    if unknown:
+        raise RegistryError(f"不能修改的字段：{', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        current = Member.objects.select_for_update().select_related("household").get(pk=member.pk)
+        _check_version(current, version, "成员")
+        if "id_number" in changes:
+            info = _identity(changes["id_number"])
+            changes = {**changes, "id_number": info.number}
+            if Member.objects.filter(id_number=info.number).exclude(pk=current.pk).exists():
+                raise RegistryError("该证件号码已登记在其他成员名下（证件号码全县唯一）。", field="id_number")
+            current.sex, current.birth_date = info.sex, info.birth_date
+        if "relation" in changes:
+            _check_head(current.household, changes["relation"], member_pk=current.pk)
+        changed = [name for name, value in changes.items() if getattr(current, name) != value]
+        if not changed:
+            return current
+        for name in changed:
+            setattr(current, name, changes[name])
+        current.version += 1
+        current._change_reason = reason or "修改成员信息"
+        current.save()
+        from settlement.tasks import enqueue_registry_change  # re-settles if a fact it uses changed
+        enqueue_registry_change(changed=changed, member_id=current.pk)
+    return current
+
+
+# --- roster import --------------------------------------------------------------------------
+
+@dataclass
+class RosterReport:
+    """What an import did (or, in a dry run, would do)."""
+
+    dry_run: bool
+    refused: bool = False
+    rows: int = 0
+    households_created: int = 0
+    households_updated: int = 0
+    households_unchanged: int = 0
+    members_created: int = 0
+    members_updated: int = 0
+    members_moved: int = 0
+    members_unchanged: int = 0
+    rows_skipped: int = 0
+    errors: list = field(default_factory=list)  # roster.RowError
+    rejected_rows: list = field(default_factory=list)  # Excel row numbers not imported
+    absent_members: list = field(default_factory=list)  # on record, missing from the roster
+    areas_created: list = field(default_factory=list)
+    header_row: int = 1  # title rows may stand above the header
+
+    def as_dict(self) -> dict:
+        return {
+            "dry_run": self.dry_run,
+            "refused": self.refused,
+            "rows": self.rows,
+            "households_created": self.households_created,
+            "households_updated": self.households_updated,
+            "households_unchanged": self.households_unchanged,
+            "members_created": self.members_created,
+            "members_updated": self.members_updated,
+            "members_moved": self.members_moved,
+            "members_unchanged": self.members_unchanged,
+            "rows_skipped": self.rows_skipped,
+            "errors": [e.as_dict() for e in self.errors],
+            "rejected_rows": self.rejected_rows,
+            "absent_members": self.absent_members,
+            "areas_created": self.areas_created,
+            "header_row": self.header_row,
+        }
+
+
+_HH_COMPARED = ("village_id", "phone", "attribute", "poverty_status", "main_cause", "annual_income")
+_MEMBER_COMPARED = ("household_id", "name", "sex", "birth_date", "relation", "ethnicity", "phone",
+                    "health_status", "insured", "aid_category")
+_CHUNK = 2000  # keeps IN (…) lists well under SQLite's variable limit
+
+
+def _chunks(items: Sequence, size: int = _CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _household_values(hh: roster.HouseholdRows, village_id: int) -> dict:
+    return {
+        "village_id": village_id,
+        "phone": hh.phone or "",
+        "attribute": hh.attribute,
+        "poverty_status": hh.poverty_status,
+        "main_cause": hh.main_cause or "",
+        "annual_income": hh.annual_income,
+    }
+
+
+def _member_values(m: roster.MemberRow, household_id) -> dict:
+    return {
+        "household_id": household_id,
+        "name": m.name,
+        "sex": m.sex,
+        "birth_date": m.birth_date,
+        "relation": m.relation,
+        "ethnicity": m.ethnicity or "",
+        "phone": m.phone or "",
+        "health_status": m.health_status,
+        "insured": m.insured,
+        "aid_category": m.aid_category,
+    }
+
+
+def roster_import(*, rows: Iterable[Sequence[object]], user, dry_run: bool = False, skip_invalid: bool = False,
+                  create_areas: bool = False, source_name: str = "",
+                  progress: ProgressCallback | None = None) -> RosterReport:
+    """Import a roster (header row then one row per member).
+
+    The unit is the household: it is written only if all its rows are valid. With errors
+    and without ``skip_invalid`` the whole file is refused and nothing is written. Members on
+    record but missing from the roster are reported, never deleted. Re-importing the same
+    roster changes nothing.
+    """
+    roles.require_county(user)
+    report_progress = progress or (lambda stage, done, total: None)
+    report = RosterReport(dry_run=dry_run)
+
+    report_progress("校验", 0, 1)
+    parsed = roster.parse_roster(rows)
+    report.rows = parsed.row_count
+    errors = list(parsed.errors)
+    rejected = set(parsed.rejected_rows)
+
+    # Areas: unknown townships / villages are errors unless the caller asked to create them.
+    townships = {t.name: t for t in Township.objects.all()}
+    villages = {(v.township.name, v.name): v for v in Village.objects.select_related("township")}
+    households = []
+    new_areas = set()
+    for hh in parsed.households:
+        key = (hh.township, hh.village)
+        if key not in villages:
+            if not create_areas:
+                if hh.township not in townships:
+                    column, message = "乡镇", f"未知的乡镇「{hh.township}」（如需新建，请勾选“自动创建未知的乡镇和村”）"
+                else:
+                    column, message = "行政村", f"{hh.township}没有行政村「{hh.village}」（如需新建，请勾选“自动创建未知的乡镇和村”）"
+                errors.append(roster.RowError(hh.head.row, column, message))
+                rejected.update(m.row for m in hh.members)
+                continue
+            new_areas.add(key)
+        households.append(hh)
+    errors.sort(key=lambda e: e.row)  # stable: keeps the parser's column order within a row
+    report.errors = errors
+    report.rejected_rows = sorted(rejected)
+    report.rows_skipped = len(rejected)
+    report.header_row = parsed.header_row
+    if errors and (not skip_invalid or parsed.has_file_error):
+        # Refused: nothing is written. A header error refuses the file even with skip_invalid.
+        report.refused = True
+        report.households_created = report.members_created = 0
+        return report
+
+    # What is on record for these households and members.
+    numbers = [hh.number for hh in households]
+    id_numbers = [m.id_number for hh in households for m in hh.members]
+    existing_hh = {}
+    for chunk in _chunks(numbers):
+        for values in Household.objects.filter(number__in=chunk).values("id", "number", "version", "created_at", *_HH_COMPARED):
+            existing_hh[values["number"]] = values
+    existing_members = {}
+    for chunk in _chunks(id_numbers):
+        for values in Member.objects.filter(id_number__in=chunk).values("id", "id_number", "version", "created_at",
+                                                                          *_MEMBER_COMPARED):
+            existing_members[values["id_number"]] = values
+    file_ids = set(id_numbers)
+    on_record_elsewhere = []  # members of these households that the roster no longer lists
+    household_ids = [values["id"] for values in existing_hh.values()]
+    for chunk in _chunks(household_ids):
+        for values in (Member.objects.filter(household_id__in=chunk)
+                       .values("id", "id_number", "name", "relation", "household__number", "version")):
+            if values["id_number"] not in file_ids:
+                on_record_elsewhere.append(values)
+    report.absent_members = [
+        {"household": v["household__number"], "name": v["name"], "id_number": v["id_number"]}
+        for v in sorted(on_record_elsewhere, key=lambda v: (v["household__number"], v["id"]))
+    ]
+
+    # The plan: which rows create, update or leave alone which records.
+    area_ids = {key: village.id for key, village in villages.items()}
+    hh_to_create, hh_to_update = [], []  # (HouseholdRows, values[, existing])
+    for hh in households:
+        village_id = area_ids.get((hh.township, hh.village))  # None: the village is created below
+        values = _household_values(hh, village_id)
+        current = existing_hh.get(hh.number)
+        if current is None:
+            hh_to_create.append((hh, values))
+        else:
+            # A village created by this import is new to every household on record.
+            if village_id is None or any(current[name] != values[name] for name in _HH_COMPARED):
+                hh_to_update.append((hh, values, current))
+            else:
+                report.households_unchanged += 1
+    report.households_created = len(hh_to_create)
+    report.households_updated = len(hh_to_update)
+
+    member_plan = []  # (MemberRow, HouseholdRows, existing or None)
+    for hh in households:
+        current_hh = existing_hh.get(hh.number)
+        for m in hh.members:
+            current = existing_members.get(m.id_number)
+            if current is None:
+                report.members_created += 1
+                member_plan.append((m, hh, None))
+                continue
+            same_household = current_hh is not None and current["household_id"] == current_hh["id"]
+            wanted = _member_values(m, current["household_id"] if same_household else None)
+            if same_household and all(current[name] == wanted[name] for name in _MEMBER_COMPARED):
+                report.members_unchanged += 1
+                continue
+            report.members_updated += 1
+            if not same_household:
+                report.members_moved += 1
+            member_plan.append((m, hh, current))
+    # An old head missing from a roster that names a new head stops being the head.
+    heads_in_file = {hh.number for hh in households}
+    demoted = [v for v in on_record_elsewhere if v["relation"] == "head" and v["household__number"] in heads_in_file]
+
+    report.areas_created = [f"{t}{'' if v.startswith(t) else ' '}{v}" for t, v in sorted(new_areas)]
+    if dry_run:
+        return report
+
+    report_progress("写入", 0, len(households))
+    reason = f"名册导入{('：' + source_name) if source_name else ''}"
+    now = timezone.now()
+    with transaction.atomic():
+        for township_name, village_name in sorted(new_areas):
+            township = townships.get(township_name)
+            if township is None:
+                township = townships[township_name] = Township.objects.create(name=township_name)
+            village = Village.objects.create(township=township, name=village_name)
+            area_ids[(township_name, village_name)] = village.id
+
+        created_ids = bulk.create_with_history(
+            Household,
+            [{"number": hh.number, "version": 1, **values, "village_id": area_ids[(hh.township, hh.village)]}
+             for hh, values in hh_to_create],
+            user=user, reason=reason, when=now)
+        household_id = {hh.number: pk for (hh, _values), pk in zip(hh_to_create, created_ids)}
+        report_progress("写入", len(created_ids), len(households))
+
+        updated = []
+        for hh, values, current in hh_to_update:
+            values = {**values, "village_id": area_ids[(hh.township, hh.village)]}
+            updated.append(Household(id=current["id"], number=hh.number, version=current["version"] + 1,
+                                     created_at=current["created_at"], updated_at=now, **values))
+        if updated:
+            bulk_update_with_history(updated, Household, [*_HH_COMPARED, "version", "updated_at"], batch_size=500,
+                                     default_user=user, default_change_reason=reason, default_date=now)
+        for hh in households:
+            if hh.number not in household_id:
+                household_id[hh.number] = existing_hh[hh.number]["id"]
+
+        # Heads stepping down first, so the one-head-per-household index never sees two.
+        stepping_down = [current["id"] for m, hh, current in member_plan
+                         if current is not None and current["relation"] == "head"]
+        if stepping_down:
+            for chunk in _chunks(stepping_down):
+                Member.objects.filter(id__in=chunk).update(relation="other")
+        if demoted:
+            demoted_objs = list(Member.objects.filter(id__in=[v["id"] for v in demoted]))
+            for obj in demoted_objs:
+                obj.relation = "other"
+                obj.version += 1
+                obj.updated_at = now
+            bulk_update_with_history(demoted_objs, Member, ["relation", "version", "updated_at"],
+                                     default_user=user, default_change_reason=f"{reason}（新名册另有户主）",
+                                     default_date=now)
+        member_updates, member_creates = [], []
+        for m, hh, current in member_plan:
+            values = _member_values(m, household_id[hh.number])
+            if current is None:
+                member_creates.append({"id_number": m.id_number, "version": 1, **values})
+            else:
+                member_updates.append(Member(id=current["id"], id_number=m.id_number, version=current["version"] + 1,
+                                             created_at=current["created_at"], updated_at=now, **values))
+        if member_updates:
+            bulk_update_with_history(member_updates, Member, [*_MEMBER_COMPARED, "version", "updated_at"],
+                                     batch_size=500, default_user=user, default_change_reason=reason,
+                                     default_date=now)
+        bulk.create_with_history(Member, member_creates, user=user, reason=reason, when=now)
+        report_progress("写入", len(households), len(households))
+    return report
+
+
+# --- roster import jobs (the web flow: upload → preview → confirm) -----------------------------
+
+def roster_job_create(*, user, uploaded_file, create_areas: bool, skip_invalid: bool) -> RosterImport:
+    roles.require_county(user)
+    return RosterImport.objects.create(file=uploaded_file, original_name=uploaded_file.name[:255], uploaded_by=user,
+                                       create_areas=create_areas, skip_invalid=skip_invalid)
+
+
+def _progress_key(job_id: int) -> str:
+    return f"roster-import-progress-{job_id}"
+
+
+def _job_progress(job_id: int) -> ProgressCallback:
+    # Progress goes through the cache (Redis in production): the job row itself is locked
+    # inside the import's transaction, where a poller could not see its updates.
+    def report(stage: str, done: int, total: int) -> None:
+        cache.set(_progress_key(job_id), (stage, int(100 * done / total) if total else 0), 3600)
+
+    return report
+
+
+def roster_job_progress(*, job: RosterImport) -> tuple[str, int]:
+    return cache.get(_progress_key(job.pk)) or (job.get_status_display(), 0)
+
+
+def roster_job_run(*, job_id: int, confirm: bool) -> RosterImport:
+    """Preview (``confirm=False``) or import a job's file.
+
+    Idempotent and safe to run twice at once: the job row is locked for the whole run and
+    its status is written in the same transaction as the import, so a retried or duplicated
+    task finds the job already done and returns it unchanged."""
+    from .excel import ExcelReadError, read_rows
+
+    wanted = RosterImport.Status.IMPORTING if confirm else RosterImport.Status.PREVIEWING
+    with transaction.atomic():
+        job = RosterImport.objects.select_for_update().get(pk=job_id)
+        if job.status != wanted:
+            return job
+        progress = _job_progress(job.pk)
+        try:
+            with job.file.open("rb") as handle:
+                rows = read_rows(handle)
+        except ExcelReadError as exc:
+            report = RosterReport(dry_run=not confirm, refused=True, errors=[roster.RowError(1, "", str(exc))])
+        else:
+            report = roster_import(rows=rows, user=job.uploaded_by, dry_run=not confirm,
+                                   skip_invalid=job.skip_invalid, create_areas=job.create_areas,
+                                   source_name=job.original_name, progress=progress)
+        if report.refused:
+            job.status = RosterImport.Status.REFUSED
+        else:
+            job.status = RosterImport.Status.DONE if confirm else RosterImport.Status.PREVIEWED
+        setattr(job, "result" if confirm else "preview", report.as_dict())
+        job.finished_at = timezone.now() if confirm or report.refused else None
+        job.save()
+    return job
+
+
+def roster_job_confirm(*, user, job: RosterImport) -> RosterImport:
+    roles.require_county(user)
+    updated = RosterImport.objects.filter(pk=job.pk, status=RosterImport.Status.PREVIEWED).update(
+        status=RosterImport.Status.IMPORTING)
+    if not updated:
+        raise RegistryError("该名册不处于待确认状态，不能导入。")
+    job.refresh_from_db()
+    return job
+
+
+def rejected_rows_workbook(*, job: RosterImport) -> bytes:
+    """The rows that were not imported, as the original columns plus 错误原因, so staff can fix
+    them and upload the file again."""
+    from .excel import read_rows, write_rows
+
+    report = job.result or job.preview or {}
+    rejected = set(report.get("rejected_rows", []))
+    messages: dict[int, list[str]] = {}
+    for error in report.get("errors", []):
+        messages.setdefault(error["row"], []).append(
+            f"{error['column']}: {error['message']}" if error["column"] else error["message"])
+    with job.file.open("rb") as handle:
+        rows = read_rows(handle)
+    header_row = report.get("header_row", 1)
+    header = [str(cell) for cell in rows[header_row - 1]] if len(rows) >= header_row else list(roster.CANONICAL_HEADERS)
+    out = []
+    for index, row in enumerate(rows[header_row:], start=header_row + 1):
+        if index in rejected:
+            reason = "；".join(messages.get(index, [])) or "同户其他行有错误，整户未导入"
+            out.append([*row, reason])
+    return write_rows([*header, "错误原因"], out, sheet_title="未导入的行", highlight_column="错误原因")
+
+
+def roster_template_workbook() -> bytes:
+    return write_rows(list(roster.CANONICAL_HEADERS), [], sheet_title="花名册")

@@ -1,0 +1,23 @@
+from django.urls import path
+
+from . import views
+
+app_name = "registry"
+
+urlpatterns = [
+    path("households/", views.HouseholdListView.as_view(), name="household_list"),
+    path("households/<int:pk>/", views.HouseholdDetailView.as_view(), name="household_detail"),
+    path("households/<int:pk>/edit/", views.HouseholdUpdateView.as_view(), name="household_edit"),
+    path("households/<int:pk>/members/new/", views.MemberCreateView.as_view(), name="member_create"),
+    path("members/", views.MemberListView.as_view(), name="member_list"),
+    path("members/<int:pk>/", views.MemberDetailView.as_view(), name="member_detail"),
+    path("members/<int:pk>/edit/", views.MemberUpdateView.as_view(), name="member_edit"),
+    path("areas/", views.AreaListView.as_view(), name="area_list"),
+    path("imports/", views.RosterImportListView.as_view(), name="roster_import_list"),
+    path("imports/upload/", views.RosterUploadView.as_view(), name="roster_upload"),
+    path("imports/template.xlsx", views.RosterTemplateView.as_view(), name="roster_template"),
+    path("imports/<int:pk>/", views.RosterImportDetailView.as_view(), name="roster_import_detail"),
+    path("imports/<int:pk>/progress/", views.RosterProgressView.as_view(), name="roster_import_progress"),
+    path("imports/<int:pk>/confirm/", views.RosterConfirmView.as_view(), name="roster_import_confirm"),
+    path("imports/<int:pk>/rejected.xlsx", views.RosterRejectedRowsView.as_view(), name="roster_import_rejected"),
+]

@@ -1,0 +1,561 @@
+"""Settling members' years in bulk: the one unit of work behind every path.
+
+An encounter entered on a page, a clinic's import, a registry change and a county-wide batch
+all end in ``settle_members(member_ids, year)``: it loads the members' current encounters of
+the year in one query, settles them all from zero with the year's active policy (one engine
+call: the yearly accumulators need every encounter of the member-year), compares the outcome
+with the stored current settlements (one query for settlements, one for their lines, one for
+problems) and writes only what changed, in bulk. The caller holds the transaction and the
+member-years' advisory locks (``lock_member_years``), so a retried or duplicated task finds
+everything unchanged and writes nothing.
+
+Also here: ``simulate_members`` (the same load and engine call, nothing written) and
+``Outcome``, the figures a simulation compares.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from claims.models import Encounter
+from healthaid import bulk
+from registry.models import Member
+
+from . import engine
+from .models import Policy, PolicyStatus, Settlement, SettlementLine, SettlementProblem
+
+Reason = SettlementProblem.Reason
+
+# --- policies ----------------------------------------------------------------------------------
+
+_compiled: dict[int, tuple] = {}
+
+
+def compiled_policy(policy: Policy) -> engine.CompiledPolicy:
+    """``policy`` compiled once per process and version (id, updated_at): compiling validates
+    the whole document, and a compiled policy's plan cache warms up over the first encounters."""
+    hit = _compiled.get(policy.pk)
+    if hit is not None and hit[0] == policy.updated_at:
+        return hit[1]
+    compiled = engine.compile_policy(policy.document)
+    if len(_compiled) > 32:
+        _compiled.clear()
+    _compiled[policy.pk] = (policy.updated_at, compiled)
+    return compiled
+
+
+def active_policy(year: int) -> Policy | None:
+    return Policy.objects.filter(year=year, status=PolicyStatus.ACTIVE).first()
+
+
+# --- locks and loading ----------------------------------------------------------------------
+
+def lock_member_years(member_ids, year: int) -> None:
+    """Serialise all work on each (member, year) until the caller's transaction ends:
+    PostgreSQL advisory locks, taken in ascending member order so that overlapping batches
+    cannot deadlock. SQLite lets one writer at a time in anyway."""
+    if connection.vendor != "postgresql" or not member_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute("SELECT pg_advisory_xact_lock(m, %s) FROM unnest(%s::integer[]) AS m",
+                       [year, sorted(member_ids)])
+
+
+def ids_in(ids):
+    """``ids`` for an ``__in`` lookup. On PostgreSQL one array parameter: a list of 2,000
+    literals costs more to send and plan than the rows it finds."""
+    ids = list(ids)
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
+    return ids
+
+
+def year_bounds(year: int) -> tuple[datetime.date, datetime.date]:
+    return datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+
+
+# Positions in an encounter row from ``load_claims``.
+(E_ID, E_REF, E_MEMBER, E_DATE, E_KIND, E_LEVEL, E_DESIGNATED, E_REFERRED, E_TOTAL, E_IN_POLICY, E_DIAGNOSIS,
+ E_PACKAGE, E_INSTITUTION, E_SUPERSEDES) = range(14)
+_ENCOUNTER_VALUES = ("id", "ref", "member_id", "service_date", "kind", "institution__level", "institution__designated",
+                     "referred", "total_cost", "in_policy_cost", "diagnosis_code", "package", "institution_id",
+                     "supersedes_id")
+
+
+def load_claims(member_ids, year: int) -> tuple[dict, list[tuple]]:
+    """``({member_id: (insured, poverty_status, aid_category)}, encounter rows)``: the members'
+    current encounters whose service date is in ``year``, in (service_date, id) order — the
+    order the engine settles a member's encounters in (ties: entry order)."""
+    members = {pk: (insured, poverty, aid) for pk, insured, poverty, aid in Member.objects.filter(
+        pk__in=ids_in(member_ids)).values_list("pk", "insured", "household__poverty_status", "aid_category")}
+    rows = list(Encounter.objects.filter(member_id__in=ids_in(member_ids), is_current=True,
+                                         service_date__range=year_bounds(year))
+                .order_by("service_date", "id").values_list(*_ENCOUNTER_VALUES))
+    return members, rows
+
+
+_engine_members: dict[tuple, engine.Member] = {}
+
+
+def engine_member(poverty_status: str, aid_category: str) -> engine.Member:
+    """The engine's view of a registry member. Household statuses are poor / lifted /
+    monitored, the engine's codes too (every registered household is 建档立卡, so the engine's
+    ``none`` only occurs in previews of people outside the registry)."""
+    key = (poverty_status, aid_category)
+    member = _engine_members.get(key)
+    if member is None:
+        member = _engine_members[key] = engine.Member(poverty_status=poverty_status, aid_category=aid_category)
+    return member
+
+
+def engine_encounter(row: tuple) -> engine.Encounter:
+    return engine.Encounter(
+        ref=row[E_REF], member=row[E_MEMBER], date=row[E_DATE], kind=row[E_KIND], level=row[E_LEVEL],
+        designated=row[E_DESIGNATED], referred=row[E_REFERRED], total_cost=row[E_TOTAL],
+        in_policy_cost=row[E_IN_POLICY], disease_code=row[E_DIAGNOSIS] or None, package=row[E_PACKAGE] or None)
+
+
+def problem_detail(reason: str, *, year: int, insured=None, error: str = "") -> str:
+    if reason == Reason.NO_POLICY:
+        return f"{year}年度没有生效的结算政策：请县级工作人员导入并启用{year}年度政策，启用后自动结算。"
+    if reason == Reason.NOT_INSURED:
+        state = "登记为未参保" if insured is False else "参保情况未登记"
+        return (f"患者{state}。一站式结算以参加城乡居民基本医疗保险为前提；核实后在成员信息中登记“已参保”，"
+                "系统将自动重新结算。")
+    return f"就诊数据无法结算：{error}"
+
+
+def _claims_for_engine(policy, members, rows, year):
+    """(engine members, engine encounters, their rows, {encounter id: (reason, detail)})."""
+    problems, engine_members, encounters, settleable = {}, {}, [], []
+    for row in rows:
+        member_id = row[E_MEMBER]
+        insured, poverty, aid = members[member_id]
+        if policy is None:
+            problems[row[E_ID]] = (Reason.NO_POLICY, problem_detail(Reason.NO_POLICY, year=year))
+            continue
+        if insured is not True:
+            # Not enrolled (or not known to be): basic insurance pays only its own insured, and
+            # every later tier is defined on what basic insurance left. Staff must check first.
+            problems[row[E_ID]] = (Reason.NOT_INSURED, problem_detail(Reason.NOT_INSURED, year=year, insured=insured))
+            continue
+        try:
+            if member_id not in engine_members:
+                engine_members[member_id] = engine_member(poverty, aid)
+            encounters.append(engine_encounter(row))
+        except ValueError as exc:
+            problems[row[E_ID]] = (Reason.INVALID, problem_detail(Reason.INVALID, year=year, error=str(exc)))
+            continue
+        settleable.append(row)
+    return engine_members, encounters, settleable, problems
+
+
+# --- the unit of work ---------------------------------------------------------------------------
+
+def _cents(amount) -> int:
+    return int(amount.scaleb(2))
+
+
+@dataclass
+class SettleResult:
+    """What a settlement of member-years did. Additive (chunks of a run are merged); amounts in
+    cents. ``refund_*``: patients whose self-pay went down (退还), ``charge_*``: up (补收), per
+    patient net over the re-settled encounters; ``funds``: per fund [补付 top-up, 收回 recovered]."""
+
+    member_years: int = 0
+    encounters: int = 0
+    settled: int = 0
+    resettled: int = 0
+    unchanged: int = 0
+    retired: int = 0
+    problems: int = 0
+    refund_patients: int = 0
+    refund_cents: int = 0
+    charge_patients: int = 0
+    charge_cents: int = 0
+    funds: dict = field(default_factory=dict)
+
+    @property
+    def written(self) -> int:
+        return self.settled + self.resettled + self.retired
+
+    def add(self, other: "SettleResult") -> "SettleResult":
+        for name in ("member_years", "encounters", "settled", "resettled", "unchanged", "retired", "problems",
+                     "refund_patients", "refund_cents", "charge_patients", "charge_cents"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for fund, (up, down) in other.funds.items():
+            mine = self.funds.setdefault(fund, [0, 0])
+            mine[0] += up
+            mine[1] += down
+        return self
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "SettleResult":
+        return cls(**{**data, "funds": {k: list(v) for k, v in data.get("funds", {}).items()}})
+
+    def summary(self) -> dict:
+        """The run's result as shown to staff: counts, and yuan as two-decimal strings."""
+        money = engine.format_cents
+        return {
+            "member_years": self.member_years, "encounters": self.encounters, "settled": self.settled,
+            "resettled": self.resettled, "unchanged": self.unchanged, "retired": self.retired,
+            "problems": self.problems,
+            "patients_with_difference": self.refund_patients + self.charge_patients,
+            "refund_patients": self.refund_patients, "refund_total": money(self.refund_cents),
+            "charge_patients": self.charge_patients, "charge_total": money(self.charge_cents),
+            "funds": {fund: {"top_up": money(up), "recovered": money(-down)}
+                      for fund, (up, down) in sorted(self.funds.items())},
+        }
+
+
+@dataclass(slots=True)
+class _Stored:
+    """A stored settlement as far as the comparison needs it (amounts in cents)."""
+
+    id: int
+    encounter_id: int
+    member_id: int
+    institution_id: int
+    service_date: datetime.date
+    total: int
+    in_self: int
+    out_self: int
+    lines: dict = field(default_factory=dict)    # tier key -> (amount, kind, name, fund), non-zero only
+
+
+def _load_stored(**filters) -> dict[int, _Stored]:
+    """Settlements (with their non-zero lines) matching ``filters``, by encounter id; when an
+    encounter has several, the latest wins."""
+    stored = {}
+    by_id = {}
+    for values in (Settlement.objects.filter(**filters).order_by("id")
+                   .values_list("id", "encounter_id", "member_id", "institution_id", "service_date", "total_cost",
+                                "in_policy_self_pay", "out_of_policy_self_pay")):
+        s = _Stored(values[0], values[1], values[2], values[3], values[4], _cents(values[5]), _cents(values[6]),
+                    _cents(values[7]))
+        stored[s.encounter_id] = by_id[s.id] = s
+    if by_id:
+        for settlement_id, key, kind, name, fund, amount in (
+                SettlementLine.objects.filter(settlement_id__in=ids_in(by_id)).exclude(amount=0)
+                .values_list("settlement_id", "tier_key", "tier_kind", "tier_name", "fund", "amount")):
+            by_id[settlement_id].lines[key] = (_cents(amount), kind, name, fund)
+    return stored
+
+
+def _predecessors(wanted: dict[int, int], stored: dict[int, _Stored]) -> dict[int, _Stored]:
+    """For new encounters that correct an older one (``{encounter id: supersedes id}``), the
+    settlement the correction replaces: the latest not yet superseded along the chain of
+    corrected encounters (a correction of a correction that was never settled reaches back)."""
+    found = {}
+    frontier = dict(wanted)
+    for _ in range(50):                     # chains of corrections are short; never loop forever
+        if not frontier:
+            break
+        look = {}
+        for pk, older in frontier.items():
+            if older in stored:
+                found[pk] = stored[older]
+            else:
+                look[pk] = older
+        if not look:
+            break
+        settled = _load_stored(encounter_id__in=set(look.values()), superseded_by__isnull=True)
+        parents = dict(Encounter.objects.filter(pk__in=[o for o in look.values() if o not in settled])
+                       .values_list("pk", "supersedes_id"))
+        frontier = {}
+        for pk, older in look.items():
+            if older in settled:
+                found[pk] = settled[older]
+            elif parents.get(older):
+                frontier[pk] = parents[older]
+    return found
+
+
+SETTLEMENT_FIELDS = ("encounter_id", "member_id", "institution_id", "year", "service_date", "policy_id",
+                     "policy_version", "total_cost", "payouts_total", "self_pay", "in_policy_self_pay",
+                     "out_of_policy_self_pay", "is_current", "superseded_by_id", "self_pay_difference", "computed_at",
+                     "task_id", "run_id")
+LINE_FIELDS = ("settlement_id", "position", "tier_key", "tier_kind", "tier_name", "fund", "amount", "difference")
+
+
+def settle_members(member_ids, year: int, *, run_id: int | None = None, task_id: str = "") -> SettleResult:
+    """Settle the members' encounters of ``year`` and store what changed. Call inside a
+    transaction, after ``lock_member_years(member_ids, year)``.
+
+    * Unchanged outcome (same amounts per tier and fund, same member, institution, date):
+      the stored settlement is left untouched, whatever policy version computed it.
+    * Changed: a new current settlement supersedes the old one (kept, ``is_current`` false,
+      ``superseded_by`` set); each line's ``difference`` is new − old (positive: 补付 by the
+      fund) and ``self_pay_difference`` new − old (negative: 退还 to the patient). A tier that
+      paid before and pays nothing now keeps a zero line carrying its negative difference.
+    * A correction (``Encounter.supersedes``) settled for the first time supersedes the
+      corrected encounter's settlement the same way.
+    * No active policy for the year, or the member not registered as insured: a
+      SettlementProblem and no new settlement (an existing one is kept: money already paid is
+      not reversed silently); the problem goes once the encounter settles.
+    * A current settlement of an encounter that is no longer current (it was corrected) or no
+      longer in this member-year stops being current.
+    Zero payouts are not stored as lines; the policy's tier list gives them back on display.
+    """
+    member_ids = sorted(set(member_ids))
+    result = SettleResult(member_years=len(member_ids))
+    policy = active_policy(year)
+    members, rows = load_claims(member_ids, year)
+    result.encounters = len(rows)
+    stored = _load_stored(member_id__in=ids_in(member_ids), year=year, is_current=True)
+    engine_members, encounters, settleable, problems = _claims_for_engine(policy, members, rows, year)
+
+    fresh = []                              # (row, engine settlement, non-zero payouts, previous or None)
+    if encounters:
+        compiled = compiled_policy(policy)
+        tiers = compiled.tiers
+        for row, settled in zip(settleable, engine.settle(compiled, engine_members, encounters)):
+            payouts = {t.key: (pay, t.kind, t.name, t.fund) for t, pay in zip(tiers, settled.payout_cents) if pay}
+            old = stored.get(row[E_ID])
+            if (old is not None and old.lines == payouts and old.total == settled.total_cost_cents
+                    and old.in_self == settled.in_policy_self_pay_cents
+                    and old.out_self == settled.out_of_policy_self_pay_cents and old.member_id == row[E_MEMBER]
+                    and old.institution_id == row[E_INSTITUTION] and old.service_date == row[E_DATE]):
+                result.unchanged += 1
+                continue
+            fresh.append([row, settled, payouts, old])
+        corrections = {row[E_ID]: row[E_SUPERSEDES] for row, _, _, old in fresh
+                       if old is None and row[E_SUPERSEDES] is not None}
+        if corrections:
+            found = _predecessors(corrections, stored)
+            for item in fresh:
+                if item[3] is None:
+                    item[3] = found.get(item[0][E_ID])
+
+    loaded = {row[E_ID] for row in rows}
+    replaced = {item[3].id for item in fresh if item[3] is not None}
+    stale = [s.id for s in stored.values() if s.encounter_id not in loaded and s.id not in replaced]
+    result.retired = len(stale)
+    if replaced or stale:
+        # Before the new rows go in: one current settlement per encounter.
+        Settlement.objects.filter(pk__in=ids_in([*replaced, *stale])).update(is_current=False)
+    if fresh:
+        _write(fresh, compiled, policy, year, run_id, task_id, result)
+    _sync_problems(member_ids, year, problems)
+    result.problems = len(problems)
+    return result
+
+
+def _write(fresh, compiled, policy, year, run_id, task_id, result: SettleResult) -> None:
+    now = timezone.now()
+    version = policy.history.filter(id=policy.pk).count()
+    money = engine.format_cents
+    settlement_rows = []
+    for row, settled, _, old in fresh:
+        self_pay = settled.in_policy_self_pay_cents + settled.out_of_policy_self_pay_cents
+        difference = self_pay - (old.in_self + old.out_self) if old is not None else 0
+        settlement_rows.append((
+            row[E_ID], row[E_MEMBER], row[E_INSTITUTION], year, row[E_DATE], policy.pk, version,
+            money(settled.total_cost_cents), money(settled.total_cost_cents - self_pay), money(self_pay),
+            money(settled.in_policy_self_pay_cents), money(settled.out_of_policy_self_pay_cents), True, None,
+            money(difference), now, task_id, run_id))
+    ids = bulk.insert(Settlement, SETTLEMENT_FIELDS, settlement_rows)
+
+    position = {t.key: i for i, t in enumerate(compiled.tiers, start=1)}
+    tier_of = {t.key: t for t in compiled.tiers}
+    line_rows, links, nets = [], {}, defaultdict(int)
+    for settlement_id, (row, settled, payouts, old) in zip(ids, fresh):
+        if old is None:
+            result.settled += 1
+            line_rows.extend((settlement_id, position[key], key, kind, name, fund, money(amount), "0.00")
+                             for key, (amount, kind, name, fund) in payouts.items())
+            continue
+        result.resettled += 1
+        links[old.id] = settlement_id
+        changes = [(key, amount, kind, name, fund, amount - old.lines.get(key, (0,))[0])
+                   for key, (amount, kind, name, fund) in payouts.items()]
+        # A tier that paid before and pays nothing now: a zero line carries its difference.
+        for key in [k for k in old.lines if k not in payouts]:
+            before, kind, name, fund = old.lines[key]
+            tier = tier_of.get(key)
+            if tier is not None:
+                kind, name, fund = tier.kind, tier.name, tier.fund
+            changes.append((key, 0, kind, name, fund, -before))
+        for key, amount, kind, name, fund, difference in changes:
+            line_rows.append((settlement_id, position.get(key) or _extra_position(position, key, old),
+                              key, kind, name, fund, money(amount), money(difference)))
+            if difference:
+                pair = result.funds.setdefault(fund, [0, 0])
+                pair[0 if difference > 0 else 1] += difference
+        nets[row[E_MEMBER]] += (settled.in_policy_self_pay_cents + settled.out_of_policy_self_pay_cents
+                                - old.in_self - old.out_self)
+    bulk.insert(SettlementLine, LINE_FIELDS, line_rows, return_ids=False)
+    bulk.update_column(Settlement, "superseded_by_id", links)
+    for net in nets.values():
+        if net < 0:
+            result.refund_patients += 1
+            result.refund_cents -= net
+        elif net > 0:
+            result.charge_patients += 1
+            result.charge_cents += net
+
+
+def _extra_position(position: dict, key: str, old: _Stored) -> int:
+    """Where a line of a tier the policy no longer has goes: after the policy's tiers, in the
+    order of the old settlement's lines."""
+    gone = [k for k in old.lines if k not in position]
+    return len(position) + 1 + gone.index(key)
+
+
+def _sync_problems(member_ids, year: int, wanted: dict) -> None:
+    """Make the stored problems of these member-years exactly ``wanted``, writing only changes
+    (a re-run that finds the same problems writes nothing)."""
+    existing = {encounter_id: (pk, reason, detail) for pk, encounter_id, reason, detail in (
+        SettlementProblem.objects.filter(encounter__member_id__in=ids_in(member_ids),
+                                         encounter__service_date__range=year_bounds(year))
+        .values_list("pk", "encounter_id", "reason", "detail"))}
+    create, update = [], []
+    for encounter_id, (reason, detail) in wanted.items():
+        have = existing.get(encounter_id)
+        if have is None:
+            create.append(SettlementProblem(encounter_id=encounter_id, reason=reason, detail=detail))
+        elif have[1:] != (reason, detail):
+            update.append(SettlementProblem(pk=have[0], encounter_id=encounter_id, reason=reason, detail=detail,
+                                            noticed_at=timezone.now()))
+    gone = [pk for encounter_id, (pk, _, _) in existing.items() if encounter_id not in wanted]
+    if gone:
+        SettlementProblem.objects.filter(pk__in=gone).delete()
+    if create:
+        SettlementProblem.objects.bulk_create(create, batch_size=500)
+    if update:
+        SettlementProblem.objects.bulk_update(update, ["reason", "detail", "noticed_at"], batch_size=500)
+
+
+# --- simulation ---------------------------------------------------------------------------------
+
+SELF_PAY_BANDS = ((0, "0"), (100000, "≤1000"), (300000, "≤3000"), (500000, "≤5000"), (1000000, "≤10000"),
+                  (None, ">10000"))
+
+
+def backstop_threshold(document: dict) -> int | None:
+    """The yearly self-pay limit a simulation counts poor patients above, in cents: the
+    ``self_pay_cap`` of the policy's first backstop tier for the ``county`` level (its
+    ``by_level`` entry, else its ``amount``, else its first ``by_level`` entry); None when the
+    policy has no backstop cap. Only the tier's own cap counts, not its overrides."""
+    for tier in document.get("tiers", []):
+        if tier.get("kind") != "backstop" or not isinstance(tier.get("self_pay_cap"), dict):
+            continue
+        cap = tier["self_pay_cap"]
+        by_level = cap.get("by_level") or {}
+        amount = by_level.get("county", cap.get("amount"))
+        if amount is None and by_level:
+            amount = next(iter(by_level.values()))
+        if amount is not None:
+            return _cents(Decimal(str(amount)).quantize(Decimal("0.01")))
+    return None
+
+
+@dataclass
+class Outcome:
+    """A year's figures under one policy, additive over disjoint sets of members (cents)."""
+
+    encounters: int = 0
+    total_cost: int = 0
+    payouts: int = 0
+    funds: dict = field(default_factory=dict)
+    patients: int = 0
+    helped: int = 0
+    poor_patients: int = 0
+    poor_total_cost: int = 0
+    poor_self_pay: int = 0
+    poor_over_threshold: int = 0
+    poor_bands: dict = field(default_factory=lambda: {label: 0 for _, label in SELF_PAY_BANDS})
+
+    def add_member(self, *, poverty_status, encounters, total, payouts, self_pay, in_policy_self_pay, threshold):
+        """One patient's year: ``payouts`` all funds together, amounts in cents."""
+        self.patients += 1
+        self.encounters += encounters
+        self.total_cost += total
+        self.payouts += payouts
+        if payouts > 0:
+            self.helped += 1
+        if poverty_status != "poor":
+            return
+        self.poor_patients += 1
+        self.poor_total_cost += total
+        self.poor_self_pay += self_pay
+        if threshold is not None and in_policy_self_pay > threshold:
+            self.poor_over_threshold += 1
+        for upper, label in SELF_PAY_BANDS:
+            if upper is None or self_pay <= upper:
+                self.poor_bands[label] += 1
+                break
+
+    def add_fund(self, fund, cents):
+        self.funds[fund] = self.funds.get(fund, 0) + cents
+
+    def add(self, other: "Outcome") -> "Outcome":
+        for name in ("encounters", "total_cost", "payouts", "patients", "helped", "poor_patients",
+                     "poor_total_cost", "poor_self_pay", "poor_over_threshold"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for fund, cents in other.funds.items():
+            self.add_fund(fund, cents)
+        for label, count in other.poor_bands.items():
+            self.poor_bands[label] = self.poor_bands.get(label, 0) + count
+        return self
+
+    def to_json(self) -> dict:
+        return {**self.__dict__, "funds": dict(self.funds), "poor_bands": dict(self.poor_bands)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Outcome":
+        return cls(**data)
+
+    def summary(self) -> dict:
+        money = engine.format_cents
+        ratio = (f"{self.poor_self_pay / self.poor_total_cost:.4f}" if self.poor_total_cost else None)
+        return {
+            "encounters": self.encounters, "patients": self.patients, "total_cost": money(self.total_cost),
+            "payouts": money(self.payouts), "funds": {fund: money(c) for fund, c in sorted(self.funds.items())},
+            "helped": self.helped, "poor_patients": self.poor_patients,
+            "poor_total_cost": money(self.poor_total_cost), "poor_self_pay": money(self.poor_self_pay),
+            "poor_self_pay_ratio": ratio, "poor_self_pay_bands": dict(self.poor_bands),
+            "poor_over_threshold": self.poor_over_threshold,
+        }
+
+
+def simulate_members(member_ids, year: int, compiled: engine.CompiledPolicy, threshold: int | None) -> Outcome:
+    """What ``compiled`` would pay for the members' current encounters of ``year`` (the same
+    encounters settlement would settle: registered as insured). Writes nothing."""
+    members, rows = load_claims(member_ids, year)
+    engine_members, encounters, _, _ = _claims_for_engine(compiled, members, rows, year)
+    outcome = Outcome()
+    if not encounters:
+        return outcome
+    funds = [t.fund for t in compiled.tiers]
+    per_member = {}
+    fund_totals = [0] * len(funds)
+    for enc, settled in zip(encounters, engine.settle(compiled, engine_members, encounters)):
+        acc = per_member.get(enc.member)
+        if acc is None:
+            acc = per_member[enc.member] = [0, 0, 0, 0, 0]
+        self_pay = settled.in_policy_self_pay_cents + settled.out_of_policy_self_pay_cents
+        acc[0] += 1
+        acc[1] += settled.total_cost_cents
+        acc[2] += settled.total_cost_cents - self_pay
+        acc[3] += self_pay
+        acc[4] += settled.in_policy_self_pay_cents
+        for i, pay in enumerate(settled.payout_cents):
+            fund_totals[i] += pay
+    for member_id, (n, total, paid, self_pay, in_self) in per_member.items():
+        outcome.add_member(poverty_status=members[member_id][1], encounters=n, total=total, payouts=paid,
+                           self_pay=self_pay, in_policy_self_pay=in_self, threshold=threshold)
+    for fund, cents in zip(funds, fund_totals):
+        outcome.add_fund(fund, cents)
+    return outcome

@@ -1,0 +1,384 @@
+"""Operations of settlement: policies, settling member-years, batch runs, fund transfers.
+
+Views, the API, management commands and Celery tasks all call these functions; each
+validates, then writes inside one transaction, and raises ``SettlementError`` (one domain
+error type: a Chinese message, and ``errors`` naming the bad fields as ``"path: message"``
+when the input was a document).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from claims.models import Institution
+from registry import roles
+
+from . import batch, engine
+from .batch import SettleResult
+from .models import FundTransfer, Policy, PolicyStatus, SettlementRun, SettlementRunChunk
+
+__all__ = ["SettlementError", "SettleResult", "policy_import", "policy_activate", "policy_update_document",
+           "policy_export", "settlement_preview", "settle_member_year", "settle_member_years", "settlement_run_start",
+           "settlement_run_begin", "settlement_run_chunk", "settlement_run_fail", "settlement_run_execute",
+           "fund_transfer_record"]
+
+
+class SettlementError(Exception):
+    """A refused settlement operation. ``errors``: ``"path: message"`` per bad field (policy
+    documents, claims); ``source``: which input they are paths into (``"policy"`` or
+    ``"claims"``); ``code``: ``"conflict"`` for a state that forbids the change."""
+
+    def __init__(self, message: str, *, errors=None, source: str = "", code: str = "invalid"):
+        super().__init__(message)
+        self.message = message
+        self.errors = list(errors or [])
+        self.source = source
+        self.code = code
+
+
+def _save(obj, user, reason: str) -> None:
+    obj._change_reason, obj._history_user = reason, user
+    obj.save()
+
+
+# --- policies -----------------------------------------------------------------------------------
+
+def _validated(document) -> dict:
+    errors = engine.validate_policy(document)
+    if errors:
+        raise SettlementError("政策文件不符合规范：" + "；".join(errors[:5]) + ("……" if len(errors) > 5 else ""),
+                              errors=errors, source="policy")
+    return copy.deepcopy(document)
+
+
+def _start_resettle(user, policy: Policy) -> None:
+    settlement_run_start(user=user, kind=SettlementRun.Kind.RESETTLE_YEAR, year=policy.year, policy=policy)
+
+
+def policy_import(*, user, document: dict, status: str = "draft", replace: bool = False) -> Policy:
+    """Store a policy document (validated first; nothing is stored when it is refused).
+
+    A new code becomes a draft (or, with ``status="active"``, is activated at once). An
+    existing draft with the same code gets the new document. An active or retired policy is
+    not overwritten unless ``replace=True``; replacing an active policy's document re-settles
+    its year. Importing a document identical to the stored one changes nothing."""
+    roles.require_county(user)
+    if status not in (PolicyStatus.DRAFT, PolicyStatus.ACTIVE):
+        raise SettlementError("导入时状态只能是草稿或生效。", errors=["status: must be draft or active"])
+    document = _validated(document)
+    with transaction.atomic():
+        policy = Policy.objects.select_for_update().filter(code=document["code"]).first()
+        if policy is None:
+            policy = Policy(code=document["code"], name=document["name"], year=document["year"], document=document,
+                            created_by=user)
+            _save(policy, user, "导入政策")
+        elif policy.document != document:
+            if policy.status != PolicyStatus.DRAFT and not replace:
+                raise SettlementError(
+                    f"政策「{policy.code}」已{policy.get_status_display()}，不能被覆盖；确需修改时请明确选择替换"
+                    "（生效政策修改后将重新结算该年度）。", errors=[f"code: policy {policy.code!r} is {policy.status}"],
+                    source="policy", code="conflict")
+            policy = policy_update_document(user=user, policy=policy, document=document, resettle=True)
+        if status == PolicyStatus.ACTIVE and policy.status != PolicyStatus.ACTIVE:
+            policy = policy_activate(user=user, policy=policy)
+    return policy
+
+
+def policy_activate(*, user, policy: Policy, resettle: bool = True) -> Policy:
+    """Make ``policy`` its year's active policy; the one active before is retired. The year is
+    then re-settled (a batch run) unless ``resettle=False`` (the caller settles itself)."""
+    roles.require_county(user)
+    with transaction.atomic():
+        current = Policy.objects.select_for_update().get(pk=policy.pk)
+        if current.status == PolicyStatus.ACTIVE:
+            return current
+        _validated(current.document)
+        for other in Policy.objects.select_for_update().filter(year=current.year, status=PolicyStatus.ACTIVE):
+            other.status = PolicyStatus.RETIRED
+            _save(other, user, f"被「{current.code}」替代而停用")
+        current.status = PolicyStatus.ACTIVE
+        _save(current, user, "启用")
+        if resettle:
+            _start_resettle(user, current)
+    return current
+
+
+def policy_update_document(*, user, policy: Policy, document: dict, resettle: bool = False) -> Policy:
+    """Replace a policy's document. A draft changes freely; an active policy only with
+    ``resettle=True``, which queues the re-settlement of its year (the differences go to
+    patients and funds); a retired policy never (import a new one)."""
+    roles.require_county(user)
+    document = _validated(document)
+    if document["code"] != policy.code:
+        raise SettlementError("政策编码不能修改；不同编码请作为新政策导入。",
+                              errors=[f"code: must stay {policy.code!r}"], source="policy")
+    with transaction.atomic():
+        current = Policy.objects.select_for_update().get(pk=policy.pk)
+        if current.document == document:
+            return current
+        if current.status == PolicyStatus.RETIRED:
+            raise SettlementError("已停用的政策不能修改；请以新编码导入。", code="conflict")
+        if current.status == PolicyStatus.ACTIVE:
+            if not resettle:
+                raise SettlementError("修改生效政策将重新结算该年度全部就诊记录，请确认后再修改。", code="conflict")
+            if document["year"] != current.year:
+                raise SettlementError("生效政策的年度不能修改。", errors=[f"year: must stay {current.year}"],
+                                      source="policy")
+        current.document, current.name, current.year = document, document["name"], document["year"]
+        _save(current, user, "修改政策文件")
+        if current.status == PolicyStatus.ACTIVE:
+            _start_resettle(user, current)
+    return current
+
+
+# The contract's field order, so an exported document reads like the contract (PostgreSQL's
+# jsonb does not keep key order; the meaning never depended on it).
+_DOCUMENT_ORDER = ("code", "name", "year", "tiers")
+_TIER_ORDER = ("key", "kind", "name", "fund", "applies_to", "base", "deductible", "rate", "rate_bonus", "cap",
+               "packages", "overrides", "self_pay_cap", "self_pay_ratio_cap", "self_pay_ratio_of")
+
+
+def _ordered(obj: dict, order) -> dict:
+    return {**{k: obj[k] for k in order if k in obj}, **{k: v for k, v in obj.items() if k not in order}}
+
+
+def policy_export(*, code: str) -> dict:
+    """The stored document of policy ``code``, unchanged in meaning (keys in contract order)."""
+    policy = Policy.objects.filter(code=code).first()
+    if policy is None:
+        raise SettlementError(f"没有编码为「{code}」的政策。", errors=[f"code: unknown policy {code!r}"])
+    document = _ordered(copy.deepcopy(policy.document), _DOCUMENT_ORDER)
+    if isinstance(document.get("tiers"), list):
+        document["tiers"] = [_ordered(t, _TIER_ORDER) if isinstance(t, dict) else t for t in document["tiers"]]
+    return document
+
+
+# --- preview (writes nothing) -------------------------------------------------------------------
+
+def settlement_preview(*, claims: dict, document: dict | None = None, code: str | None = None) -> list[dict]:
+    """The contract's output array for ``claims`` (``{"members", "encounters"}``) under a
+    policy document or a stored policy's code. Reads at most the policy; writes nothing."""
+    if (document is None) == (code is None):
+        raise SettlementError("请提供政策文件或政策编码（二选一）。", errors=["policy: give a document or a code"],
+                              source="policy")
+    if code is not None:
+        policy = Policy.objects.filter(code=code).first()
+        if policy is None:
+            raise SettlementError(f"没有编码为「{code}」的政策。", errors=[f"policy_code: unknown policy {code!r}"])
+        compiled = batch.compiled_policy(policy)
+    else:
+        try:
+            compiled = engine.compile_policy(document)
+        except engine.PolicyError as exc:
+            raise SettlementError("政策文件不符合规范。", errors=exc.errors, source="policy") from exc
+    try:
+        return engine.settle_claims(compiled, claims)
+    except engine.ClaimsError as exc:
+        raise SettlementError("就诊数据不符合规范。", errors=exc.errors, source="claims") from exc
+
+
+# --- settling -----------------------------------------------------------------------------------
+
+def settle_member_year(*, member_id: int, year: int, task_id: str = "", run: SettlementRun | None = None
+                       ) -> SettleResult:
+    """Settle one member's current encounters of ``year`` from zero and store what changed
+    (see ``batch.settle_members``). Idempotent, and safe to run concurrently: the
+    (member, year) advisory lock serialises runs, and the second finds nothing to change."""
+    return settle_member_years(member_ids=[member_id], year=year, task_id=task_id, run=run)
+
+
+def settle_member_years(*, member_ids, year: int, task_id: str = "", run: SettlementRun | None = None
+                        ) -> SettleResult:
+    """``settle_member_year`` for several members at once: one transaction, one engine call."""
+    with transaction.atomic():
+        batch.lock_member_years(member_ids, year)
+        return batch.settle_members(member_ids, year, run_id=run.pk if run else None, task_id=task_id)
+
+
+# --- batch runs ---------------------------------------------------------------------------------
+
+def settlement_run_start(*, user, kind: str, year: int, policy: Policy | None = None,
+                         enqueue: bool = True) -> SettlementRun:
+    """Queue a batch run over ``year``: settle or re-settle it with its active policy, or
+    simulate ``policy`` (typically a draft) against what is stored. The run is executed by
+    Celery after the transaction commits (``tasks.start_run``); with ``enqueue=False`` the
+    caller executes it (``settlement_run_execute``)."""
+    roles.require_county(user)
+    if kind not in SettlementRun.Kind.values:
+        raise SettlementError(f"未知的任务类型：{kind}", errors=[f"kind: unknown value {kind!r}"])
+    if not isinstance(year, int) or not 2000 <= year <= 2100:
+        raise SettlementError("年度无效。", errors=["year: must be a year between 2000 and 2100"])
+    if kind == SettlementRun.Kind.SIMULATE:
+        if policy is None:
+            raise SettlementError("政策模拟需要选择一个政策（通常是草稿）。", errors=["policy: required"])
+    else:
+        policy = batch.active_policy(year)
+        if policy is None:
+            raise SettlementError(f"{year}年度没有生效的结算政策，请先导入并启用。", errors=["year: no active policy"])
+    run = SettlementRun.objects.create(kind=kind, year=year, policy=policy, started_by=user)
+    if enqueue:
+        from . import tasks
+
+        tasks.enqueue_run(run.pk)
+    return run
+
+
+def _run_members(run: SettlementRun) -> list[int]:
+    from . import selectors
+
+    return selectors.member_ids_to_settle(run.year, stored_too=run.kind != SettlementRun.Kind.SIMULATE)
+
+
+def _chunk_size(run: SettlementRun) -> int:
+    if run.kind == SettlementRun.Kind.SIMULATE:
+        return settings.SETTLEMENT_SIMULATE_CHUNK_MEMBERS
+    return settings.SETTLEMENT_CHUNK_MEMBERS
+
+
+def settlement_run_begin(*, run_id: int) -> list[int]:
+    """Split a queued run into chunks of members (once), and return the indexes of the chunks
+    still to do. Safe to repeat: a redelivered start task re-queues only unfinished chunks."""
+    with transaction.atomic():
+        run = SettlementRun.objects.select_for_update().get(pk=run_id)
+        if run.status == SettlementRun.Status.QUEUED:
+            member_ids = _run_members(run)
+            size = _chunk_size(run)
+            SettlementRunChunk.objects.bulk_create(
+                SettlementRunChunk(run=run, index=i, member_ids=member_ids[start:start + size])
+                for i, start in enumerate(range(0, len(member_ids), size)))
+            run.total, run.done, run.status = len(member_ids), 0, SettlementRun.Status.RUNNING
+            run.save(update_fields=["total", "done", "status"])
+            if not member_ids:
+                _finish(run)
+        if run.status != SettlementRun.Status.RUNNING:
+            return []
+        return list(run.chunks.filter(done=False).order_by("index").values_list("index", flat=True))
+
+
+def settlement_run_chunk(*, run_id: int, index: int, task_id: str = "") -> bool:
+    """Do one chunk of a run: settle (or simulate) its members, record the partial result and
+    the progress in the same transaction. Returns False when there was nothing to do (the
+    chunk was done already — a redelivered or duplicated task — or the run failed)."""
+    with transaction.atomic():
+        # The chunk row lock makes a duplicate of this task wait, then find the chunk done.
+        chunk = SettlementRunChunk.objects.select_for_update(of=("self",)).select_related("run__policy").get(
+            run_id=run_id, index=index)
+        run = chunk.run
+        if chunk.done or run.status != SettlementRun.Status.RUNNING:
+            return False
+        if run.kind == SettlementRun.Kind.SIMULATE:
+            compiled = batch.compiled_policy(run.policy)
+            threshold = batch.backstop_threshold(run.policy.document)
+            partial = batch.simulate_members(chunk.member_ids, run.year, compiled, threshold).to_json()
+        else:
+            batch.lock_member_years(chunk.member_ids, run.year)
+            partial = batch.settle_members(chunk.member_ids, run.year, run_id=run.pk, task_id=task_id).to_json()
+        chunk.done, chunk.result, chunk.task_id, chunk.finished_at = True, partial, task_id, timezone.now()
+        chunk.save(update_fields=["done", "result", "task_id", "finished_at"])
+        # Last: the run row lock is held only from here to the commit. The chunk that brings
+        # ``done`` to ``total`` sees every other chunk committed (they updated this row
+        # before it could) and writes the run's result in the same transaction.
+        SettlementRun.objects.filter(pk=run.pk).update(done=F("done") + len(chunk.member_ids))
+        run.refresh_from_db(fields=["done", "total", "status"])
+        if run.done >= run.total:
+            _finish(run)
+    return True
+
+
+def _finish(run: SettlementRun) -> None:
+    partials = [p for p in run.chunks.values_list("result", flat=True) if p is not None]
+    if run.kind == SettlementRun.Kind.SIMULATE:
+        from . import selectors
+
+        draft = batch.Outcome()
+        for partial in partials:
+            draft.add(batch.Outcome.from_json(partial))
+        threshold = batch.backstop_threshold(run.policy.document)
+        active = batch.active_policy(run.year)
+        if threshold is None and active is not None:
+            threshold = batch.backstop_threshold(active.document)
+        stored = selectors.year_outcome(run.year, threshold=threshold)
+        draft_s, stored_s = draft.summary(), stored.summary()
+        money = engine.format_cents
+        funds = sorted(set(draft.funds) | set(stored.funds))
+        result = {
+            "kind": run.kind, "year": run.year, "policy": run.policy.code,
+            "compared_with": active.code if active else None,
+            "threshold": money(threshold) if threshold is not None else None,
+            "policy_outcome": draft_s, "stored_outcome": stored_s,
+            "change": {
+                "payouts": money(draft.payouts - stored.payouts),
+                "funds": {f: money(draft.funds.get(f, 0) - stored.funds.get(f, 0)) for f in funds},
+                "helped": draft.helped - stored.helped,
+                "poor_self_pay": money(draft.poor_self_pay - stored.poor_self_pay),
+                "poor_over_threshold": draft.poor_over_threshold - stored.poor_over_threshold,
+            },
+        }
+    else:
+        total = SettleResult()
+        for partial in partials:
+            total.add(SettleResult.from_json(partial))
+        result = {"kind": run.kind, "year": run.year, "policy": run.policy.code if run.policy else None,
+                  **total.summary()}
+    run.result, run.status, run.finished_at = result, SettlementRun.Status.DONE, timezone.now()
+    run.save(update_fields=["result", "status", "finished_at"])
+
+
+def settlement_run_fail(*, run_id: int, error: str) -> None:
+    """Mark a run failed (a chunk raised an error that retrying cannot fix)."""
+    SettlementRun.objects.filter(pk=run_id, status__in=[SettlementRun.Status.QUEUED, SettlementRun.Status.RUNNING]
+                                 ).update(status=SettlementRun.Status.FAILED, error=error[:2000],
+                                          finished_at=timezone.now())
+
+
+def settlement_run_execute(*, run_id: int) -> SettlementRun:
+    """Run a whole batch in this process (the demo loader, ``settle_year --inline``): the
+    same chunks as the Celery path, one after the other."""
+    for index in settlement_run_begin(run_id=run_id):
+        settlement_run_chunk(run_id=run_id, index=index, task_id="inline")
+    return SettlementRun.objects.get(pk=run_id)
+
+
+# --- fund transfers -----------------------------------------------------------------------------
+
+def fund_transfer_record(*, user, fund: str, institution: Institution, year: int, month: int, amount,
+                         paid_on: datetime.date, reference: str, note: str = "") -> FundTransfer:
+    """Record money a fund paid an institution for a month (定期拨付); the ledger subtracts it
+    from what the fund owes. The fund must be one named by a policy of that year."""
+    roles.require_county(user)
+    fund = (fund or "").strip()
+    reference = (reference or "").strip()
+    errors = []
+    try:
+        amount = Decimal(str(amount))
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+        errors.append("amount: 拨付金额须为大于0的金额（最多两位小数）")
+    if not isinstance(month, int) or not 1 <= month <= 12:
+        errors.append("month: 月份须为1–12")
+    if not isinstance(year, int) or not 2000 <= year <= 2100:
+        errors.append("year: 年度无效")
+    if not reference:
+        errors.append("reference: 凭证号必填")
+    known = {tier.get("fund") for document in Policy.objects.filter(year=year).values_list("document", flat=True)
+             for tier in (document.get("tiers") or []) if isinstance(tier, dict)}
+    if not fund:
+        errors.append("fund: 支付资金必填")
+    elif fund not in known:
+        errors.append(f"fund: {year}年度政策中没有名为「{fund}」的资金")
+    if errors:
+        raise SettlementError("拨付登记有误：" + "；".join(e.split(": ", 1)[1] for e in errors), errors=errors)
+    with transaction.atomic():
+        transfer = FundTransfer(fund=fund, institution=institution, year=year, month=month,
+                                amount=amount.quantize(Decimal("0.01")), paid_on=paid_on, reference=reference,
+                                note=note, created_by=user)
+        _save(transfer, user, "登记拨付")
+    return transfer

@@ -1,0 +1,161 @@
+"""The golden cases (fixtures/settlement/) through every interface the contract names: the
+``settle_preview`` command, ``POST /api/v1/settlement/preview/``, and the stored path
+(encounters in the database, settled by the service, read back)."""
+
+import json
+import subprocess
+import sys
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from settlement import engine
+from settlement.models import Settlement, SettlementLine
+
+from tests.settlement_world import CLAIMS_FILE, POLICY_FILE, ROOT, settle_all, stored_outputs
+
+
+def preview_command(*args):
+    out = StringIO()
+    call_command("settle_preview", *args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+# --- (a) the command ----------------------------------------------------------------------------
+
+def test_command_prints_the_expected_array_and_writes_nothing(db, golden):
+    assert preview_command("--policy", str(POLICY_FILE), str(CLAIMS_FILE)) == golden.expected
+    assert not Settlement.objects.exists()
+
+
+def test_command_takes_a_stored_policy_code(county_user, policies, golden):
+    assert preview_command("--policy", "demo-county-2025", str(CLAIMS_FILE)) == golden.expected
+    assert not Settlement.objects.exists()
+
+
+def test_command_in_a_real_process_exit_status_and_streams(tmp_path, golden):
+    ok = subprocess.run([sys.executable, "manage.py", "settle_preview", "--policy", str(POLICY_FILE), str(CLAIMS_FILE)],
+                        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout) == golden.expected
+
+    bad = golden.claims
+    bad["encounters"][2]["total_cost"] = "12.345"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad), encoding="utf-8")
+    refused = subprocess.run([sys.executable, "manage.py", "settle_preview", "--policy", str(POLICY_FILE), str(path)],
+                             cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1
+    assert refused.stdout == ""
+    assert "encounters[2].total_cost" in refused.stderr
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda doc, claims: doc["tiers"][1]["rate"]["bands"].__setitem__(1, [40000, 0.7]),
+     "tiers[1].rate.bands[1]"),
+    (lambda doc, claims: doc["tiers"][0].__setitem__("colour", "red"), "tiers[0].colour"),
+    (lambda doc, claims: claims["encounters"][0].__setitem__("kind", "dental"), "encounters[0].kind"),
+    (lambda doc, claims: claims["members"]["A"].pop("aid_category"), "members.A.aid_category"),
+])
+def test_command_refuses_invalid_input_naming_the_field(db, tmp_path, golden, document, mutate, field):
+    mutate(document, golden.claims)
+    policy_path, claims_path = tmp_path / "policy.json", tmp_path / "claims.json"
+    policy_path.write_text(json.dumps(document), encoding="utf-8")
+    claims_path.write_text(json.dumps(golden.claims), encoding="utf-8")
+    out = StringIO()
+    with pytest.raises(CommandError) as refused:
+        call_command("settle_preview", "--policy", str(policy_path), str(claims_path), stdout=out)
+    assert refused.value.returncode == 1
+    assert field in str(refused.value)
+    assert out.getvalue() == ""
+
+
+def test_command_unknown_policy_code_or_broken_json(db, tmp_path):
+    with pytest.raises(CommandError, match="neither a file nor the code"):
+        call_command("settle_preview", "--policy", "no-such-policy", str(CLAIMS_FILE), stdout=StringIO())
+    broken = tmp_path / "claims.json"
+    broken.write_text("{not json", encoding="utf-8")
+    with pytest.raises(CommandError, match="not valid JSON"):
+        call_command("settle_preview", "--policy", str(POLICY_FILE), str(broken), stdout=StringIO())
+
+
+# --- (b) the API --------------------------------------------------------------------------------
+
+URL = "/api/v1/settlement/preview/"
+
+
+def test_api_preview_with_a_document(client, township_user, golden, document):
+    client.force_login(township_user)
+    body = {"policy": document, "members": golden.claims["members"], "encounters": golden.claims["encounters"]}
+    response = client.post(URL, body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert response.json() == golden.expected
+    assert not Settlement.objects.exists()
+
+
+def test_api_preview_with_a_stored_code_and_json_numbers(client, supervisor, policies, golden):
+    client.force_login(supervisor)             # a preview changes nothing: read-only roles may run it
+    encounters = [{**e, "total_cost": float(e["total_cost"]),
+                   **({"in_policy_cost": float(e["in_policy_cost"])} if "in_policy_cost" in e else {})}
+                  for e in golden.claims["encounters"]]
+    body = {"policy_code": "demo-county-2025", "members": golden.claims["members"], "encounters": encounters}
+    response = client.post(URL, body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert response.json() == golden.expected
+
+
+def test_api_preview_field_errors(client, county_user, golden, document):
+    client.force_login(county_user)
+    document["tiers"][2]["rate"] = {"flat": 1.5}
+    body = {"policy": document, "members": golden.claims["members"], "encounters": golden.claims["encounters"]}
+    response = client.post(URL, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == ["policy.tiers[2].rate.flat: must be between 0 and 1"]
+
+    body = {"policy_code": "nope", "members": {}, "encounters": []}
+    assert client.post(URL, body, content_type="application/json").json()["errors"] == [
+        "policy_code: unknown policy 'nope'"]
+    body = {"policy": engine_valid_policy(), "members": {"M": {"poverty_status": "rich", "aid_category": "none"}},
+            "encounters": [{"ref": "x", "member": "M", "date": "2025-13-01", "kind": "outpatient",
+                            "level": "county", "total_cost": 1}]}
+    errors = client.post(URL, body, content_type="application/json").json()["errors"]
+    assert any(e.startswith("members.M.poverty_status:") for e in errors)
+    assert any(e.startswith("encounters[0].date:") for e in errors)
+
+
+def engine_valid_policy():
+    return {"code": "t", "name": "t", "year": 2025,
+            "tiers": [{"key": "b", "kind": "basic_insurance", "name": "b", "fund": "f", "rate": {"flat": 0.5}}]}
+
+
+def test_api_preview_needs_a_role(client, golden, document):
+    body = {"policy": document, "members": golden.claims["members"], "encounters": golden.claims["encounters"]}
+    assert client.post(URL, body, content_type="application/json").status_code in (401, 403)
+
+
+# --- (c) the stored path ------------------------------------------------------------------------
+
+def test_stored_path_matches_every_field_of_the_expected_output(golden_world, policies, golden):
+    settle_all(golden_world)
+    assert stored_outputs() == {case["ref"]: case for case in golden.expected}
+    for s in Settlement.objects.select_related("encounter"):
+        assert s.is_current and s.self_pay_difference == 0
+        assert s.year == s.service_date.year == s.encounter.service_date.year
+        assert s.policy == policies[s.year] and s.policy_version == s.policy.history.count()
+        assert s.total_cost == s.payouts_total + s.self_pay
+        assert s.payouts_total == sum(line.amount for line in s.lines.all())
+    # Zero payouts are not stored; each stored line names its tier's fund.
+    assert not SettlementLine.objects.filter(amount=0).exists()
+    funds = {t["key"]: t["fund"] for t in policies[2025].document["tiers"]}
+    assert all(line.fund == funds[line.tier_key] for line in SettlementLine.objects.all())
+
+
+def test_golden_none_and_lifted_alike(golden):
+    """The stored path keeps golden member B ("none") as a lifted household; under the demo
+    policy that must not change a cent, or the stored-path comparison would be hollow."""
+    lifted = {**golden.claims, "members": {**golden.claims["members"],
+                                           "B": {"poverty_status": "lifted", "aid_category": "none"}}}
+    document = json.loads(POLICY_FILE.read_text(encoding="utf-8"))
+    assert engine.settle_claims(document, lifted) == golden.expected
