@@ -5,6 +5,8 @@ Production and CI: ``DATABASE_URL=postgres://…`` and ``REDIS_URL=redis://…``
 """
 
 import os
+
+from django.core.exceptions import ImproperlyConfigured
 from pathlib import Path
 
 import dj_database_url
@@ -108,6 +110,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Production serves collected files (collectstatic into STATIC_ROOT); elsewhere WhiteNoise
 # serves straight from static/ so `make run` needs no collectstatic.
 PRODUCTION = env_bool("PRODUCTION", False)
+if PRODUCTION and SECRET_KEY.startswith("django-insecure"):
+    # A production server must never sign sessions with the key published in this repository.
+    raise ImproperlyConfigured("PRODUCTION=1 需要设置环境变量 SECRET_KEY（不能使用开发用密钥）")
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles")) if PRODUCTION else None
 WHITENOISE_USE_FINDERS = not PRODUCTION
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
@@ -175,6 +180,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": int(os.environ.get("CELERY_RESTORE_INTERVAL", "10")),
 }
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Redis restarting (tests/faults): a worker keeps trying to reconnect, at start-up too (a worker
+# started before Redis waits for it instead of exiting)...
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# ...and tasks already running when the connection drops are left to finish, not cancelled: a
+# cancelled import would be lost with a Redis that kept nothing. Their acknowledgement may be
+# lost with the connection, so a Redis that kept the message redelivers it after the
+# visibility timeout; every task is idempotent (see the tasks modules), the duplicate is a no-op.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -209,6 +222,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Three different choice sets are all called "kind": name each enum after what it is.
+    "ENUM_NAME_OVERRIDES": {
+        "EncounterKindEnum": "claims.models.EncounterKind",
+        "FollowUpKindEnum": "claims.models.FollowUpKind",
+        "SettlementRunKindEnum": "settlement.models.SettlementRun.Kind",
+    },
 }
 
 LOGGING = {

@@ -517,4 +517,7 @@ def rejected_rows_workbook(*, job: RosterImport) -> bytes:
 
 
 def roster_template_workbook() -> bytes:
+    """An empty roster with the canonical headers, for staff who type a roster by hand."""
+    from .excel import write_rows
+
     return write_rows(list(roster.CANONICAL_HEADERS), [], sheet_title="花名册")

@@ -227,3 +227,13 @@ def test_openapi_schema_and_docs_render(client, county_user):
     assert schema.status_code == 200 and b"/api/v1/registry/households/" in schema.content
     docs = c.get("/api/v1/docs/")
     assert docs.status_code == 200 and b"cdn" not in docs.content.lower()
+
+
+def test_roster_template_download_has_the_canonical_headers(client, county_user):
+    from registry.roster import CANONICAL_HEADERS
+
+    response = _client(client, county_user).get(reverse("registry:roster_template"))
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content) if response.streaming
+                                     else response.content)).active
+    assert [cell.value for cell in sheet[1]] == list(CANONICAL_HEADERS)
