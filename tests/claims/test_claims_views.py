@@ -201,6 +201,17 @@ def test_encounter_form_finds_the_patient_validates_and_warns(as_user, world, to
     assert settlement_spy.queued == [(world.east_head.pk, 2025)]
 
 
+def test_patient_search_listens_to_input_not_keyup(as_user, world, township_user):
+    """Regression: the search box reacted to key-up only, so a name typed with a Chinese input
+    method or pasted (no key events) never searched, and a person chosen before stayed in the
+    hidden field while the box showed someone else. tests/e2e/test_clinic_day.py types the
+    name as an input method does."""
+    c = as_user(township_user)
+    for name in ("claims:encounter_create", "claims:illness_create"):
+        page = c.get(reverse(name)).content.decode()
+        assert "input.oninput = function" in page and "onkeyup" not in page, name
+
+
 def test_settled_encounter_page_offers_correction_and_keeps_both_versions(as_user, world, township_user,
                                                                           settlement_spy):
     c = as_user(township_user)

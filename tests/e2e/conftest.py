@@ -95,6 +95,12 @@ def browser_page():
         page = context.new_page()
         page.set_default_timeout(30_000)
         yield page
+        # The test's ORM calls ran beside Playwright's event loop, on a connection that only
+        # this context sees: close it here, or it outlives the test and keeps the test
+        # database from being dropped ("is being accessed by other users").
+        from django.db import connections
+
+        connections.close_all()
         context.close()
         browser.close()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
@@ -116,9 +122,41 @@ def steps(browser_page, request):
     return Steps(browser_page, request.node.name.removeprefix("test_"))
 
 
+# --- helpers shared by the scenarios ---------------------------------------------------------------
+
 def login(page, base, username, password="test-pass-123"):
     page.goto(base + "/accounts/login/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+def wait_for_text(page, text, timeout=60_000):
+    """Wait until ``text`` shows on the page (hidden menu entries do not count); on a time-out
+    keep a screenshot of the page."""
+    try:
+        page.wait_for_selector(f"text={text} >> visible=true", timeout=timeout)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+        raise
+
+
+def open_menu(page, menu, item):
+    """Click a main-navigation drop-down (``menu``) and its entry ``item``, as a clerk does."""
+    nav = page.get_by_role("navigation", name="主导航")
+    nav.get_by_role("button", name=menu).click()
+    nav.locator(".dropdown-menu.show").get_by_role("link", name=item, exact=True).click()
+    page.wait_for_load_state()
+
+
+def pick_patient(page, query):
+    """Type into the 患者 box of a claims form and choose the one person the search lists.
+    Playwright inserts Chinese characters as an input method does, without key events."""
+    box = page.get_by_label("患者")
+    box.fill("")
+    box.press_sequentially(query, delay=50)
+    choice = page.locator("#member-results button")
+    choice.first.wait_for()
+    assert choice.count() == 1, choice.all_inner_texts()
+    choice.first.click()

@@ -8,17 +8,9 @@ from openpyxl import load_workbook
 from registry import roster
 from registry.demo import synthetic_roster, write_xlsx
 from registry.models import Household, Member
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, wait_for_text
 
 COL = {name: i for i, name in enumerate(roster.CANONICAL_HEADERS)}
-
-
-def _wait_for_text(page, text, timeout=60_000):
-    try:
-        page.wait_for_selector(f"text={text}", timeout=timeout)
-    except Exception:
-        page.screenshot(path="artifacts/e2e/failure.png", full_page=True)
-        raise
 
 
 def test_county_imports_fixes_and_reimports(live_app, browser_page, steps, county_user, tmp_path):
@@ -39,12 +31,12 @@ def test_county_imports_fixes_and_reimports(live_app, browser_page, steps, count
     page.check("input[name=skip_invalid]")
     steps.shot("upload-form")
     page.click("button:has-text('上传并预检')")
-    _wait_for_text(page, "预检完成")
+    wait_for_text(page, "预检完成")
     assert "校验位错误" in page.content()
     steps.shot("preview-with-error")
 
     page.click("button:has-text('确认导入')")
-    _wait_for_text(page, "导入完成")
+    wait_for_text(page, "导入完成")
     steps.shot("imported")
     assert not Household.objects.filter(number=bad_household).exists()
     imported = Household.objects.count()
@@ -72,15 +64,15 @@ def test_county_imports_fixes_and_reimports(live_app, browser_page, steps, count
     # invalid household is written), so it is created now.
     page.check("input[name=create_areas]")
     page.click("button:has-text('上传并预检')")
-    _wait_for_text(page, "预检完成")
+    wait_for_text(page, "预检完成")
     steps.shot("fixed-preview")
     page.click("button:has-text('确认导入')")
-    _wait_for_text(page, "导入完成")
+    wait_for_text(page, "导入完成")
     steps.shot("fixed-imported")
     assert Household.objects.filter(number=bad_household).exists()
     assert Member.objects.count() == len(rows) - 1
 
     page.goto(live_app + f"/registry/households/?q={bad_household}")
     page.click(f"text={bad_household}")
-    _wait_for_text(page, "修改记录")
+    wait_for_text(page, "修改记录")
     steps.shot("household-history")
