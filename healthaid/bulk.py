@@ -20,13 +20,13 @@ from django.db import connection
 from simple_history.utils import bulk_create_with_history
 
 
-_NULL = r"\N"
+_NULL = NULL = r"\N"
 
 
 _PLAIN = (str, int, bool)
 
 
-def _copy(table: str, columns: Sequence[str], rows) -> None:
+def _copy(table: str, columns: Sequence[str], rows, *, text_ready: bool = False) -> None:
     # CSV through the C csv writer is several times faster than escaping values in Python.
     # NULL is spelled \N so that an empty string stays an empty string. Other values (dates,
     # timestamps, decimals) repeat a lot and str() of a date is slow: each is converted once.
@@ -42,7 +42,10 @@ def _copy(table: str, columns: Sequence[str], rows) -> None:
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows([value if value.__class__ in _PLAIN else text(value) for value in row] for row in rows)
+    if text_ready:
+        writer.writerows(rows)
+    else:
+        writer.writerows([value if value.__class__ in _PLAIN else text(value) for value in row] for row in rows)
     buffer.seek(0)
     quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
     with connection.cursor() as cursor:
@@ -101,25 +104,34 @@ def create_with_history(model, rows: list[dict], *, user, reason: str, when: dat
     return ids
 
 
-def insert(model, fields: Sequence[str], rows: Sequence[Sequence], *, return_ids: bool = True) -> list[int] | None:
+def insert(model, fields: Sequence[str], rows: Sequence[Sequence], *, return_ids: bool = True,
+           text_ready: bool = False) -> list[int] | None:
     """Insert plain rows (no history: for derived records such as settlements) given as value
     sequences in the order of ``fields`` (attnames; every NOT NULL column must be among them,
     as COPY fills no Django defaults). Returns the new ids in order, or None with
     ``return_ids=False`` (the database numbers the rows itself, which is cheaper). Must run
-    inside the caller's transaction."""
+    inside the caller's transaction.
+
+    ``text_ready=True``: the caller already wrote every value as COPY reads it — str, int or
+    bool, NULL spelled ``NULL`` (``\\N``), dates, timestamps and amounts as strings the fields
+    also parse (``"12345e-2"`` is 123.45 exactly) — so rows go to COPY untouched, saving a
+    conversion per value on batches of 100,000 rows. Elsewhere ``NULL`` becomes None again."""
     if not rows:
         return [] if return_ids else None
     if connection.vendor != "postgresql":
+        if text_ready:
+            rows = [[None if value == NULL else value for value in row] for row in rows]
         objs = [model(**dict(zip(fields, row))) for row in rows]
         model.objects.bulk_create(objs, batch_size=500)
         return [obj.pk for obj in objs] if return_ids else None
     column_of = {f.attname: f.column for f in model._meta.concrete_fields}
     columns = [column_of[name] for name in fields]
     if not return_ids:
-        _copy(model._meta.db_table, columns, rows)
+        _copy(model._meta.db_table, columns, rows, text_ready=text_ready)
         return None
     ids = allocate_ids(model, len(rows))
-    _copy(model._meta.db_table, [model._meta.pk.column, *columns], ([pk, *row] for pk, row in zip(ids, rows)))
+    _copy(model._meta.db_table, [model._meta.pk.column, *columns], ([pk, *row] for pk, row in zip(ids, rows)),
+          text_ready=text_ready)
     return ids
 
 

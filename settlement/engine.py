@@ -29,7 +29,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 __all__ = [
     "PolicyError", "ClaimsError", "validate_policy", "compile_policy", "CompiledPolicy",
     "TierInfo", "Member", "Encounter", "parse_members", "parse_encounters", "parse_claims",
-    "settle", "Settlement", "settle_claims", "format_cents",
+    "settle", "settle_sorted", "trusted_row", "ENCOUNTER_SIGNATURES", "Settlement", "settle_claims",
+    "format_cents",
     "KINDS", "LEVELS", "POVERTY_STATUSES", "AID_CATEGORIES", "TIER_KINDS",
 ]
 
@@ -901,6 +902,7 @@ class Encounter:
     _total_cents: int = field(init=False, repr=False, compare=False)
     _in_policy_cents: int = field(init=False, repr=False, compare=False)
     _sig: int = field(init=False, repr=False, compare=False)
+    _row: tuple = field(init=False, repr=False, compare=False)   # see ``trusted_row``
 
     def __post_init__(self):
         setattr_ = object.__setattr__
@@ -926,8 +928,31 @@ class Encounter:
             setattr_(self, "in_policy_cost", _cents_to_decimal(in_policy))
         setattr_(self, "_total_cents", total)
         setattr_(self, "_in_policy_cents", in_policy)
-        setattr_(self, "_sig", (_KIND_IX[self.kind] * len(LEVELS) + _LEVEL_IX[self.level]) * 4
-                 + self.designated * 2 + self.referred)
+        setattr_(self, "_sig", ENCOUNTER_SIGNATURES[(self.kind, self.level, self.designated, self.referred)])
+        setattr_(self, "_row", (self.ref, self._sig, self.date.year, total, in_policy, self.package or None,
+                                self.disease_code or None))
+
+
+# An encounter's (kind, level, designated, referred) → its small-int signature (the index
+# the compiled plan table is keyed by, with the member's signature).
+ENCOUNTER_SIGNATURES = {
+    (kind, level, designated, referred): (_KIND_IX[kind] * len(LEVELS) + _LEVEL_IX[level]) * 4
+    + designated * 2 + referred
+    for kind in KINDS for level in LEVELS for designated in (False, True) for referred in (False, True)}
+
+
+def trusted_row(ref, kind, level, designated, referred, year, total_cents, in_policy_cents,
+                disease_code=None, package=None):
+    """An encounter as ``settle_sorted`` takes it, from values that are already valid — rows
+    read back from the database, whose constraints hold them (0 ≤ in-policy ≤ total, two
+    decimals, a known kind); amounts in int cents. Skips ``Encounter``'s re-validation (and its
+    Decimal objects) but not exactness: the row is exactly what ``Encounter(...)._row`` holds
+    for the same values (a property test checks it). An unknown kind or level raises
+    ValueError; ``ref`` is echoed in the Settlement (any key of the caller's)."""
+    sig = ENCOUNTER_SIGNATURES.get((kind, level, designated, referred))
+    if sig is None:
+        raise ValueError(f"kind/level: unknown value {(kind, level)!r}")
+    return (ref, sig, year, total_cents, in_policy_cents, package or None, disease_code or None)
 
 
 _MEMBER_FIELDS = ("poverty_status", "aid_category")
@@ -1132,17 +1157,6 @@ def settle(policy, members, encounters):
     are kept per (member, calendar year of the date, tier) and start at zero on every call,
     so pass all of a member's encounters of the year together.
     """
-    n_tiers = len(policy.keys)
-    keys = policy.keys
-    D = policy._D
-    D2 = 2 * D
-    table = policy._plan_table
-    plan_dict = policy._plan_dict
-    uses_disease = policy.uses_disease_codes
-    n_esigs = _N_ENCOUNTER_SIGS
-    progressive, bracket = _progressive, _bracket
-    results = [None] * len(encounters)
-
     # Group by member; a stable sort by date then keeps input order for same-day encounters.
     by_member = {}
     for i, e in enumerate(encounters):
@@ -1154,17 +1168,45 @@ def settle(policy, members, encounters):
     missing = [k for k in by_member if k not in members]
     if missing:
         raise ClaimsError(_unknown_members(members, encounters))
-
+    groups, order = [], []
     for member_key, idxs in by_member.items():
-        base_sig = members[member_key]._sig * n_esigs
         if len(idxs) > 1:
             idxs.sort(key=lambda i: encounters[i].date)
+        groups.append((members[member_key], [encounters[i]._row for i in idxs]))
+        order += idxs
+    results = [None] * len(encounters)
+    for i, settled in zip(order, settle_sorted(policy, groups)):
+        results[i] = settled
+    return results
+
+
+def settle_sorted(policy, groups):
+    """The settlement loop. ``groups``: ``(Member, rows)`` per member, each member once, its
+    rows (``Encounter._row`` or ``trusted_row``) already in settlement order (date, then entry
+    order). Returns one Settlement per row, in the order given (group after group).
+
+    This is what ``settle`` runs after grouping and sorting; callers that read encounters
+    already sorted and valid (the database path) call it directly.
+    """
+    n_tiers = len(policy.keys)
+    keys = policy.keys
+    D = policy._D
+    D2 = 2 * D
+    table = policy._plan_table
+    plan_dict = policy._plan_dict
+    uses_disease = policy.uses_disease_codes
+    n_esigs = _N_ENCOUNTER_SIGS
+    progressive, bracket = _progressive, _bracket
+    results = []
+    append = results.append
+
+    for member, rows in groups:
+        base_sig = member._sig * n_esigs
         accumulators = {}                 # year -> [base, paid, count] × tiers, flat
-        for i in idxs:
-            e = encounters[i]
-            sig = base_sig + e._sig
+        for ref, esig, year, total, in_policy, package, disease_code in rows:
+            sig = base_sig + esig
             if uses_disease:
-                dm = policy._disease_matches(e.disease_code)
+                dm = policy._disease_matches(disease_code)
                 plan = plan_dict.get((sig, dm))
                 if plan is None:
                     plan = plan_dict[(sig, dm)] = policy._plan(sig, dm)
@@ -1172,13 +1214,11 @@ def settle(policy, members, encounters):
                 plan = table[sig]
                 if plan is None:
                     plan = table[sig] = policy._plan(sig, frozenset())
-            year = e.date.year
             acc = accumulators.get(year)
             if acc is None:
                 acc = accumulators[year] = [0] * (3 * n_tiers)
 
-            total = e._total_cents
-            r_in = e._in_policy_cents             # remaining in-policy cost
+            r_in = in_policy                      # remaining in-policy cost
             r_out = total - r_in                  # remaining out-of-list cost
             pays = [0] * n_tiers
             for step in plan:
@@ -1190,7 +1230,7 @@ def settle(policy, members, encounters):
                     pay = 0
                     if ratio is not None:         # round(r × cost), half up, as above
                         if ratio_in_policy:
-                            v = r_in - (ratio * e._in_policy_cents * 2 + D) // D2
+                            v = r_in - (ratio * in_policy * 2 + D) // D2
                         else:
                             v = r_in + r_out - (ratio * total * 2 + D) // D2
                         if v > pay:
@@ -1207,8 +1247,8 @@ def settle(policy, members, encounters):
                 else:
                     (_, _, _, _, per_year, d, d_repeat, gk, g, g_repeat, packages,
                      cap_enc, cap_year) = step
-                    if packages is not None and e.package in packages:
-                        pay = packages[e.package]             # 单病种定额: fixed fund payment
+                    if packages is not None and package in packages:
+                        pay = packages[package]             # 单病种定额: fixed fund payment
                     else:
                         if acc[ai + 2] and d_repeat != d:     # second+ encounter this year
                             d = d_repeat
@@ -1256,7 +1296,7 @@ def settle(policy, members, encounters):
                         r_out -= pay - r_in
                         r_in = 0
                     pays[step[0]] = pay
-            results[i] = Settlement(e.ref, total, tuple(pays), r_in, r_out, keys)
+            append(Settlement(ref, total, tuple(pays), r_in, r_out, keys))
     return results
 
 

@@ -122,12 +122,24 @@ class Settlement(models.Model):
     encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="settlements", verbose_name="就诊记录")
     # Denormalised from the encounter (immutable here) so a member's year and the ledger are
     # read without joins.
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="settlements", verbose_name="患者")
+    #
+    # member, institution, policy and run have no database FOREIGN KEY constraint
+    # (db_constraint=False; Django still protects / nulls them on delete, and the columns keep
+    # their indexes). Checking them cost the batch four index probes and row locks per
+    # settlement at commit — most of a year's run. Their integrity comes from the one code
+    # path that writes settlements (batch.settle_members): member and institution are copied
+    # from the encounter row read in the same transaction, whose own FOREIGN KEYs (kept, as is
+    # this row's to the encounter) hold them; the policy is the year's active one, read in the
+    # same transaction (policies are never deleted: runs and settlements PROTECT them); the run
+    # is the one whose chunk row the transaction holds locked.
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="settlements", verbose_name="患者",
+                               db_constraint=False)
     institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="settlements",
-                                    verbose_name="医疗机构")
+                                    verbose_name="医疗机构", db_constraint=False)
     year = models.PositiveIntegerField("结算年度")
     service_date = models.DateField("结算日期")
-    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="settlements", verbose_name="适用政策")
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="settlements", verbose_name="适用政策",
+                               db_constraint=False)
     policy_version = models.PositiveIntegerField("政策版本", default=1,
                                                  help_text="结算时政策的修改次数（历史记录条数）")
     total_cost = models.DecimalField("医疗总费用", max_digits=12, decimal_places=2)
@@ -143,7 +155,7 @@ class Settlement(models.Model):
     computed_at = models.DateTimeField("计算时间", auto_now_add=True)
     task_id = models.CharField("计算任务", max_length=64, blank=True)
     run = models.ForeignKey(SettlementRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="settlements",
-                            verbose_name="批量任务")
+                            verbose_name="批量任务", db_constraint=False)
 
     class Meta:
         verbose_name = verbose_name_plural = "结算记录"

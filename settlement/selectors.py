@@ -155,11 +155,13 @@ def member_ids_to_settle(year: int, *, stored_too: bool = True) -> list[int]:
     """Members with current encounters in ``year``; with ``stored_too`` also those with current
     settlements or problems there (their stale rows are cleared by settling them)."""
     first, last = batch.year_bounds(year)
-    ids = set(Encounter.objects.filter(is_current=True, service_date__range=(first, last))
+    # order_by(): the models' default orderings would join the DISTINCT (one row per encounter).
+    ids = set(Encounter.objects.filter(is_current=True, service_date__range=(first, last)).order_by()
               .values_list("member_id", flat=True).distinct())
     if stored_too:
-        ids.update(Settlement.objects.filter(year=year, is_current=True).values_list("member_id", flat=True).distinct())
-        ids.update(SettlementProblem.objects.filter(encounter__service_date__range=(first, last))
+        ids.update(Settlement.objects.filter(year=year, is_current=True).order_by()
+                   .values_list("member_id", flat=True).distinct())
+        ids.update(SettlementProblem.objects.filter(encounter__service_date__range=(first, last)).order_by()
                    .values_list("encounter__member_id", flat=True).distinct())
     return sorted(ids)
 
@@ -168,17 +170,19 @@ def year_outcome(year: int, *, threshold: int | None) -> batch.Outcome:
     """The figures of what is stored for ``year`` (current settlements), to set a simulated
     policy against: per patient totals from one grouped query, per fund from another."""
     outcome = batch.Outcome()
-    cents = batch._cents
-    for row in (Settlement.objects.filter(year=year, is_current=True)
-                .values("member_id", "member__household__poverty_status")
-                .annotate(n=Count("id"), total=Sum("total_cost"), paid=Sum("payouts_total"), self_pay=Sum("self_pay"),
-                          in_self=Sum("in_policy_self_pay"))):
-        outcome.add_member(poverty_status=row["member__household__poverty_status"], encounters=row["n"],
-                           total=cents(row["total"]), payouts=cents(row["paid"]), self_pay=cents(row["self_pay"]),
-                           in_policy_self_pay=cents(row["in_self"]), threshold=threshold)
-    for fund, amount in (SettlementLine.objects.filter(settlement__year=year, settlement__is_current=True)
-                         .values_list("fund").annotate(amount=Sum("amount"))):
-        outcome.add_fund(fund, cents(amount))
+    sums = {name: batch.in_cents(Sum(name))[0] for name in ("total_cost", "payouts_total", "self_pay",
+                                                             "in_policy_self_pay")}
+    cents = batch.in_cents(Sum("total_cost"))[1] or int
+    for _, poverty, n, total, paid, self_pay, in_self in batch.fetch_rows(
+            Settlement.objects.filter(year=year, is_current=True).order_by()
+            .values_list("member_id", "member__household__poverty_status")
+            .annotate(n=Count("id"), **{f"{name}_cents": expression for name, expression in sums.items()})):
+        outcome.add_member(poverty_status=poverty, encounters=n, total=cents(total), payouts=cents(paid),
+                           self_pay=cents(self_pay), in_policy_self_pay=cents(in_self), threshold=threshold)
+    amount, _ = batch.in_cents(Sum("amount"))
+    for fund, paid in batch.fetch_rows(SettlementLine.objects.filter(settlement__year=year, settlement__is_current=True)
+                                       .order_by().values_list("fund").annotate(amount_cents=amount)):
+        outcome.add_fund(fund, cents(paid))
     return outcome
 
 
