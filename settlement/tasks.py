@@ -7,7 +7,9 @@ settlements."""
 
 from celery import shared_task
 from django.conf import settings
-from django.db import OperationalError, transaction
+from django.db import transaction
+
+from healthaid.celery import RETRIED, TRANSIENT_ERRORS
 
 from . import selectors, services
 
@@ -15,17 +17,17 @@ from . import selectors, services
 SETTLEMENT_FACTS = frozenset({"poverty_status", "aid_category", "insured"})
 
 
-@shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=2, max_retries=5)
+@shared_task(bind=True, **RETRIED)
 def settle_member_year_task(self, member_id: int, year: int) -> dict:
     return services.settle_member_year(member_id=member_id, year=year, task_id=self.request.id or "").to_json()
 
 
-@shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=2, max_retries=5)
+@shared_task(bind=True, **RETRIED)
 def settle_member_years_task(self, member_ids: list[int], year: int) -> dict:
     return services.settle_member_years(member_ids=member_ids, year=year, task_id=self.request.id or "").to_json()
 
 
-@shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=2, max_retries=5)
+@shared_task(bind=True, **RETRIED)
 def start_run(self, run_id: int) -> int:
     pending = services.settlement_run_begin(run_id=run_id)
     for index in pending:
@@ -33,12 +35,14 @@ def start_run(self, run_id: int) -> int:
     return len(pending)
 
 
-@shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=2, max_retries=5)
+@shared_task(bind=True, **RETRIED)
 def run_chunk(self, run_id: int, index: int) -> bool:
     try:
         return services.settlement_run_chunk(run_id=run_id, index=index, task_id=self.request.id or "")
-    except OperationalError:
-        raise                                 # retried (a deadlock or a lost connection)
+    except TRANSIENT_ERRORS:
+        # Retried (a deadlock, a lost connection). InterfaceError too: a closed connection must
+        # not fail the run below (and settlement_run_fail could not write with it anyway).
+        raise
     except Exception as exc:
         # Anything else will fail again: stop the run rather than leave it running for ever.
         services.settlement_run_fail(run_id=run_id, error=f"分片{index}: {exc!r}")
