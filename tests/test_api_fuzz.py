@@ -23,11 +23,19 @@ def _basic(username):
 
 
 @pytest.fixture
-def api_schema(db, county_user, township_user, supervisor, areas):
+def api_schema(db, settings, county_user, township_user, supervisor, areas):
     from django.core.wsgi import get_wsgi_application
     from drf_spectacular.generators import SchemaGenerator
 
     from tests.factories import HouseholdFactory, MemberFactory
+
+    # Every fuzzed request logs in with Basic auth: with the production hasher (a million
+    # PBKDF2 rounds) the passwords, not the API, took most of this test's minutes. The app
+    # runs in this process, so it checks the cheap hashes set here.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    for user in (county_user, township_user, supervisor):
+        user.set_password("test-pass-123")
+        user.save(update_fields=["password"])
 
     # Some data in each township so that list and detail routes have something to return.
     for village in (areas["east_village"], areas["west_village"]):
