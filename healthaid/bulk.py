@@ -14,7 +14,8 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from typing import Sequence
+from itertools import islice
+from typing import Iterable, Sequence
 
 from django.db import connection
 from simple_history.utils import bulk_create_with_history
@@ -26,31 +27,72 @@ _NULL = NULL = r"\N"
 _PLAIN = (str, int, bool)
 
 
-def _copy(table: str, columns: Sequence[str], rows, *, text_ready: bool = False) -> None:
-    # CSV through the C csv writer is several times faster than escaping values in Python.
-    # NULL is spelled \N so that an empty string stays an empty string. Other values (dates,
-    # timestamps, decimals) repeat a lot and str() of a date is slow: each is converted once.
-    seen = {}
+def text_safe(value: str) -> str:
+    """``value`` as a string of a ``text_ready`` row (see ``insert``): on PostgreSQL escaped
+    for COPY's text format (backslash, tab, newline, carriage return); elsewhere unchanged.
+    Call it once per distinct string (tier names, task ids), not per row."""
+    if connection.vendor != "postgresql":
+        return value
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
-    def text(value):
-        if value is None:
-            return _NULL
-        out = seen.get(value)
-        if out is None:
-            out = seen[value] = str(value)
-        return out
 
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    if text_ready:
-        writer.writerows(rows)
-    else:
-        writer.writerows([value if value.__class__ in _PLAIN else text(value) for value in row] for row in rows)
-    buffer.seek(0)
+class _CopyStream:
+    """The file ``COPY … FROM STDIN`` reads, made only as COPY asks for it: PostgreSQL inserts
+    the rows already sent (on its own core) while the next ones are made here — ``rows`` may
+    be a generator that computes them. ``write(batch)`` writes a list of rows as text into
+    ``buffer``."""
+
+    def __init__(self, rows, write, buffer: io.StringIO):
+        self._rows = iter(rows)
+        self._write = write
+        self.buffer = buffer
+
+    def read(self, size=-1):
+        buffer, rows, write = self.buffer, self._rows, self._write
+        while self._rows is not None and (size < 0 or buffer.tell() < size):
+            batch = list(islice(rows, 500))
+            if not batch:
+                self._rows = None
+                break
+            write(batch)
+        data = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return data
+
+    readline = read
+
+
+def _copy(table: str, columns: Sequence[str], rows, *, template: str | None = None) -> None:
+    """COPY ``rows`` into ``table``. ``template``: rows are ``text_ready`` tuples, each written
+    as ``template % row`` in COPY's text format (one formatting operation per row); otherwise
+    any values, written as CSV."""
     quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    buffer = io.StringIO()
+    if template is not None:
+        stream = _CopyStream(rows, lambda batch: buffer.write("".join(map(template.__mod__, batch))), buffer)
+        options = ""
+    else:
+        # CSV through the C csv writer is several times faster than escaping values in Python.
+        # NULL is spelled \N so that an empty string stays an empty string. Other values (dates,
+        # timestamps, decimals) repeat a lot and str() of a date is slow: each is converted once.
+        seen = {}
+
+        def text(value):
+            if value is None:
+                return _NULL
+            out = seen.get(value)
+            if out is None:
+                out = seen[value] = str(value)
+            return out
+
+        writer = csv.writer(buffer, lineterminator="\n")
+        stream = _CopyStream(rows, lambda batch: writer.writerows(
+            [value if value.__class__ in _PLAIN else text(value) for value in row] for row in batch), buffer)
+        options = " WITH (FORMAT csv, NULL '\\N')"
     with connection.cursor() as cursor:
-        cursor.copy_expert(
-            f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer)
+        cursor.copy_expert(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN{options}", stream,
+                           size=1 << 16)
 
 
 def allocate_ids(model, count: int) -> list[int]:
@@ -104,34 +146,53 @@ def create_with_history(model, rows: list[dict], *, user, reason: str, when: dat
     return ids
 
 
-def insert(model, fields: Sequence[str], rows: Sequence[Sequence], *, return_ids: bool = True,
-           text_ready: bool = False) -> list[int] | None:
+def insert(model, fields: Sequence[str], rows: Iterable[Sequence], *, return_ids: bool = True,
+           text_ready: bool = False, count: int | None = None, cents: Sequence[str] = ()) -> list[int] | None:
     """Insert plain rows (no history: for derived records such as settlements) given as value
     sequences in the order of ``fields`` (attnames; every NOT NULL column must be among them,
     as COPY fills no Django defaults). Returns the new ids in order, or None with
     ``return_ids=False`` (the database numbers the rows itself, which is cheaper). Must run
     inside the caller's transaction.
 
-    ``text_ready=True``: the caller already wrote every value as COPY reads it — str, int or
-    bool, NULL spelled ``NULL`` (``\\N``), dates, timestamps and amounts as strings the fields
-    also parse (``"12345e-2"`` is 123.45 exactly) — so rows go to COPY untouched, saving a
-    conversion per value on batches of 100,000 rows. Elsewhere ``NULL`` becomes None again."""
-    if not rows:
-        return [] if return_ids else None
+    ``rows`` may be a generator: on PostgreSQL it is consumed while COPY runs, so the database
+    inserts early rows while later ones are computed. With ``return_ids`` a generator needs
+    ``count`` (how many rows it yields: the ids are taken before).
+
+    ``text_ready=True``: rows are tuples of values COPY reads as they are — int, bool, str
+    made safe with ``text_safe`` (once per distinct string), NULL spelled ``NULL``, dates and
+    timestamps as ISO strings — and the fields named in ``cents`` (two-decimal amounts) are
+    int cents. Each row is then written with one ``%`` formatting (amounts as ``12345e-2``,
+    which NUMERIC reads exactly as 123.45), the cheapest way to send 100,000 rows. Elsewhere
+    ``NULL`` becomes None again and cents become those strings."""
+    if count is None and (return_ids or isinstance(rows, (list, tuple))):
+        rows = rows if isinstance(rows, (list, tuple)) else list(rows)
+        count = len(rows)
     if connection.vendor != "postgresql":
+        rows = list(rows)
+        if not rows:
+            return [] if return_ids else None
         if text_ready:
-            rows = [[None if value == NULL else value for value in row] for row in rows]
+            money = {fields.index(name) for name in cents}
+            rows = [[None if value == NULL else f"{value}e-2" if i in money else value
+                     for i, value in enumerate(row)] for row in rows]
         objs = [model(**dict(zip(fields, row))) for row in rows]
         model.objects.bulk_create(objs, batch_size=500)
         return [obj.pk for obj in objs] if return_ids else None
+    if count == 0:
+        return [] if return_ids else None
     column_of = {f.attname: f.column for f in model._meta.concrete_fields}
     columns = [column_of[name] for name in fields]
+    template = None
+    if text_ready:
+        template = "\t".join("%de-2" if name in cents else "%s" for name in fields) + "\n"
     if not return_ids:
-        _copy(model._meta.db_table, columns, rows, text_ready=text_ready)
+        _copy(model._meta.db_table, columns, rows, template=template)
         return None
-    ids = allocate_ids(model, len(rows))
-    _copy(model._meta.db_table, [model._meta.pk.column, *columns], ([pk, *row] for pk, row in zip(ids, rows)),
-          text_ready=text_ready)
+    ids = allocate_ids(model, count)
+    if template is not None:
+        template = "%d\t" + template
+    _copy(model._meta.db_table, [model._meta.pk.column, *columns], ((pk, *row) for pk, row in zip(ids, rows)),
+          template=template)
     return ids
 
 

@@ -16,6 +16,7 @@ Also here: ``simulate_members`` (the same load and engine call, nothing written)
 from __future__ import annotations
 
 import datetime
+import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -65,8 +66,10 @@ def lock_member_years(member_ids, year: int) -> None:
     cannot deadlock. SQLite lets one writer at a time in anyway."""
     if connection.vendor != "postgresql" or not member_ids:
         return
+    # (No ``synchronous_commit = off`` here: a committed settlement is money owed and must
+    # survive a crash of the database; a run commits once per chunk, so waiting for the WAL
+    # flush costs a few milliseconds per chunk.)
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit TO OFF")
         cursor.execute("SELECT pg_advisory_xact_lock(m, %s) FROM unnest(%s::integer[]) AS m",
                        [year, sorted(member_ids)])
 
@@ -78,6 +81,17 @@ def ids_in(ids):
     if connection.vendor == "postgresql":
         return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
     return ids
+
+
+def members_in(field: str, member_ids) -> dict:
+    """Lookups for ``field`` (a member id column) among ``member_ids``: ``__in`` the ids, and
+    between the smallest and the largest. The bounds are what the planner can estimate (an
+    array parameter looks like 200 rows to it): with them it reads a chunk's members — a slice
+    of the sorted ids — through the member index instead of scanning the whole table."""
+    ids = list(member_ids)
+    if not ids:
+        return {f"{field}__in": []}
+    return {f"{field}__in": ids_in(ids), f"{field}__gte": min(ids), f"{field}__lte": max(ids)}
 
 
 def year_bounds(year: int) -> tuple[datetime.date, datetime.date]:
@@ -109,11 +123,11 @@ def load_claims(member_ids, year: int, values=_ENCOUNTER_VALUES) -> tuple[dict, 
     order — the order the engine settles a member's encounters in (ties: entry order).
     Amounts in int cents; ``values`` is a prefix of ``_ENCOUNTER_VALUES``."""
     members = {pk: (insured, poverty, aid) for pk, insured, poverty, aid in Member.objects.filter(
-        pk__in=ids_in(member_ids)).values_list("pk", "insured", "household__poverty_status", "aid_category")}
+        **members_in("pk", member_ids)).values_list("pk", "insured", "household__poverty_status", "aid_category")}
     total, convert = in_cents(F("total_cost"))
     in_policy, _ = in_cents(F("in_policy_cost"))
     names = [{"total_cost": "total_cents", "in_policy_cost": "in_policy_cents"}.get(v, v) for v in values]
-    rows = fetch_rows(Encounter.objects.filter(member_id__in=ids_in(member_ids), is_current=True,
+    rows = fetch_rows(Encounter.objects.filter(**members_in("member_id", member_ids), is_current=True,
                                                service_date__range=year_bounds(year))
                       .annotate(total_cents=total, in_policy_cents=in_policy)
                       .order_by("member_id", "service_date", "id").values_list(*names))
@@ -365,7 +379,7 @@ def settle_members(member_ids, year: int, *, run_id: int | None = None, task_id:
     policy = active_policy(year)
     members, rows = load_claims(member_ids, year)
     result.encounters = len(rows)
-    stored = _load_stored(member_id__in=ids_in(member_ids), year=year, is_current=True)
+    stored = _load_stored(**members_in("member_id", member_ids), year=year, is_current=True)
     groups, _, settleable, problems = _claims_for_engine(policy, members, rows, year)
 
     fresh = []                              # [row, engine settlement, non-zero payouts or None, previous or None]
@@ -412,65 +426,78 @@ def _payouts(tiers, settled) -> dict:
     return {t.key: (pay, t.kind, t.name, t.fund) for t, pay in zip(tiers, settled.payout_cents) if pay}
 
 
-# An amount in int cents as COPY text: PostgreSQL's NUMERIC reads "12345e-2" as 123.45
-# exactly (Django's DecimalField too), and formatting it costs a fifth of "%d.%02d".
-_money_text = "{}e-2".format
+# The amounts of a settlement and of a line, given to ``bulk.insert`` as int cents.
+SETTLEMENT_CENTS = ("total_cost", "payouts_total", "self_pay", "in_policy_self_pay", "out_of_policy_self_pay",
+                    "self_pay_difference")
+LINE_CENTS = ("amount", "difference")
 
 
 def _write(fresh, compiled, policy, year, run_id, task_id, result: SettleResult) -> None:
+    """Settlements and their lines with two COPYs. The rows are generators of plain tuples
+    (amounts in int cents, strings made COPY-safe once), consumed while COPY runs
+    (``bulk.insert``): PostgreSQL inserts the first ones while the next are made."""
     now = timezone.now()
     version = policy.history.filter(id=policy.pk).count()
-    money = _money_text
-    # Values every row shares, and dates (a year has 365), written as COPY text once.
+    safe = bulk.text_safe
+    # Values every row shares, and dates (a year has 365), converted once.
     dates = {}
-    tail = (str(now), task_id, bulk.NULL if run_id is None else run_id)
-    settlement_rows = []
-    for row, settled, _, old in fresh:
-        in_self, out_self = settled.in_policy_self_pay_cents, settled.out_of_policy_self_pay_cents
-        self_pay = in_self + out_self
-        total = settled.total_cost_cents
-        date = dates.get(row[E_DATE])
-        if date is None:
-            date = dates[row[E_DATE]] = row[E_DATE].isoformat()
-        settlement_rows.append((
-            row[E_ID], row[E_MEMBER], row[E_INSTITUTION], year, date, policy.pk, version,
-            money(total), money(total - self_pay), money(self_pay), money(in_self), money(out_self), True, bulk.NULL,
-            money(self_pay - old.in_self - old.out_self) if old is not None else "0", *tail))
-    ids = bulk.insert(Settlement, SETTLEMENT_FIELDS, settlement_rows, text_ready=True)
+    policy_part = (policy.pk, version)
+    tail = (str(now), safe(task_id), bulk.NULL if run_id is None else run_id)
+
+    def settlement_rows():
+        for row, settled, _, old in fresh:
+            in_self, out_self = settled.in_policy_self_pay_cents, settled.out_of_policy_self_pay_cents
+            self_pay = in_self + out_self
+            total = settled.total_cost_cents
+            date = dates.get(row[E_DATE])
+            if date is None:
+                date = dates[row[E_DATE]] = row[E_DATE].isoformat()
+            yield (row[E_ID], row[E_MEMBER], row[E_INSTITUTION], year, date, *policy_part,
+                   total, total - self_pay, self_pay, in_self, out_self, True, bulk.NULL,
+                   self_pay - old.in_self - old.out_self if old is not None else 0, *tail)
+
+    ids = bulk.insert(Settlement, SETTLEMENT_FIELDS, settlement_rows(), text_ready=True, count=len(fresh),
+                      cents=SETTLEMENT_CENTS)
 
     position = {t.key: i for i, t in enumerate(compiled.tiers, start=1)}
     tier_of = {t.key: t for t in compiled.tiers}
-    # (position, key, kind, name, fund) per tier, policy order: the head of a new line.
-    heads = [(i, t.key, t.kind, t.name, t.fund) for i, t in enumerate(compiled.tiers, start=1)]
-    line_rows, links, nets = [], {}, defaultdict(int)
-    for settlement_id, (row, settled, payouts, old) in zip(ids, fresh):
-        if old is None:
-            result.settled += 1
-            line_rows += [(settlement_id, *head, money(amount), "0")
-                          for head, amount in zip(heads, settled.payout_cents) if amount]
-            continue
-        result.resettled += 1
-        links[old.id] = settlement_id
-        if payouts is None:
-            payouts = _payouts(compiled.tiers, settled)
-        changes = [(key, amount, kind, name, fund, amount - old.lines.get(key, (0,))[0])
-                   for key, (amount, kind, name, fund) in payouts.items()]
-        # A tier that paid before and pays nothing now: a zero line carries its difference.
-        for key in [k for k in old.lines if k not in payouts]:
-            before, kind, name, fund = old.lines[key]
-            tier = tier_of.get(key)
-            if tier is not None:
-                kind, name, fund = tier.kind, tier.name, tier.fund
-            changes.append((key, 0, kind, name, fund, -before))
-        for key, amount, kind, name, fund, difference in changes:
-            line_rows.append((settlement_id, position.get(key) or _extra_position(position, key, old),
-                              key, kind, name, fund, money(amount), money(difference)))
-            if difference:
-                pair = result.funds.setdefault(fund, [0, 0])
-                pair[0 if difference > 0 else 1] += difference
-        nets[row[E_MEMBER]] += (settled.in_policy_self_pay_cents + settled.out_of_policy_self_pay_cents
-                                - old.in_self - old.out_self)
-    bulk.insert(SettlementLine, LINE_FIELDS, line_rows, return_ids=False, text_ready=True)
+    # (position, key, kind, name, fund) per tier, policy order, COPY-safe: the head of a new line.
+    heads = [(i, safe(t.key), safe(t.kind), safe(t.name), safe(t.fund))
+             for i, t in enumerate(compiled.tiers, start=1)]
+    links, nets = {}, defaultdict(int)
+
+    def line_rows():
+        # Also counts what the run reports (settled, re-settled, per fund, per patient).
+        for settlement_id, (row, settled, payouts, old) in zip(ids, fresh):
+            if old is None:
+                result.settled += 1
+                for head, amount in zip(heads, settled.payout_cents):
+                    if amount:
+                        yield (settlement_id, *head, amount, 0)
+                continue
+            result.resettled += 1
+            links[old.id] = settlement_id
+            if payouts is None:
+                payouts = _payouts(compiled.tiers, settled)
+            changes = [(key, amount, kind, name, fund, amount - old.lines.get(key, (0,))[0])
+                       for key, (amount, kind, name, fund) in payouts.items()]
+            # A tier that paid before and pays nothing now: a zero line carries its difference.
+            for key in [k for k in old.lines if k not in payouts]:
+                before, kind, name, fund = old.lines[key]
+                tier = tier_of.get(key)
+                if tier is not None:
+                    kind, name, fund = tier.kind, tier.name, tier.fund
+                changes.append((key, 0, kind, name, fund, -before))
+            for key, amount, kind, name, fund, difference in changes:
+                yield (settlement_id, position.get(key) or _extra_position(position, key, old),
+                       safe(key), safe(kind), safe(name), safe(fund), amount, difference)
+                if difference:
+                    pair = result.funds.setdefault(fund, [0, 0])
+                    pair[0 if difference > 0 else 1] += difference
+            nets[row[E_MEMBER]] += (settled.in_policy_self_pay_cents + settled.out_of_policy_self_pay_cents
+                                    - old.in_self - old.out_self)
+
+    bulk.insert(SettlementLine, LINE_FIELDS, line_rows(), return_ids=False, text_ready=True, cents=LINE_CENTS)
     bulk.update_column(Settlement, "superseded_by_id", links)
     for net in nets.values():
         if net < 0:
@@ -492,7 +519,7 @@ def _sync_problems(member_ids, year: int, wanted: dict) -> None:
     """Make the stored problems of these member-years exactly ``wanted``, writing only changes
     (a re-run that finds the same problems writes nothing)."""
     existing = {encounter_id: (pk, reason, detail) for pk, encounter_id, reason, detail in (
-        SettlementProblem.objects.filter(encounter__member_id__in=ids_in(member_ids),
+        SettlementProblem.objects.filter(**members_in("encounter__member_id", member_ids),
                                          encounter__service_date__range=year_bounds(year))
         .values_list("pk", "encounter_id", "reason", "detail"))}
     create, update = [], []
@@ -608,25 +635,21 @@ class Outcome:
 def simulate_members(member_ids, year: int, compiled: engine.CompiledPolicy, threshold: int | None) -> Outcome:
     """What ``compiled`` would pay for the members' current encounters of ``year`` (the same
     encounters settlement would settle: registered as insured). Writes nothing. Integer cents
-    throughout: rows in cents from the database, the engine's trusted path, per-patient sums
-    over slices of columns."""
+    throughout: rows in cents from the database, the engine's trusted path in its summing mode
+    (per-patient sums and per-tier paid sums, no Settlement objects)."""
     members, rows = load_claims(member_ids, year, _SIMULATION_VALUES)
     groups, group_members, _, _ = _claims_for_engine(compiled, members, rows, year)
     outcome = Outcome()
     if not groups:
         return outcome
-    settled = engine.settle_sorted(compiled, groups)
-    totals = [s.total_cost_cents for s in settled]
-    in_selfs = [s.in_policy_self_pay_cents for s in settled]
-    selfs = [s.in_policy_self_pay_cents + s.out_of_policy_self_pay_cents for s in settled]
-    start = 0
-    for (_, group), member_id in zip(groups, group_members):
-        end = start + len(group)
-        total, self_pay = sum(totals[start:end]), sum(selfs[start:end])
-        outcome.add_member(poverty_status=members[member_id][1], encounters=end - start, total=total,
-                           payouts=total - self_pay, self_pay=self_pay, in_policy_self_pay=sum(in_selfs[start:end]),
-                           threshold=threshold)
-        start = end
-    for tier, paid in zip(compiled.tiers, zip(*(s.payout_cents for s in settled))):
-        outcome.add_fund(tier.fund, sum(paid))
+    funds = [0] * len(compiled.tiers)
+    add_member = outcome.add_member
+    for (n, total, in_self, out_self, paid), member_id in zip(engine.settle_sorted(compiled, groups, sums=[]),
+                                                              group_members):
+        self_pay = in_self + out_self
+        add_member(poverty_status=members[member_id][1], encounters=n, total=total, payouts=total - self_pay,
+                   self_pay=self_pay, in_policy_self_pay=in_self, threshold=threshold)
+        funds = list(map(operator.add, funds, paid))
+    for tier, cents in zip(compiled.tiers, funds):
+        outcome.add_fund(tier.fund, cents)
     return outcome

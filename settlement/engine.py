@@ -1180,13 +1180,20 @@ def settle(policy, members, encounters):
     return results
 
 
-def settle_sorted(policy, groups):
+def settle_sorted(policy, groups, *, sums=None):
     """The settlement loop. ``groups``: ``(Member, rows)`` per member, each member once, its
     rows (``Encounter._row`` or ``trusted_row``) already in settlement order (date, then entry
     order). Returns one Settlement per row, in the order given (group after group).
 
     This is what ``settle`` runs after grouping and sorting; callers that read encounters
     already sorted and valid (the database path) call it directly.
+
+    ``sums`` (a list): when only totals are wanted (a policy simulation), no Settlement is
+    built; instead one tuple per group is appended to ``sums`` and ``sums`` is returned:
+    ``(encounters, total_cost_cents, in_policy_self_pay_cents, out_of_policy_self_pay_cents,
+    [paid cents per tier, policy order])`` — the sums of what the Settlements would hold (the
+    per-tier paid sums are the yearly accumulators the rules keep anyway). Same loop, same
+    arithmetic: only the output differs.
     """
     n_tiers = len(policy.keys)
     keys = policy.keys
@@ -1200,9 +1207,13 @@ def settle_sorted(policy, groups):
     results = []
     append = results.append
 
+    summing = sums is not None
+    paid_slots = range(1, 3 * n_tiers, 3)       # "paid" of each tier in an accumulator row
+
     for member, rows in groups:
         base_sig = member._sig * n_esigs
         accumulators = {}                 # year -> [base, paid, count] × tiers, flat
+        m_total = m_in = m_out = 0
         for ref, esig, year, total, in_policy, package, disease_code in rows:
             sig = base_sig + esig
             if uses_disease:
@@ -1296,8 +1307,18 @@ def settle_sorted(policy, groups):
                         r_out -= pay - r_in
                         r_in = 0
                     pays[step[0]] = pay
-            append(Settlement(ref, total, tuple(pays), r_in, r_out, keys))
-    return results
+            if summing:
+                m_total += total
+                m_in += r_in
+                m_out += r_out
+            else:
+                append(Settlement(ref, total, tuple(pays), r_in, r_out, keys))
+        if summing:
+            accs = list(accumulators.values())
+            paid = [acc[i] for i in paid_slots] if len(accs) == 1 else \
+                [sum(acc[i] for acc in accs) for i in paid_slots]
+            sums.append((len(rows), m_total, m_in, m_out, paid))
+    return sums if summing else results
 
 
 def settle_claims(policy_doc, claims):

@@ -124,22 +124,31 @@ class Settlement(models.Model):
     # read without joins.
     #
     # member, institution, policy and run have no database FOREIGN KEY constraint
-    # (db_constraint=False; Django still protects / nulls them on delete, and the columns keep
-    # their indexes). Checking them cost the batch four index probes and row locks per
+    # (db_constraint=False; Django still protects / nulls them on delete). Checking them cost the batch four index probes and row locks per
     # settlement at commit — most of a year's run. Their integrity comes from the one code
     # path that writes settlements (batch.settle_members): member and institution are copied
     # from the encounter row read in the same transaction, whose own FOREIGN KEYs (kept, as is
     # this row's to the encounter) hold them; the policy is the year's active one, read in the
     # same transaction (policies are never deleted: runs and settlements PROTECT them); the run
     # is the one whose chunk row the transaction holds locked.
+    #
+    # Indexes (each costs the batch an insertion per settlement): member and policy have no
+    # index of their own. Every read by member goes through ``settlement_member_year``
+    # (member, year) — current or not, with or without a year; reads by policy are the API's
+    # filter by policy code (a policy's settlements are a large share of a year: a sequential
+    # scan is the plan anyway) and Django's PROTECT check when a policy is deleted (policies
+    # are never deleted: their runs and settlements keep them). encounter keeps its plain
+    # index beside the one-current-per-encounter unique one: a clinic's look-up of an
+    # encounter's settlement history (API ``ref``) reads non-current rows too. institution
+    # keeps its own: lists of one institution's settlements across years.
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="settlements", verbose_name="患者",
-                               db_constraint=False)
+                               db_constraint=False, db_index=False)
     institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="settlements",
                                     verbose_name="医疗机构", db_constraint=False)
     year = models.PositiveIntegerField("结算年度")
     service_date = models.DateField("结算日期")
     policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="settlements", verbose_name="适用政策",
-                               db_constraint=False)
+                               db_constraint=False, db_index=False)
     policy_version = models.PositiveIntegerField("政策版本", default=1,
                                                  help_text="结算时政策的修改次数（历史记录条数）")
     total_cost = models.DecimalField("医疗总费用", max_digits=12, decimal_places=2)
@@ -161,7 +170,8 @@ class Settlement(models.Model):
         verbose_name = verbose_name_plural = "结算记录"
         ordering = ["-service_date", "-id"]
         indexes = [
-            models.Index(fields=["member", "year"], condition=Q(is_current=True), name="settlement_current_member_year"),
+            # Not partial: it also serves every read by member (see above).
+            models.Index(fields=["member", "year"], name="settlement_member_year"),
             models.Index(fields=["year", "institution"], condition=Q(is_current=True), name="settlement_current_ledger"),
         ]
         constraints = [
@@ -183,8 +193,14 @@ class SettlementLine(models.Model):
 
     # No index of its own: the unique (settlement, tier_key) constraint's index serves every
     # lookup by settlement, and one index fewer is cheaper for the batch's bulk inserts.
+    # No database FOREIGN KEY either (db_constraint=False): checking it cost a batch a probe
+    # and a row lock of the settlement per line at commit (~0.4 s per 100,000 settlements).
+    # A line is only written by batch.settle_members, in the transaction that writes its
+    # settlement just before (the id taken from the sequence there); settlements are never
+    # deleted (immutable; notices PROTECT them), and Django's CASCADE still removes the lines
+    # of a settlement deleted through the ORM.
     settlement = models.ForeignKey(Settlement, on_delete=models.CASCADE, related_name="lines", verbose_name="结算记录",
-                                   db_index=False)
+                                   db_index=False, db_constraint=False)
     position = models.PositiveSmallIntegerField("顺序")
     tier_key = models.CharField("层级", max_length=64)
     tier_kind = models.CharField("类型", max_length=32)

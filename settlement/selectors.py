@@ -12,6 +12,7 @@ from django.db.models.functions import ExtractMonth
 from claims.models import Encounter, Institution
 from registry import roles
 from registry.idnumber import mask_id_number
+from registry.models import Member
 
 from . import batch
 from .models import FundTransfer, Policy, Settlement, SettlementLine, SettlementProblem, SettlementRun
@@ -173,11 +174,15 @@ def year_outcome(year: int, *, threshold: int | None) -> batch.Outcome:
     sums = {name: batch.in_cents(Sum(name))[0] for name in ("total_cost", "payouts_total", "self_pay",
                                                              "in_policy_self_pay")}
     cents = batch.in_cents(Sum("total_cost"))[1] or int
-    for _, poverty, n, total, paid, self_pay, in_self in batch.fetch_rows(
-            Settlement.objects.filter(year=year, is_current=True).order_by()
-            .values_list("member_id", "member__household__poverty_status")
-            .annotate(n=Count("id"), **{f"{name}_cents": expression for name, expression in sums.items()})):
-        outcome.add_member(poverty_status=poverty, encounters=n, total=cents(total), payouts=cents(paid),
+    # Grouped by member alone (no join per settlement row: 100,000 rows joined to member and
+    # household cost twice the aggregation), then the 25,000 patients' statuses in one query.
+    per_member = batch.fetch_rows(
+        Settlement.objects.filter(year=year, is_current=True).order_by().values_list("member_id")
+        .annotate(n=Count("id"), **{f"{name}_cents": expression for name, expression in sums.items()}))
+    poverty = dict(batch.fetch_rows(Member.objects.filter(pk__in=batch.ids_in(row[0] for row in per_member))
+                                    .order_by().values_list("pk", "household__poverty_status")))
+    for member_id, n, total, paid, self_pay, in_self in per_member:
+        outcome.add_member(poverty_status=poverty[member_id], encounters=n, total=cents(total), payouts=cents(paid),
                            self_pay=cents(self_pay), in_policy_self_pay=cents(in_self), threshold=threshold)
     amount, _ = batch.in_cents(Sum("amount"))
     for fund, paid in batch.fetch_rows(SettlementLine.objects.filter(settlement__year=year, settlement__is_current=True)

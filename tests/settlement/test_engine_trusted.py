@@ -28,6 +28,18 @@ def _trusted(e: Encounter, ref=None):
                        _cents(e.total_cost), _cents(e.in_policy_cost), e.disease_code or "", e.package or "")
 
 
+def _as_read(encounters):
+    """(indexes in the order the database path reads them — by member, then by (date, entry
+    order) —, [(member key, [indexes]), …] per member in that order)."""
+    order = sorted(range(len(encounters)), key=lambda i: (encounters[i].member, encounters[i].date, i))
+    groups = []
+    for i in order:
+        if not groups or groups[-1][0] != encounters[i].member:
+            groups.append((encounters[i].member, []))
+        groups[-1][1].append(i)
+    return order, groups
+
+
 @FAST
 @given(kind=st.sampled_from(KINDS), level=st.sampled_from(LEVELS), designated=st.booleans(),
        referred=st.booleans(), amounts=st.tuples(CENTS, CENTS),
@@ -52,21 +64,36 @@ def test_settling_trusted_rows_gives_what_settle_gives(doc, claims):
     policy = compile_policy(doc)
     members, encounters = parse_claims(claims)
     expected = settle(policy, members, encounters)
-    # As the database path reads them: by member, then by (date, entry order).
-    order = sorted(range(len(encounters)), key=lambda i: (encounters[i].member, encounters[i].date, i))
-    groups = []
-    for i in order:
-        e = encounters[i]
-        if not groups or groups[-1][0] != e.member:
-            groups.append((e.member, []))
-        groups[-1][1].append(_trusted(e, ref=i))
-    settled = settle_sorted(policy, [(members[key], rows) for key, rows in groups])
+    order, groups = _as_read(encounters)
+    settled = settle_sorted(policy, [(members[key], [_trusted(encounters[i], ref=i) for i in idxs])
+                                     for key, idxs in groups])
     assert [s.ref for s in settled] == order
     for s in settled:
         want = expected[s.ref]
         assert (s.total_cost_cents, s.payout_cents, s.in_policy_self_pay_cents, s.out_of_policy_self_pay_cents) == (
             want.total_cost_cents, want.payout_cents, want.in_policy_self_pay_cents,
             want.out_of_policy_self_pay_cents)
+
+
+@FAST
+@given(doc=policies(), claims=claims_docs())
+def test_summing_mode_gives_the_sums_of_the_settlements(doc, claims):
+    """``settle_sorted(..., sums=[])`` (simulations) = per member, the sums of what the
+    Settlements hold, to the cent (claims may span several years: per-tier sums add them)."""
+    policy = compile_policy(doc)
+    members, encounters = parse_claims(claims)
+    expected = settle(policy, members, encounters)
+    _, groups = _as_read(encounters)
+    sums = settle_sorted(policy, [(members[key], [_trusted(encounters[i], ref=i) for i in idxs])
+                                  for key, idxs in groups], sums=[])
+    assert len(sums) == len(groups)
+    for (n, total, in_self, out_self, paid), (_, idxs) in zip(sums, groups):
+        want = [expected[i] for i in idxs]
+        assert n == len(want)
+        assert total == sum(s.total_cost_cents for s in want)
+        assert in_self == sum(s.in_policy_self_pay_cents for s in want)
+        assert out_self == sum(s.out_of_policy_self_pay_cents for s in want)
+        assert paid == [sum(column) for column in zip(*(s.payout_cents for s in want))]
 
 
 def test_a_trusted_row_still_refuses_an_unknown_kind_or_level():
