@@ -90,7 +90,10 @@ def _copy(table: str, columns: Sequence[str], rows, *, template: str | None = No
         stream = _CopyStream(rows, lambda batch: writer.writerows(
             [value if value.__class__ in _PLAIN else text(value) for value in row] for row in batch), buffer)
         options = " WITH (FORMAT csv, NULL '\\N')"
-    with connection.cursor() as cursor:
+    # copy_expert is psycopg2's own method, which Django's cursor wrapper does not wrap: without
+    # wrap_database_errors a lost connection would surface as psycopg2's error, not Django's
+    # OperationalError that tasks retry on and that marks the connection unusable.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         cursor.copy_expert(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN{options}", stream,
                            size=1 << 16)
 

@@ -1,6 +1,5 @@
 import os
 
-import psycopg2
 from celery import Celery
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
@@ -49,16 +48,14 @@ app.autodiscover_tasks()
 # * OperationalError: the database connection was lost (a PostgreSQL restart or failover, an
 #   administrator's pg_terminate_backend, a deadlock); InterfaceError: Django used a
 #   connection that is already closed. Celery's Django fix-up closes the task's connections
-#   after every task, so the retry gets a fresh one. psycopg2's own errors too: a cursor
-#   method Django does not wrap (healthaid/bulk.py's ``copy_expert``, the roster import's
-#   COPY) raises them unconverted.
+#   after every task, so the retry gets a fresh one. (healthaid/bulk.py's COPY, a psycopg2
+#   method Django does not wrap, converts its errors to Django's itself.)
 # * Redis errors: the cache (task progress) lives on Redis; a Redis restart during a roster
 #   import makes its progress write fail.
 # * BrokerError: a task that queues others (start_run) found the broker down.
 # Every service these tasks call does its work in one transaction and skips what is already
 # done, so an error rolls the attempt back whole and a retry starts clean.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, psycopg2.OperationalError, psycopg2.InterfaceError,
-                    RedisConnectionError, RedisTimeoutError, BrokerError)
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError, BrokerError)
 
 # How a retry's message is published. When Redis itself is down the default policy (3 tries in
 # 0.6 s) gives up, Celery then rejects the task and the job is left half-way for ever (a
