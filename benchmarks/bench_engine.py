@@ -105,6 +105,14 @@ def _pin_one_core():
         return False
 
 
+def _loop_seconds():
+    """A yardstick of the core's speed today, printed beside the engine's figure."""
+    start, total = time.perf_counter(), 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - start
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--encounters", type=int, default=100_000)
@@ -144,6 +152,8 @@ def main(argv=None):
     print(f"date            {datetime.datetime.now().isoformat(timespec='seconds')}")
     print(f"python          {platform.python_version()} on {platform.machine()}, "
           f"{'pinned to one core' if pinned else 'not pinned'}")
+    print(f"machine speed   {_loop_seconds():.2f} s for a 10,000,000-step Python loop (this VM's speed "
+          f"varies from day to day: compare engine figures taken with similar loop times)")
     print(f"input           {n:,} encounters, {len(members):,} members (seed {args.seed}), "
           f"generated in {t_gen:.2f} s")
     print(f"compile policy  {t_compile * 1e3:.2f} ms")
