@@ -3,12 +3,14 @@
 Loads a synthetic county year (``bench_engine.generate_county_year``: 100,000 encounters of
 ~30,000 people) into a fresh PostgreSQL database, then measures on the same encounters:
   (a) the pure engine, ``settle()`` only (best of three);
-  (b) a ``settle_year`` batch run through a real Celery worker (``--concurrency 1``) into
-      PostgreSQL: load, settle, compare with what is stored, write settlements and lines;
+  (b) a ``settle_year`` batch run through one real Celery worker into PostgreSQL — load,
+      settle, compare with what is stored, write settlements and lines —, the worker run as
+      deployed (docker-compose.yml: ``--concurrency 2``, persistent database connections;
+      ``--concurrency 1`` measures a single process);
   (c) a simulation run of the same year (a draft policy against what (b) stored).
 Targets: (b)/(a) ≤ 4 and (c)/(a) ≤ 1.5. The stored totals are checked against (a).
 
-    .venv/bin/python benchmarks/bench_settlement.py [--encounters N] [--members N] [--keep]
+    .venv/bin/python benchmarks/bench_settlement.py [--encounters N] [--members N] [--concurrency N] [--keep]
 
 Needs PostgreSQL (BENCH_DATABASE_URL or DATABASE_URL, default postgres://postgres@127.0.0.1)
 and Redis (REDIS_URL, default redis://127.0.0.1:6379/6). The database
@@ -33,10 +35,11 @@ DATABASE = "healthaid_bench_settlement"
 TARGET_BATCH, TARGET_SIMULATE = 4.0, 1.5
 
 
-def start_worker(url, redis_url):
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url}
+def start_worker(url, redis_url, concurrency):
+    # As deployed (docker-compose.yml): persistent database connections, one process per core.
+    env = {"DB_CONN_MAX_AGE": "60", **os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url}
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "healthaid", "worker", "--pool", "prefork", "--concurrency", "1",
+        [sys.executable, "-m", "celery", "-A", "healthaid", "worker", "--pool", "prefork", "--concurrency", str(concurrency),
          "--loglevel", "warning", "--without-gossip", "--without-mingle", "--hostname", f"bench-{os.getpid()}@%h"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     from healthaid.celery import app
@@ -73,6 +76,8 @@ def main():
     parser.add_argument("--encounters", type=int, default=100_000)
     parser.add_argument("--members", type=int, default=30_000)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--concurrency", type=int, default=2,
+                        help="worker processes of the one Celery worker (default 2, as deployed)")
     args = parser.parse_args()
 
     redis_url = os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/6")
@@ -116,7 +121,7 @@ def main():
     t_engine = min(times)
 
     app.control.purge()
-    worker = start_worker(url, redis_url)
+    worker = start_worker(url, redis_url, args.concurrency)
     try:
         t_batch, run = run_and_wait(lambda: services.settlement_run_start(user=user, kind="settle_year", year=2025))
         t_simulate, sim = run_and_wait(lambda: services.settlement_run_start(user=user, kind="simulate", year=2025,
@@ -144,11 +149,11 @@ def main():
           f"({len(members_raw):,} members); stored with COPY in {t_load:.1f} s")
     print(f"(a) pure engine settle():        {t_engine:.3f} s  ({n / t_engine:,.0f} encounters/s; runs "
           + ", ".join(f"{t:.3f}" for t in times) + ")")
-    print(f"(b) settle_year run, 1 worker:   {t_batch:.3f} s  ({n / t_batch:,.0f} encounters/s)  "
+    print(f"(b) settle_year run, 1 worker, {args.concurrency} process{'es' if args.concurrency > 1 else ''}: {t_batch:.3f} s  ({n / t_batch:,.0f} encounters/s)  "
           f"ratio {t_batch / t_engine:.2f} (target ≤ {TARGET_BATCH})  — {chunks} chunks, "
           f"{settled:,} settlements, {lines:,} lines; {in_worker:.3f} s from the run's creation to its end, "
           f"first chunk done after {(first_chunk - run.created_at).total_seconds():.3f} s")
-    print(f"(c) simulation run, 1 worker:    {t_simulate:.3f} s  ({n / t_simulate:,.0f} encounters/s)  "
+    print(f"(c) simulation run, same worker: {t_simulate:.3f} s  ({n / t_simulate:,.0f} encounters/s)  "
           f"ratio {t_simulate / t_engine:.2f} (target ≤ {TARGET_SIMULATE})  — {sim_chunks} chunks")
     print(f"check: funds pay {stored_paid} stored vs {pure_paid} engine; self-pay {stored_self} vs {pure_self}; "
           f"run result settled={run.result['settled']}, problems={run.result['problems']}")

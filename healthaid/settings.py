@@ -87,7 +87,11 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        # Persistent connections (production sets 60 s, see docker-compose.yml): a Celery task
+        # then reuses its process's connection instead of opening a PostgreSQL backend, whose
+        # caches start cold, per task. Health checks replace a connection the server dropped.
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
+        conn_health_checks=True,
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -237,6 +241,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
 
-# Batch settlement: members per Celery task (settle / re-settle a year; simulate a policy).
+# Batch settlement: at most this many members per Celery task (settle / re-settle a year;
+# simulate a policy). A run splits its members into equal chunks, as many as a multiple of
+# SETTLEMENT_WORKER_PROCESSES (the worker's --concurrency), so the processes finish together.
 SETTLEMENT_CHUNK_MEMBERS = int(os.environ.get("SETTLEMENT_CHUNK_MEMBERS", "2000"))
 SETTLEMENT_SIMULATE_CHUNK_MEMBERS = int(os.environ.get("SETTLEMENT_SIMULATE_CHUNK_MEMBERS", "5000"))
+SETTLEMENT_WORKER_PROCESSES = int(os.environ.get("SETTLEMENT_WORKER_PROCESSES", "2"))

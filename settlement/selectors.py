@@ -154,17 +154,18 @@ def member_year_totals(member, year: int) -> dict:
 
 def member_ids_to_settle(year: int, *, stored_too: bool = True) -> list[int]:
     """Members with current encounters in ``year``; with ``stored_too`` also those with current
-    settlements or problems there (their stale rows are cleared by settling them)."""
+    settlements or problems there (their stale rows are cleared by settling them). One query
+    (a UNION), sorted ids."""
     first, last = batch.year_bounds(year)
     # order_by(): the models' default orderings would join the DISTINCT (one row per encounter).
-    ids = set(Encounter.objects.filter(is_current=True, service_date__range=(first, last)).order_by()
-              .values_list("member_id", flat=True).distinct())
-    if stored_too:
-        ids.update(Settlement.objects.filter(year=year, is_current=True).order_by()
-                   .values_list("member_id", flat=True).distinct())
-        ids.update(SettlementProblem.objects.filter(encounter__service_date__range=(first, last)).order_by()
-                   .values_list("encounter__member_id", flat=True).distinct())
-    return sorted(ids)
+    encounters = (Encounter.objects.filter(is_current=True, service_date__range=(first, last)).order_by()
+                  .values_list("member_id", flat=True))
+    if not stored_too:
+        return sorted(encounters.distinct())
+    return sorted(encounters.union(
+        Settlement.objects.filter(year=year, is_current=True).order_by().values_list("member_id", flat=True),
+        SettlementProblem.objects.filter(encounter__service_date__range=(first, last)).order_by()
+        .values_list("encounter__member_id", flat=True)))
 
 
 def year_outcome(year: int, *, threshold: int | None) -> batch.Outcome:
@@ -179,7 +180,7 @@ def year_outcome(year: int, *, threshold: int | None) -> batch.Outcome:
     per_member = batch.fetch_rows(
         Settlement.objects.filter(year=year, is_current=True).order_by().values_list("member_id")
         .annotate(n=Count("id"), **{f"{name}_cents": expression for name, expression in sums.items()}))
-    poverty = dict(batch.fetch_rows(Member.objects.filter(pk__in=batch.ids_in(row[0] for row in per_member))
+    poverty = dict(batch.fetch_rows(Member.objects.filter(**batch.members_in("pk", (row[0] for row in per_member)))
                                     .order_by().values_list("pk", "household__poverty_status")))
     for member_id, n, total, paid, self_pay, in_self in per_member:
         outcome.add_member(poverty_status=poverty[member_id], encounters=n, total=cents(total), payouts=cents(paid),

@@ -236,10 +236,39 @@ def _run_members(run: SettlementRun) -> list[int]:
     return selectors.member_ids_to_settle(run.year, stored_too=run.kind != SettlementRun.Kind.SIMULATE)
 
 
+def _simulation_threshold(run: SettlementRun) -> tuple[int | None, Policy | None]:
+    """(the self-pay limit a simulation counts poor patients above, in cents; the year's active
+    policy it compares with): the simulated policy's backstop cap, else the active one's."""
+    threshold = batch.backstop_threshold(run.policy.document)
+    active = batch.active_policy(run.year)
+    if threshold is None and active is not None:
+        threshold = batch.backstop_threshold(active.document)
+    return threshold, active
+
+
 def _chunk_size(run: SettlementRun) -> int:
     if run.kind == SettlementRun.Kind.SIMULATE:
         return settings.SETTLEMENT_SIMULATE_CHUNK_MEMBERS
     return settings.SETTLEMENT_CHUNK_MEMBERS
+
+
+def _equal_slices(ids: list, most: int, processes: int) -> list[list]:
+    """``ids`` cut into consecutive slices of at most ``most`` items, as equal as can be and as
+    many as a multiple of ``processes``: the worker's processes then take the same number of
+    slices of the same size and finish together (13 chunks on 2 processes left one process
+    idle for the last one)."""
+    if not ids:
+        return []
+    count = -(-len(ids) // max(most, 1))
+    processes = max(processes, 1)
+    count = min(-(-count // processes) * processes, len(ids))
+    size, extra = divmod(len(ids), count)
+    slices, start = [], 0
+    for i in range(count):
+        end = start + size + (1 if i < extra else 0)
+        slices.append(ids[start:end])
+        start = end
+    return slices
 
 
 def settlement_run_begin(*, run_id: int) -> list[int]:
@@ -249,10 +278,13 @@ def settlement_run_begin(*, run_id: int) -> list[int]:
         run = SettlementRun.objects.select_for_update().get(pk=run_id)
         if run.status == SettlementRun.Status.QUEUED:
             member_ids = _run_members(run)
-            size = _chunk_size(run)
+            slices = _equal_slices(member_ids, _chunk_size(run), settings.SETTLEMENT_WORKER_PROCESSES)
+            if run.kind == SettlementRun.Kind.SIMULATE and member_ids:
+                # Chunk 0, no members: the stored side (what the active policy paid), computed
+                # by one process while others simulate the members' chunks.
+                slices.insert(0, [])
             SettlementRunChunk.objects.bulk_create(
-                SettlementRunChunk(run=run, index=i, member_ids=member_ids[start:start + size])
-                for i, start in enumerate(range(0, len(member_ids), size)))
+                SettlementRunChunk(run=run, index=i, member_ids=ids) for i, ids in enumerate(slices))
             run.total, run.done, run.status = len(member_ids), 0, SettlementRun.Status.RUNNING
             run.save(update_fields=["total", "done", "status"])
             if not member_ids:
@@ -274,20 +306,27 @@ def settlement_run_chunk(*, run_id: int, index: int, task_id: str = "") -> bool:
         if chunk.done or run.status != SettlementRun.Status.RUNNING:
             return False
         if run.kind == SettlementRun.Kind.SIMULATE:
-            compiled = batch.compiled_policy(run.policy)
-            threshold = batch.backstop_threshold(run.policy.document)
-            partial = batch.simulate_members(chunk.member_ids, run.year, compiled, threshold).to_json()
+            from . import selectors
+
+            threshold, _ = _simulation_threshold(run)
+            if not chunk.member_ids:
+                partial = {"stored": selectors.year_outcome(run.year, threshold=threshold).to_json()}
+            else:
+                compiled = batch.compiled_policy(run.policy)
+                partial = {"policy": batch.simulate_members(chunk.member_ids, run.year, compiled,
+                                                            threshold).to_json()}
         else:
             batch.lock_member_years(chunk.member_ids, run.year)
             partial = batch.settle_members(chunk.member_ids, run.year, run_id=run.pk, task_id=task_id).to_json()
         chunk.done, chunk.result, chunk.task_id, chunk.finished_at = True, partial, task_id, timezone.now()
         chunk.save(update_fields=["done", "result", "task_id", "finished_at"])
-        # Last: the run row lock is held only from here to the commit. The chunk that brings
-        # ``done`` to ``total`` sees every other chunk committed (they updated this row
-        # before it could) and writes the run's result in the same transaction.
+        # Last: the run row lock is held only from here to the commit. Every chunk takes it
+        # before committing, so once this one holds it, each other chunk has either committed
+        # (and reads as done below: a new statement sees it) or will take the lock after this
+        # commit and see this one done. So exactly one chunk — the last — writes the result.
         SettlementRun.objects.filter(pk=run.pk).update(done=F("done") + len(chunk.member_ids))
-        run.refresh_from_db(fields=["done", "total", "status"])
-        if run.done >= run.total:
+        if not run.chunks.filter(done=False).exclude(pk=chunk.pk).exists():
+            run.refresh_from_db(fields=["done", "total", "status"])
             _finish(run)
     return True
 
@@ -297,14 +336,15 @@ def _finish(run: SettlementRun) -> None:
     if run.kind == SettlementRun.Kind.SIMULATE:
         from . import selectors
 
-        draft = batch.Outcome()
+        draft, stored = batch.Outcome(), None
+        threshold, active = _simulation_threshold(run)
         for partial in partials:
-            draft.add(batch.Outcome.from_json(partial))
-        threshold = batch.backstop_threshold(run.policy.document)
-        active = batch.active_policy(run.year)
-        if threshold is None and active is not None:
-            threshold = batch.backstop_threshold(active.document)
-        stored = selectors.year_outcome(run.year, threshold=threshold)
+            if "stored" in partial:
+                stored = batch.Outcome.from_json(partial["stored"])
+            else:
+                draft.add(batch.Outcome.from_json(partial.get("policy", partial)))   # (older runs: bare)
+        if stored is None:              # a year without encounters: no chunks
+            stored = selectors.year_outcome(run.year, threshold=threshold)
         draft_s, stored_s = draft.summary(), stored.summary()
         money = engine.format_cents
         funds = sorted(set(draft.funds) | set(stored.funds))

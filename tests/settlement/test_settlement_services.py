@@ -240,7 +240,9 @@ def test_settle_year_run_through_the_tasks(golden_world, policies, county_user, 
         run = services.settlement_run_start(user=county_user, kind="settle_year", year=2025)
     run.refresh_from_db()
     assert run.status == "done" and run.total == run.done == 6
-    assert run.chunks.count() == 3 and not run.chunks.filter(done=False).exists()
+    # 6 members, at most 2 a chunk: 3 chunks, made 4 (of 2, 2, 1, 1) for the worker's 2 processes.
+    assert sorted(len(c.member_ids) for c in run.chunks.all()) == [1, 1, 2, 2]
+    assert not run.chunks.filter(done=False).exists()
     assert run.result["settled"] == 14 and run.result["encounters"] == 14 and run.result["problems"] == 0
     expected = {case["ref"]: case for case in golden.expected if case["ref"] != "F-3"}
     assert stored_outputs() == expected

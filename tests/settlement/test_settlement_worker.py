@@ -93,7 +93,7 @@ def _check_against_the_engine(run, pure):
 
 
 def test_a_county_batch_through_the_worker_equals_the_pure_engine(county_year, county_user):
-    worker = start_worker(env={"SETTLEMENT_CHUNK_MEMBERS": "100"})
+    worker = start_worker(env={"SETTLEMENT_CHUNK_MEMBERS": "100", "SETTLEMENT_WORKER_PROCESSES": "1"})
     try:
         run = services.settlement_run_start(user=county_user, kind="settle_year", year=2025)
         run = _wait_for_run(run.pk)
