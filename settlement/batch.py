@@ -180,13 +180,12 @@ def problem_detail(reason: str, *, year: int, insured=None, error: str = "") -> 
 
 def _claims_for_engine(policy, members, rows, year):
     """(engine groups ``[(engine member, [trusted row, …]), …]`` for ``engine.settle_sorted``,
-    the member id of each group, the settleable rows in the same order, {encounter id:
-    (reason, detail)}). ``rows`` come
+    the settleable rows in the same order, {encounter id: (reason, detail)}). ``rows`` come
     from ``load_claims`` (by member, in settlement order). The database's constraints already
     hold what ``engine.Encounter`` would check again (amounts of two decimals, 0 ≤ in-policy ≤
     total, known kinds), so rows become the engine's trusted rows directly; a row the engine
     still refuses (an unknown institution level) gets the validated path's message."""
-    problems, groups, group_members, settleable = {}, [], [], []
+    problems, groups, settleable = {}, [], []
     trusted_row = engine.trusted_row
     current, group = None, None
     for row in rows:
@@ -213,10 +212,9 @@ def _claims_for_engine(policy, members, rows, year):
         if member_id != current:
             current, group = member_id, []
             groups.append((engine_member(poverty, aid), group))
-            group_members.append(member_id)
         group.append(trusted)
         settleable.append(row)
-    return groups, group_members, settleable, problems
+    return groups, settleable, problems
 
 
 # --- the unit of work ---------------------------------------------------------------------------
@@ -375,7 +373,7 @@ def settle_members(member_ids, year: int, *, run_id: int | None = None, task_id:
     members, rows = load_claims(member_ids, year)
     result.encounters = len(rows)
     stored = _load_stored(**members_in("member_id", member_ids), year=year, is_current=True)
-    groups, _, settleable, problems = _claims_for_engine(policy, members, rows, year)
+    groups, settleable, problems = _claims_for_engine(policy, members, rows, year)
 
     fresh = []                              # [row, engine settlement, non-zero payouts or None, previous or None]
     if settleable:
