@@ -197,7 +197,12 @@ def resettlement_differences(run: SettlementRun, *, user=None) -> list[dict]:
     ``self_pay_difference`` (negative: 退还 to the patient, positive: to collect) and per fund
     (positive: 补付 by the fund). Patients whose changes net to zero everywhere are left out.
     Sorted by the refund, largest first."""
-    settlements = Settlement.objects.filter(run=run, supersedes__isnull=False)
+    # Through the (member, year) index: settlements have no index on ``run`` (each index costs
+    # every batch an insertion per settlement); a run's settlements are its year's and its
+    # chunks' members'.
+    members = [m for ids in run.chunks.values_list("member_ids", flat=True) for m in ids]
+    settlements = Settlement.objects.filter(year=run.year, run=run, supersedes__isnull=False,
+                                            **batch.members_in("member_id", members))
     if user is not None:
         settlements = roles.scope(settlements, user, MEMBER_TOWNSHIP)
     people = {}
