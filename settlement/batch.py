@@ -664,13 +664,14 @@ def engine_rows(member_ids, year: int) -> list[tuple]:
             cursor.execute(_ENGINE_ROWS_SQL, [year, *_signature_table(), ids, ids[0], ids[-1], first, last])
             return cursor.fetchall()
     _, rows = load_claims(ids, year, _SIMULATION_VALUES)
-    signatures = engine.ENCOUNTER_SIGNATURES
     out = []
     for row in rows:
-        sig = signatures.get((row[E_KIND], row[E_LEVEL], row[E_DESIGNATED], row[E_REFERRED]))
-        if sig is not None:
-            out.append((row[E_MEMBER], sig, year, row[E_TOTAL], row[E_IN_POLICY], row[E_PACKAGE] or None,
-                        row[E_DIAGNOSIS] or None))
+        try:
+            out.append(engine.trusted_row(row[E_MEMBER], row[E_KIND], row[E_LEVEL], row[E_DESIGNATED],
+                                          row[E_REFERRED], year, row[E_TOTAL], row[E_IN_POLICY], row[E_DIAGNOSIS],
+                                          row[E_PACKAGE]))
+        except ValueError:
+            continue            # a kind or level the engine does not know: left out, as above
     return out
 
 
