@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _db import ROOT, machine, timed, use_fresh_database  # noqa: E402
 
 DATABASE = "healthaid_bench_dashboards"
-FIRST_YEAR_BACK = 4          # data from this many years before the current one, to today
+FIRST_YEAR_BACK = 4  # data from this many years before the current one, to today
 
 
 def build_county(households: int):
@@ -53,7 +53,8 @@ def build_county(households: int):
     with connection.cursor() as cur:
         # Contracts for 80 % of households (one a year of the last two), a follow-up for 70 %
         # of them, illness records for 12 % of members.
-        cur.execute("""
+        cur.execute(
+            """
             INSERT INTO claims_contract (household_id, team_id, package_id, start_date, end_date, status, notes,
                                          created_at, version)
             SELECT h.id, t.id, %s, s.start, s.start + 364,
@@ -62,7 +63,9 @@ def build_county(households: int):
             JOIN registry_village v ON v.id = h.village_id
             JOIN claims_team t ON t.township_id = v.township_id
             CROSS JOIN LATERAL (SELECT (%s::date - 700 + (h.id * 7919 %% 330)::int) AS start) s
-            WHERE h.id %% 5 <> 0""", [package.pk, today, today])
+            WHERE h.id %% 5 <> 0""",
+            [package.pk, today, today],
+        )
         cur.execute("""
             INSERT INTO claims_contract (household_id, team_id, package_id, start_date, end_date, status, notes,
                                          created_at, version)
@@ -73,12 +76,15 @@ def build_county(households: int):
             SELECT c.id, m.id, c.start_date + (c.id % 120)::int, 'home_visit', ''
             FROM claims_contract c JOIN registry_member m ON m.household_id = c.household_id AND m.relation = 'head'
             WHERE c.id % 10 < 7""")
-        cur.execute("""
+        cur.execute(
+            """
             INSERT INTO claims_illnessrecord (member_id, diagnosis_code, diagnosis_name, diagnosed_on, treatment_way,
                                               treatment_plan, status, result, created_at, updated_at, version)
             SELECT m.id, 'I10', '高血压', %s::date - (m.id * 31 %% 1500)::int, '', '',
                    (ARRAY['pending','treating','treated','managed'])[1 + m.id %% 4], '', now(), now(), 1
-            FROM registry_member m WHERE m.id %% 100 < 12""", [today])
+            FROM registry_member m WHERE m.id %% 100 < 12""",
+            [today],
+        )
     return user
 
 
@@ -93,15 +99,18 @@ def add_encounters(count: int, offset: int):
     days = (today - start).days
     document = json.loads((ROOT / "fixtures/policies/demo-county-2025.json").read_text())
     for year in range(start.year, today.year + 1):
-        Policy.objects.get_or_create(code=f"bench-{year}", defaults={
-            "name": f"基准测试政策{year}", "year": year, "status": "active", "document": document})
+        Policy.objects.get_or_create(
+            code=f"bench-{year}",
+            defaults={"name": f"基准测试政策{year}", "year": year, "status": "active", "document": document},
+        )
     with connection.cursor() as cur:
         cur.execute("SELECT coalesce(max(id), 0) FROM claims_encounter")
         last_encounter = cur.fetchone()[0]
         cur.execute("SELECT coalesce(max(id), 0) FROM settlement_settlement")
         last_settlement = cur.fetchone()[0]
         # Random members and institutions through arrays; kinds 45 / 30 / 25 %.
-        cur.execute("""
+        cur.execute(
+            """
             WITH m AS (SELECT array_agg(id ORDER BY id) a FROM registry_member),
                  i AS (SELECT array_agg(id ORDER BY id) a FROM claims_institution),
                  g AS (SELECT n, random() r1, random() r2, random() r3, random() r4, random() r5
@@ -120,8 +129,11 @@ def add_encounters(count: int, offset: int):
             CROSS JOIN LATERAL (SELECT %s::date + floor(r5 * %s)::int AS day) d
             CROSS JOIN LATERAL (SELECT round((CASE WHEN k.kind = 'inpatient' THEN 6000 ELSE 150 END
                                               * exp((r4 - 0.5) * 1.6))::numeric, 2) AS cost) c
-        """, [offset, offset, count, start, days - 12])
-        cur.execute("""
+        """,
+            [offset, offset, count, start, days - 12],
+        )
+        cur.execute(
+            """
             INSERT INTO settlement_settlement (encounter_id, member_id, institution_id, year, service_date, policy_id,
                                                policy_version, total_cost, payouts_total, self_pay, in_policy_self_pay,
                                                out_of_policy_self_pay, is_current, self_pay_difference, computed_at,
@@ -134,10 +146,13 @@ def add_encounters(count: int, offset: int):
             FROM claims_encounter e
             JOIN settlement_policy p ON p.year = extract(year FROM e.service_date) AND p.status = 'active'
             CROSS JOIN LATERAL (SELECT round(e.in_policy_cost * (0.55 + (e.id %% 40) / 100.0), 2) AS paid) x
-            WHERE e.id > %s""", [last_encounter])
+            WHERE e.id > %s""",
+            [last_encounter],
+        )
         # Lines: basic insurance for everybody; catastrophic and medical aid for chronic and
         # inpatient care; the backstop for inpatients. The last line takes the rounding rest.
-        cur.execute("""
+        cur.execute(
+            """
             INSERT INTO settlement_settlementline (settlement_id, position, tier_key, tier_kind, tier_name, fund,
                                                    amount, difference)
             SELECT s.id, t.position, t.key, t.kind, t.name, t.fund,
@@ -151,7 +166,9 @@ def add_encounters(count: int, offset: int):
                          (3, 'medical_aid', 'medical_aid', '城乡医疗救助', '医疗救助资金专户'),
                          (4, 'backstop', 'backstop', '政府兜底保障', '县级健康扶贫兜底资金'))
                  AS t(position, key, kind, name, fund) ON t.position <= n.lines
-            WHERE s.id > %s""", [last_settlement])
+            WHERE s.id > %s""",
+            [last_settlement],
+        )
         cur.execute("ANALYZE")
 
 
@@ -164,11 +181,11 @@ def time_pages(user, runs: int):
     client.force_login(user)
     out = {}
     for name, url in (("overview", "/dashboards/"), ("townships", "/dashboards/townships/")):
-        assert client.get(url).status_code == 200      # first (cold) run not counted
-        reset_queries()   # a request clears the log as it starts: begin from an empty one
+        assert client.get(url).status_code == 200  # first (cold) run not counted
+        reset_queries()  # a request clears the log as it starts: begin from an empty one
         with CaptureQueriesContext(connection) as captured:
             client.get(url)
-        queries = len(captured)   # now: the log is a view that the next request clears
+        queries = len(captured)  # now: the log is a view that the next request clears
         times = []
         for _ in range(runs):
             started = time.perf_counter()
@@ -227,19 +244,25 @@ def main():
             drop_database(url)
 
     print(f"# dashboards — {datetime.date.today()} — {machine()}")
-    print(f"county: {people:,} people in {villages} villages, built in {t['county']:.1f} s; "
-          f"encounters over {FIRST_YEAR_BACK + 1} years, each with a current settlement and 1–4 payout lines")
+    print(
+        f"county: {people:,} people in {villages} villages, built in {t['county']:.1f} s; "
+        f"encounters over {FIRST_YEAR_BACK + 1} years, each with a current settlement and 1–4 payout lines"
+    )
     for label, size in (("small", args.small), ("large", args.large)):
-        print(f"{size:>9,} encounters: generated in {t[f'generate_{label}']:.1f} s, "
-              f"aggregates refreshed ({len(years)} years) in {t[f'refresh_{label}']:.1f} s")
+        print(
+            f"{size:>9,} encounters: generated in {t[f'generate_{label}']:.1f} s, "
+            f"aggregates refreshed ({len(years)} years) in {t[f'refresh_{label}']:.1f} s"
+        )
     ok = True
     for page in ("overview", "townships"):
         (small_time, small_queries), (large_time, large_queries) = sizes["small"][page], sizes["large"][page]
         ratio = large_time / small_time
         ok &= ratio <= 1.5 and small_queries == large_queries <= 25
-        print(f"{page:<10} {args.small:,}: {small_time * 1000:.1f} ms, {small_queries} queries | "
-              f"{args.large:,}: {large_time * 1000:.1f} ms, {large_queries} queries | "
-              f"ratio {ratio:.2f} (target ≤ 1.5; queries ≤ 25, equal)")
+        print(
+            f"{page:<10} {args.small:,}: {small_time * 1000:.1f} ms, {small_queries} queries | "
+            f"{args.large:,}: {large_time * 1000:.1f} ms, {large_queries} queries | "
+            f"ratio {ratio:.2f} (target ≤ 1.5; queries ≤ 25, equal)"
+        )
     if not ok:
         sys.exit("dashboard targets missed")
 

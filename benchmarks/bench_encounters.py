@@ -53,11 +53,28 @@ def discharge_list(n, members, institutions, seed=7):
         kind = rng.choices(kinds, weights)[0]
         admission = start + datetime.timedelta(days=rng.randrange(330))
         discharge = admission + datetime.timedelta(days=rng.randint(1, 20)) if kind == "inpatient" else None
-        total = Decimal(str(round(rng.lognormvariate(math.log(6000 if kind == "inpatient" else 150), 0.8), 2)))
+        total = Decimal(
+            str(round(rng.lognormvariate(math.log(6000 if kind == "inpatient" else 150), 0.8), 2))
+        )
         in_policy = (total * Decimal(str(round(rng.uniform(0.6, 1.0), 2)))).quantize(Decimal("0.01"))
-        rows.append(EncounterRow(i + 2, f"ZY2025{i:08d}", name, id_number, rng.choice(institutions), kind,
-                                 admission, discharge, rng.choice(_DIAGNOSES), "", total, in_policy, "",
-                                 rng.random() > 0.05))
+        rows.append(
+            EncounterRow(
+                i + 2,
+                f"ZY2025{i:08d}",
+                name,
+                id_number,
+                rng.choice(institutions),
+                kind,
+                admission,
+                discharge,
+                rng.choice(_DIAGNOSES),
+                "",
+                total,
+                in_policy,
+                "",
+                rng.random() > 0.05,
+            )
+        )
     return rows
 
 
@@ -128,13 +145,19 @@ def main():
 
     n = count - 1
     print(f"# encounter import — {datetime.date.today()} — {machine()}")
-    print(f"rows: {n} encounters of {len(members)} registered people; created {report.created}, stored {stored}, "
-          f"refused={report.refused}, {len(queued)} member-years queued for settlement (not settled here)")
+    print(
+        f"rows: {n} encounters of {len(members)} registered people; created {report.created}, stored {stored}, "
+        f"refused={report.refused}, {len(queued)} member-years queued for settlement (not settled here)"
+    )
     print(f"openpyxl read-only read:     {t['openpyxl']:.2f} s  ({n / t['openpyxl']:,.0f} rows/s)")
-    print(f"healthaid import (all):      {t['ours']:.2f} s  ({n / t['ours']:,.0f} rows/s)  "
-          f"ratio {t['ours'] / t['openpyxl']:.2f} (target ≤ 1.0)")
-    print(f"re-import, nothing changed:  {t['reimport']:.2f} s  ratio {t['reimport'] / t['openpyxl']:.2f}  "
-          f"(unchanged: {again.unchanged})")
+    print(
+        f"healthaid import (all):      {t['ours']:.2f} s  ({n / t['ours']:,.0f} rows/s)  "
+        f"ratio {t['ours'] / t['openpyxl']:.2f} (target ≤ 1.0)"
+    )
+    print(
+        f"re-import, nothing changed:  {t['reimport']:.2f} s  ratio {t['reimport'] / t['openpyxl']:.2f}  "
+        f"(unchanged: {again.unchanged})"
+    )
     if report.refused or report.created != n:
         sys.exit("the benchmark file did not import cleanly: " + "; ".join(str(e) for e in report.errors[:5]))
 

@@ -36,13 +36,27 @@ _KIND = [("outpatient", 45), ("outpatient_chronic", 30), ("inpatient", 25)]
 _LEVEL_BY_KIND = {
     "outpatient": [("village", 50), ("township", 40), ("county", 10)],
     "outpatient_chronic": [("township", 50), ("county", 40), ("city", 10)],
-    "inpatient": [("township", 30), ("county", 40), ("city", 18), ("province", 9),
-                  ("out_of_province", 3)],
+    "inpatient": [("township", 30), ("county", 40), ("city", 18), ("province", 9), ("out_of_province", 3)],
 }
 # Median cost (yuan) and spread (lognormal sigma) per kind.
 _COST = {"outpatient": (120, 0.8), "outpatient_chronic": (350, 0.7), "inpatient": (9000, 1.0)}
-_DISEASES = ["I10", "E11.9", "J18.9", "I21.0", "I63.9", "C16.9", "C34.1", "N18.5", "F20.0",
-             "K35.8", "O80", "M17.1", "J44.1", "I50.0", "K74.6"]
+_DISEASES = [
+    "I10",
+    "E11.9",
+    "J18.9",
+    "I21.0",
+    "I63.9",
+    "C16.9",
+    "C34.1",
+    "N18.5",
+    "F20.0",
+    "K35.8",
+    "O80",
+    "M17.1",
+    "J44.1",
+    "I50.0",
+    "K74.6",
+]
 
 
 def _pick(rng, mix):
@@ -59,8 +73,7 @@ def generate_county_year(n_encounters=100_000, n_members=30_000, seed=20250101, 
     rng = random.Random(seed)
     members = {}
     for m in range(n_members):
-        members[f"M{m:06d}"] = {"poverty_status": _pick(rng, _POVERTY),
-                                "aid_category": _pick(rng, _AID)}
+        members[f"M{m:06d}"] = {"poverty_status": _pick(rng, _POVERTY), "aid_category": _pick(rng, _AID)}
     keys = list(members)
     # Skewed visit frequency: the chronically ill come back often.
     weights = [rng.paretovariate(1.5) for _ in keys]
@@ -150,21 +163,31 @@ def main(argv=None):
     paid = sum(sum(s.payout_cents) for s in results) / 100
     total = sum(s.total_cost_cents for s in results) / 100
     print(f"date            {datetime.datetime.now().isoformat(timespec='seconds')}")
-    print(f"python          {platform.python_version()} on {platform.machine()}, "
-          f"{'pinned to one core' if pinned else 'not pinned'}")
-    print(f"machine speed   {_loop_seconds():.2f} s for a 10,000,000-step Python loop (this VM's speed "
-          f"varies from day to day: compare engine figures taken with similar loop times)")
-    print(f"input           {n:,} encounters, {len(members):,} members (seed {args.seed}), "
-          f"generated in {t_gen:.2f} s")
+    print(
+        f"python          {platform.python_version()} on {platform.machine()}, "
+        f"{'pinned to one core' if pinned else 'not pinned'}"
+    )
+    print(
+        f"machine speed   {_loop_seconds():.2f} s for a 10,000,000-step Python loop (this VM's speed "
+        f"varies from day to day: compare engine figures taken with similar loop times)"
+    )
+    print(
+        f"input           {n:,} encounters, {len(members):,} members (seed {args.seed}), "
+        f"generated in {t_gen:.2f} s"
+    )
     print(f"compile policy  {t_compile * 1e3:.2f} ms")
     print(f"parse claims    {t_parse:.3f} s  ({n / t_parse:,.0f} encounters/s)")
-    print(f"settle()        best {best:.3f} s, first {first:.3f} s  (runs: "
-          + ", ".join(f"{t:.3f}" for t in times) + ")")
+    print(
+        f"settle()        best {best:.3f} s, first {first:.3f} s  (runs: "
+        + ", ".join(f"{t:.3f}" for t in times)
+        + ")"
+    )
     print(f"as_dict()       {t_render:.3f} s  ({n / t_render:,.0f} encounters/s)")
-    print(f"funds pay       {paid:,.2f} of {total:,.2f} yuan ({paid / total:.1%}); "
-          f"{len(rendered):,} outputs")
-    print(f"THROUGHPUT      {rate:,.0f} encounters/s = {rate / TARGET_PER_SECOND:.2f} × target "
-          f"({TARGET_PER_SECOND:,}/s) {'OK' if rate >= TARGET_PER_SECOND else 'BELOW TARGET'}")
+    print(f"funds pay       {paid:,.2f} of {total:,.2f} yuan ({paid / total:.1%}); {len(rendered):,} outputs")
+    print(
+        f"THROUGHPUT      {rate:,.0f} encounters/s = {rate / TARGET_PER_SECOND:.2f} × target "
+        f"({TARGET_PER_SECOND:,}/s) {'OK' if rate >= TARGET_PER_SECOND else 'BELOW TARGET'}"
+    )
     return 0 if rate >= TARGET_PER_SECOND else 1
 
 

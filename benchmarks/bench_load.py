@@ -52,9 +52,13 @@ def login(base, username, password):
     session = requests.Session()
     page = session.get(base + "/accounts/login/", timeout=30)
     token = CSRF.search(page.text).group(1)
-    response = session.post(base + "/accounts/login/", timeout=30, allow_redirects=False,
-                            data={"username": username, "password": password, "csrfmiddlewaretoken": token},
-                            headers={"Referer": base + "/accounts/login/"})
+    response = session.post(
+        base + "/accounts/login/",
+        timeout=30,
+        allow_redirects=False,
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+        headers={"Referer": base + "/accounts/login/"},
+    )
     assert response.status_code == 302, f"login of {username} failed: {response.status_code}"
     return session
 
@@ -90,11 +94,23 @@ def clinic_user(base, rec, deadline, member_ids, institution_id, seed):
         form = rec.call(session, "GET", base + "/claims/encounters/new/")
         token = CSRF.search(form.text).group(1) if form is not None and form.status_code == 200 else ""
         total = rng.randrange(3000, 30000) / 100
-        response = rec.call(session, "POST", base + "/claims/encounters/new/", headers={"Referer": base},
-                            data={"csrfmiddlewaretoken": token, "member": rng.choice(member_ids),
-                                  "institution": institution_id, "kind": "outpatient", "admission_date": today,
-                                  "diagnosis_code": "J06.9", "total_cost": f"{total:.2f}",
-                                  "in_policy_cost": f"{total * 0.8:.2f}", "referred": "on"})
+        response = rec.call(
+            session,
+            "POST",
+            base + "/claims/encounters/new/",
+            headers={"Referer": base},
+            data={
+                "csrfmiddlewaretoken": token,
+                "member": rng.choice(member_ids),
+                "institution": institution_id,
+                "kind": "outpatient",
+                "admission_date": today,
+                "diagnosis_code": "J06.9",
+                "total_cost": f"{total:.2f}",
+                "in_policy_cost": f"{total * 0.8:.2f}",
+                "referred": "on",
+            },
+        )
         if response is not None and response.status_code != 302:
             with rec.lock:
                 rec.errors.append(f"encounter not saved: {response.status_code}")
@@ -124,30 +140,76 @@ def main():
 
     call_command("load_demo", verbosity=0, stdout=open(os.devnull, "w"))
     clinic_township = "城关镇"
-    member_ids = list(Member.objects.filter(household__village__township__name=clinic_township,
-                                            insured=True).values_list("id", flat=True))
-    institution_id = Institution.objects.filter(township__name=clinic_township, level="township").values_list(
-        "id", flat=True).first()
+    member_ids = list(
+        Member.objects.filter(household__village__township__name=clinic_township, insured=True).values_list(
+            "id", flat=True
+        )
+    )
+    institution_id = (
+        Institution.objects.filter(township__name=clinic_township, level="township")
+        .values_list("id", flat=True)
+        .first()
+    )
 
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "ALLOWED_HOSTS": "127.0.0.1",
-           "DB_CONN_MAX_AGE": "60"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DB_CONN_MAX_AGE": "60",
+    }
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "healthaid.wsgi:application", "--bind",
-                               f"127.0.0.1:{port}", "--workers", "3", "--threads", "4", "--log-level", "warning"],
-                              cwd=ROOT, env=env)
-    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "healthaid", "worker", "--concurrency", "1",
-                               "--loglevel", "warning", "--without-gossip", "--without-mingle"], cwd=ROOT, env=env)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "healthaid.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "3",
+            "--threads",
+            "4",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "healthaid",
+            "worker",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "warning",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     try:
         wait_up(base + "/accounts/login/", server)
         rec = Recorder()
         deadline = time.monotonic() + args.seconds
         clinics = round(args.users * 0.7)
-        threads = [threading.Thread(target=clinic_user, args=(base, rec, deadline, member_ids, institution_id, i))
-                   for i in range(clinics)]
-        threads += [threading.Thread(target=supervisor_user, args=(base, rec, deadline))
-                    for _ in range(args.users - clinics)]
+        threads = [
+            threading.Thread(target=clinic_user, args=(base, rec, deadline, member_ids, institution_id, i))
+            for i in range(clinics)
+        ]
+        threads += [
+            threading.Thread(target=supervisor_user, args=(base, rec, deadline))
+            for _ in range(args.users - clinics)
+        ]
         started = time.monotonic()
         for t in threads:
             t.start()
@@ -163,8 +225,10 @@ def main():
     lat = sorted(rec.latencies)
     p95 = lat[int(len(lat) * 0.95) - 1] if lat else 0
     print(f"# load — {datetime.date.today()} — {machine()} — gunicorn 3 workers × 4 threads, 1 Celery worker")
-    print(f"users: {args.users} ({clinics} clinics entering visits, {args.users - clinics} supervisors on dashboards), "
-          f"{elapsed:.0f} s")
+    print(
+        f"users: {args.users} ({clinics} clinics entering visits, {args.users - clinics} supervisors on dashboards), "
+        f"{elapsed:.0f} s"
+    )
     print(f"requests: {len(lat)}  throughput: {len(lat) / elapsed:.1f} req/s")
     print(f"latency p50: {statistics.median(lat) * 1000:.0f} ms  p95: {p95 * 1000:.0f} ms")
     print(f"errors: {len(rec.errors)}")

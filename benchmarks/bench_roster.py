@@ -13,7 +13,6 @@ import argparse
 import datetime
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,12 +39,15 @@ def stock_import(path, user):
     class HouseholdWidget(widgets.ForeignKeyWidget):
         def clean(self, value, row=None, **kwargs):
             village = Village.objects.get(name=row["行政村"], township__name=row["乡镇"])
-            household, _ = Household.objects.get_or_create(number=str(value), defaults={
-                "village": village, "poverty_status": "poor"})
+            household, _ = Household.objects.get_or_create(
+                number=str(value), defaults={"village": village, "poverty_status": "poor"}
+            )
             return household
 
     class StockMemberResource(resources.ModelResource):
-        household = fields.Field(attribute="household", column_name="户编号", widget=HouseholdWidget(Household))
+        household = fields.Field(
+            attribute="household", column_name="户编号", widget=HouseholdWidget(Household)
+        )
         name = fields.Field(attribute="name", column_name="姓名")
         id_number = fields.Field(attribute="id_number", column_name="证件号码")
 
@@ -65,7 +67,9 @@ def stock_import(path, user):
 
     workbook = load_workbook(path, read_only=True)
     rows = list(workbook.active.iter_rows(values_only=True))
-    dataset = tablib.Dataset(*[tuple("" if v is None else v for v in r) for r in rows[1:]], headers=list(rows[0]))
+    dataset = tablib.Dataset(
+        *[tuple("" if v is None else v for v in r) for r in rows[1:]], headers=list(rows[0])
+    )
     result = StockMemberResource().import_data(dataset, dry_run=False, raise_errors=True)
     return result.totals
 
@@ -108,8 +112,10 @@ def main():
     members = Member.objects.count()
 
     # Stock path on a sample, into an empty registry (areas kept).
-    Member.history.all().delete(); Household.history.all().delete()
-    Member.objects.all().delete(); Household.objects.all().delete()
+    Member.history.all().delete()
+    Household.history.all().delete()
+    Member.objects.all().delete()
+    Household.objects.all().delete()
     with timed("openpyxl_sample", t):
         openpyxl_read(sample_path)
     with timed("stock_sample", t):
@@ -117,16 +123,24 @@ def main():
 
     n = count - 1
     print(f"# roster import — {datetime.date.today()} — {machine()}")
-    print(f"rows: {n} members, {report.households_created} households created, {members} members stored, "
-          f"{report.rows_skipped} rows skipped")
+    print(
+        f"rows: {n} members, {report.households_created} households created, {members} members stored, "
+        f"{report.rows_skipped} rows skipped"
+    )
     print(f"openpyxl read-only read:     {t['openpyxl']:.2f} s  ({n / t['openpyxl']:,.0f} rows/s)")
-    print(f"healthaid import (all):      {t['ours']:.2f} s  ({n / t['ours']:,.0f} rows/s)  "
-          f"ratio {t['ours'] / t['openpyxl']:.2f} (target ≤ 1.0)")
-    print(f"re-import, nothing changed:  {t['reimport']:.2f} s  ratio {t['reimport'] / t['openpyxl']:.2f}  "
-          f"(unchanged members: {again.members_unchanged})")
+    print(
+        f"healthaid import (all):      {t['ours']:.2f} s  ({n / t['ours']:,.0f} rows/s)  "
+        f"ratio {t['ours'] / t['openpyxl']:.2f} (target ≤ 1.0)"
+    )
+    print(
+        f"re-import, nothing changed:  {t['reimport']:.2f} s  ratio {t['reimport'] / t['openpyxl']:.2f}  "
+        f"(unchanged members: {again.members_unchanged})"
+    )
     ns = args.stock_sample
-    print(f"stock django-import-export:  {t['stock_sample']:.2f} s for {ns} rows  "
-          f"ratio {t['stock_sample'] / t['openpyxl_sample']:.2f} to openpyxl on the same sample")
+    print(
+        f"stock django-import-export:  {t['stock_sample']:.2f} s for {ns} rows  "
+        f"ratio {t['stock_sample'] / t['openpyxl_sample']:.2f} to openpyxl on the same sample"
+    )
 
 
 if __name__ == "__main__":

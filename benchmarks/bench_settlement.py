@@ -39,9 +39,29 @@ def start_worker(url, redis_url, concurrency):
     # As deployed (docker-compose.yml): persistent database connections, one process per core.
     env = {"DB_CONN_MAX_AGE": "60", **os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url}
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "healthaid", "worker", "--pool", "prefork", "--concurrency", str(concurrency),
-         "--loglevel", "warning", "--without-gossip", "--without-mingle", "--hostname", f"bench-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "healthaid",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "warning",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"bench-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     from healthaid.celery import app
 
     deadline = time.monotonic() + 60
@@ -76,8 +96,12 @@ def main():
     parser.add_argument("--encounters", type=int, default=100_000)
     parser.add_argument("--members", type=int, default=30_000)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
-    parser.add_argument("--concurrency", type=int, default=2,
-                        help="worker processes of the one Celery worker (default 2, as deployed)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=2,
+        help="worker processes of the one Celery worker (default 2, as deployed)",
+    )
     args = parser.parse_args()
 
     redis_url = os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/6")
@@ -106,7 +130,7 @@ def main():
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
         try:
-            cursor.execute("CHECKPOINT")        # superuser or pg_checkpoint only
+            cursor.execute("CHECKPOINT")  # superuser or pg_checkpoint only
         except DatabaseError:
             print("note: no CHECKPOINT (needs a superuser or pg_checkpoint); timings may include writeback")
     os.sync()
@@ -132,9 +156,12 @@ def main():
     app.control.purge()
     worker = start_worker(url, redis_url, args.concurrency)
     try:
-        t_batch, run = run_and_wait(lambda: services.settlement_run_start(user=user, kind="settle_year", year=2025))
-        t_simulate, sim = run_and_wait(lambda: services.settlement_run_start(user=user, kind="simulate", year=2025,
-                                                                            policy=draft))
+        t_batch, run = run_and_wait(
+            lambda: services.settlement_run_start(user=user, kind="settle_year", year=2025)
+        )
+        t_simulate, sim = run_and_wait(
+            lambda: services.settlement_run_start(user=user, kind="simulate", year=2025, policy=draft)
+        )
     finally:
         worker.terminate()
         worker.wait(timeout=30)
@@ -154,18 +181,29 @@ def main():
 
     n = len(encounters)
     print(f"# settlement through PostgreSQL and Celery — {datetime.date.today()} — {machine()}")
-    print(f"input: {n:,} encounters of {len(set(e['member'] for e in encounters_raw)):,} patients "
-          f"({len(members_raw):,} members); stored with COPY in {t_load:.1f} s")
-    print(f"(a) pure engine settle():        {t_engine:.3f} s  ({n / t_engine:,.0f} encounters/s; runs "
-          + ", ".join(f"{t:.3f}" for t in times) + ")")
-    print(f"(b) settle_year run, 1 worker, {args.concurrency} process{'es' if args.concurrency > 1 else ''}: {t_batch:.3f} s  ({n / t_batch:,.0f} encounters/s)  "
-          f"ratio {t_batch / t_engine:.2f} (target ≤ {TARGET_BATCH})  — {chunks} chunks, "
-          f"{settled:,} settlements, {lines:,} lines; {in_worker:.3f} s from the run's creation to its end, "
-          f"first chunk done after {(first_chunk - run.created_at).total_seconds():.3f} s")
-    print(f"(c) simulation run, same worker: {t_simulate:.3f} s  ({n / t_simulate:,.0f} encounters/s)  "
-          f"ratio {t_simulate / t_engine:.2f} (target ≤ {TARGET_SIMULATE})  — {sim_chunks} chunks")
-    print(f"check: funds pay {stored_paid} stored vs {pure_paid} engine; self-pay {stored_self} vs {pure_self}; "
-          f"run result settled={run.result['settled']}, problems={run.result['problems']}")
+    print(
+        f"input: {n:,} encounters of {len(set(e['member'] for e in encounters_raw)):,} patients "
+        f"({len(members_raw):,} members); stored with COPY in {t_load:.1f} s"
+    )
+    print(
+        f"(a) pure engine settle():        {t_engine:.3f} s  ({n / t_engine:,.0f} encounters/s; runs "
+        + ", ".join(f"{t:.3f}" for t in times)
+        + ")"
+    )
+    print(
+        f"(b) settle_year run, 1 worker, {args.concurrency} process{'es' if args.concurrency > 1 else ''}: {t_batch:.3f} s  ({n / t_batch:,.0f} encounters/s)  "
+        f"ratio {t_batch / t_engine:.2f} (target ≤ {TARGET_BATCH})  — {chunks} chunks, "
+        f"{settled:,} settlements, {lines:,} lines; {in_worker:.3f} s from the run's creation to its end, "
+        f"first chunk done after {(first_chunk - run.created_at).total_seconds():.3f} s"
+    )
+    print(
+        f"(c) simulation run, same worker: {t_simulate:.3f} s  ({n / t_simulate:,.0f} encounters/s)  "
+        f"ratio {t_simulate / t_engine:.2f} (target ≤ {TARGET_SIMULATE})  — {sim_chunks} chunks"
+    )
+    print(
+        f"check: funds pay {stored_paid} stored vs {pure_paid} engine; self-pay {stored_self} vs {pure_self}; "
+        f"run result settled={run.result['settled']}, problems={run.result['problems']}"
+    )
     if str(stored_paid) != pure_paid or str(stored_self) != pure_self or settled != n:
         sys.exit("MISMATCH between the stored settlements and the pure engine")
 

@@ -21,18 +21,43 @@ from simple_history.utils import bulk_create_with_history
 from registry.models import Household, Member, Township
 
 from . import encounter_rows, reference_data, selectors, services
-from .models import (Contract, Encounter, FollowUp, IllnessRecord, Institution, Screening, ServicePackage,
-                     Team, TeamMember)
+from .models import (
+    Contract,
+    Encounter,
+    FollowUp,
+    IllnessRecord,
+    Institution,
+    Screening,
+    ServicePackage,
+    Team,
+    TeamMember,
+)
 from .reference import load_reference_data
 
 N_ENCOUNTERS = 1500
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 _GIVEN = ("建华", "秀梅", "志刚", "丽娟", "国庆", "海燕", "文明", "春花", "永强", "晓燕", "红军", "玉芳")
 _CHRONIC = (("I10", "原发性高血压"), ("E11.9", "2型糖尿病"), ("A16.2", "肺结核"), ("F20.9", "精神分裂症"))
-_SERIOUS = (("C16.9", "胃癌"), ("C34.1", "肺癌"), ("N18.5", "慢性肾脏病5期"), ("I21.0", "急性心肌梗死"),
-            ("I63.9", "脑梗死"), ("C50.9", "乳腺癌"), ("H25.9", "老年性白内障"), ("J44.1", "慢性阻塞性肺病急性加重"))
-_COMMON = (("J06.9", "急性上呼吸道感染"), ("K29.7", "胃炎"), ("M54.5", "腰痛"), ("J18.9", "肺炎"),
-           ("K80.2", "胆囊结石"), ("S52.5", "桡骨远端骨折"), ("N39.0", "泌尿道感染"), ("M17.1", "膝关节病"))
+_SERIOUS = (
+    ("C16.9", "胃癌"),
+    ("C34.1", "肺癌"),
+    ("N18.5", "慢性肾脏病5期"),
+    ("I21.0", "急性心肌梗死"),
+    ("I63.9", "脑梗死"),
+    ("C50.9", "乳腺癌"),
+    ("H25.9", "老年性白内障"),
+    ("J44.1", "慢性阻塞性肺病急性加重"),
+)
+_COMMON = (
+    ("J06.9", "急性上呼吸道感染"),
+    ("K29.7", "胃炎"),
+    ("M54.5", "腰痛"),
+    ("J18.9", "肺炎"),
+    ("K80.2", "胆囊结石"),
+    ("S52.5", "桡骨远端骨折"),
+    ("N39.0", "泌尿道感染"),
+    ("M17.1", "膝关节病"),
+)
 _PACKAGES = (("K35", "K35.8", "急性阑尾炎"), ("O80", "O80.0", "单胎顺产"))
 # (level, weight) by kind; median cost (yuan) and lognormal spread by kind.
 _LEVELS = {
@@ -41,7 +66,14 @@ _LEVELS = {
     "inpatient": (("township", 25), ("county", 45), ("city", 18), ("province", 9), ("out_of_province", 3)),
 }
 _COST = {"outpatient": (90, 0.7), "outpatient_chronic": (320, 0.6), "inpatient": (7000, 0.9)}
-_LEVEL_FACTOR = {"village": 0.5, "township": 0.7, "county": 1.0, "city": 1.6, "province": 2.4, "out_of_province": 3.0}
+_LEVEL_FACTOR = {
+    "village": 0.5,
+    "township": 0.7,
+    "county": 1.0,
+    "city": 1.6,
+    "province": 2.4,
+    "out_of_province": 3.0,
+}
 
 
 def _pick(rng, mix):
@@ -83,15 +115,23 @@ def _teams(rng) -> dict[int, Team]:
         clinic = Institution.objects.filter(name=reference_data.clinic_name(township.name)).first()
         if clinic is None:
             continue
-        team, created = Team.objects.get_or_create(institution=clinic, name=f"{township.name}家庭医生一团队",
-                                                   defaults={"township": township})
+        team, created = Team.objects.get_or_create(
+            institution=clinic, name=f"{township.name}家庭医生一团队", defaults={"township": township}
+        )
         if created:
-            roles = ("county_doctor", "township_doctor", "township_doctor", "village_doctor", "village_doctor",
-                     "nurse")
+            roles = (
+                "county_doctor",
+                "township_doctor",
+                "township_doctor",
+                "village_doctor",
+                "village_doctor",
+                "nurse",
+            )
             for role in roles:
                 name = rng.choice(_SURNAMES) + rng.choice(_GIVEN)
-                TeamMember.objects.create(team=team, name=name, role=role,
-                                          phone=f"13{rng.randrange(10 ** 9):09d}")
+                TeamMember.objects.create(
+                    team=team, name=name, role=role, phone=f"13{rng.randrange(10**9):09d}"
+                )
         teams[township.pk] = team
     return teams
 
@@ -113,8 +153,11 @@ def _contracts(rng, user, year, until, teams):
             continue
         package = packages[0] if rng.random() < 0.7 else rng.choice(packages)
         try:
-            created.append(services.contract_sign(user=user, household=household, team=team, package=package,
-                                                  start_date=start))
+            created.append(
+                services.contract_sign(
+                    user=user, household=household, team=team, package=package, start_date=start
+                )
+            )
         except services.ClaimsError:
             continue
     doctors = {team.pk: list(team.members.all()) for team in teams.values()}
@@ -128,15 +171,26 @@ def _contracts(rng, user, year, until, teams):
             member = rng.choice(members)
             sick = member.health_status in ("chronic", "serious")
             systolic = rng.randint(118, 168) if sick else None
-            followups.append(FollowUp(
-                contract=contract, member=member, date=day, doctor=rng.choice(doctors[contract.team_id]),
-                kind=_pick(rng, (("home_visit", 55), ("checkup", 30), ("phone", 15))),
-                systolic=systolic, diastolic=(systolic - rng.randint(35, 55)) if systolic else None,
-                glucose=_money(rng.uniform(4.8, 11.5)).quantize(Decimal("0.1")) if sick and rng.random() < 0.5 else None,
-                notes="血压控制尚可，嘱规律服药" if sick else "一般情况良好", created_by=user))
+            followups.append(
+                FollowUp(
+                    contract=contract,
+                    member=member,
+                    date=day,
+                    doctor=rng.choice(doctors[contract.team_id]),
+                    kind=_pick(rng, (("home_visit", 55), ("checkup", 30), ("phone", 15))),
+                    systolic=systolic,
+                    diastolic=(systolic - rng.randint(35, 55)) if systolic else None,
+                    glucose=_money(rng.uniform(4.8, 11.5)).quantize(Decimal("0.1"))
+                    if sick and rng.random() < 0.5
+                    else None,
+                    notes="血压控制尚可，嘱规律服药" if sick else "一般情况良好",
+                    created_by=user,
+                )
+            )
             day += datetime.timedelta(days=rng.randint(75, 110))
-    bulk_create_with_history(followups, FollowUp, default_user=user, default_change_reason="演示数据",
-                             default_date=timezone.now())
+    bulk_create_with_history(
+        followups, FollowUp, default_user=user, default_change_reason="演示数据", default_date=timezone.now()
+    )
     return len(created), len(followups)
 
 
@@ -145,7 +199,9 @@ def _illnesses(rng, user, year, until):
     if IllnessRecord.objects.exists():
         return 0
     catalogue, diseases = selectors.catalogue_index()
-    hospitals = {level: list(Institution.objects.filter(level=level)) for level in ("county", "city", "province")}
+    hospitals = {
+        level: list(Institution.objects.filter(level=level)) for level in ("county", "city", "province")
+    }
     records = []
     for member in Member.objects.filter(health_status__in=("chronic", "serious")).order_by("id"):
         serious = member.health_status == "serious"
@@ -158,16 +214,39 @@ def _illnesses(rng, user, year, until):
         basic = _money(float(total) * rng.uniform(0.5, 0.65))
         catastrophic = _money(float(total) * rng.uniform(0.05, 0.15)) if serious else Decimal("0.00")
         aid = _money(float(total) * rng.uniform(0.05, 0.15))
-        records.append(IllnessRecord(
-            member=member, disease=disease, diagnosis_code=code, diagnosis_name=name, diagnosed_on=diagnosed,
-            diagnosed_at=rng.choice(hospitals["county"] + hospitals["city"]) if hospitals["county"] else None,
-            treatment_way=disease.treatment_way if disease else "", status=status,
-            treatment_plan=("到定点医院集中救治，按单病种付费" if serious else "家庭医生签约管理，每季度随访，规律服药"),
-            total_cost=total, basic_insurance=basic, catastrophic_insurance=catastrophic, civil_aid=aid,
-            self_pay=total - basic - catastrophic - aid, result="病情稳定" if status == "treated" else "",
-            created_by=user))
-    bulk_create_with_history(records, IllnessRecord, default_user=user, default_change_reason="演示数据",
-                             default_date=timezone.now())
+        records.append(
+            IllnessRecord(
+                member=member,
+                disease=disease,
+                diagnosis_code=code,
+                diagnosis_name=name,
+                diagnosed_on=diagnosed,
+                diagnosed_at=rng.choice(hospitals["county"] + hospitals["city"])
+                if hospitals["county"]
+                else None,
+                treatment_way=disease.treatment_way if disease else "",
+                status=status,
+                treatment_plan=(
+                    "到定点医院集中救治，按单病种付费"
+                    if serious
+                    else "家庭医生签约管理，每季度随访，规律服药"
+                ),
+                total_cost=total,
+                basic_insurance=basic,
+                catastrophic_insurance=catastrophic,
+                civil_aid=aid,
+                self_pay=total - basic - catastrophic - aid,
+                result="病情稳定" if status == "treated" else "",
+                created_by=user,
+            )
+        )
+    bulk_create_with_history(
+        records,
+        IllnessRecord,
+        default_user=user,
+        default_change_reason="演示数据",
+        default_date=timezone.now(),
+    )
     return len(records)
 
 
@@ -178,12 +257,20 @@ def _screenings(rng, user, year, until):
     for member in Member.objects.order_by("id"):
         if rng.random() < 0.85:
             sick = member.health_status in ("chronic", "serious")
-            records.append(Screening(member=member, year=year, round="checkup", checked=True,
-                                     checked_on=_date_in(rng, year, min(until, datetime.date(year, 4, 30))),
-                                     findings=("血压偏高，建议复查" if sick and rng.random() < 0.5 else ""),
-                                     checked_by=user))
-    bulk_create_with_history(records, Screening, default_user=user, default_change_reason="演示数据",
-                             default_date=timezone.now())
+            records.append(
+                Screening(
+                    member=member,
+                    year=year,
+                    round="checkup",
+                    checked=True,
+                    checked_on=_date_in(rng, year, min(until, datetime.date(year, 4, 30))),
+                    findings=("血压偏高，建议复查" if sick and rng.random() < 0.5 else ""),
+                    checked_by=user,
+                )
+            )
+    bulk_create_with_history(
+        records, Screening, default_user=user, default_change_reason="演示数据", default_date=timezone.now()
+    )
     return len(records)
 
 
@@ -193,12 +280,23 @@ def _encounters(rng, user, year, until):
     prefix = f"DEMO{year}-"
     if Encounter.objects.filter(ref__startswith=prefix).exists():
         return 0
-    members = list(Member.objects.order_by("id").values("id", "id_number", "name", "sex", "birth_date",
-                                                        "health_status", "household__village__township__name"))
+    members = list(
+        Member.objects.order_by("id").values(
+            "id",
+            "id_number",
+            "name",
+            "sex",
+            "birth_date",
+            "health_status",
+            "household__village__township__name",
+        )
+    )
     if not members:
         return 0
     by_level = {}
-    for institution in Institution.objects.filter(designated=True).select_related("township").order_by("name"):
+    for institution in (
+        Institution.objects.filter(designated=True).select_related("township").order_by("name")
+    ):
         by_level.setdefault(institution.level, []).append(institution)
     sick = [m for m in members if m["health_status"] in ("chronic", "serious")] or members
     rows = []
@@ -206,14 +304,22 @@ def _encounters(rng, user, year, until):
         kind = _pick(rng, (("outpatient", 45), ("outpatient_chronic", 30), ("inpatient", 25)))
         member = rng.choice(sick if kind != "outpatient" and rng.random() < 0.7 else members)
         level = _pick(rng, _LEVELS[kind])
-        local = [i for i in by_level.get(level, ()) if i.township is None
-                 or i.township.name == member["household__village__township__name"]]
+        local = [
+            i
+            for i in by_level.get(level, ())
+            if i.township is None or i.township.name == member["household__village__township__name"]
+        ]
         institution = rng.choice(local or by_level.get("county") or by_level[next(iter(by_level))])
         admission = _date_in(rng, year, until)
         median, sigma = _COST[kind]
         package = ""
-        code, name = rng.choice(_CHRONIC if kind == "outpatient_chronic" else
-                                _SERIOUS + _COMMON if member["health_status"] == "serious" else _COMMON)
+        code, name = rng.choice(
+            _CHRONIC
+            if kind == "outpatient_chronic"
+            else _SERIOUS + _COMMON
+            if member["health_status"] == "serious"
+            else _COMMON
+        )
         discharge = None
         if kind == "inpatient":
             discharge = min(until, admission + datetime.timedelta(days=rng.randint(2, 18)))
@@ -224,9 +330,25 @@ def _encounters(rng, user, year, until):
         total = _money(rng.lognormvariate(math.log(median * _LEVEL_FACTOR[level]), sigma))
         in_policy = _money(float(total) * rng.uniform(0.7, 0.95))
         referred = not (level in ("city", "province", "out_of_province") and rng.random() < 0.2)
-        rows.append(encounter_rows.EncounterRow(
-            n + 2, f"{prefix}{n + 1:05d}", member["name"], member["id_number"], institution.name, kind, admission,
-            discharge, code, name, total, in_policy, package, referred))
-    report = services.encounter_import(rows=encounter_rows.serialize_encounters(rows), user=user,
-                                       source_name="演示县全年就诊", today=until)
+        rows.append(
+            encounter_rows.EncounterRow(
+                n + 2,
+                f"{prefix}{n + 1:05d}",
+                member["name"],
+                member["id_number"],
+                institution.name,
+                kind,
+                admission,
+                discharge,
+                code,
+                name,
+                total,
+                in_policy,
+                package,
+                referred,
+            )
+        )
+    report = services.encounter_import(
+        rows=encounter_rows.serialize_encounters(rows), user=user, source_name="演示县全年就诊", today=until
+    )
     return report.created

@@ -15,11 +15,11 @@ The unit is the row: an encounter is written only if its row is valid.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from itertools import chain
-from typing import Iterable, Sequence
 
 from registry.idnumber import IdNumberError, validate_id_number
 from registry.roster import RowError, _parse_date, _text, normalize_header
@@ -56,23 +56,52 @@ _COLUMNS = (
 CANONICAL_HEADERS = [header for _, header, _, _ in _COLUMNS]
 REQUIRED_HEADERS = [header for _, header, required, _ in _COLUMNS if required]
 HEADER_ALIASES = {name: header for _, header, _, aliases in _COLUMNS for name in (header, *aliases)}
-(COL_REF, COL_NAME, COL_ID, COL_INSTITUTION, COL_KIND, COL_ADMISSION, COL_DISCHARGE, COL_DIAG_CODE,
- COL_DIAG_NAME, COL_TOTAL, COL_IN_POLICY, COL_PACKAGE, COL_REFERRED) = CANONICAL_HEADERS
+(
+    COL_REF,
+    COL_NAME,
+    COL_ID,
+    COL_INSTITUTION,
+    COL_KIND,
+    COL_ADMISSION,
+    COL_DISCHARGE,
+    COL_DIAG_CODE,
+    COL_DIAG_NAME,
+    COL_TOTAL,
+    COL_IN_POLICY,
+    COL_PACKAGE,
+    COL_REFERRED,
+) = CANONICAL_HEADERS
 _ORDER = {header: i for i, header in enumerate(CANONICAL_HEADERS)}
 _ORDER[""] = -1
 
 # Database column lengths (claims.models.Encounter, Member, Institution).
 # 住院号 up to 36 characters: a correction appends "-R1" to the 40-character reference.
-_MAX_LENGTH = {COL_REF: 36, COL_NAME: 50, COL_INSTITUTION: 100, COL_DIAG_CODE: 16, COL_DIAG_NAME: 100,
-               COL_PACKAGE: 16}
+_MAX_LENGTH = {
+    COL_REF: 36,
+    COL_NAME: 50,
+    COL_INSTITUTION: 100,
+    COL_DIAG_CODE: 16,
+    COL_DIAG_NAME: 100,
+    COL_PACKAGE: 16,
+}
 _MONEY_LIMIT = Decimal("10000000000")  # DECIMAL(12, 2)
 _CENT = Decimal("0.01")
 _MAX_TITLE_ROWS = 5
 
 _KINDS = {label: code for code, label in codes.ENCOUNTER_KINDS}
-_KINDS.update({"门诊": "outpatient", "普通门诊": "outpatient", "慢特病门诊": "outpatient_chronic",
-               "门诊慢病": "outpatient_chronic", "门诊特殊病": "outpatient_chronic", "门诊特殊慢性病": "outpatient_chronic",
-               "慢病门诊": "outpatient_chronic", "住院": "inpatient", "普通住院": "inpatient"})
+_KINDS.update(
+    {
+        "门诊": "outpatient",
+        "普通门诊": "outpatient",
+        "慢特病门诊": "outpatient_chronic",
+        "门诊慢病": "outpatient_chronic",
+        "门诊特殊病": "outpatient_chronic",
+        "门诊特殊慢性病": "outpatient_chronic",
+        "慢病门诊": "outpatient_chronic",
+        "住院": "inpatient",
+        "普通住院": "inpatient",
+    }
+)
 _KIND_LABELS = "/".join(label for _, label in codes.ENCOUNTER_KINDS)
 _KIND_LABEL = dict(codes.ENCOUNTER_KINDS)
 _YES_NO = {"是": True, "否": False, "已转诊": True, "未转诊": False, "Y": True, "N": False}
@@ -150,8 +179,9 @@ def parse_money(value):
     return cents, None
 
 
-def encounter_faults(*, kind, admission_date, discharge_date, total_cost, in_policy_cost, today,
-                     discharge_unreadable=False) -> list[tuple[str, str]]:
+def encounter_faults(
+    *, kind, admission_date, discharge_date, total_cost, in_policy_cost, today, discharge_unreadable=False
+) -> list[tuple[str, str]]:
     """The rules between an encounter's fields, shared by the import and the entry form:
     ``[(column, message), …]``, empty when they hold. A missing value is not checked here."""
     faults = []
@@ -229,7 +259,7 @@ def _parse(rows, today):
     header = ["" if cell is None else _text(cell) for cell in seen[header_index]]
     header_row = header_index + 1
     ignored = [cell for cell in header if cell and normalize_header(cell) not in HEADER_ALIASES]
-    source = chain(seen[header_index + 1:], iterator)
+    source = chain(seen[header_index + 1 :], iterator)
 
     errors = []
     for canonical in CANONICAL_HEADERS:
@@ -237,10 +267,15 @@ def _parse(rows, today):
         if not indexes and canonical in REQUIRED_HEADERS:
             errors.append(RowError(header_row, canonical, MSG_MISSING_COLUMN))
         if len(indexes) > 1:
-            errors.append(RowError(header_row, canonical, f"重复的列（第{indexes[0] + 1}列与第{indexes[1] + 1}列）"))
+            errors.append(
+                RowError(header_row, canonical, f"重复的列（第{indexes[0] + 1}列与第{indexes[1] + 1}列）")
+            )
     if errors:
-        rejected = [n for n, row in enumerate(source, start=header_row + 1)
-                    if any(cell is not None and _text(cell) for cell in row)]
+        rejected = [
+            n
+            for n, row in enumerate(source, start=header_row + 1)
+            if any(cell is not None and _text(cell) for cell in row)
+        ]
         return ParsedEncounters([], errors, len(rejected), rejected, header, header_row, ignored)
 
     # Column index per attribute (None when the optional column is absent).
@@ -267,7 +302,9 @@ def _parse(rows, today):
         else:
             valid.append(parsed)
     if not row_count:
-        return ParsedEncounters([], [RowError(header_row + 1, "", MSG_NO_DATA)], 0, [], header, header_row, ignored)
+        return ParsedEncounters(
+            [], [RowError(header_row + 1, "", MSG_NO_DATA)], 0, [], header, header_row, ignored
+        )
 
     if duplicates:
         bad = set()
@@ -287,8 +324,21 @@ def _cell_text(value) -> str:
 
 
 def _parse_row(row_number, cells, today, errs):
-    (ref, name, id_cell, institution, kind, admission, discharge, diag_code, diag_name, total, in_policy,
-     package, referred) = cells
+    (
+        ref,
+        name,
+        id_cell,
+        institution,
+        kind,
+        admission,
+        discharge,
+        diag_code,
+        diag_name,
+        total,
+        in_policy,
+        package,
+        referred,
+    ) = cells
     err = errs.append
 
     ref = _cell_text(ref)
@@ -300,8 +350,14 @@ def _parse_row(row_number, cells, today, errs):
     for column, value in ((COL_REF, ref), (COL_INSTITUTION, institution)):
         if not value:
             err((column, MSG_REQUIRED))
-    for column, value in ((COL_REF, ref), (COL_NAME, name), (COL_INSTITUTION, institution),
-                          (COL_DIAG_CODE, diag_code), (COL_DIAG_NAME, diag_name), (COL_PACKAGE, package)):
+    for column, value in (
+        (COL_REF, ref),
+        (COL_NAME, name),
+        (COL_INSTITUTION, institution),
+        (COL_DIAG_CODE, diag_code),
+        (COL_DIAG_NAME, diag_name),
+        (COL_PACKAGE, package),
+    ):
         if len(value) > _MAX_LENGTH[column]:
             err((column, f"过长（最多{_MAX_LENGTH[column]}个字符）"))
 
@@ -347,9 +403,17 @@ def _parse_row(row_number, cells, today, errs):
             err((column, message))
         amounts.append(amount)
     total_cost, in_policy_cost = amounts
-    errs.extend(encounter_faults(kind=kind_code, admission_date=admission_date, discharge_date=discharge_date,
-                                 total_cost=total_cost, in_policy_cost=in_policy_cost, today=today,
-                                 discharge_unreadable=discharge_given and discharge_date is None))
+    errs.extend(
+        encounter_faults(
+            kind=kind_code,
+            admission_date=admission_date,
+            discharge_date=discharge_date,
+            total_cost=total_cost,
+            in_policy_cost=in_policy_cost,
+            today=today,
+            discharge_unreadable=discharge_given and discharge_date is None,
+        )
+    )
 
     referred_text = _cell_text(referred)
     if referred_text == "":
@@ -363,8 +427,22 @@ def _parse_row(row_number, cells, today, errs):
 
     if errs:
         return None
-    return EncounterRow(row_number, ref, name, id_number, institution, kind_code, admission_date, discharge_date,
-                        diag_code, diag_name, total_cost, in_policy_cost, package, referred_flag)
+    return EncounterRow(
+        row_number,
+        ref,
+        name,
+        id_number,
+        institution,
+        kind_code,
+        admission_date,
+        discharge_date,
+        diag_code,
+        diag_name,
+        total_cost,
+        in_policy_cost,
+        package,
+        referred_flag,
+    )
 
 
 def serialize_encounters(rows: Iterable[EncounterRow]) -> list[list]:
@@ -373,7 +451,21 @@ def serialize_encounters(rows: Iterable[EncounterRow]) -> list[list]:
     demo files)."""
     out = [list(CANONICAL_HEADERS)]
     for r in rows:
-        out.append([r.ref, r.name, r.id_number, r.institution, _KIND_LABEL[r.kind], r.admission_date,
-                    r.discharge_date, r.diagnosis_code, r.diagnosis_name, float(r.total_cost),
-                    float(r.in_policy_cost), r.package, "是" if r.referred else "否"])
+        out.append(
+            [
+                r.ref,
+                r.name,
+                r.id_number,
+                r.institution,
+                _KIND_LABEL[r.kind],
+                r.admission_date,
+                r.discharge_date,
+                r.diagnosis_code,
+                r.diagnosis_name,
+                float(r.total_cost),
+                float(r.in_policy_cost),
+                r.package,
+                "是" if r.referred else "否",
+            ]
+        )
     return out

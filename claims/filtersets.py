@@ -7,9 +7,25 @@ from registry import roles
 from registry.filtersets import _townships, _villages
 from registry.models import Member
 
-from .models import (Contract, ContractStatus, Disease, DiseaseGroup, Encounter, EncounterKind, FollowUp,
-                     FollowUpKind, IllnessRecord, IllnessStatus, Institution, InstitutionLevel, Screening,
-                     ScreeningRound, ServicePackage, Team, TreatmentWay)
+from .models import (
+    Contract,
+    ContractStatus,
+    Disease,
+    DiseaseGroup,
+    Encounter,
+    EncounterKind,
+    FollowUp,
+    FollowUpKind,
+    IllnessRecord,
+    IllnessStatus,
+    Institution,
+    InstitutionLevel,
+    Screening,
+    ScreeningRound,
+    ServicePackage,
+    Team,
+    TreatmentWay,
+)
 
 
 def _teams(request):
@@ -29,17 +45,21 @@ def _member_search(prefix=""):
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(Q(**{f"{prefix}name__contains": value})
-                               | Q(**{f"{prefix}id_number__startswith": value.upper()})
-                               | Q(**{f"{prefix}household__number__startswith": value}))
+        return queryset.filter(
+            Q(**{f"{prefix}name__contains": value})
+            | Q(**{f"{prefix}id_number__startswith": value.upper()})
+            | Q(**{f"{prefix}household__number__startswith": value})
+        )
 
     return search
 
 
 def _place_filters(place):
     """乡镇 and 行政村 filters for a model that reaches the village through ``place``."""
-    return (django_filters.ModelChoiceFilter(label="乡镇", field_name=f"{place}__township", queryset=_townships),
-            django_filters.ModelChoiceFilter(label="行政村", field_name=place, queryset=_villages))
+    return (
+        django_filters.ModelChoiceFilter(label="乡镇", field_name=f"{place}__township", queryset=_townships),
+        django_filters.ModelChoiceFilter(label="行政村", field_name=place, queryset=_villages),
+    )
 
 
 class _PersonFilterSet(django_filters.FilterSet):
@@ -73,7 +93,9 @@ class DiseaseFilterSet(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(Q(code__istartswith=value) | Q(name__contains=value) | Q(prefixes__icontains=value))
+        return queryset.filter(
+            Q(code__istartswith=value) | Q(name__contains=value) | Q(prefixes__icontains=value)
+        )
 
 
 class PackageFilterSet(django_filters.FilterSet):
@@ -87,14 +109,27 @@ class PackageFilterSet(django_filters.FilterSet):
 
 class IllnessFilterSet(_PersonFilterSet):
     status = django_filters.ChoiceFilter(label="救治状态", choices=IllnessStatus.choices)
-    group = django_filters.ChoiceFilter(label="病种分组", field_name="disease__group", choices=DiseaseGroup.choices)
+    group = django_filters.ChoiceFilter(
+        label="病种分组", field_name="disease__group", choices=DiseaseGroup.choices
+    )
     treatment_way = django_filters.ChoiceFilter(label="救治方式", choices=TreatmentWay.choices)
-    diagnosed_from = django_filters.DateFilter(label="确诊日期从", field_name="diagnosed_on", lookup_expr="gte")
+    diagnosed_from = django_filters.DateFilter(
+        label="确诊日期从", field_name="diagnosed_on", lookup_expr="gte"
+    )
     diagnosed_to = django_filters.DateFilter(label="至", field_name="diagnosed_on", lookup_expr="lte")
 
     class Meta:
         model = IllnessRecord
-        fields = ["q", "township", "village", "status", "group", "treatment_way", "diagnosed_from", "diagnosed_to"]
+        fields = [
+            "q",
+            "township",
+            "village",
+            "status",
+            "group",
+            "treatment_way",
+            "diagnosed_from",
+            "diagnosed_to",
+        ]
 
 
 class ScreeningFilterSet(_PersonFilterSet):
@@ -166,17 +201,32 @@ class DueFollowUpFilterSet(django_filters.FilterSet):
 
 class EncounterFilterSet(_PersonFilterSet):
     institution = django_filters.ModelChoiceFilter(label="医疗机构", queryset=_institutions)
-    level = django_filters.ChoiceFilter(label="机构级别", field_name="institution__level",
-                                        choices=InstitutionLevel.choices)
+    level = django_filters.ChoiceFilter(
+        label="机构级别", field_name="institution__level", choices=InstitutionLevel.choices
+    )
     kind = django_filters.ChoiceFilter(label="就诊类型", choices=EncounterKind.choices)
     year = django_filters.NumberFilter(label="年度", field_name="service_date", lookup_expr="year")
     date_from = django_filters.DateFilter(label="结算日期从", field_name="service_date", lookup_expr="gte")
     date_to = django_filters.DateFilter(label="至", field_name="service_date", lookup_expr="lte")
-    diagnosis = django_filters.CharFilter(label="诊断编码", field_name="diagnosis_code", lookup_expr="istartswith")
+    diagnosis = django_filters.CharFilter(
+        label="诊断编码", field_name="diagnosis_code", lookup_expr="istartswith"
+    )
     referred = django_filters.BooleanFilter(label="按规定转诊")
     is_current = django_filters.BooleanFilter(label="当前有效")
 
     class Meta:
         model = Encounter
-        fields = ["q", "township", "village", "institution", "level", "kind", "year", "date_from", "date_to",
-                  "diagnosis", "referred", "is_current"]
+        fields = [
+            "q",
+            "township",
+            "village",
+            "institution",
+            "level",
+            "kind",
+            "year",
+            "date_from",
+            "date_to",
+            "diagnosis",
+            "referred",
+            "is_current",
+        ]

@@ -8,8 +8,18 @@ from registry.idnumber import mask_id_number
 from registry.models import Member, Village
 
 from . import selectors
-from .models import (Contract, Disease, Encounter, FollowUp, IllnessRecord, Institution, ScreeningRound,
-                     ServicePackage, Team, TeamMember)
+from .models import (
+    Contract,
+    Disease,
+    Encounter,
+    FollowUp,
+    IllnessRecord,
+    Institution,
+    ScreeningRound,
+    ServicePackage,
+    Team,
+    TeamMember,
+)
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -17,9 +27,11 @@ DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 def _dates(form_class):
     """Date fields as <input type="date"> (a plain text box on browsers without one:
     YYYY-MM-DD is accepted either way)."""
-    for name, field in form_class.base_fields.items():
+    for _name, field in form_class.base_fields.items():
         if isinstance(field, forms.DateField):
-            field.widget = forms.DateInput(attrs={"type": "date", "placeholder": "YYYY-MM-DD"}, format="%Y-%m-%d")
+            field.widget = forms.DateInput(
+                attrs={"type": "date", "placeholder": "YYYY-MM-DD"}, format="%Y-%m-%d"
+            )
     return form_class
 
 
@@ -34,18 +46,17 @@ class ServiceModelForm:
 
 # --- reference data -------------------------------------------------------------------------------
 
+
 class InstitutionForm(ServiceModelForm, BootstrapMixin, forms.ModelForm):
     class Meta:
         model = Institution
         fields = ["name", "code", "level", "designated", "township"]
 
 
-
 class DiseaseForm(ServiceModelForm, BootstrapMixin, forms.ModelForm):
     class Meta:
         model = Disease
         fields = ["code", "name", "group", "treatment_way", "lists", "prefixes", "active"]
-
 
 
 class PackageForm(ServiceModelForm, BootstrapMixin, forms.ModelForm):
@@ -55,8 +66,8 @@ class PackageForm(ServiceModelForm, BootstrapMixin, forms.ModelForm):
         widgets = {"items": forms.Textarea(attrs={"rows": 6})}
 
 
-
 # --- people ---------------------------------------------------------------------------------------
+
 
 class MemberLookupMixin(forms.Form):
     """Finds the patient from what the clinic types: a full ID number, or a name / household
@@ -64,9 +75,13 @@ class MemberLookupMixin(forms.Form):
     the hidden ``member`` field from a search list; without script the text alone works."""
 
     member = forms.ModelChoiceField(queryset=Member.objects.none(), required=False, widget=forms.HiddenInput)
-    member_query = forms.CharField(label="患者", max_length=50, required=False,
-                                   help_text="输入姓名、证件号码或户编号查找本乡镇在册人员。",
-                                   widget=forms.TextInput(attrs={"autocomplete": "off", "data-member-search": "1"}))
+    member_query = forms.CharField(
+        label="患者",
+        max_length=50,
+        required=False,
+        help_text="输入姓名、证件号码或户编号查找本乡镇在册人员。",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "data-member-search": "1"}),
+    )
 
     def setup_member(self, user):
         self.user = user
@@ -92,7 +107,9 @@ class MemberLookupMixin(forms.Form):
         if not found:
             self.add_error("member_query", f"本乡镇在册人员中找不到「{query}」。")
         elif len(found) > 1:
-            names = "；".join(f"{m.name}（户{m.household.number}，{mask_id_number(m.id_number)}）" for m in found[:5])
+            names = "；".join(
+                f"{m.name}（户{m.household.number}，{mask_id_number(m.id_number)}）" for m in found[:5]
+            )
             self.add_error("member_query", f"找到多人：{names}。请输入完整的证件号码。")
         else:
             cleaned["member"] = found[0]
@@ -102,11 +119,25 @@ class MemberLookupMixin(forms.Form):
 class EncounterForm(MemberLookupMixin, ServiceModelForm, VersionedForm):
     class Meta:
         model = Encounter
-        fields = ["institution", "kind", "admission_date", "discharge_date", "diagnosis_code", "diagnosis_name",
-                  "total_cost", "in_policy_cost", "package", "referred"]
-        widgets = {"diagnosis_code": forms.TextInput(attrs={"list": "disease-catalogue", "autocomplete": "off"})}
-        help_texts = {"diagnosis_code": "可输入编码或病名查找病种目录；诊断名称留空时按目录自动填写。",
-                      "referred": "县外（市级、省级、省外）就医时是否按规定办理了转诊手续。"}
+        fields = [
+            "institution",
+            "kind",
+            "admission_date",
+            "discharge_date",
+            "diagnosis_code",
+            "diagnosis_name",
+            "total_cost",
+            "in_policy_cost",
+            "package",
+            "referred",
+        ]
+        widgets = {
+            "diagnosis_code": forms.TextInput(attrs={"list": "disease-catalogue", "autocomplete": "off"})
+        }
+        help_texts = {
+            "diagnosis_code": "可输入编码或病名查找病种目录；诊断名称留空时按目录自动填写。",
+            "referred": "县外（市级、省级、省外）就医时是否按规定办理了转诊手续。",
+        }
 
     field_order = ["member_query", "member"]
 
@@ -118,8 +149,9 @@ class EncounterForm(MemberLookupMixin, ServiceModelForm, VersionedForm):
         if not (self.instance and self.instance.pk):
             self.fields.pop("version")
         if correcting:
-            self.fields["reason"] = forms.CharField(label="更正原因", max_length=80,
-                                                    widget=forms.TextInput(attrs={"class": "form-control"}))
+            self.fields["reason"] = forms.CharField(
+                label="更正原因", max_length=80, widget=forms.TextInput(attrs={"class": "form-control"})
+            )
 
     def changes(self):
         data = {name: self.cleaned_data[name] for name in self.Meta.fields}
@@ -133,12 +165,29 @@ _dates(EncounterForm)
 class IllnessForm(MemberLookupMixin, ServiceModelForm, VersionedForm):
     class Meta:
         model = IllnessRecord
-        fields = ["diagnosis_code", "diagnosis_name", "diagnosed_on", "diagnosed_at", "treatment_way",
-                  "treatment_plan", "status", "total_cost", "basic_insurance", "catastrophic_insurance", "civil_aid",
-                  "self_pay", "result"]
-        widgets = {"diagnosis_code": forms.TextInput(attrs={"list": "disease-catalogue", "autocomplete": "off"}),
-                   "treatment_plan": forms.Textarea(attrs={"rows": 3})}
-        help_texts = {"diagnosis_name": "留空时按病种目录自动填写。", "treatment_way": "留空时按病种目录自动填写。"}
+        fields = [
+            "diagnosis_code",
+            "diagnosis_name",
+            "diagnosed_on",
+            "diagnosed_at",
+            "treatment_way",
+            "treatment_plan",
+            "status",
+            "total_cost",
+            "basic_insurance",
+            "catastrophic_insurance",
+            "civil_aid",
+            "self_pay",
+            "result",
+        ]
+        widgets = {
+            "diagnosis_code": forms.TextInput(attrs={"list": "disease-catalogue", "autocomplete": "off"}),
+            "treatment_plan": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {
+            "diagnosis_name": "留空时按病种目录自动填写。",
+            "treatment_way": "留空时按病种目录自动填写。",
+        }
 
     field_order = ["member_query", "member"]
 
@@ -177,11 +226,13 @@ class ScreeningVillageForm(BootstrapMixin, forms.Form):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["village"].queryset = roles.scope(Village.objects.select_related("township"), user,
-                                                      "township_id")
+        self.fields["village"].queryset = roles.scope(
+            Village.objects.select_related("township"), user, "township_id"
+        )
 
 
 # --- family doctors -------------------------------------------------------------------------------
+
 
 class TeamForm(ServiceModelForm, BootstrapMixin, forms.ModelForm):
     class Meta:
@@ -191,8 +242,8 @@ class TeamForm(ServiceModelForm, BootstrapMixin, forms.ModelForm):
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["institution"].queryset = roles.scope(
-            Institution.objects.filter(level="township"), user, "township_id")
-
+            Institution.objects.filter(level="township"), user, "township_id"
+        )
 
 
 class TeamMemberForm(ServiceModelForm, BootstrapMixin, forms.ModelForm):
@@ -202,9 +253,13 @@ class TeamMemberForm(ServiceModelForm, BootstrapMixin, forms.ModelForm):
 
 
 class ContractForm(ServiceModelForm, VersionedForm):
-    members = forms.ModelMultipleChoiceField(label="签约成员", queryset=Member.objects.none(),
-                                             widget=forms.CheckboxSelectMultiple, required=False,
-                                             help_text="默认全家签约；只签部分成员时取消勾选其他人。")
+    members = forms.ModelMultipleChoiceField(
+        label="签约成员",
+        queryset=Member.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="默认全家签约；只签部分成员时取消勾选其他人。",
+    )
 
     class Meta:
         model = Contract
@@ -216,7 +271,8 @@ class ContractForm(ServiceModelForm, VersionedForm):
         self.fields["members"].queryset = household.members.order_by("id")
         self.fields["members"].widget.attrs = {}
         self.fields["team"].queryset = selectors.teams_for(user).filter(
-            active=True, township_id=household.village.township_id)
+            active=True, township_id=household.village.township_id
+        )
         self.fields["package"].queryset = ServicePackage.objects.filter(active=True)
         self.fields["end_date"].required = False
         self.fields["end_date"].help_text = "留空为签约开始起一年。"
@@ -247,8 +303,9 @@ class SignVillageForm(BootstrapMixin, forms.Form):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["village"].queryset = roles.scope(Village.objects.select_related("township"), user,
-                                                      "township_id")
+        self.fields["village"].queryset = roles.scope(
+            Village.objects.select_related("township"), user, "township_id"
+        )
         self.fields["team"].queryset = selectors.teams_for(user).filter(active=True)
         self.fields["package"].queryset = ServicePackage.objects.filter(active=True)
 
@@ -277,5 +334,8 @@ class EncounterUploadForm(RosterUploadForm):
 
     file = forms.FileField(label="就诊清单（.xlsx）", help_text="医院出院结算清单，一行一次就诊或住院。")
     create_areas = None
-    skip_invalid = forms.BooleanField(label="跳过有错误的行，导入其余各行", required=False,
-                                      help_text="不勾选时，只要有一处错误，整个文件都不导入。")
+    skip_invalid = forms.BooleanField(
+        label="跳过有错误的行，导入其余各行",
+        required=False,
+        help_text="不勾选时，只要有一处错误，整个文件都不导入。",
+    )

@@ -10,7 +10,7 @@ comes first (``N18.5`` before ``N18``). Dots are ignored when comparing, so ``C1
 from __future__ import annotations
 
 import unicodedata
-from typing import Hashable, Iterable
+from collections.abc import Hashable, Iterable
 
 __all__ = ["normalize_code", "expand_range", "split_prefixes", "PrefixIndex"]
 
@@ -37,8 +37,14 @@ def expand_range(code: str) -> list[str]:
     if "-" not in code:
         return [code] if code else []
     first, _, last = code.partition("-")
-    if (len(first) == len(last) >= 2 and first[0] == last[0] and first[0].isalpha()
-            and first[1:].isdigit() and last[1:].isdigit() and int(first[1:]) <= int(last[1:])):
+    if (
+        len(first) == len(last) >= 2
+        and first[0] == last[0]
+        and first[0].isalpha()
+        and first[1:].isdigit()
+        and last[1:].isdigit()
+        and int(first[1:]) <= int(last[1:])
+    ):
         width = len(first) - 1
         return [f"{first[0]}{n:0{width}d}" for n in range(int(first[1:]), int(last[1:]) + 1)]
     return [code]

@@ -17,10 +17,19 @@ from . import codes
 def _choices(name, table):
     return models.TextChoices(name, [(code.upper(), (code, label)) for code, label in table])
 
-InstitutionLevel = models.TextChoices("InstitutionLevel", [(c.upper(), (c, label)) for c, label in codes.INSTITUTION_LEVELS])
-EncounterKind = models.TextChoices("EncounterKind", [(c.upper(), (c, label)) for c, label in codes.ENCOUNTER_KINDS])
-DiseaseGroup = models.TextChoices("DiseaseGroup", [(c.upper(), (c, label)) for c, label in codes.DISEASE_GROUPS])
-TreatmentWay = models.TextChoices("TreatmentWay", [(c.upper(), (c, label)) for c, label in codes.TREATMENT_WAYS])
+
+InstitutionLevel = models.TextChoices(
+    "InstitutionLevel", [(c.upper(), (c, label)) for c, label in codes.INSTITUTION_LEVELS]
+)
+EncounterKind = models.TextChoices(
+    "EncounterKind", [(c.upper(), (c, label)) for c, label in codes.ENCOUNTER_KINDS]
+)
+DiseaseGroup = models.TextChoices(
+    "DiseaseGroup", [(c.upper(), (c, label)) for c, label in codes.DISEASE_GROUPS]
+)
+TreatmentWay = models.TextChoices(
+    "TreatmentWay", [(c.upper(), (c, label)) for c, label in codes.TREATMENT_WAYS]
+)
 IllnessStatus = _choices("IllnessStatus", codes.ILLNESS_STATUSES)
 ScreeningRound = _choices("ScreeningRound", codes.SCREENING_ROUNDS)
 TeamRole = _choices("TeamRole", codes.TEAM_ROLES)
@@ -34,15 +43,25 @@ class Institution(models.Model):
     code = models.CharField("机构编码", max_length=30, blank=True)
     level = models.CharField("级别", max_length=20, choices=InstitutionLevel.choices)
     designated = models.BooleanField("定点机构", default=True)
-    township = models.ForeignKey(Township, on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="institutions", verbose_name="所在乡镇",
-                                 help_text="乡镇卫生院和村卫生室填写；县级及以上留空。")
+    township = models.ForeignKey(
+        Township,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="institutions",
+        verbose_name="所在乡镇",
+        help_text="乡镇卫生院和村卫生室填写；县级及以上留空。",
+    )
     history = HistoricalRecords()
 
     class Meta:
         verbose_name = verbose_name_plural = "医疗机构"
         ordering = ["level", "name"]
-        constraints = [models.CheckConstraint(condition=Q(level__in=InstitutionLevel.values), name="institution_level_valid")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(level__in=InstitutionLevel.values), name="institution_level_valid"
+            )
+        ]
 
     def __str__(self):
         return self.name
@@ -55,9 +74,15 @@ class Disease(models.Model):
     name = models.CharField("疾病名称", max_length=100)
     group = models.CharField("分组", max_length=16, choices=DiseaseGroup.choices)
     treatment_way = models.CharField("救治方式", max_length=32, choices=TreatmentWay.choices, blank=True)
-    lists = models.CharField("所属名录", max_length=100, blank=True, help_text="例如：2017国家9种,2018国家21种")
-    prefixes = models.CharField("匹配编码前缀", max_length=200, blank=True,
-                                help_text="诊断编码以其中任一前缀开头即匹配本病种，用逗号分隔，如 A15,A16；留空则按编码（J60-J65 这样的范围逐个展开）。")
+    lists = models.CharField(
+        "所属名录", max_length=100, blank=True, help_text="例如：2017国家9种,2018国家21种"
+    )
+    prefixes = models.CharField(
+        "匹配编码前缀",
+        max_length=200,
+        blank=True,
+        help_text="诊断编码以其中任一前缀开头即匹配本病种，用逗号分隔，如 A15,A16；留空则按编码（J60-J65 这样的范围逐个展开）。",
+    )
     active = models.BooleanField("本县名录启用", default=True)
     history = HistoricalRecords()
 
@@ -74,25 +99,45 @@ class Encounter(models.Model):
     settled encounter is a new row that ``supersedes`` the old one, which stays visible."""
 
     ref = models.CharField("就诊流水号", max_length=40, unique=True)
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="encounters", verbose_name="患者")
-    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="encounters", verbose_name="医疗机构")
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="encounters", verbose_name="患者"
+    )
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="encounters", verbose_name="医疗机构"
+    )
     kind = models.CharField("就诊类型", max_length=20, choices=EncounterKind.choices)
     admission_date = models.DateField("就诊/入院日期")
     discharge_date = models.DateField("出院日期", null=True, blank=True)
     # The settlement date keys the yearly accumulators: discharge for a stay, else the visit.
-    service_date = models.GeneratedField(expression=Coalesce("discharge_date", "admission_date"),
-                                         output_field=models.DateField(), db_persist=True, verbose_name="结算日期")
+    service_date = models.GeneratedField(
+        expression=Coalesce("discharge_date", "admission_date"),
+        output_field=models.DateField(),
+        db_persist=True,
+        verbose_name="结算日期",
+    )
     diagnosis_code = models.CharField("诊断编码(ICD-10)", max_length=16, blank=True)
     diagnosis_name = models.CharField("诊断名称", max_length=100, blank=True)
     total_cost = models.DecimalField("医疗总费用", max_digits=12, decimal_places=2)
     in_policy_cost = models.DecimalField("政策范围内费用", max_digits=12, decimal_places=2)
     package = models.CharField("单病种定额编码", max_length=16, blank=True)
     referred = models.BooleanField("按规定转诊", default=True)
-    supersedes = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
-                                      related_name="superseded_by", verbose_name="更正的原记录")
+    supersedes = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="superseded_by",
+        verbose_name="更正的原记录",
+    )
     is_current = models.BooleanField("当前有效", default=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+", verbose_name="录入人")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="录入人",
+    )
     created_at = models.DateTimeField("录入时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
     version = models.PositiveIntegerField("版本", default=1)
@@ -107,10 +152,14 @@ class Encounter(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(total_cost__gte=0), name="encounter_total_not_negative"),
-            models.CheckConstraint(condition=Q(in_policy_cost__gte=0) & Q(in_policy_cost__lte=F("total_cost")),
-                                   name="encounter_in_policy_within_total"),
-            models.CheckConstraint(condition=Q(discharge_date__isnull=True) | Q(discharge_date__gte=F("admission_date")),
-                                   name="encounter_discharge_after_admission"),
+            models.CheckConstraint(
+                condition=Q(in_policy_cost__gte=0) & Q(in_policy_cost__lte=F("total_cost")),
+                name="encounter_in_policy_within_total",
+            ),
+            models.CheckConstraint(
+                condition=Q(discharge_date__isnull=True) | Q(discharge_date__gte=F("admission_date")),
+                name="encounter_discharge_after_admission",
+            ),
             models.CheckConstraint(condition=Q(kind__in=EncounterKind.values), name="encounter_kind_valid"),
         ]
 
@@ -123,32 +172,60 @@ def _money(label, **kwargs):
 
 
 def _not_negative(*names, prefix):
-    return [models.CheckConstraint(condition=Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__gte": 0}),
-                                   name=f"{prefix}_{name}_not_negative") for name in names]
+    return [
+        models.CheckConstraint(
+            condition=Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__gte": 0}),
+            name=f"{prefix}_{name}_not_negative",
+        )
+        for name in names
+    ]
 
 
 class IllnessRecord(models.Model):
     """一人一档、一人一策: one illness of one member, its treatment plan and the 因病致贫 survey."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="illnesses", verbose_name="患者")
-    disease = models.ForeignKey(Disease, on_delete=models.PROTECT, null=True, blank=True, related_name="illnesses",
-                                verbose_name="目录病种", help_text="由诊断编码按前缀自动匹配。")
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="illnesses", verbose_name="患者"
+    )
+    disease = models.ForeignKey(
+        Disease,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="illnesses",
+        verbose_name="目录病种",
+        help_text="由诊断编码按前缀自动匹配。",
+    )
     diagnosis_code = models.CharField("诊断编码(ICD-10)", max_length=16)
     diagnosis_name = models.CharField("诊断名称", max_length=100)
     diagnosed_on = models.DateField("确诊日期")
-    diagnosed_at = models.ForeignKey(Institution, on_delete=models.PROTECT, null=True, blank=True,
-                                     related_name="+", verbose_name="确诊机构")
+    diagnosed_at = models.ForeignKey(
+        Institution,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="确诊机构",
+    )
     treatment_way = models.CharField("救治方式", max_length=32, choices=TreatmentWay.choices, blank=True)
     treatment_plan = models.TextField("救治方案（一人一策）", blank=True)
-    status = models.CharField("救治状态", max_length=16, choices=IllnessStatus.choices, default=IllnessStatus.PENDING)
+    status = models.CharField(
+        "救治状态", max_length=16, choices=IllnessStatus.choices, default=IllnessStatus.PENDING
+    )
     total_cost = _money("累计总费用", null=True, blank=True)
     basic_insurance = _money("基本医保报销", null=True, blank=True)
     catastrophic_insurance = _money("大病保险报销", null=True, blank=True)
     civil_aid = _money("民政医疗救助", null=True, blank=True)
     self_pay = _money("个人自付", null=True, blank=True)
     result = models.CharField("救治结果", max_length=200, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+", verbose_name="录入人")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="录入人",
+    )
     created_at = models.DateTimeField("建档时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
     version = models.PositiveIntegerField("版本", default=1)
@@ -158,10 +235,18 @@ class IllnessRecord(models.Model):
         verbose_name = verbose_name_plural = "疾病救治档案"
         ordering = ["-diagnosed_on", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["member", "diagnosis_code"], name="illness_unique_per_member_code"),
+            models.UniqueConstraint(
+                fields=["member", "diagnosis_code"], name="illness_unique_per_member_code"
+            ),
             models.CheckConstraint(condition=Q(status__in=IllnessStatus.values), name="illness_status_valid"),
-            *_not_negative("total_cost", "basic_insurance", "catastrophic_insurance", "civil_aid", "self_pay",
-                           prefix="illness"),
+            *_not_negative(
+                "total_cost",
+                "basic_insurance",
+                "catastrophic_insurance",
+                "civil_aid",
+                "self_pay",
+                prefix="illness",
+            ),
         ]
 
     def __str__(self):
@@ -171,14 +256,22 @@ class IllnessRecord(models.Model):
 class Screening(models.Model):
     """One member checked in one screening round of a year (two rounds: everybody, then the sick)."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="screenings", verbose_name="成员")
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="screenings", verbose_name="成员"
+    )
     year = models.PositiveSmallIntegerField("年度")
     round = models.CharField("筛查轮次", max_length=16, choices=ScreeningRound.choices)
     checked = models.BooleanField("已筛查", default=True)
     checked_on = models.DateField("筛查日期")
     findings = models.CharField("筛查发现", max_length=200, blank=True)
-    checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+", verbose_name="登记人")
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="登记人",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -186,7 +279,9 @@ class Screening(models.Model):
         ordering = ["-year", "member__household__number", "member_id"]
         constraints = [
             models.UniqueConstraint(fields=["member", "year", "round"], name="screening_once_per_round"),
-            models.CheckConstraint(condition=Q(round__in=ScreeningRound.values), name="screening_round_valid"),
+            models.CheckConstraint(
+                condition=Q(round__in=ScreeningRound.values), name="screening_round_valid"
+            ),
         ]
 
     def __str__(self):
@@ -197,17 +292,22 @@ class Team(models.Model):
     """A family-doctor team (家庭医生团队) of a township clinic."""
 
     name = models.CharField("团队名称", max_length=100)
-    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="teams",
-                                    verbose_name="所属卫生院")
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="teams", verbose_name="所属卫生院"
+    )
     # Copied from the clinic when the team is saved through the services: scoping filters on it.
-    township = models.ForeignKey(Township, on_delete=models.PROTECT, related_name="teams", verbose_name="乡镇")
+    township = models.ForeignKey(
+        Township, on_delete=models.PROTECT, related_name="teams", verbose_name="乡镇"
+    )
     active = models.BooleanField("在岗", default=True)
     history = HistoricalRecords()
 
     class Meta:
         verbose_name = verbose_name_plural = "家庭医生团队"
         ordering = ["township__name", "name"]
-        constraints = [models.UniqueConstraint(fields=["institution", "name"], name="team_unique_name_in_clinic")]
+        constraints = [
+            models.UniqueConstraint(fields=["institution", "name"], name="team_unique_name_in_clinic")
+        ]
 
     def __str__(self):
         return self.name
@@ -224,7 +324,9 @@ class TeamMember(models.Model):
     class Meta:
         verbose_name = verbose_name_plural = "团队成员"
         ordering = ["team_id", "role", "name"]
-        constraints = [models.CheckConstraint(condition=Q(role__in=TeamRole.values), name="team_member_role_valid")]
+        constraints = [
+            models.CheckConstraint(condition=Q(role__in=TeamRole.values), name="team_member_role_valid")
+        ]
 
     def __str__(self):
         return f"{self.name}（{self.get_role_display()}）"
@@ -246,8 +348,10 @@ class ServicePackage(models.Model):
         ordering = ["tier", "name"]
         constraints = [
             models.CheckConstraint(condition=Q(tier__in=PackageTier.values), name="package_tier_valid"),
-            models.CheckConstraint(condition=Q(personal_share__gte=0) & Q(personal_share__lte=F("price")),
-                                   name="package_share_within_price"),
+            models.CheckConstraint(
+                condition=Q(personal_share__gte=0) & Q(personal_share__lte=F("price")),
+                name="package_share_within_price",
+            ),
         ]
 
     def __str__(self):
@@ -261,18 +365,30 @@ class ServicePackage(models.Model):
 class Contract(models.Model):
     """签约: a household's members signed to a team and a package for a period."""
 
-    household = models.ForeignKey("registry.Household", on_delete=models.PROTECT, related_name="contracts",
-                                  verbose_name="签约户")
+    household = models.ForeignKey(
+        "registry.Household", on_delete=models.PROTECT, related_name="contracts", verbose_name="签约户"
+    )
     members = models.ManyToManyField(Member, related_name="contracts", verbose_name="签约成员")
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="contracts", verbose_name="签约团队")
-    package = models.ForeignKey(ServicePackage, on_delete=models.PROTECT, related_name="contracts",
-                                verbose_name="服务包")
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, related_name="contracts", verbose_name="签约团队"
+    )
+    package = models.ForeignKey(
+        ServicePackage, on_delete=models.PROTECT, related_name="contracts", verbose_name="服务包"
+    )
     start_date = models.DateField("签约开始日期")
     end_date = models.DateField("签约结束日期")
-    status = models.CharField("状态", max_length=16, choices=ContractStatus.choices, default=ContractStatus.ACTIVE)
+    status = models.CharField(
+        "状态", max_length=16, choices=ContractStatus.choices, default=ContractStatus.ACTIVE
+    )
     notes = models.CharField("备注", max_length=200, blank=True)
-    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                  related_name="+", verbose_name="经办人")
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="经办人",
+    )
     created_at = models.DateTimeField("录入时间", auto_now_add=True)
     version = models.PositiveIntegerField("版本", default=1)
     history = HistoricalRecords(m2m_fields=[members])
@@ -281,11 +397,16 @@ class Contract(models.Model):
         verbose_name = verbose_name_plural = "家庭医生签约"
         ordering = ["-start_date", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(end_date__gt=F("start_date")), name="contract_end_after_start"),
-            models.CheckConstraint(condition=Q(status__in=ContractStatus.values), name="contract_status_valid"),
+            models.CheckConstraint(
+                condition=Q(end_date__gt=F("start_date")), name="contract_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ContractStatus.values), name="contract_status_valid"
+            ),
             # A household holds at most one contract in force.
-            models.UniqueConstraint(fields=["household"], condition=Q(status="active"),
-                                    name="contract_one_active_per_household"),
+            models.UniqueConstraint(
+                fields=["household"], condition=Q(status="active"), name="contract_one_active_per_household"
+            ),
         ]
 
     def __str__(self):
@@ -295,18 +416,34 @@ class Contract(models.Model):
 class FollowUp(models.Model):
     """随访: a contact of a team's doctor with a contracted member."""
 
-    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="followups", verbose_name="签约")
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="followups", verbose_name="随访对象")
+    contract = models.ForeignKey(
+        Contract, on_delete=models.PROTECT, related_name="followups", verbose_name="签约"
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="followups", verbose_name="随访对象"
+    )
     date = models.DateField("随访日期")
-    doctor = models.ForeignKey(TeamMember, on_delete=models.PROTECT, null=True, blank=True, related_name="followups",
-                               verbose_name="随访医生")
+    doctor = models.ForeignKey(
+        TeamMember,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="followups",
+        verbose_name="随访医生",
+    )
     kind = models.CharField("随访方式", max_length=16, choices=FollowUpKind.choices)
     systolic = models.PositiveSmallIntegerField("收缩压(mmHg)", null=True, blank=True)
     diastolic = models.PositiveSmallIntegerField("舒张压(mmHg)", null=True, blank=True)
     glucose = models.DecimalField("血糖(mmol/L)", max_digits=4, decimal_places=1, null=True, blank=True)
     notes = models.CharField("随访记录", max_length=500, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+", verbose_name="录入人")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="录入人",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -315,12 +452,18 @@ class FollowUp(models.Model):
         indexes = [models.Index(fields=["member", "date"]), models.Index(fields=["contract", "date"])]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=FollowUpKind.values), name="followup_kind_valid"),
-            models.CheckConstraint(condition=Q(systolic__isnull=True) | Q(systolic__gte=40, systolic__lte=300),
-                                   name="followup_systolic_range"),
-            models.CheckConstraint(condition=Q(diastolic__isnull=True) | Q(diastolic__gte=20, diastolic__lte=200),
-                                   name="followup_diastolic_range"),
-            models.CheckConstraint(condition=Q(glucose__isnull=True) | Q(glucose__gt=0, glucose__lte=50),
-                                   name="followup_glucose_range"),
+            models.CheckConstraint(
+                condition=Q(systolic__isnull=True) | Q(systolic__gte=40, systolic__lte=300),
+                name="followup_systolic_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(diastolic__isnull=True) | Q(diastolic__gte=20, diastolic__lte=200),
+                name="followup_diastolic_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(glucose__isnull=True) | Q(glucose__gt=0, glucose__lte=50),
+                name="followup_glucose_range",
+            ),
         ]
 
     def __str__(self):

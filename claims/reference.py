@@ -25,8 +25,9 @@ def _upsert(model, key: dict, values: dict, *, overwrite: bool) -> str:
 
 
 @transaction.atomic
-def load_reference_data(*, clinics: bool = False, demo_hospitals: bool = False, packages: bool = False,
-                        overwrite: bool = False) -> dict:
+def load_reference_data(
+    *, clinics: bool = False, demo_hospitals: bool = False, packages: bool = False, overwrite: bool = False
+) -> dict:
     """Load the disease catalogue; with ``demo_hospitals`` the demo county's hospitals above
     the township, with ``clinics`` a 卫生院 for every township and a 卫生室 for every village,
     with ``packages`` the sample service packages. Entries already present are kept as the
@@ -37,23 +38,56 @@ def load_reference_data(*, clinics: bool = False, demo_hospitals: bool = False, 
         counts.setdefault(kind, {"created": 0, "updated": 0, "kept": 0})[outcome] += 1
 
     for code, name, group, way, lists, prefixes in reference_data.DISEASES:
-        count("diseases", _upsert(Disease, {"code": code}, {"name": name, "group": group, "treatment_way": way,
-                                                             "lists": lists, "prefixes": prefixes},
-                                  overwrite=overwrite))
+        count(
+            "diseases",
+            _upsert(
+                Disease,
+                {"code": code},
+                {"name": name, "group": group, "treatment_way": way, "lists": lists, "prefixes": prefixes},
+                overwrite=overwrite,
+            ),
+        )
     if demo_hospitals:
         for name, level, designated in reference_data.DEMO_HOSPITALS:
-            count("institutions", _upsert(Institution, {"name": name}, {"level": level, "designated": designated},
-                                          overwrite=overwrite))
+            count(
+                "institutions",
+                _upsert(
+                    Institution,
+                    {"name": name},
+                    {"level": level, "designated": designated},
+                    overwrite=overwrite,
+                ),
+            )
     if clinics:
         for township in Township.objects.all():
-            count("institutions", _upsert(Institution, {"name": reference_data.clinic_name(township.name)},
-                                          {"level": "township", "township": township}, overwrite=overwrite))
+            count(
+                "institutions",
+                _upsert(
+                    Institution,
+                    {"name": reference_data.clinic_name(township.name)},
+                    {"level": "township", "township": township},
+                    overwrite=overwrite,
+                ),
+            )
         for village in Village.objects.select_related("township"):
-            count("institutions", _upsert(Institution, {"name": reference_data.village_post_name(village.name)},
-                                          {"level": "village", "township": village.township}, overwrite=overwrite))
+            count(
+                "institutions",
+                _upsert(
+                    Institution,
+                    {"name": reference_data.village_post_name(village.name)},
+                    {"level": "village", "township": village.township},
+                    overwrite=overwrite,
+                ),
+            )
     if packages:
         for name, tier, items, price, share in reference_data.DEMO_PACKAGES:
-            count("packages", _upsert(ServicePackage, {"name": name},
-                                      {"tier": tier, "items": items, "price": price, "personal_share": share},
-                                      overwrite=overwrite))
+            count(
+                "packages",
+                _upsert(
+                    ServicePackage,
+                    {"name": name},
+                    {"tier": tier, "items": items, "price": price, "personal_share": share},
+                    overwrite=overwrite,
+                ),
+            )
     return counts

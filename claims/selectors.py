@@ -17,8 +17,18 @@ from registry import roles
 from registry.models import Household, Member
 
 from . import codes, icd
-from .models import (Contract, Disease, Encounter, FollowUp, IllnessRecord, Institution, Screening, ServicePackage,
-                     Team, TeamMember)
+from .models import (
+    Contract,
+    Disease,
+    Encounter,
+    FollowUp,
+    IllnessRecord,
+    Institution,
+    Screening,
+    ServicePackage,
+    Team,
+    TeamMember,
+)
 
 MEMBER_TOWNSHIP = "member__household__village__township_id"
 HOUSEHOLD_TOWNSHIP = "household__village__township_id"
@@ -32,6 +42,7 @@ def today() -> datetime.date:
 
 # Reference data is the same for every role; ``user`` is accepted so that pages can treat
 # every selector alike.
+
 
 def institutions(user=None):
     return Institution.objects.select_related("township")
@@ -47,7 +58,9 @@ def packages(user=None):
 
 def catalogue_index(*, active_only: bool = True) -> tuple[icd.PrefixIndex, dict[int, Disease]]:
     """The disease catalogue as a prefix index (keys: disease ids) and the diseases by id."""
-    entries = {d.id: d for d in (Disease.objects.filter(active=True) if active_only else Disease.objects.all())}
+    entries = {
+        d.id: d for d in (Disease.objects.filter(active=True) if active_only else Disease.objects.all())
+    }
     index = icd.PrefixIndex((d.id, icd.split_prefixes(d.prefixes, d.code)) for d in entries.values())
     return index, entries
 
@@ -62,6 +75,7 @@ def match_diseases(code: str) -> list[Disease]:
 
 # --- people's records, scoped ------------------------------------------------------------------
 
+
 def members_for(user):
     from registry.selectors import members_for as registry_members
 
@@ -73,26 +87,43 @@ def member_search(user, query: str, *, limit: int = 10):
     query = (query or "").strip()
     if not query:
         return Member.objects.none()
-    return (members_for(user)
-            .filter(Q(name__contains=query) | Q(id_number__startswith=query.upper())
-                    | Q(household__number__startswith=query))
-            .order_by("household__number", "id")[:limit])
+    return (
+        members_for(user)
+        .filter(
+            Q(name__contains=query)
+            | Q(id_number__startswith=query.upper())
+            | Q(household__number__startswith=query)
+        )
+        .order_by("household__number", "id")[:limit]
+    )
 
 
 def illnesses_for(user):
-    return roles.scope(IllnessRecord.objects.select_related("member__household__village__township", "disease",
-                                                            "diagnosed_at"), user, MEMBER_TOWNSHIP)
+    return roles.scope(
+        IllnessRecord.objects.select_related(
+            "member__household__village__township", "disease", "diagnosed_at"
+        ),
+        user,
+        MEMBER_TOWNSHIP,
+    )
 
 
 def screenings_for(user):
-    return roles.scope(Screening.objects.select_related("member__household__village__township", "checked_by"),
-                       user, MEMBER_TOWNSHIP)
+    return roles.scope(
+        Screening.objects.select_related("member__household__village__township", "checked_by"),
+        user,
+        MEMBER_TOWNSHIP,
+    )
 
 
 def teams_for(user):
-    return roles.scope(Team.objects.select_related("institution", "township")
-                       .annotate(member_count=Count("members", filter=Q(members__active=True), distinct=True)),
-                       user, "township_id")
+    return roles.scope(
+        Team.objects.select_related("institution", "township").annotate(
+            member_count=Count("members", filter=Q(members__active=True), distinct=True)
+        ),
+        user,
+        "township_id",
+    )
 
 
 def team_members_for(user):
@@ -101,25 +132,36 @@ def team_members_for(user):
 
 def contracts_for(user):
     head = Member.objects.filter(household=OuterRef("household_id"), relation="head")
-    return (roles.scope(Contract.objects.all(), user, HOUSEHOLD_TOWNSHIP)
-            .select_related("household__village__township", "team", "package")
-            .annotate(head_name=Subquery(head.values("name")[:1]),
-                      member_count=Count("members", distinct=True),
-                      followup_count=Count("followups", distinct=True),
-                      last_followup=Max("followups__date")))
+    return (
+        roles.scope(Contract.objects.all(), user, HOUSEHOLD_TOWNSHIP)
+        .select_related("household__village__township", "team", "package")
+        .annotate(
+            head_name=Subquery(head.values("name")[:1]),
+            member_count=Count("members", distinct=True),
+            followup_count=Count("followups", distinct=True),
+            last_followup=Max("followups__date"),
+        )
+    )
 
 
 def followups_for(user):
-    return roles.scope(FollowUp.objects.select_related("member__household__village__township", "doctor",
-                                                       "contract__team"), user, "contract__" + HOUSEHOLD_TOWNSHIP)
+    return roles.scope(
+        FollowUp.objects.select_related("member__household__village__township", "doctor", "contract__team"),
+        user,
+        "contract__" + HOUSEHOLD_TOWNSHIP,
+    )
 
 
 def encounters_for(user):
-    return roles.scope(Encounter.objects.select_related("member__household__village__township", "institution",
-                                                        "supersedes"), user, MEMBER_TOWNSHIP)
+    return roles.scope(
+        Encounter.objects.select_related("member__household__village__township", "institution", "supersedes"),
+        user,
+        MEMBER_TOWNSHIP,
+    )
 
 
 # --- family-doctor lists ------------------------------------------------------------------------
+
 
 def contracts_without_followup(user, *, on: datetime.date | None = None):
     """签而不约: contracts in force whose first quarter has passed without any follow-up in it."""
@@ -128,13 +170,18 @@ def contracts_without_followup(user, *, on: datetime.date | None = None):
     early = FollowUp.objects.filter(contract=OuterRef("pk"), date__lte=OuterRef("first_quarter_end"))
     from django.db.models import DateField, ExpressionWrapper, F
 
-    return (contracts_for(user)
-            .filter(status="active", start_date__lte=cutoff)
-            .annotate(first_quarter_end=ExpressionWrapper(
-                F("start_date") + datetime.timedelta(days=codes.FIRST_FOLLOWUP_DAYS), output_field=DateField()))
-            .annotate(followed=Exists(early))
-            .filter(followed=False)
-            .order_by("start_date", "id"))
+    return (
+        contracts_for(user)
+        .filter(status="active", start_date__lte=cutoff)
+        .annotate(
+            first_quarter_end=ExpressionWrapper(
+                F("start_date") + datetime.timedelta(days=codes.FIRST_FOLLOWUP_DAYS), output_field=DateField()
+            )
+        )
+        .annotate(followed=Exists(early))
+        .filter(followed=False)
+        .order_by("start_date", "id")
+    )
 
 
 def members_due_followup(user, *, on: datetime.date | None = None):
@@ -146,17 +193,23 @@ def members_due_followup(user, *, on: datetime.date | None = None):
     cutoff = on - datetime.timedelta(days=codes.FOLLOWUP_INTERVAL_DAYS)
     contract = Contract.objects.filter(members=OuterRef("pk"), status="active").order_by("-start_date")
     last = FollowUp.objects.filter(member=OuterRef("pk")).order_by("-date").values("date")[:1]
-    managed = IllnessRecord.objects.filter(member=OuterRef("pk"), status__in=("managed", "treating", "pending"))
-    return (members_for(user)
-            .annotate(contract_id=Subquery(contract.values("id")[:1]),
-                      contract_start=Subquery(contract.values("start_date")[:1]),
-                      team_name=Subquery(contract.values("team__name")[:1]),
-                      last_followup=Subquery(last),
-                      ill=Exists(managed))
-            .filter(contract_id__isnull=False)
-            .filter(Q(health_status__in=("chronic", "serious")) | Q(ill=True))
-            .filter(Q(last_followup__lte=cutoff) | Q(last_followup__isnull=True, contract_start__lte=cutoff))
-            .order_by("last_followup", "contract_start", "id"))
+    managed = IllnessRecord.objects.filter(
+        member=OuterRef("pk"), status__in=("managed", "treating", "pending")
+    )
+    return (
+        members_for(user)
+        .annotate(
+            contract_id=Subquery(contract.values("id")[:1]),
+            contract_start=Subquery(contract.values("start_date")[:1]),
+            team_name=Subquery(contract.values("team__name")[:1]),
+            last_followup=Subquery(last),
+            ill=Exists(managed),
+        )
+        .filter(contract_id__isnull=False)
+        .filter(Q(health_status__in=("chronic", "serious")) | Q(ill=True))
+        .filter(Q(last_followup__lte=cutoff) | Q(last_followup__isnull=True, contract_start__lte=cutoff))
+        .order_by("last_followup", "contract_start", "id")
+    )
 
 
 def unsigned_households(village):
@@ -164,10 +217,14 @@ def unsigned_households(village):
     the register is a 建档立卡 poor household; 已脱贫 ones keep their policies)."""
     active = Contract.objects.filter(household=OuterRef("pk"), status="active")
     head = Member.objects.filter(household=OuterRef("pk"), relation="head")
-    return (Household.objects.filter(village=village)
-            .annotate(signed=Exists(active), head_name=Subquery(head.values("name")[:1]),
-                      member_count=Count("members"))
-            .filter(signed=False).order_by("number"))
+    return (
+        Household.objects.filter(village=village)
+        .annotate(
+            signed=Exists(active), head_name=Subquery(head.values("name")[:1]), member_count=Count("members")
+        )
+        .filter(signed=False)
+        .order_by("number")
+    )
 
 
 # --- illness figures ---------------------------------------------------------------------------
@@ -194,6 +251,7 @@ def illness_figures(record: IllnessRecord) -> tuple[dict[str, Decimal | None], b
 
 
 # --- encounters ---------------------------------------------------------------------------------
+
 
 def settled_ids(encounter_ids) -> set:
     from settlement.selectors import settled_encounter_ids

@@ -14,9 +14,9 @@ from __future__ import annotations
 import datetime
 import re
 import secrets
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable, Iterable, Sequence
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -28,8 +28,19 @@ from registry import roles
 from registry.models import Household, Member, Village
 
 from . import codes, encounter_rows, icd, selectors
-from .models import (Contract, Disease, Encounter, EncounterImport, FollowUp, IllnessRecord, Institution, Screening,
-                     ServicePackage, Team, TeamMember)
+from .models import (
+    Contract,
+    Disease,
+    Encounter,
+    EncounterImport,
+    FollowUp,
+    IllnessRecord,
+    Institution,
+    Screening,
+    ServicePackage,
+    Team,
+    TeamMember,
+)
 
 ProgressCallback = Callable[[str, int, int], None]
 _CHUNK = 2000  # keeps IN (…) lists under SQLite's variable limit
@@ -47,14 +58,16 @@ class ClaimsError(Exception):
 
 def _chunks(items: Sequence, size: int = _CHUNK):
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _check_version(obj, version: int | None, what: str) -> None:
     if version is not None and obj.version != version:
         raise ClaimsError(
             f"保存失败：该{what}在您打开后已被他人修改（您打开时为第{version}版，现在是第{obj.version}版）。"
-            "请重新打开页面，核对最新内容后再修改。", code="conflict")
+            "请重新打开页面，核对最新内容后再修改。",
+            code="conflict",
+        )
 
 
 def _check_township(user, township_id, what: str, field_name: str | None = None) -> None:
@@ -162,9 +175,21 @@ def reference_save(*, user, model, values: dict, instance=None):
 
 # --- illness records ----------------------------------------------------------------------------
 
-ILLNESS_FIELDS = ("diagnosis_code", "diagnosis_name", "diagnosed_on", "diagnosed_at", "treatment_way",
-                  "treatment_plan", "status", "total_cost", "basic_insurance", "catastrophic_insurance",
-                  "civil_aid", "self_pay", "result")
+ILLNESS_FIELDS = (
+    "diagnosis_code",
+    "diagnosis_name",
+    "diagnosed_on",
+    "diagnosed_at",
+    "treatment_way",
+    "treatment_plan",
+    "status",
+    "total_cost",
+    "basic_insurance",
+    "catastrophic_insurance",
+    "civil_aid",
+    "self_pay",
+    "result",
+)
 
 
 def _illness_values(values: dict) -> dict:
@@ -195,23 +220,49 @@ def _illness_values(values: dict) -> dict:
     return values
 
 
-def illness_create(*, user, member: Member, diagnosis_code: str, diagnosed_on: datetime.date,
-                   diagnosis_name: str = "", diagnosed_at: Institution | None = None, treatment_way: str = "",
-                   treatment_plan: str = "", status: str = "pending", total_cost: Decimal | None = None,
-                   basic_insurance: Decimal | None = None, catastrophic_insurance: Decimal | None = None,
-                   civil_aid: Decimal | None = None, self_pay: Decimal | None = None,
-                   result: str = "") -> IllnessRecord:
+def illness_create(
+    *,
+    user,
+    member: Member,
+    diagnosis_code: str,
+    diagnosed_on: datetime.date,
+    diagnosis_name: str = "",
+    diagnosed_at: Institution | None = None,
+    treatment_way: str = "",
+    treatment_plan: str = "",
+    status: str = "pending",
+    total_cost: Decimal | None = None,
+    basic_insurance: Decimal | None = None,
+    catastrophic_insurance: Decimal | None = None,
+    civil_aid: Decimal | None = None,
+    self_pay: Decimal | None = None,
+    result: str = "",
+) -> IllnessRecord:
     roles.require_write(user)
     _check_township(user, _member_township(member), "人员", "member")
-    values = _illness_values(dict(
-        diagnosis_code=diagnosis_code, diagnosis_name=diagnosis_name, diagnosed_on=diagnosed_on,
-        diagnosed_at=diagnosed_at, treatment_way=treatment_way, treatment_plan=treatment_plan, status=status,
-        total_cost=total_cost, basic_insurance=basic_insurance, catastrophic_insurance=catastrophic_insurance,
-        civil_aid=civil_aid, self_pay=self_pay, result=result))
+    values = _illness_values(
+        dict(
+            diagnosis_code=diagnosis_code,
+            diagnosis_name=diagnosis_name,
+            diagnosed_on=diagnosed_on,
+            diagnosed_at=diagnosed_at,
+            treatment_way=treatment_way,
+            treatment_plan=treatment_plan,
+            status=status,
+            total_cost=total_cost,
+            basic_insurance=basic_insurance,
+            catastrophic_insurance=catastrophic_insurance,
+            civil_aid=civil_aid,
+            self_pay=self_pay,
+            result=result,
+        )
+    )
     with transaction.atomic():
         if IllnessRecord.objects.filter(member=member, diagnosis_code=values["diagnosis_code"]).exists():
-            raise ClaimsError(f"{member.name}已有诊断编码为{values['diagnosis_code']}的救治档案，请打开原档案修改。",
-                              "diagnosis_code")
+            raise ClaimsError(
+                f"{member.name}已有诊断编码为{values['diagnosis_code']}的救治档案，请打开原档案修改。",
+                "diagnosis_code",
+            )
         record = IllnessRecord(member=member, created_by=user, **values)
         record._change_reason = "建档"
         record._history_user = user
@@ -219,7 +270,9 @@ def illness_create(*, user, member: Member, diagnosis_code: str, diagnosed_on: d
     return record
 
 
-def illness_update(*, user, record: IllnessRecord, version: int, changes: dict, reason: str = "") -> IllnessRecord:
+def illness_update(
+    *, user, record: IllnessRecord, version: int, changes: dict, reason: str = ""
+) -> IllnessRecord:
     roles.require_write(user)
     with transaction.atomic():
         current = IllnessRecord.objects.select_for_update().get(pk=record.pk)
@@ -229,25 +282,42 @@ def illness_update(*, user, record: IllnessRecord, version: int, changes: dict, 
         if status != current.status and status not in codes.ILLNESS_TRANSITIONS.get(current.status, ()):
             labels = dict(codes.ILLNESS_STATUSES)
             allowed = "、".join(labels[s] for s in codes.ILLNESS_TRANSITIONS.get(current.status, ()))
-            raise ClaimsError(f"救治状态不能从“{labels[current.status]}”改为“{labels[status]}”（可改为：{allowed}）。",
-                              "status")
+            raise ClaimsError(
+                f"救治状态不能从“{labels[current.status]}”改为“{labels[status]}”（可改为：{allowed}）。",
+                "status",
+            )
         if selectors.settled_figures([current.member_id]).get(current.member_id):
-            locked = [name for name in selectors.FIGURE_FIELDS
-                      if name in changes and changes[name] != getattr(current, name)]
+            locked = [
+                name
+                for name in selectors.FIGURE_FIELDS
+                if name in changes and changes[name] != getattr(current, name)
+            ]
             if locked:
                 raise ClaimsError("该患者已有结算数据，费用由结算结果自动汇总，不能手工修改。", locked[0])
         merged = {name: getattr(current, name) for name in ILLNESS_FIELDS}
         merged.update(changes)
         values = _illness_values(merged)
-        if (values["diagnosis_code"] != current.diagnosis_code and IllnessRecord.objects.filter(
-                member_id=current.member_id, diagnosis_code=values["diagnosis_code"]).exclude(pk=current.pk).exists()):
+        if (
+            values["diagnosis_code"] != current.diagnosis_code
+            and IllnessRecord.objects.filter(
+                member_id=current.member_id, diagnosis_code=values["diagnosis_code"]
+            )
+            .exclude(pk=current.pk)
+            .exists()
+        ):
             raise ClaimsError("该患者已有这个诊断编码的救治档案。", "diagnosis_code")
-        _apply(current, {k: v for k, v in values.items() if k in (*ILLNESS_FIELDS, "disease")},
-               (*ILLNESS_FIELDS, "disease"), user=user, reason=reason or "修改救治档案")
+        _apply(
+            current,
+            {k: v for k, v in values.items() if k in (*ILLNESS_FIELDS, "disease")},
+            (*ILLNESS_FIELDS, "disease"),
+            user=user,
+            reason=reason or "修改救治档案",
+        )
     return current
 
 
 # --- screening ------------------------------------------------------------------------------------
+
 
 @dataclass
 class ScreeningEntry:
@@ -256,8 +326,15 @@ class ScreeningEntry:
     findings: str = ""
 
 
-def screening_record_village(*, user, village: Village, year: int, round: str, checked_on: datetime.date,
-                             entries: Iterable[ScreeningEntry]) -> dict:
+def screening_record_village(
+    *,
+    user,
+    village: Village,
+    year: int,
+    round: str,
+    checked_on: datetime.date,
+    entries: Iterable[ScreeningEntry],
+) -> dict:
     """Record a screening round for a village's members in one go: ticked members get a
     record (or their record is updated), unticked members with a record are marked not
     checked. Returns ``{"created": n, "updated": n, "unchanged": n}``."""
@@ -275,16 +352,29 @@ def screening_record_village(*, user, village: Village, year: int, round: str, c
     reason = f"{year}年筛查登记"
     now = timezone.now()
     with transaction.atomic():
-        existing = {s.member_id: s for s in Screening.objects.select_for_update().filter(
-            member_id__in=[e.member_id for e in entries], year=year, round=round)}
+        existing = {
+            s.member_id: s
+            for s in Screening.objects.select_for_update().filter(
+                member_id__in=[e.member_id for e in entries], year=year, round=round
+            )
+        }
         to_create, to_update = [], []
         for entry in entries:
             findings = (entry.findings or "").strip()[:200]
             record = existing.get(entry.member_id)
             if record is None:
                 if entry.checked:
-                    to_create.append(Screening(member_id=entry.member_id, year=year, round=round, checked=True,
-                                               checked_on=checked_on, findings=findings, checked_by=user))
+                    to_create.append(
+                        Screening(
+                            member_id=entry.member_id,
+                            year=year,
+                            round=round,
+                            checked=True,
+                            checked_on=checked_on,
+                            findings=findings,
+                            checked_by=user,
+                        )
+                    )
                 continue
             if record.checked == entry.checked and record.findings == findings:
                 counts["unchanged"] += 1
@@ -293,11 +383,18 @@ def screening_record_village(*, user, village: Village, year: int, round: str, c
             if entry.checked:
                 record.checked_on = checked_on
             to_update.append(record)
-        bulk_create_with_history(to_create, Screening, default_user=user, default_change_reason=reason,
-                                 default_date=now)
+        bulk_create_with_history(
+            to_create, Screening, default_user=user, default_change_reason=reason, default_date=now
+        )
         if to_update:
-            bulk_update_with_history(to_update, Screening, ["checked", "findings", "checked_by", "checked_on"],
-                                     default_user=user, default_change_reason=reason, default_date=now)
+            bulk_update_with_history(
+                to_update,
+                Screening,
+                ["checked", "findings", "checked_by", "checked_on"],
+                default_user=user,
+                default_change_reason=reason,
+                default_date=now,
+            )
     counts["created"], counts["updated"] = len(to_create), len(to_update)
     return counts
 
@@ -360,8 +457,13 @@ def team_member_add(*, user, team: Team, name: str, role: str, phone: str = "") 
 def team_member_update(*, user, member: TeamMember, changes: dict) -> TeamMember:
     roles.require_write(user)
     _check_township(user, member.team.township_id, "团队")
-    _apply(member, changes, TEAM_MEMBER_FIELDS, user=user,
-           reason="离开团队" if changes.get("active") is False else "修改团队成员")
+    _apply(
+        member,
+        changes,
+        TEAM_MEMBER_FIELDS,
+        user=user,
+        reason="离开团队" if changes.get("active") is False else "修改团队成员",
+    )
     return member
 
 
@@ -379,8 +481,14 @@ def default_end_date(start: datetime.date) -> datetime.date:
     return same_day - datetime.timedelta(days=1)
 
 
-def _check_contract_terms(*, household_township: int, team: Team, package: ServicePackage,
-                          start_date: datetime.date, end_date: datetime.date) -> None:
+def _check_contract_terms(
+    *,
+    household_township: int,
+    team: Team,
+    package: ServicePackage,
+    start_date: datetime.date,
+    end_date: datetime.date,
+) -> None:
     if team.township_id != household_township:
         raise ClaimsError("只能签约本乡镇卫生院的团队。", "team")
     if not team.active:
@@ -393,16 +501,25 @@ def _check_contract_terms(*, household_township: int, team: Team, package: Servi
         raise ClaimsError("签约开始日期过远。", "start_date")
 
 
-def contract_sign(*, user, household: Household, team: Team, package: ServicePackage, start_date: datetime.date,
-                  end_date: datetime.date | None = None, members: Iterable[Member] | None = None,
-                  notes: str = "") -> Contract:
+def contract_sign(
+    *,
+    user,
+    household: Household,
+    team: Team,
+    package: ServicePackage,
+    start_date: datetime.date,
+    end_date: datetime.date | None = None,
+    members: Iterable[Member] | None = None,
+    notes: str = "",
+) -> Contract:
     """Sign a household (all members, or the given ones) to a team and a package."""
     roles.require_write(user)
     township = Household.objects.filter(pk=household.pk).values_list("village__township_id", flat=True).get()
     _check_township(user, township, "户", "household")
     end_date = end_date or default_end_date(start_date)
-    _check_contract_terms(household_township=township, team=team, package=package, start_date=start_date,
-                          end_date=end_date)
+    _check_contract_terms(
+        household_township=township, team=team, package=package, start_date=start_date, end_date=end_date
+    )
     household_members = {m.pk: m for m in household.members.all()}
     chosen = [m.pk for m in members] if members is not None else list(household_members)
     if not chosen:
@@ -412,9 +529,18 @@ def contract_sign(*, user, household: Household, team: Team, package: ServicePac
     try:
         with transaction.atomic():
             if Contract.objects.filter(household=household, status="active").exists():
-                raise ClaimsError(f"户 {household.number} 已有履约中的签约，请先解约或待其到期后再签。", "household")
-            contract = Contract(household=household, team=team, package=package, start_date=start_date,
-                                end_date=end_date, notes=notes, signed_by=user)
+                raise ClaimsError(
+                    f"户 {household.number} 已有履约中的签约，请先解约或待其到期后再签。", "household"
+                )
+            contract = Contract(
+                household=household,
+                team=team,
+                package=package,
+                start_date=start_date,
+                end_date=end_date,
+                notes=notes,
+                signed_by=user,
+            )
             contract._change_reason, contract._history_user = "签约", user
             contract.save()
             contract.members.set(chosen)
@@ -423,11 +549,14 @@ def contract_sign(*, user, household: Household, team: Team, package: ServicePac
     return contract
 
 
-def contract_update(*, user, contract: Contract, version: int, changes: dict,
-                    members: Iterable[Member] | None = None) -> Contract:
+def contract_update(
+    *, user, contract: Contract, version: int, changes: dict, members: Iterable[Member] | None = None
+) -> Contract:
     roles.require_write(user)
     with transaction.atomic():
-        current = Contract.objects.select_for_update().select_related("household__village").get(pk=contract.pk)
+        current = (
+            Contract.objects.select_for_update().select_related("household__village").get(pk=contract.pk)
+        )
         township = current.household.village.township_id
         _check_township(user, township, "签约")
         _check_version(current, version, "签约")
@@ -435,8 +564,13 @@ def contract_update(*, user, contract: Contract, version: int, changes: dict,
             raise ClaimsError("只有履约中的签约可以修改。")
         merged = {name: getattr(current, name) for name in CONTRACT_FIELDS}
         merged.update(changes)
-        _check_contract_terms(household_township=township, team=merged["team"], package=merged["package"],
-                              start_date=merged["start_date"], end_date=merged["end_date"])
+        _check_contract_terms(
+            household_township=township,
+            team=merged["team"],
+            package=merged["package"],
+            start_date=merged["start_date"],
+            end_date=merged["end_date"],
+        )
         changed = _apply(current, changes, CONTRACT_FIELDS, user=user, reason="修改签约")
         if members is not None:
             chosen = {m.pk for m in members}
@@ -458,13 +592,20 @@ def contract_terminate(*, user, contract: Contract, version: int, reason: str) -
     if not (reason or "").strip():
         raise ClaimsError("请填写解约原因。", "reason")
     with transaction.atomic():
-        current = Contract.objects.select_for_update().select_related("household__village").get(pk=contract.pk)
+        current = (
+            Contract.objects.select_for_update().select_related("household__village").get(pk=contract.pk)
+        )
         _check_township(user, current.household.village.township_id, "签约")
         _check_version(current, version, "签约")
         if current.status != "active":
             raise ClaimsError("该签约已不在履约中。")
-        _apply(current, {"status": "terminated", "notes": reason.strip()[:200]}, ("status", "notes"), user=user,
-               reason=f"解约：{reason.strip()}"[:100])
+        _apply(
+            current,
+            {"status": "terminated", "notes": reason.strip()[:200]},
+            ("status", "notes"),
+            user=user,
+            reason=f"解约：{reason.strip()}"[:100],
+        )
     return current
 
 
@@ -478,20 +619,35 @@ class VillageSigning:
     members_signed: int = 0
 
 
-def contract_sign_village(*, user, village: Village, team: Team, package: ServicePackage, start_date: datetime.date,
-                          end_date: datetime.date | None = None, dry_run: bool = False) -> VillageSigning:
+def contract_sign_village(
+    *,
+    user,
+    village: Village,
+    team: Team,
+    package: ServicePackage,
+    start_date: datetime.date,
+    end_date: datetime.date | None = None,
+    dry_run: bool = False,
+) -> VillageSigning:
     """Sign every household of ``village`` without a contract in force, all its members, to
     ``team`` and ``package``. A preview (``dry_run``) lists them; the confirmation computes the
     list again, so households signed meanwhile are left alone."""
     roles.require_write(user)
     _check_township(user, village.township_id, "行政村", "village")
     end_date = end_date or default_end_date(start_date)
-    _check_contract_terms(household_township=village.township_id, team=team, package=package,
-                          start_date=start_date, end_date=end_date)
+    _check_contract_terms(
+        household_township=village.township_id,
+        team=team,
+        package=package,
+        start_date=start_date,
+        end_date=end_date,
+    )
     report = VillageSigning(dry_run=dry_run)
     households = list(selectors.unsigned_households(village))
-    report.households = [{"id": h.pk, "number": h.number, "head": h.head_name or "", "members": h.member_count}
-                         for h in households]
+    report.households = [
+        {"id": h.pk, "number": h.number, "head": h.head_name or "", "members": h.member_count}
+        for h in households
+    ]
     report.members_signed = sum(h.member_count for h in households)
     if dry_run or not households:
         return report
@@ -499,15 +655,29 @@ def contract_sign_village(*, user, village: Village, team: Team, package: Servic
     now = timezone.now()
     try:
         with transaction.atomic():
-            contracts = [Contract(household_id=h.pk, team=team, package=package, start_date=start_date,
-                                  end_date=end_date, signed_by=user, version=1) for h in households]
-            bulk_create_with_history(contracts, Contract, default_user=user, default_change_reason=reason,
-                                     default_date=now)
+            contracts = [
+                Contract(
+                    household_id=h.pk,
+                    team=team,
+                    package=package,
+                    start_date=start_date,
+                    end_date=end_date,
+                    signed_by=user,
+                    version=1,
+                )
+                for h in households
+            ]
+            bulk_create_with_history(
+                contracts, Contract, default_user=user, default_change_reason=reason, default_date=now
+            )
             by_household = {c.household_id: c.pk for c in contracts}
             through = Contract.members.through
-            links = [through(contract_id=by_household[household_id], member_id=member_id)
-                     for member_id, household_id in Member.objects.filter(
-                         household_id__in=list(by_household)).values_list("id", "household_id")]
+            links = [
+                through(contract_id=by_household[household_id], member_id=member_id)
+                for member_id, household_id in Member.objects.filter(
+                    household_id__in=list(by_household)
+                ).values_list("id", "household_id")
+            ]
             through.objects.bulk_create(links, batch_size=1000)
     except IntegrityError as exc:
         raise ClaimsError("签约时有户刚刚被他人签约，请重新预览后再确认。") from exc
@@ -523,8 +693,13 @@ def contracts_expire(*, on: datetime.date | None = None) -> int:
         contract.status = "expired"
         contract.version += 1
     if expired:
-        bulk_update_with_history(expired, Contract, ["status", "version"], default_change_reason="到期",
-                                 default_date=timezone.now())
+        bulk_update_with_history(
+            expired,
+            Contract,
+            ["status", "version"],
+            default_change_reason="到期",
+            default_date=timezone.now(),
+        )
     return len(expired)
 
 
@@ -562,13 +737,31 @@ def _check_followup(contract: Contract, values: dict) -> None:
         raise ClaimsError("血糖应在0–50 mmol/L之间。", "glucose")
 
 
-def followup_create(*, user, contract: Contract, member: Member, date: datetime.date, kind: str,
-                    doctor: TeamMember | None = None, systolic: int | None = None, diastolic: int | None = None,
-                    glucose: Decimal | None = None, notes: str = "") -> FollowUp:
+def followup_create(
+    *,
+    user,
+    contract: Contract,
+    member: Member,
+    date: datetime.date,
+    kind: str,
+    doctor: TeamMember | None = None,
+    systolic: int | None = None,
+    diastolic: int | None = None,
+    glucose: Decimal | None = None,
+    notes: str = "",
+) -> FollowUp:
     roles.require_write(user)
     _check_township(user, contract.household.village.township_id, "签约")
-    values = dict(member=member, date=date, doctor=doctor, kind=kind, systolic=systolic, diastolic=diastolic,
-                  glucose=glucose, notes=notes)
+    values = dict(
+        member=member,
+        date=date,
+        doctor=doctor,
+        kind=kind,
+        systolic=systolic,
+        diastolic=diastolic,
+        glucose=glucose,
+        notes=notes,
+    )
     _check_followup(contract, values)
     followup = FollowUp(contract=contract, created_by=user, **values)
     followup._change_reason, followup._history_user = "随访登记", user
@@ -589,8 +782,19 @@ def followup_update(*, user, followup: FollowUp, changes: dict) -> FollowUp:
 
 # --- encounters ---------------------------------------------------------------------------------
 
-ENCOUNTER_FIELDS = ("member", "institution", "kind", "admission_date", "discharge_date", "diagnosis_code",
-                    "diagnosis_name", "total_cost", "in_policy_cost", "package", "referred")
+ENCOUNTER_FIELDS = (
+    "member",
+    "institution",
+    "kind",
+    "admission_date",
+    "discharge_date",
+    "diagnosis_code",
+    "diagnosis_name",
+    "total_cost",
+    "in_policy_cost",
+    "package",
+    "referred",
+)
 _FIELD_OF_COLUMN = {header: attr for attr, header, _, _ in encounter_rows._COLUMNS}
 
 
@@ -626,7 +830,9 @@ def encounter_warnings(*, member: Member, kind: str, diagnosis_code: str, chroni
             chronic = bool(chronic_index.match(diagnosis_code)) if diagnosis_code else False
         if not chronic:
             shown = diagnosis_code or "（未填写）"
-            warnings.append(f"门诊慢特病就诊的诊断编码{shown}不在本县门诊慢特病目录中，请核对诊断或就诊类型。")
+            warnings.append(
+                f"门诊慢特病就诊的诊断编码{shown}不在本县门诊慢特病目录中，请核对诊断或就诊类型。"
+            )
     return warnings
 
 
@@ -641,9 +847,13 @@ def _encounter_values(values: dict) -> dict:
     if values.get("institution") is None:
         raise ClaimsError("请选择医疗机构。", "institution")
     faults = encounter_rows.encounter_faults(
-        kind=values.get("kind"), admission_date=values.get("admission_date"),
-        discharge_date=values.get("discharge_date"), total_cost=values.get("total_cost"),
-        in_policy_cost=values.get("in_policy_cost"), today=selectors.today())
+        kind=values.get("kind"),
+        admission_date=values.get("admission_date"),
+        discharge_date=values.get("discharge_date"),
+        total_cost=values.get("total_cost"),
+        in_policy_cost=values.get("in_policy_cost"),
+        today=selectors.today(),
+    )
     if faults:
         column, message = faults[0]
         raise ClaimsError(f"{column}{message}", _FIELD_OF_COLUMN[column])
@@ -659,17 +869,40 @@ def new_ref(day: datetime.date) -> str:
     return f"HA{day:%Y%m%d}-{secrets.token_hex(4).upper()}"
 
 
-def encounter_create(*, user, member: Member, institution: Institution, kind: str, admission_date: datetime.date,
-                     total_cost: Decimal, in_policy_cost: Decimal, discharge_date: datetime.date | None = None,
-                     diagnosis_code: str = "", diagnosis_name: str = "", package: str = "",
-                     referred: bool = True, ref: str = "") -> tuple[Encounter, list[str]]:
+def encounter_create(
+    *,
+    user,
+    member: Member,
+    institution: Institution,
+    kind: str,
+    admission_date: datetime.date,
+    total_cost: Decimal,
+    in_policy_cost: Decimal,
+    discharge_date: datetime.date | None = None,
+    diagnosis_code: str = "",
+    diagnosis_name: str = "",
+    package: str = "",
+    referred: bool = True,
+    ref: str = "",
+) -> tuple[Encounter, list[str]]:
     """Enter a visit or stay; returns it with the warnings to show."""
     roles.require_write(user)
     _check_township(user, _member_township(member), "人员", "member")
-    values = _encounter_values(dict(
-        member=member, institution=institution, kind=kind, admission_date=admission_date,
-        discharge_date=discharge_date, diagnosis_code=diagnosis_code, diagnosis_name=diagnosis_name,
-        total_cost=total_cost, in_policy_cost=in_policy_cost, package=package, referred=referred))
+    values = _encounter_values(
+        dict(
+            member=member,
+            institution=institution,
+            kind=kind,
+            admission_date=admission_date,
+            discharge_date=discharge_date,
+            diagnosis_code=diagnosis_code,
+            diagnosis_name=diagnosis_name,
+            total_cost=total_cost,
+            in_policy_cost=in_policy_cost,
+            package=package,
+            referred=referred,
+        )
+    )
     ref = (ref or "").strip() or new_ref(admission_date)
     with transaction.atomic():
         if Encounter.objects.filter(ref=ref).exists():
@@ -695,8 +928,9 @@ def _check_new_member(user, changes: dict) -> None:
         _check_township(user, _member_township(changes["member"]), "人员", "member")
 
 
-def encounter_update(*, user, encounter: Encounter, version: int, changes: dict,
-                     reason: str = "") -> tuple[Encounter, list[str]]:
+def encounter_update(
+    *, user, encounter: Encounter, version: int, changes: dict, reason: str = ""
+) -> tuple[Encounter, list[str]]:
     """Change an encounter that is not settled yet (a settled one is corrected instead)."""
     roles.require_write(user)
     _check_new_member(user, changes)
@@ -704,15 +938,20 @@ def encounter_update(*, user, encounter: Encounter, version: int, changes: dict,
         current = _lock_current(user, encounter, version)
         if selectors.is_settled(current):
             raise ClaimsError("该就诊记录已结算，不能直接修改，请使用“更正”。", code="settled")
-        before = (current.member_id, _service_year({"discharge_date": current.discharge_date,
-                                                    "admission_date": current.admission_date}))
+        before = (
+            current.member_id,
+            _service_year(
+                {"discharge_date": current.discharge_date, "admission_date": current.admission_date}
+            ),
+        )
         merged = {name: getattr(current, name) for name in ENCOUNTER_FIELDS}
         merged.update(changes)
         values = _encounter_values(merged)
         if _apply(current, values, ENCOUNTER_FIELDS, user=user, reason=reason or "修改就诊记录"):
             _enqueue([before, (current.member_id, _service_year(values))])
-    return current, encounter_warnings(member=current.member, kind=current.kind,
-                                       diagnosis_code=current.diagnosis_code)
+    return current, encounter_warnings(
+        member=current.member, kind=current.kind, diagnosis_code=current.diagnosis_code
+    )
 
 
 def correction_ref(ref: str) -> str:
@@ -723,8 +962,9 @@ def correction_ref(ref: str) -> str:
     return f"{ref}-R1"
 
 
-def encounter_correct(*, user, encounter: Encounter, version: int, changes: dict,
-                      reason: str) -> tuple[Encounter, list[str]]:
+def encounter_correct(
+    *, user, encounter: Encounter, version: int, changes: dict, reason: str
+) -> tuple[Encounter, list[str]]:
     """Correct a (settled) encounter: a new row with the corrected values supersedes it; the
     old row stays, marked not current, and both member-years are settled again."""
     roles.require_write(user)
@@ -739,20 +979,36 @@ def encounter_correct(*, user, encounter: Encounter, version: int, changes: dict
         if all(values[name] == getattr(current, name) for name in ENCOUNTER_FIELDS):
             raise ClaimsError("更正内容与原记录相同。")
         ref = correction_ref(current.ref)
-        if len(ref) > Encounter._meta.get_field("ref").max_length or Encounter.objects.filter(ref=ref).exists():
+        if (
+            len(ref) > Encounter._meta.get_field("ref").max_length
+            or Encounter.objects.filter(ref=ref).exists()
+        ):
             raise ClaimsError(f"无法生成更正记录的流水号「{ref}」。")
         _apply(current, {"is_current": False}, ("is_current",), user=user, reason=f"被更正为 {ref}")
         corrected = Encounter(ref=ref, supersedes=current, created_by=user, **values)
-        corrected._change_reason, corrected._history_user = f"更正 {current.ref}：{reason.strip()}"[:100], user
+        corrected._change_reason, corrected._history_user = (
+            f"更正 {current.ref}：{reason.strip()}"[:100],
+            user,
+        )
         corrected.save()
-        _enqueue([(current.member_id, _service_year({"discharge_date": current.discharge_date,
-                                                     "admission_date": current.admission_date})),
-                  (corrected.member_id, _service_year(values))])
-    return corrected, encounter_warnings(member=corrected.member, kind=corrected.kind,
-                                         diagnosis_code=corrected.diagnosis_code)
+        _enqueue(
+            [
+                (
+                    current.member_id,
+                    _service_year(
+                        {"discharge_date": current.discharge_date, "admission_date": current.admission_date}
+                    ),
+                ),
+                (corrected.member_id, _service_year(values)),
+            ]
+        )
+    return corrected, encounter_warnings(
+        member=corrected.member, kind=corrected.kind, diagnosis_code=corrected.diagnosis_code
+    )
 
 
 # --- encounter import ---------------------------------------------------------------------------
+
 
 @dataclass
 class EncounterReport:
@@ -773,29 +1029,63 @@ class EncounterReport:
 
     def as_dict(self) -> dict:
         return {
-            "dry_run": self.dry_run, "refused": self.refused, "rows": self.rows, "created": self.created,
-            "updated": self.updated, "unchanged": self.unchanged, "rows_skipped": self.rows_skipped,
-            "errors": [e.as_dict() for e in self.errors], "warnings": [w.as_dict() for w in self.warnings],
-            "rejected_rows": self.rejected_rows, "header_row": self.header_row, "member_years": self.member_years,
+            "dry_run": self.dry_run,
+            "refused": self.refused,
+            "rows": self.rows,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rows_skipped": self.rows_skipped,
+            "errors": [e.as_dict() for e in self.errors],
+            "warnings": [w.as_dict() for w in self.warnings],
+            "rejected_rows": self.rejected_rows,
+            "header_row": self.header_row,
+            "member_years": self.member_years,
         }
 
 
-_COMPARED = ("member_id", "institution_id", "kind", "admission_date", "discharge_date", "diagnosis_code",
-             "diagnosis_name", "total_cost", "in_policy_cost", "package", "referred")
+_COMPARED = (
+    "member_id",
+    "institution_id",
+    "kind",
+    "admission_date",
+    "discharge_date",
+    "diagnosis_code",
+    "diagnosis_name",
+    "total_cost",
+    "in_policy_cost",
+    "package",
+    "referred",
+)
 _MAX_WARNINGS = 1000  # a report lists at most this many warnings (their count is exact)
 
 
 def _row_values(row: encounter_rows.EncounterRow, member_id: int, institution_id: int) -> dict:
-    return {"member_id": member_id, "institution_id": institution_id, "kind": row.kind,
-            "admission_date": row.admission_date, "discharge_date": row.discharge_date,
-            "diagnosis_code": row.diagnosis_code, "diagnosis_name": row.diagnosis_name,
-            "total_cost": row.total_cost, "in_policy_cost": row.in_policy_cost, "package": row.package,
-            "referred": row.referred}
+    return {
+        "member_id": member_id,
+        "institution_id": institution_id,
+        "kind": row.kind,
+        "admission_date": row.admission_date,
+        "discharge_date": row.discharge_date,
+        "diagnosis_code": row.diagnosis_code,
+        "diagnosis_name": row.diagnosis_name,
+        "total_cost": row.total_cost,
+        "in_policy_cost": row.in_policy_cost,
+        "package": row.package,
+        "referred": row.referred,
+    }
 
 
-def encounter_import(*, rows: Iterable[Sequence[object]], user, dry_run: bool = False, skip_invalid: bool = False,
-                     source_name: str = "", progress: ProgressCallback | None = None,
-                     today: datetime.date | None = None) -> EncounterReport:
+def encounter_import(
+    *,
+    rows: Iterable[Sequence[object]],
+    user,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    source_name: str = "",
+    progress: ProgressCallback | None = None,
+    today: datetime.date | None = None,
+) -> EncounterReport:
     """Import a discharge list (header row, then one row per visit or stay).
 
     With errors and without ``skip_invalid`` the whole file is refused and nothing is written.
@@ -823,8 +1113,9 @@ def encounter_import(*, rows: Iterable[Sequence[object]], user, dry_run: bool = 
     existing = {}
     refs = [r.ref for r in valid]
     for chunk in _chunks(refs):
-        for values in Encounter.objects.filter(ref__in=chunk).values("id", "ref", "version", "is_current",
-                                                                      "created_at", "created_by_id", *_COMPARED):
+        for values in Encounter.objects.filter(ref__in=chunk).values(
+            "id", "ref", "version", "is_current", "created_at", "created_by_id", *_COMPARED
+        ):
             existing[values["ref"]] = values
     settled = selectors.settled_ids([values["id"] for values in existing.values()])
     chronic_index, _ = selectors.catalogue_index()
@@ -842,8 +1133,12 @@ def encounter_import(*, rows: Iterable[Sequence[object]], user, dry_run: bool = 
             faults.append((encounter_rows.COL_NAME, f"与名册登记的姓名「{member['name']}」不符"))
         institution_id = institutions.get(row.institution)
         if institution_id is None:
-            faults.append((encounter_rows.COL_INSTITUTION,
-                           f"未知的医疗机构「{row.institution}」（请先在医疗机构目录中添加，名称须完全一致）"))
+            faults.append(
+                (
+                    encounter_rows.COL_INSTITUTION,
+                    f"未知的医疗机构「{row.institution}」（请先在医疗机构目录中添加，名称须完全一致）",
+                )
+            )
         current = existing.get(row.ref)
         if not faults and current is not None:
             if current["member_id"] != member["id"] or current["institution_id"] != institution_id:
@@ -858,19 +1153,32 @@ def encounter_import(*, rows: Iterable[Sequence[object]], user, dry_run: bool = 
                 report.unchanged += 1
                 continue
             if current["id"] in settled or not current["is_current"]:
-                errors.append(RowError(row.row, encounter_rows.COL_REF,
-                                       "该记录已结算或已更正，导入不能修改；请在就诊记录页面使用“更正”"))
+                errors.append(
+                    RowError(
+                        row.row,
+                        encounter_rows.COL_REF,
+                        "该记录已结算或已更正，导入不能修改；请在就诊记录页面使用“更正”",
+                    )
+                )
                 rejected.add(row.row)
                 continue
             to_update.append((row, values, current))
         else:
             to_create.append((row, values))
         if member["insured"] is not True:
-            warnings.append(RowError(row.row, encounter_rows.COL_ID, f"{member['name']}未登记参加基本医疗保险"))
+            warnings.append(
+                RowError(row.row, encounter_rows.COL_ID, f"{member['name']}未登记参加基本医疗保险")
+            )
         if row.kind == "outpatient_chronic" and not (
-                row.diagnosis_code and chronic_ids.intersection(chronic_index.match(row.diagnosis_code))):
-            warnings.append(RowError(row.row, encounter_rows.COL_DIAG_CODE,
-                                     f"门诊慢特病的诊断编码「{row.diagnosis_code}」不在门诊慢特病目录中"))
+            row.diagnosis_code and chronic_ids.intersection(chronic_index.match(row.diagnosis_code))
+        ):
+            warnings.append(
+                RowError(
+                    row.row,
+                    encounter_rows.COL_DIAG_CODE,
+                    f"门诊慢特病的诊断编码「{row.diagnosis_code}」不在门诊慢特病目录中",
+                )
+            )
     errors.sort(key=lambda e: (e.row, encounter_rows._ORDER[e.column]))
     report.errors = errors
     report.warnings = warnings[:_MAX_WARNINGS]
@@ -894,19 +1202,34 @@ def encounter_import(*, rows: Iterable[Sequence[object]], user, dry_run: bool = 
     with transaction.atomic():
         created = [{"ref": row.ref, "created_by_id": user.pk, **values} for row, values in to_create]
         for start in range(0, len(created), 10000):
-            bulk.create_with_history(Encounter, created[start:start + 10000], user=user, reason=reason, when=now)
+            bulk.create_with_history(
+                Encounter, created[start : start + 10000], user=user, reason=reason, when=now
+            )
             report_progress("写入", min(start + 10000, len(created)), total)
         if to_update:
             updated = []
             for row, values, current in to_update:
-                obj = Encounter(id=current["id"], ref=row.ref, version=current["version"] + 1, is_current=True,
-                                created_at=current["created_at"], created_by_id=current["created_by_id"],
-                                updated_at=now, **values)
+                obj = Encounter(
+                    id=current["id"],
+                    ref=row.ref,
+                    version=current["version"] + 1,
+                    is_current=True,
+                    created_at=current["created_at"],
+                    created_by_id=current["created_by_id"],
+                    updated_at=now,
+                    **values,
+                )
                 obj.service_date = values["discharge_date"] or values["admission_date"]
                 updated.append(obj)
-            bulk_update_with_history(updated, Encounter, [*ENCOUNTER_FIELDS, "version", "updated_at"],
-                                     batch_size=500, default_user=user, default_change_reason=reason,
-                                     default_date=now)
+            bulk_update_with_history(
+                updated,
+                Encounter,
+                [*ENCOUNTER_FIELDS, "version", "updated_at"],
+                batch_size=500,
+                default_user=user,
+                default_change_reason=reason,
+                default_date=now,
+            )
         _enqueue(pairs)
     report_progress("写入", total, total)
     return report
@@ -914,10 +1237,15 @@ def encounter_import(*, rows: Iterable[Sequence[object]], user, dry_run: bool = 
 
 # --- encounter import jobs (the web flow: upload → preview → confirm) -------------------------
 
+
 def encounter_job_create(*, user, uploaded_file, skip_invalid: bool) -> EncounterImport:
     roles.require_county(user)
-    return EncounterImport.objects.create(file=uploaded_file, original_name=uploaded_file.name[:255],
-                                          uploaded_by=user, skip_invalid=skip_invalid)
+    return EncounterImport.objects.create(
+        file=uploaded_file,
+        original_name=uploaded_file.name[:255],
+        uploaded_by=user,
+        skip_invalid=skip_invalid,
+    )
 
 
 def _progress_key(job_id: int) -> str:
@@ -951,9 +1279,14 @@ def encounter_job_run(*, job_id: int, confirm: bool) -> EncounterImport:
         except ExcelReadError as exc:
             report = EncounterReport(dry_run=not confirm, refused=True, errors=[RowError(1, "", str(exc))])
         else:
-            report = encounter_import(rows=rows, user=job.uploaded_by, dry_run=not confirm,
-                                      skip_invalid=job.skip_invalid, source_name=job.original_name,
-                                      progress=progress)
+            report = encounter_import(
+                rows=rows,
+                user=job.uploaded_by,
+                dry_run=not confirm,
+                skip_invalid=job.skip_invalid,
+                source_name=job.original_name,
+                progress=progress,
+            )
         if report.refused:
             job.status = EncounterImport.Status.REFUSED
         else:
@@ -967,7 +1300,8 @@ def encounter_job_run(*, job_id: int, confirm: bool) -> EncounterImport:
 def encounter_job_confirm(*, user, job: EncounterImport) -> EncounterImport:
     roles.require_county(user)
     updated = EncounterImport.objects.filter(pk=job.pk, status=EncounterImport.Status.PREVIEWED).update(
-        status=EncounterImport.Status.IMPORTING)
+        status=EncounterImport.Status.IMPORTING
+    )
     if not updated:
         raise ClaimsError("该文件不处于待确认状态，不能导入。")
     job.refresh_from_db()

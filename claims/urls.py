@@ -49,5 +49,7 @@ urlpatterns = [
     path("imports/<int:pk>/", views.EncounterImportDetailView.as_view(), name="import_detail"),
     path("imports/<int:pk>/progress/", views.EncounterImportProgressView.as_view(), name="import_progress"),
     path("imports/<int:pk>/confirm/", views.EncounterImportConfirmView.as_view(), name="import_confirm"),
-    path("imports/<int:pk>/rejected.xlsx", views.EncounterImportRejectedView.as_view(), name="import_rejected"),
+    path(
+        "imports/<int:pk>/rejected.xlsx", views.EncounterImportRejectedView.as_view(), name="import_rejected"
+    ),
 ]

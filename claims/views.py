@@ -15,9 +15,21 @@ from registry import roles
 from registry.idnumber import mask_id_number
 
 from . import filtersets, resources, selectors, services, tasks
-from .forms import (ContractForm, ContractTerminateForm, DiseaseForm, EncounterForm, EncounterUploadForm,
-                    FollowUpForm, IllnessForm, InstitutionForm, PackageForm, ScreeningVillageForm, SignVillageForm,
-                    TeamForm, TeamMemberForm)
+from .forms import (
+    ContractForm,
+    ContractTerminateForm,
+    DiseaseForm,
+    EncounterForm,
+    EncounterUploadForm,
+    FollowUpForm,
+    IllnessForm,
+    InstitutionForm,
+    PackageForm,
+    ScreeningVillageForm,
+    SignVillageForm,
+    TeamForm,
+    TeamMemberForm,
+)
 from .models import Disease, EncounterImport, Institution, Screening, ServicePackage
 
 
@@ -104,6 +116,7 @@ class ObjectMixin:
 
 # --- reference data -------------------------------------------------------------------------------
 
+
 class ReferenceListView(ScopedListView):
     """Institutions, catalogue and packages: everybody reads, county staff edit."""
 
@@ -149,8 +162,9 @@ class ReferenceFormView(ObjectMixin, ServiceFormView):
 
     def save(self, form):
         values = {name: form.cleaned_data[name] for name in form.Meta.fields}
-        return services.reference_save(user=self.request.user, model=self.model, values=values,
-                                       instance=getattr(self, "object", None))
+        return services.reference_save(
+            user=self.request.user, model=self.model, values=values, instance=getattr(self, "object", None)
+        )
 
     def get_success_url(self):
         return reverse(self.list_url)
@@ -159,9 +173,12 @@ class ReferenceFormView(ObjectMixin, ServiceFormView):
         context = super().get_context_data(**kwargs)
         verbose = self.model._meta.verbose_name
         obj = getattr(self, "object", None)
-        context.update(title=f"修改{verbose}：{obj}" if obj else f"新增{verbose}", object=obj,
-                       cancel_url=reverse(self.list_url),
-                       history=selectors.record_history(obj) if obj else None)
+        context.update(
+            title=f"修改{verbose}：{obj}" if obj else f"新增{verbose}",
+            object=obj,
+            cancel_url=reverse(self.list_url),
+            history=selectors.record_history(obj) if obj else None,
+        )
         return context
 
 
@@ -179,16 +196,26 @@ class PackageFormView(ReferenceFormView):
 
 # --- member search (used by the encounter and illness forms) ----------------------------------
 
+
 class MemberSearchView(RoleRequiredMixin, View):
     def get(self, request):
         found = selectors.member_search(request.user, request.GET.get("q", ""))
-        return JsonResponse({"results": [
-            {"id": m.pk, "label": f"{m.name} · 户{m.household.number} · {m.household.village.name} · "
-                                  f"{mask_id_number(m.id_number)}"}
-            for m in found]})
+        return JsonResponse(
+            {
+                "results": [
+                    {
+                        "id": m.pk,
+                        "label": f"{m.name} · 户{m.household.number} · {m.household.village.name} · "
+                        f"{mask_id_number(m.id_number)}",
+                    }
+                    for m in found
+                ]
+            }
+        )
 
 
 # --- encounters -----------------------------------------------------------------------------------
+
 
 class EncounterListView(ScopedListView):
     template_name = "claims/encounter_list.html"
@@ -215,10 +242,13 @@ class EncounterDetailView(ScopedDetailView):
         encounter = self.object
         versions = selectors.encounter_versions(encounter)
         settled = selectors.mark_settled(versions)
-        context.update(versions=versions, settled=encounter.pk in settled,
-                       masked_id=mask_id_number(encounter.member.id_number),
-                       diseases=selectors.match_diseases(encounter.diagnosis_code),
-                       history=selectors.record_history(encounter))
+        context.update(
+            versions=versions,
+            settled=encounter.pk in settled,
+            masked_id=mask_id_number(encounter.member.id_number),
+            diseases=selectors.match_diseases(encounter.diagnosis_code),
+            history=selectors.record_history(encounter),
+        )
         return context
 
 
@@ -244,7 +274,9 @@ class EncounterCreateView(CatalogueMixin, ServiceFormView):
         if member_id and member_id.isdigit():
             member = selectors.members_for(self.request.user).filter(pk=member_id).first()
             if member:
-                initial.update(member=member.pk, member_query=f"{member.name} {mask_id_number(member.id_number)}")
+                initial.update(
+                    member=member.pk, member_query=f"{member.name} {mask_id_number(member.id_number)}"
+                )
         return initial
 
     def save(self, form):
@@ -281,12 +313,20 @@ class EncounterEditView(ObjectMixin, CatalogueMixin, ServiceFormView):
         changes = form.changes()
         if self.correcting:
             self.result, warnings = services.encounter_correct(
-                user=self.request.user, encounter=self.object, version=form.cleaned_data["version"],
-                changes=changes, reason=form.cleaned_data["reason"])
+                user=self.request.user,
+                encounter=self.object,
+                version=form.cleaned_data["version"],
+                changes=changes,
+                reason=form.cleaned_data["reason"],
+            )
             self.success_message = f"已更正：新记录 {self.result.ref} 取代 {self.object.ref}，将重新结算。"
         else:
             self.result, warnings = services.encounter_update(
-                user=self.request.user, encounter=self.object, version=form.cleaned_data["version"], changes=changes)
+                user=self.request.user,
+                encounter=self.object,
+                version=form.cleaned_data["version"],
+                changes=changes,
+            )
         return self.result, warnings
 
     def get_success_url(self):
@@ -294,14 +334,19 @@ class EncounterEditView(ObjectMixin, CatalogueMixin, ServiceFormView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context.update(object=self.object, correcting=self.correcting,
-                       title=f"更正已结算的就诊记录 {self.object.ref}" if self.correcting
-                       else f"修改就诊记录 {self.object.ref}",
-                       cancel_url=reverse("claims:encounter_detail", args=[self.object.pk]))
+        context.update(
+            object=self.object,
+            correcting=self.correcting,
+            title=f"更正已结算的就诊记录 {self.object.ref}"
+            if self.correcting
+            else f"修改就诊记录 {self.object.ref}",
+            cancel_url=reverse("claims:encounter_detail", args=[self.object.pk]),
+        )
         return context
 
 
 # --- illness records ------------------------------------------------------------------------------
+
 
 class IllnessListView(ScopedListView):
     template_name = "claims/illness_list.html"
@@ -326,11 +371,15 @@ class IllnessDetailView(ScopedDetailView):
         context = super().get_context_data(**kwargs)
         record = self.object
         figures, from_settlements = selectors.illness_figures(record)
-        context.update(figures=figures, from_settlements=from_settlements,
-                       masked_id=mask_id_number(record.member.id_number),
-                       history=selectors.record_history(record),
-                       encounters=selectors.encounters_for(self.request.user).filter(
-                           member=record.member, is_current=True).order_by("-service_date")[:20])
+        context.update(
+            figures=figures,
+            from_settlements=from_settlements,
+            masked_id=mask_id_number(record.member.id_number),
+            history=selectors.record_history(record),
+            encounters=selectors.encounters_for(self.request.user)
+            .filter(member=record.member, is_current=True)
+            .order_by("-service_date")[:20],
+        )
         return context
 
 
@@ -341,7 +390,9 @@ class IllnessCreateView(EncounterCreateView):
 
     def save(self, form):
         data = form.changes()
-        self.record = services.illness_create(user=self.request.user, member=form.cleaned_data["member"], **data)
+        self.record = services.illness_create(
+            user=self.request.user, member=form.cleaned_data["member"], **data
+        )
         return self.record
 
     def get_success_url(self):
@@ -359,20 +410,28 @@ class IllnessEditView(ObjectMixin, CatalogueMixin, ServiceFormView):
         return {"user": self.request.user, "instance": self.object, "figures_locked": locked}
 
     def save(self, form):
-        return services.illness_update(user=self.request.user, record=self.object,
-                                       version=form.cleaned_data["version"], changes=form.changes())
+        return services.illness_update(
+            user=self.request.user,
+            record=self.object,
+            version=form.cleaned_data["version"],
+            changes=form.changes(),
+        )
 
     def get_success_url(self):
         return reverse("claims:illness_detail", args=[self.object.pk])
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context.update(object=self.object, title=f"修改救治档案：{self.object}",
-                       cancel_url=reverse("claims:illness_detail", args=[self.object.pk]))
+        context.update(
+            object=self.object,
+            title=f"修改救治档案：{self.object}",
+            cancel_url=reverse("claims:illness_detail", args=[self.object.pk]),
+        )
         return context
 
 
 # --- screening ------------------------------------------------------------------------------------
+
 
 class ScreeningListView(ScopedListView):
     template_name = "claims/screening_list.html"
@@ -399,15 +458,27 @@ class ScreeningVillageView(RoleRequiredMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         today = selectors.today()
         data = self.request.GET if "village" in self.request.GET else None
-        form = self._form(data) if data is not None else ScreeningVillageForm(
-            user=self.request.user, initial={"year": today.year, "round": "checkup", "checked_on": today})
+        form = (
+            self._form(data)
+            if data is not None
+            else ScreeningVillageForm(
+                user=self.request.user, initial={"year": today.year, "round": "checkup", "checked_on": today}
+            )
+        )
         context["form"] = form
         if data is not None and form.is_valid():
             village = form.cleaned_data["village"]
-            members = list(selectors.members_for(self.request.user).filter(household__village=village)
-                           .order_by("household__number", "id"))
-            records = {s.member_id: s for s in Screening.objects.filter(
-                member__in=members, year=form.cleaned_data["year"], round=form.cleaned_data["round"])}
+            members = list(
+                selectors.members_for(self.request.user)
+                .filter(household__village=village)
+                .order_by("household__number", "id")
+            )
+            records = {
+                s.member_id: s
+                for s in Screening.objects.filter(
+                    member__in=members, year=form.cleaned_data["year"], round=form.cleaned_data["round"]
+                )
+            }
             for member in _mask(members, attr=None):
                 member.screening = records.get(member.pk)
             context.update(members=members, chosen=form.cleaned_data)
@@ -421,23 +492,38 @@ class ScreeningVillageView(RoleRequiredMixin, TemplateView):
             return redirect("claims:screening_village")
         ids = [int(pk) for pk in request.POST.getlist("member") if pk.isdigit()]
         checked = set(request.POST.getlist("checked"))
-        entries = [services.ScreeningEntry(member_id=pk, checked=str(pk) in checked,
-                                           findings=request.POST.get(f"findings_{pk}", ""))
-                   for pk in ids]
+        entries = [
+            services.ScreeningEntry(
+                member_id=pk, checked=str(pk) in checked, findings=request.POST.get(f"findings_{pk}", "")
+            )
+            for pk in ids
+        ]
         try:
-            counts = services.screening_record_village(user=request.user, entries=entries, **form.cleaned_data)
+            counts = services.screening_record_village(
+                user=request.user, entries=entries, **form.cleaned_data
+            )
         except services.ClaimsError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"已保存：新登记 {counts['created']} 人，修改 {counts['updated']} 人，"
-                                      f"未变 {counts['unchanged']} 人。")
+            messages.success(
+                request,
+                f"已保存：新登记 {counts['created']} 人，修改 {counts['updated']} 人，"
+                f"未变 {counts['unchanged']} 人。",
+            )
         chosen = form.cleaned_data
-        query = urlencode({"village": chosen["village"].pk, "year": chosen["year"], "round": chosen["round"],
-                           "checked_on": chosen["checked_on"].isoformat()})
+        query = urlencode(
+            {
+                "village": chosen["village"].pk,
+                "year": chosen["year"],
+                "round": chosen["round"],
+                "checked_on": chosen["checked_on"].isoformat(),
+            }
+        )
         return redirect(f"{reverse('claims:screening_village')}?{query}")
 
 
 # --- teams and packages --------------------------------------------------------------------------
+
 
 class TeamListView(ScopedListView):
     template_name = "claims/team_list.html"
@@ -455,10 +541,12 @@ class TeamDetailView(ScopedDetailView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context.update(members=self.object.members.order_by("-active", "role", "name"),
-                       member_form=TeamMemberForm(),
-                       active_contracts=self.object.contracts.filter(status="active").count(),
-                       history=selectors.record_history(self.object))
+        context.update(
+            members=self.object.members.order_by("-active", "role", "name"),
+            member_form=TeamMemberForm(),
+            active_contracts=self.object.contracts.filter(status="active").count(),
+            history=selectors.record_history(self.object),
+        )
         return context
 
 
@@ -484,8 +572,9 @@ class TeamFormView(ObjectMixin, ServiceFormView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         obj = getattr(self, "object", None)
-        context.update(title=f"修改团队：{obj}" if obj else "新建家庭医生团队",
-                       cancel_url=reverse("claims:team_list"))
+        context.update(
+            title=f"修改团队：{obj}" if obj else "新建家庭医生团队", cancel_url=reverse("claims:team_list")
+        )
         return context
 
 
@@ -508,13 +597,16 @@ class TeamMemberToggleView(RoleRequiredMixin, View):
     def post(self, request, pk):
         member = get_object_or_404(selectors.team_members_for(request.user), pk=pk)
         try:
-            services.team_member_update(user=request.user, member=member, changes={"active": not member.active})
+            services.team_member_update(
+                user=request.user, member=member, changes={"active": not member.active}
+            )
         except services.ClaimsError as exc:
             messages.error(request, exc.message)
         return redirect("claims:team_detail", pk=member.team_id)
 
 
 # --- contracts ------------------------------------------------------------------------------------
+
 
 class ContractListView(ScopedListView):
     template_name = "claims/contract_list.html"
@@ -544,11 +636,13 @@ class ContractDetailView(ScopedDetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         contract = self.object
-        context.update(members=_mask(list(contract.members.order_by("id")), attr=None),
-                       team_members=contract.team.members.filter(active=True),
-                       followups=contract.followups.select_related("member", "doctor").order_by("-date"),
-                       terminate_form=ContractTerminateForm(initial={"version": contract.version}),
-                       history=selectors.record_history(contract))
+        context.update(
+            members=_mask(list(contract.members.order_by("id")), attr=None),
+            team_members=contract.team.members.filter(active=True),
+            followups=contract.followups.select_related("member", "doctor").order_by("-date"),
+            terminate_form=ContractTerminateForm(initial={"version": contract.version}),
+            history=selectors.record_history(contract),
+        )
         return context
 
 
@@ -586,8 +680,12 @@ class ContractCreateView(ServiceFormView):
 
     def save(self, form):
         data = form.changes()
-        self.contract = services.contract_sign(user=self.request.user, household=self.household,
-                                               members=form.cleaned_data["members"] or None, **data)
+        self.contract = services.contract_sign(
+            user=self.request.user,
+            household=self.household,
+            members=form.cleaned_data["members"] or None,
+            **data,
+        )
         return self.contract
 
     def get_success_url(self):
@@ -595,8 +693,10 @@ class ContractCreateView(ServiceFormView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context.update(title=f"签约：户 {self.household.number}（{self.household.head_name or '无户主'}）",
-                       cancel_url=reverse("registry:household_detail", args=[self.household.pk]))
+        context.update(
+            title=f"签约：户 {self.household.number}（{self.household.head_name or '无户主'}）",
+            cancel_url=reverse("registry:household_detail", args=[self.household.pk]),
+        )
         return context
 
 
@@ -609,17 +709,23 @@ class ContractEditView(ObjectMixin, ServiceFormView):
         return {"user": self.request.user, "instance": self.object}
 
     def save(self, form):
-        return services.contract_update(user=self.request.user, contract=self.object,
-                                        version=form.cleaned_data["version"], changes=form.changes(),
-                                        members=form.cleaned_data["members"])
+        return services.contract_update(
+            user=self.request.user,
+            contract=self.object,
+            version=form.cleaned_data["version"],
+            changes=form.changes(),
+            members=form.cleaned_data["members"],
+        )
 
     def get_success_url(self):
         return reverse("claims:contract_detail", args=[self.object.pk])
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context.update(title=f"修改签约：户 {self.object.household.number}",
-                       cancel_url=reverse("claims:contract_detail", args=[self.object.pk]))
+        context.update(
+            title=f"修改签约：户 {self.object.household.number}",
+            cancel_url=reverse("claims:contract_detail", args=[self.object.pk]),
+        )
         return context
 
 
@@ -660,7 +766,9 @@ class SignVillageView(RoleRequiredMixin, FormView):
     def form_valid(self, form):
         confirm = "confirm" in self.request.POST
         try:
-            report = services.contract_sign_village(user=self.request.user, dry_run=not confirm, **form.cleaned_data)
+            report = services.contract_sign_village(
+                user=self.request.user, dry_run=not confirm, **form.cleaned_data
+            )
         except services.ClaimsError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             return self.form_invalid(form)
@@ -671,6 +779,7 @@ class SignVillageView(RoleRequiredMixin, FormView):
 
 
 # --- follow-ups -----------------------------------------------------------------------------------
+
 
 class FollowUpListView(ScopedListView):
     template_name = "claims/followup_list.html"
@@ -705,7 +814,9 @@ class FollowUpFormView(ServiceFormView):
                 self.contract = self.followup.contract
             else:
                 self.followup = None
-                self.contract = get_object_or_404(selectors.contracts_for(request.user), pk=kwargs["contract"])
+                self.contract = get_object_or_404(
+                    selectors.contracts_for(request.user), pk=kwargs["contract"]
+                )
         return super().dispatch(request, *args, **kwargs)
 
     def extra_form_kwargs(self):
@@ -720,7 +831,9 @@ class FollowUpFormView(ServiceFormView):
 
     def save(self, form):
         if self.followup is not None:
-            return services.followup_update(user=self.request.user, followup=self.followup, changes=form.changes())
+            return services.followup_update(
+                user=self.request.user, followup=self.followup, changes=form.changes()
+            )
         return services.followup_create(user=self.request.user, contract=self.contract, **form.changes())
 
     def get_success_url(self):
@@ -728,12 +841,15 @@ class FollowUpFormView(ServiceFormView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context.update(title=("修改随访" if self.followup else "登记随访") + f"：户 {self.contract.household.number}",
-                       cancel_url=reverse("claims:contract_detail", args=[self.contract.pk]))
+        context.update(
+            title=("修改随访" if self.followup else "登记随访") + f"：户 {self.contract.household.number}",
+            cancel_url=reverse("claims:contract_detail", args=[self.contract.pk]),
+        )
         return context
 
 
 # --- encounter import -----------------------------------------------------------------------------
+
 
 class EncounterImportListView(RoleRequiredMixin, ListView):
     county_required = True
@@ -756,8 +872,11 @@ class EncounterUploadView(RoleRequiredMixin, FormView):
     form_class = EncounterUploadForm
 
     def form_valid(self, form):
-        job = services.encounter_job_create(user=self.request.user, uploaded_file=form.cleaned_data["file"],
-                                            skip_invalid=form.cleaned_data["skip_invalid"])
+        job = services.encounter_job_create(
+            user=self.request.user,
+            uploaded_file=form.cleaned_data["file"],
+            skip_invalid=form.cleaned_data["skip_invalid"],
+        )
         tasks.enqueue_encounter_job(job.pk, confirm=False)
         return redirect("claims:import_detail", pk=job.pk)
 
@@ -777,10 +896,12 @@ class EncounterImportDetailView(RoleRequiredMixin, DetailView):
         context = super().get_context_data(**kwargs)
         job = self.object
         report = job.result or job.preview
-        context.update(report=report,
-                       running=job.status in (EncounterImport.Status.PREVIEWING, EncounterImport.Status.IMPORTING),
-                       can_confirm=job.status == EncounterImport.Status.PREVIEWED,
-                       has_rejected=bool(report and report.get("rejected_rows")))
+        context.update(
+            report=report,
+            running=job.status in (EncounterImport.Status.PREVIEWING, EncounterImport.Status.IMPORTING),
+            can_confirm=job.status == EncounterImport.Status.PREVIEWED,
+            has_rejected=bool(report and report.get("rejected_rows")),
+        )
         return context
 
 
@@ -791,7 +912,9 @@ class EncounterImportProgressView(RoleRequiredMixin, View):
         job = get_object_or_404(EncounterImport, pk=pk)
         done = job.status not in (EncounterImport.Status.PREVIEWING, EncounterImport.Status.IMPORTING)
         stage, percent = services.encounter_job_progress(job=job)
-        return JsonResponse({"percent": 100 if done else percent, "stage": stage, "done": done, "redirect": None})
+        return JsonResponse(
+            {"percent": 100 if done else percent, "stage": stage, "done": done, "redirect": None}
+        )
 
 
 class EncounterImportConfirmView(RoleRequiredMixin, View):

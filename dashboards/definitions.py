@@ -53,6 +53,7 @@ NOTICE_OBJECTION_DAYS = 7
 
 # --- targets ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class TargetSpec:
     key: str
@@ -186,6 +187,7 @@ def default_period(today: datetime.date) -> Period:
 
 
 # --- public notice ---------------------------------------------------------------------------
+
 
 def mask_name(name: str) -> str:
     """王秀英 → 王*英, 王五 → 王*, 欧阳秀英 → 欧*英: the family name and, from three characters

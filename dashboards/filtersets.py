@@ -11,13 +11,17 @@ def place_filterset(model, place: str):
     (e.g. ``"member__household__village"``); the choices are scoped to the user."""
     township, village = _place_filters(place)
     meta = type("Meta", (), {"model": model, "fields": ["township", "village"]})
-    return type(f"{model.__name__}PlaceFilterSet", (django_filters.FilterSet,),
-                {"township": township, "village": village, "Meta": meta})
+    return type(
+        f"{model.__name__}PlaceFilterSet",
+        (django_filters.FilterSet,),
+        {"township": township, "village": village, "Meta": meta},
+    )
 
 
 class SurveyFilterSet(place_filterset(Member, "household__village")):
-    poverty_status = django_filters.ChoiceFilter(label="脱贫状态", field_name="household__poverty_status",
-                                                 choices=PovertyStatus.choices)
+    poverty_status = django_filters.ChoiceFilter(
+        label="脱贫状态", field_name="household__poverty_status", choices=PovertyStatus.choices
+    )
 
     class Meta:
         model = Member

@@ -37,8 +37,11 @@ class PeriodForm(forms.Form):
         data = self.cleaned_data
         kind = data.get("period") or "year"
         year = data.get("year") or today.year
-        number = {"year": 0, "quarter": data.get("quarter") or (today.month - 1) // 3 + 1,
-                  "month": data.get("month") or today.month}[kind]
+        number = {
+            "year": 0,
+            "quarter": data.get("quarter") or (today.month - 1) // 3 + 1,
+            "month": data.get("month") or today.month,
+        }[kind]
         return Period(kind, year, number)
 
 
@@ -58,9 +61,14 @@ class TargetsForm(forms.Form):
         super().__init__(*args, **kwargs)
         for spec in definitions.TARGETS:
             self.fields[spec.key] = forms.DecimalField(
-                label=f"{spec.label}（{'不低于' if spec.at_least else '不高于'}，%）", min_value=0, max_value=100,
-                decimal_places=1, max_digits=4, initial=values[spec.key],
-                widget=forms.NumberInput(attrs={"class": "form-control", "step": "0.1"}))
+                label=f"{spec.label}（{'不低于' if spec.at_least else '不高于'}，%）",
+                min_value=0,
+                max_value=100,
+                decimal_places=1,
+                max_digits=4,
+                initial=values[spec.key],
+                widget=forms.NumberInput(attrs={"class": "form-control", "step": "0.1"}),
+            )
 
 
 class RefreshForm(forms.Form):
@@ -70,45 +78,79 @@ class RefreshForm(forms.Form):
 class NoticePickForm(forms.Form):
     """Which village's notice of which month to open."""
 
-    village = forms.ModelChoiceField(label="行政村", queryset=Village.objects.none(),
-                                     widget=forms.Select(attrs={"class": "form-select"}))
-    year = forms.TypedChoiceField(label="年度", coerce=int, choices=_years,
-                                  widget=forms.Select(attrs={"class": "form-select"}))
-    month = forms.TypedChoiceField(label="月份", coerce=int, choices=MONTHS,
-                                   widget=forms.Select(attrs={"class": "form-select"}))
+    village = forms.ModelChoiceField(
+        label="行政村", queryset=Village.objects.none(), widget=forms.Select(attrs={"class": "form-select"})
+    )
+    year = forms.TypedChoiceField(
+        label="年度", coerce=int, choices=_years, widget=forms.Select(attrs={"class": "form-select"})
+    )
+    month = forms.TypedChoiceField(
+        label="月份", coerce=int, choices=MONTHS, widget=forms.Select(attrs={"class": "form-select"})
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["village"].queryset = roles.scope(Village.objects.select_related("township"), user,
-                                                      "township_id").order_by("township__name", "name")
+        self.fields["village"].queryset = roles.scope(
+            Village.objects.select_related("township"), user, "township_id"
+        ).order_by("township__name", "name")
         last_month = timezone.localdate().replace(day=1) - datetime.timedelta(days=1)
         self.fields["year"].initial = last_month.year
         self.fields["month"].initial = last_month.month
 
 
 class NoticePublishForm(forms.Form):
-    published_on = forms.DateField(label="公示日期", widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date", "class": "form-control"}))
-    objection_days = forms.IntegerField(label="公示期(天)", min_value=1, max_value=60,
-                                        initial=definitions.NOTICE_OBJECTION_DAYS,
-                                        widget=forms.NumberInput(attrs={"class": "form-control"}))
-    contact = forms.CharField(label="异议受理电话", max_length=60, required=False,
-                              widget=forms.TextInput(attrs={"class": "form-control"}))
+    published_on = forms.DateField(
+        label="公示日期",
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date", "class": "form-control"}),
+    )
+    objection_days = forms.IntegerField(
+        label="公示期(天)",
+        min_value=1,
+        max_value=60,
+        initial=definitions.NOTICE_OBJECTION_DAYS,
+        widget=forms.NumberInput(attrs={"class": "form-control"}),
+    )
+    contact = forms.CharField(
+        label="异议受理电话",
+        max_length=60,
+        required=False,
+        widget=forms.TextInput(attrs={"class": "form-control"}),
+    )
 
 
 class ObjectionForm(forms.Form):
-    entry = forms.TypedChoiceField(label="针对的条目", coerce=int, required=False, empty_value=None,
-                                   widget=forms.Select(attrs={"class": "form-select"}))
-    raised_by = forms.CharField(label="反映人", max_length=50, widget=forms.TextInput(attrs={"class": "form-control"}))
-    contact = forms.CharField(label="联系方式", max_length=60, required=False,
-                              widget=forms.TextInput(attrs={"class": "form-control"}))
-    received_on = forms.DateField(label="受理日期", widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date", "class": "form-control"}))
-    content = forms.CharField(label="异议内容", widget=forms.Textarea(attrs={"rows": 3, "class": "form-control"}))
+    entry = forms.TypedChoiceField(
+        label="针对的条目",
+        coerce=int,
+        required=False,
+        empty_value=None,
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    raised_by = forms.CharField(
+        label="反映人", max_length=50, widget=forms.TextInput(attrs={"class": "form-control"})
+    )
+    contact = forms.CharField(
+        label="联系方式",
+        max_length=60,
+        required=False,
+        widget=forms.TextInput(attrs={"class": "form-control"}),
+    )
+    received_on = forms.DateField(
+        label="受理日期",
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date", "class": "form-control"}),
+    )
+    content = forms.CharField(
+        label="异议内容", widget=forms.Textarea(attrs={"rows": 3, "class": "form-control"})
+    )
 
     def __init__(self, *args, entries=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["entry"].choices = [("", "整份公示")] + [
-            (row.entry_id, f"{row.position}. {row.masked_name} {row.institution}") for row in entries]
+            (row.entry_id, f"{row.position}. {row.masked_name} {row.institution}") for row in entries
+        ]
 
 
 class ResolveForm(forms.Form):
-    resolution = forms.CharField(label="处理结果", widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}))
+    resolution = forms.CharField(
+        label="处理结果", widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"})
+    )

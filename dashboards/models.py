@@ -68,8 +68,11 @@ class EncounterCell(models.Model):
 
     class Meta:
         verbose_name = verbose_name_plural = "统计：就诊"
-        constraints = [models.UniqueConstraint(fields=["year", "month", "village", "kind", "in_county"],
-                                               name="encounter_cell_key")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["year", "month", "village", "kind", "in_county"], name="encounter_cell_key"
+            )
+        ]
 
 
 class SettlementCell(models.Model):
@@ -89,8 +92,11 @@ class SettlementCell(models.Model):
 
     class Meta:
         verbose_name = verbose_name_plural = "统计：结算"
-        constraints = [models.UniqueConstraint(fields=["year", "month", "village", "kind", "poverty_status"],
-                                               name="settlement_cell_key")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["year", "month", "village", "kind", "poverty_status"], name="settlement_cell_key"
+            )
+        ]
 
 
 class PayoutCell(models.Model):
@@ -108,8 +114,12 @@ class PayoutCell(models.Model):
 
     class Meta:
         verbose_name = verbose_name_plural = "统计：各层级支付"
-        constraints = [models.UniqueConstraint(fields=["year", "month", "village", "tier_key", "tier_kind",
-                                                       "tier_name", "fund"], name="payout_cell_key")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["year", "month", "village", "tier_key", "tier_kind", "tier_name", "fund"],
+                name="payout_cell_key",
+            )
+        ]
 
 
 class IllnessCell(models.Model):
@@ -123,8 +133,9 @@ class IllnessCell(models.Model):
 
     class Meta:
         verbose_name = verbose_name_plural = "统计：疾病救治"
-        constraints = [models.UniqueConstraint(fields=["year", "month", "village", "status"],
-                                               name="illness_cell_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["year", "month", "village", "status"], name="illness_cell_key")
+        ]
 
 
 class ContractCell(models.Model):
@@ -148,7 +159,9 @@ class ContractCell(models.Model):
 class MemberYearCell(models.Model):
     """One member's current settlements of a year, summed: the 因病返贫 risk list reads it."""
 
-    member = models.ForeignKey("registry.Member", on_delete=models.CASCADE, related_name="+", verbose_name="成员")
+    member = models.ForeignKey(
+        "registry.Member", on_delete=models.CASCADE, related_name="+", verbose_name="成员"
+    )
     village = _village()
     year = _year()
     settlements = _count("结算笔数")
@@ -186,8 +199,15 @@ class RefreshRun(models.Model):
 
     years = models.JSONField("年度")
     status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.QUEUED)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                     related_name="+", verbose_name="发起人", help_text="空：定时任务")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="发起人",
+        help_text="空：定时任务",
+    )
     created_at = models.DateTimeField("发起时间", auto_now_add=True)
     started_at = models.DateTimeField("开始时间", null=True, blank=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)
@@ -215,8 +235,14 @@ class YearStamp(models.Model):
 
     year = models.PositiveSmallIntegerField("年度", unique=True)
     refreshed_at = models.DateTimeField("更新时间")
-    run = models.ForeignKey(RefreshRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
-                            verbose_name="刷新任务")
+    run = models.ForeignKey(
+        RefreshRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="刷新任务",
+    )
 
     class Meta:
         verbose_name = verbose_name_plural = "统计更新时间"
@@ -228,18 +254,27 @@ class YearStamp(models.Model):
 class Target(models.Model):
     """A target county staff set (percentages); keys and directions: definitions.TARGETS."""
 
-    key = models.CharField("指标", max_length=32, unique=True,
-                           choices=[(spec.key, spec.label) for spec in definitions.TARGETS])
+    key = models.CharField(
+        "指标", max_length=32, unique=True, choices=[(spec.key, spec.label) for spec in definitions.TARGETS]
+    )
     value = models.DecimalField("目标值(%)", max_digits=5, decimal_places=1)
     label = models.CharField("名称", max_length=50)
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+", verbose_name="修改人")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="修改人",
+    )
     updated_at = models.DateTimeField("修改时间", auto_now=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "考核目标"
         ordering = ["key"]
-        constraints = [models.CheckConstraint(condition=Q(value__gte=0) & Q(value__lte=100), name="target_percent")]
+        constraints = [
+            models.CheckConstraint(condition=Q(value__gte=0) & Q(value__lte=100), name="target_percent")
+        ]
 
     def __str__(self):
         return f"{self.label} {self.value}%"
@@ -253,7 +288,9 @@ class Notice(models.Model):
         PUBLISHED = "published", "公示中"
         CLOSED = "closed", "公示结束"
 
-    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="notices", verbose_name="行政村")
+    village = models.ForeignKey(
+        Village, on_delete=models.PROTECT, related_name="notices", verbose_name="行政村"
+    )
     year = _year()
     month = _month()
     status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.PUBLISHED)
@@ -262,11 +299,18 @@ class Notice(models.Model):
     contact = models.CharField("异议受理电话", max_length=60, blank=True)
     # The payers' columns in the order of the policy's tiers (entries keep {fund: amount}).
     funds = models.JSONField("支付资金列", default=list)
-    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
-                                     verbose_name="发布人")
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="发布人"
+    )
     published_at = models.DateTimeField("发布时间", auto_now_add=True)
-    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                  related_name="+", verbose_name="结束人")
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="结束人",
+    )
     closed_at = models.DateTimeField("结束时间", null=True, blank=True)
 
     class Meta:
@@ -293,8 +337,9 @@ class NoticeEntry(models.Model):
 
     notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="entries", verbose_name="公示")
     position = models.PositiveIntegerField("序号")
-    settlement = models.ForeignKey("settlement.Settlement", on_delete=models.PROTECT, related_name="+",
-                                   verbose_name="结算记录")
+    settlement = models.ForeignKey(
+        "settlement.Settlement", on_delete=models.PROTECT, related_name="+", verbose_name="结算记录"
+    )
     masked_name = models.CharField("姓名", max_length=50)
     institution = models.CharField("医疗机构", max_length=100)
     kind = models.CharField("就诊类型", max_length=20)
@@ -319,27 +364,44 @@ class NoticeEntry(models.Model):
 class NoticeObjection(models.Model):
     """An objection or complaint against a notice (optionally one entry) and its answer."""
 
-    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="objections", verbose_name="公示")
-    entry = models.ForeignKey(NoticeEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="objections",
-                              verbose_name="针对的公示条目")
+    notice = models.ForeignKey(
+        Notice, on_delete=models.CASCADE, related_name="objections", verbose_name="公示"
+    )
+    entry = models.ForeignKey(
+        NoticeEntry,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="objections",
+        verbose_name="针对的公示条目",
+    )
     raised_by = models.CharField("反映人", max_length=50)
     contact = models.CharField("联系方式", max_length=60, blank=True)
     received_on = models.DateField("受理日期")
     content = models.TextField("异议内容")
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
-                                    verbose_name="登记人")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="登记人"
+    )
     recorded_at = models.DateTimeField("登记时间", auto_now_add=True)
     resolution = models.TextField("处理结果", blank=True)
-    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="+", verbose_name="答复人")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="答复人",
+    )
     resolved_at = models.DateTimeField("答复时间", null=True, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "公示异议"
         ordering = ["received_on", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(resolved_at__isnull=True) | ~Q(resolution=""),
-                                   name="objection_resolution_when_resolved"),
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True) | ~Q(resolution=""),
+                name="objection_resolution_when_resolved",
+            ),
         ]
 
     def __str__(self):

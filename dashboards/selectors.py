@@ -23,8 +23,21 @@ from settlement.models import Settlement, SettlementLine
 
 from . import definitions
 from .definitions import Period, percent
-from .models import (ContractCell, EncounterCell, IllnessCell, MemberYearCell, Notice, NoticeObjection, PayoutCell,
-                     RefreshRun, RegistryCell, RiskCell, SettlementCell, Target, YearStamp)
+from .models import (
+    ContractCell,
+    EncounterCell,
+    IllnessCell,
+    MemberYearCell,
+    Notice,
+    NoticeObjection,
+    PayoutCell,
+    RefreshRun,
+    RegistryCell,
+    RiskCell,
+    SettlementCell,
+    Target,
+    YearStamp,
+)
 
 _CELL_TOWNSHIP = "village__township_id"
 
@@ -47,26 +60,31 @@ def year_stamp(year: int) -> YearStamp | None:
 def running_refresh() -> RefreshRun | None:
     """A refresh queued or running within the last hour (older ones were lost with a worker)."""
     since = timezone.now() - datetime.timedelta(hours=1)
-    return (RefreshRun.objects.filter(status__in=(RefreshRun.Status.QUEUED, RefreshRun.Status.RUNNING),
-                                      created_at__gte=since).first())
+    return RefreshRun.objects.filter(
+        status__in=(RefreshRun.Status.QUEUED, RefreshRun.Status.RUNNING), created_at__gte=since
+    ).first()
 
 
 def signing_contracts():
     """Contracts that count for 签约率 and 签而不约 (definitions.SIGNING_*)."""
-    return Contract.objects.filter(status__in=definitions.SIGNING_CONTRACT_STATUSES,
-                                   household__poverty_status__in=definitions.SIGNING_STATUSES)
+    return Contract.objects.filter(
+        status__in=definitions.SIGNING_CONTRACT_STATUSES,
+        household__poverty_status__in=definitions.SIGNING_STATUSES,
+    )
 
 
 def contracts_with_first_quarter():
     """``signing_contracts`` annotated with ``followed``: a follow-up within the first
     FIRST_FOLLOWUP_DAYS days (the claims app's 签而不约 rule)."""
-    first_quarter_end = ExpressionWrapper(F("start_date") + datetime.timedelta(days=FIRST_FOLLOWUP_DAYS),
-                                          output_field=DateField())
+    first_quarter_end = ExpressionWrapper(
+        F("start_date") + datetime.timedelta(days=FIRST_FOLLOWUP_DAYS), output_field=DateField()
+    )
     early = FollowUp.objects.filter(contract=OuterRef("pk"), date__lte=OuterRef("first_quarter_end"))
     return signing_contracts().annotate(first_quarter_end=first_quarter_end).annotate(followed=Exists(early))
 
 
 # --- figures ------------------------------------------------------------------------------------
+
 
 def _zero():
     return Decimal("0.00")
@@ -180,8 +198,11 @@ class Figures:
         return getattr(self, key)
 
     def misses(self, target_values: dict) -> set[str]:
-        return {key for key, target in target_values.items()
-                if definitions.misses_target(key, getattr(self, key), target)}
+        return {
+            key
+            for key, target in target_values.items()
+            if definitions.misses_target(key, getattr(self, key), target)
+        }
 
 
 @dataclass
@@ -197,13 +218,13 @@ class Group:
 @dataclass
 class Board:
     period: Period
-    township: Township | None       # None: the rows are townships; else this township's villages
+    township: Township | None  # None: the rows are townships; else this township's villages
     groups: list[Group]
     total: Figures
-    months: dict[int, Figures]      # the period's year, month by month (trend charts)
+    months: dict[int, Figures]  # the period's year, month by month (trend charts)
     targets: dict
     total_misses: set
-    measured_month: int | None      # where 签约率 is read
+    measured_month: int | None  # where 签约率 is read
     stamp: YearStamp | None
 
     @property
@@ -228,7 +249,9 @@ def _scoped_cells(model, user, township: Township | None):
     return queryset.filter(village__township=township) if township else queryset
 
 
-def board(user, period: Period, *, township: Township | None = None, on: datetime.date | None = None) -> Board:
+def board(
+    user, period: Period, *, township: Township | None = None, on: datetime.date | None = None
+) -> Board:
     """The figures of ``period`` per township (``township`` None) or per village of
     ``township``, their total, and the period's year month by month: ten queries."""
     on = on or today()
@@ -236,7 +259,9 @@ def board(user, period: Period, *, township: Township | None = None, on: datetim
     if township:
         names = list(Village.objects.filter(township=township).order_by("name").values_list("id", "name"))
     else:
-        names = list(roles.scope(Township.objects.all(), user, "id").order_by("name").values_list("id", "name"))
+        names = list(
+            roles.scope(Township.objects.all(), user, "id").order_by("name").values_list("id", "name")
+        )
     groups = {pk: Group(pk, name, Figures()) for pk, name in names}
     total = Figures()
     months = {month: Figures() for month in range(1, 13)}
@@ -247,7 +272,7 @@ def board(user, period: Period, *, township: Township | None = None, on: datetim
         """The Figures a cell row adds to: its group and the total (in the period), its month."""
         found = []
         group = groups.get(row[group_key])
-        if group is None:      # a cell of a township outside the user's scope cannot occur; be safe
+        if group is None:  # a cell of a township outside the user's scope cannot occur; be safe
             return found
         month = row.get("month")
         if not with_month or month in in_period:
@@ -262,16 +287,33 @@ def board(user, period: Period, *, township: Township | None = None, on: datetim
             queryset = queryset.filter(year=period.year)
         return queryset.values(group_key, *fields).annotate(**sums).order_by()
 
-    registry_sums = {name: Sum(name) for name in ("households", "households_poor", "households_lifted",
-                                                  "households_monitored", "members", "members_insured",
-                                                  "members_uninsured", "members_insured_unknown")}
+    registry_sums = {
+        name: Sum(name)
+        for name in (
+            "households",
+            "households_poor",
+            "households_lifted",
+            "households_monitored",
+            "members",
+            "members_insured",
+            "members_uninsured",
+            "members_insured_unknown",
+        )
+    }
     for row in cells(RegistryCell, **{f"sum_{k}": v for k, v in registry_sums.items()}):
         for figures in targets_of(row, with_month=False):
             for name in registry_sums:
                 setattr(figures, name, getattr(figures, name) + (row[f"sum_{name}"] or 0))
 
-    for row in cells(EncounterCell, "month", "kind", "in_county", n=Sum("encounters"), cost=Sum("total_cost"),
-                     in_policy=Sum("in_policy_cost")):
+    for row in cells(
+        EncounterCell,
+        "month",
+        "kind",
+        "in_county",
+        n=Sum("encounters"),
+        cost=Sum("total_cost"),
+        in_policy=Sum("in_policy_cost"),
+    ):
         for figures in targets_of(row):
             entry = figures.encounters_by_kind[row["kind"]]
             entry[0] += row["n"]
@@ -280,8 +322,16 @@ def board(user, period: Period, *, township: Township | None = None, on: datetim
             if row["in_county"]:
                 figures.encounters_in_county += row["n"]
 
-    for row in cells(SettlementCell, "month", "kind", "poverty_status", n=Sum("settlements"), cost=Sum("total_cost"),
-                     paid=Sum("payouts_total"), own=Sum("self_pay")):
+    for row in cells(
+        SettlementCell,
+        "month",
+        "kind",
+        "poverty_status",
+        n=Sum("settlements"),
+        cost=Sum("total_cost"),
+        paid=Sum("payouts_total"),
+        own=Sum("self_pay"),
+    ):
         for figures in targets_of(row):
             figures.settlements += row["n"]
             figures.settled_cost += row["cost"]
@@ -292,8 +342,16 @@ def board(user, period: Period, *, township: Township | None = None, on: datetim
                 entry[0] += row["cost"]
                 entry[1] += row["own"]
 
-    for row in cells(PayoutCell, "month", "tier_key", "tier_kind", "tier_name", "fund", n=Sum("lines"),
-                     amount=Sum("amount")):
+    for row in cells(
+        PayoutCell,
+        "month",
+        "tier_key",
+        "tier_kind",
+        "tier_name",
+        "fund",
+        n=Sum("lines"),
+        amount=Sum("amount"),
+    ):
         for figures in targets_of(row):
             entry = figures.payouts[(row["tier_key"], row["tier_kind"], row["tier_name"], row["fund"])]
             entry[0] += row["n"]
@@ -303,8 +361,14 @@ def board(user, period: Period, *, township: Township | None = None, on: datetim
         for figures in targets_of(row):
             figures.illnesses_by_status[row["status"]] += row["n"]
 
-    for row in cells(ContractCell, "month", signed=Sum("households_signed"), started=Sum("contracts_started"),
-                     due=Sum("contracts_due"), missing=Sum("contracts_without_followup")):
+    for row in cells(
+        ContractCell,
+        "month",
+        signed=Sum("households_signed"),
+        started=Sum("contracts_started"),
+        due=Sum("contracts_due"),
+        missing=Sum("contracts_without_followup"),
+    ):
         for figures in targets_of(row):
             figures.contracts_started += row["started"]
             figures.contracts_due += row["due"]
@@ -324,12 +388,21 @@ def board(user, period: Period, *, township: Township | None = None, on: datetim
     ordered = [groups[pk] for pk, _ in names]
     for group in ordered:
         group.misses = group.figures.misses(target_values)
-    return Board(period=period, township=township, groups=ordered, total=total, months=months,
-                 targets=target_values, total_misses=total.misses(target_values), measured_month=measured,
-                 stamp=year_stamp(period.year))
+    return Board(
+        period=period,
+        township=township,
+        groups=ordered,
+        total=total,
+        months=months,
+        targets=target_values,
+        total_misses=total.misses(target_values),
+        measured_month=measured,
+        stamp=year_stamp(period.year),
+    )
 
 
 # --- the lists behind the figures (live) -----------------------------------------------------------
+
 
 def _place(queryset, path: str, *, township=None, village=None):
     if village is not None:
@@ -356,38 +429,60 @@ def unsigned_households(user, period: Period, *, on: datetime.date | None = None
         return Household.objects.none()
     day = definitions.measuring_day(period.year, month, on or today())
     in_force = signing_contracts().filter(household=OuterRef("pk"), start_date__lte=day, end_date__gte=day)
-    return (households_for(user).filter(poverty_status__in=definitions.SIGNING_STATUSES)
-            .annotate(in_force=Exists(in_force)).filter(in_force=False))
+    return (
+        households_for(user)
+        .filter(poverty_status__in=definitions.SIGNING_STATUSES)
+        .annotate(in_force=Exists(in_force))
+        .filter(in_force=False)
+    )
 
 
 def contracts_without_followup(user, period: Period, *, on: datetime.date | None = None):
     """签而不约 of the period: contracts started in it, past their first 90 days, without a
     follow-up in them."""
     cutoff = (on or today()) - datetime.timedelta(days=FIRST_FOLLOWUP_DAYS)
-    return (roles.scope(contracts_with_first_quarter(), user, "household__village__township_id")
-            .filter(start_date__gte=period.start, start_date__lte=min(period.end, cutoff), followed=False)
-            .select_related("household__village__township", "team")
-            .annotate(member_count=Count("members", distinct=True))
-            .order_by("start_date", "id"))
+    return (
+        roles.scope(contracts_with_first_quarter(), user, "household__village__township_id")
+        .filter(start_date__gte=period.start, start_date__lte=min(period.end, cutoff), followed=False)
+        .select_related("household__village__township", "team")
+        .annotate(member_count=Count("members", distinct=True))
+        .order_by("start_date", "id")
+    )
 
 
 def out_of_county_encounters(user, period: Period):
-    return (roles.scope(Encounter.objects.select_related("member__household__village__township", "institution"),
-                        user, "member__household__village__township_id")
-            .filter(is_current=True, service_date__gte=period.start, service_date__lte=period.end)
-            .exclude(institution__level__in=IN_COUNTY_LEVELS)
-            .order_by("service_date", "id"))
+    return (
+        roles.scope(
+            Encounter.objects.select_related("member__household__village__township", "institution"),
+            user,
+            "member__household__village__township_id",
+        )
+        .filter(is_current=True, service_date__gte=period.start, service_date__lte=period.end)
+        .exclude(institution__level__in=IN_COUNTY_LEVELS)
+        .order_by("service_date", "id")
+    )
 
 
 def poor_inpatient_settlements(user, period: Period):
     """The settlements behind 未脱贫住院患者个人自付比例."""
-    return (roles.scope(Settlement.objects.select_related("member__household__village__township", "institution",
-                                                          "encounter"),
-                        user, "member__household__village__township_id")
-            .filter(is_current=True, year=period.year, service_date__gte=period.start, service_date__lte=period.end,
-                    encounter__kind="inpatient",
-                    member__household__poverty_status__in=definitions.SELF_PAY_POOR_STATUSES)
-            .order_by("service_date", "id"))
+    return (
+        roles.scope(
+            Settlement.objects.select_related(
+                "member__household__village__township", "institution", "encounter"
+            ),
+            user,
+            "member__household__village__township_id",
+        )
+        .filter(
+            is_current=True,
+            year=period.year,
+            service_date__gte=period.start,
+            service_date__lte=period.end,
+            encounter__kind="inpatient",
+            member__household__poverty_status__in=definitions.SELF_PAY_POOR_STATUSES,
+        )
+        .order_by("service_date", "id")
+    )
 
 
 def risk_members(user, year: int, *, without_income: bool = False):
@@ -400,11 +495,11 @@ def risk_members(user, year: int, *, without_income: bool = False):
         queryset = queryset.filter(member__household__annual_income__isnull=True, self_pay__gt=0)
     else:
         queryset = queryset.filter(self_pay__gt=income * definitions.RISK_INCOME_SHARE)
-    return (queryset.select_related("member__household__village__township")
-            .order_by("-self_pay", "member_id"))
+    return queryset.select_related("member__household__village__township").order_by("-self_pay", "member_id")
 
 
 # --- public notice ------------------------------------------------------------------------------
+
 
 @dataclass
 class NoticeRow:
@@ -415,25 +510,31 @@ class NoticeRow:
     admission_date: datetime.date
     discharge_date: datetime.date | None
     total_cost: Decimal
-    payouts: dict                # fund -> Decimal, in the order of the policy's tiers
+    payouts: dict  # fund -> Decimal, in the order of the policy's tiers
     payouts_total: Decimal
     self_pay: Decimal
     current: bool = True
     entry_id: int | None = None
     position: int | None = None
-    fund_positions: dict = field(default_factory=dict)   # fund -> its tier's position
+    fund_positions: dict = field(default_factory=dict)  # fund -> its tier's position
 
 
 def notice_preview(*, village: Village, year: int, month: int) -> list[NoticeRow]:
     """A village's reimbursed patients of a month, from the current settlements (what a
     notice published now would show): two queries."""
     start = datetime.date(year, month, 1)
-    settlements = (Settlement.objects
-                   .filter(is_current=True, member__household__village=village, service_date__gte=start,
-                           service_date__lte=definitions.month_end(year, month), payouts_total__gt=0)
-                   .select_related("member", "institution", "encounter")
-                   .prefetch_related(Prefetch("lines", queryset=SettlementLine.objects.order_by("position")))
-                   .order_by("service_date", "id"))
+    settlements = (
+        Settlement.objects.filter(
+            is_current=True,
+            member__household__village=village,
+            service_date__gte=start,
+            service_date__lte=definitions.month_end(year, month),
+            payouts_total__gt=0,
+        )
+        .select_related("member", "institution", "encounter")
+        .prefetch_related(Prefetch("lines", queryset=SettlementLine.objects.order_by("position")))
+        .order_by("service_date", "id")
+    )
     rows = []
     for settlement in settlements:
         payouts: dict[str, Decimal] = {}
@@ -443,12 +544,21 @@ def notice_preview(*, village: Village, year: int, month: int) -> list[NoticeRow
                 payouts[line.fund] = payouts.get(line.fund, _zero()) + line.amount
                 positions.setdefault(line.fund, line.position)
         encounter = settlement.encounter
-        rows.append(NoticeRow(settlement_id=settlement.pk, masked_name=definitions.mask_name(settlement.member.name),
-                              institution=settlement.institution.name, kind=encounter.kind,
-                              admission_date=encounter.admission_date, discharge_date=encounter.discharge_date,
-                              total_cost=settlement.total_cost, payouts=payouts,
-                              payouts_total=settlement.payouts_total, self_pay=settlement.self_pay,
-                              fund_positions=positions))
+        rows.append(
+            NoticeRow(
+                settlement_id=settlement.pk,
+                masked_name=definitions.mask_name(settlement.member.name),
+                institution=settlement.institution.name,
+                kind=encounter.kind,
+                admission_date=encounter.admission_date,
+                discharge_date=encounter.discharge_date,
+                total_cost=settlement.total_cost,
+                payouts=payouts,
+                payouts_total=settlement.payouts_total,
+                self_pay=settlement.self_pay,
+                fund_positions=positions,
+            )
+        )
     return rows
 
 
@@ -463,49 +573,74 @@ def fund_columns(rows) -> list[str]:
 
 
 def notices_for(user):
-    return roles.scope(Notice.objects.select_related("village__township", "published_by"), user,
-                       "village__township_id").annotate(
-        entry_count=Count("entries", distinct=True),
-        open_objections=Count("objections", filter=Q(objections__resolved_at__isnull=True), distinct=True)
-    ).order_by("-year", "-month", "village__township__name", "village__name")
+    return (
+        roles.scope(
+            Notice.objects.select_related("village__township", "published_by"), user, "village__township_id"
+        )
+        .annotate(
+            entry_count=Count("entries", distinct=True),
+            open_objections=Count(
+                "objections", filter=Q(objections__resolved_at__isnull=True), distinct=True
+            ),
+        )
+        .order_by("-year", "-month", "village__township__name", "village__name")
+    )
 
 
 def notice_rows(notice: Notice) -> list[NoticeRow]:
     """A published notice's entries, flagged where the settlement has since been replaced."""
     rows = []
     for entry in notice.entries.select_related("settlement").order_by("position"):
-        rows.append(NoticeRow(settlement_id=entry.settlement_id, masked_name=entry.masked_name,
-                              institution=entry.institution, kind=entry.kind, admission_date=entry.admission_date,
-                              discharge_date=entry.discharge_date, total_cost=entry.total_cost,
-                              payouts={fund: Decimal(amount) for fund, amount in entry.payouts.items()},
-                              payouts_total=entry.payouts_total, self_pay=entry.self_pay,
-                              current=entry.settlement.is_current, entry_id=entry.pk, position=entry.position))
+        rows.append(
+            NoticeRow(
+                settlement_id=entry.settlement_id,
+                masked_name=entry.masked_name,
+                institution=entry.institution,
+                kind=entry.kind,
+                admission_date=entry.admission_date,
+                discharge_date=entry.discharge_date,
+                total_cost=entry.total_cost,
+                payouts={fund: Decimal(amount) for fund, amount in entry.payouts.items()},
+                payouts_total=entry.payouts_total,
+                self_pay=entry.self_pay,
+                current=entry.settlement.is_current,
+                entry_id=entry.pk,
+                position=entry.position,
+            )
+        )
     return rows
 
 
 def objections_of(notice: Notice):
-    return (NoticeObjection.objects.filter(notice=notice)
-            .select_related("entry", "recorded_by", "resolved_by").order_by("received_on", "id"))
+    return (
+        NoticeObjection.objects.filter(notice=notice)
+        .select_related("entry", "recorded_by", "resolved_by")
+        .order_by("received_on", "id")
+    )
 
 
 def objection_for(user, pk: int) -> NoticeObjection:
     from django.shortcuts import get_object_or_404
 
     return get_object_or_404(
-        roles.scope(NoticeObjection.objects.select_related("notice__village"), user, "notice__village__township_id"),
-        pk=pk)
+        roles.scope(
+            NoticeObjection.objects.select_related("notice__village"), user, "notice__village__township_id"
+        ),
+        pk=pk,
+    )
 
 
 # --- fund use -----------------------------------------------------------------------------------
+
 
 @dataclass
 class FundUse:
     year: int
     funds: list[str]
-    months: dict          # month -> {fund: Decimal}
-    settlements: dict     # month -> int
-    self_pay: dict        # month -> Decimal
-    tiers: list           # [(tier_name, fund, lines, amount)] of the whole year
+    months: dict  # month -> {fund: Decimal}
+    settlements: dict  # month -> int
+    self_pay: dict  # month -> Decimal
+    tiers: list  # [(tier_name, fund, lines, amount)] of the whole year
     stamp: YearStamp | None
 
 
@@ -514,8 +649,13 @@ def fund_use(user, year: int, *, township: Township | None = None) -> FundUse:
     months: dict[int, dict] = {month: defaultdict(_zero) for month in range(1, 13)}
     tiers: dict[tuple, list] = defaultdict(lambda: [0, _zero()])
     funds: dict[str, Decimal] = defaultdict(_zero)
-    payouts = (_scoped_cells(PayoutCell, user, township).filter(year=year)
-               .values("month", "tier_name", "fund").annotate(n=Sum("lines"), amount=Sum("amount")).order_by())
+    payouts = (
+        _scoped_cells(PayoutCell, user, township)
+        .filter(year=year)
+        .values("month", "tier_name", "fund")
+        .annotate(n=Sum("lines"), amount=Sum("amount"))
+        .order_by()
+    )
     for row in payouts:
         months[row["month"]][row["fund"]] += row["amount"]
         funds[row["fund"]] += row["amount"]
@@ -524,18 +664,32 @@ def fund_use(user, year: int, *, township: Township | None = None) -> FundUse:
         entry[1] += row["amount"]
     settlements = {month: 0 for month in range(1, 13)}
     self_pay = {month: _zero() for month in range(1, 13)}
-    for row in (_scoped_cells(SettlementCell, user, township).filter(year=year).values("month")
-                .annotate(n=Sum("settlements"), own=Sum("self_pay")).order_by()):
+    for row in (
+        _scoped_cells(SettlementCell, user, township)
+        .filter(year=year)
+        .values("month")
+        .annotate(n=Sum("settlements"), own=Sum("self_pay"))
+        .order_by()
+    ):
         settlements[row["month"]] = row["n"]
         self_pay[row["month"]] = row["own"]
     ordered_funds = [fund for fund, _ in sorted(funds.items(), key=lambda item: -item[1])]
-    tier_rows = sorted(((name, fund, n, amount) for (name, fund), (n, amount) in tiers.items()),
-                       key=lambda row: -row[3])
-    return FundUse(year=year, funds=ordered_funds, months=months, settlements=settlements, self_pay=self_pay,
-                   tiers=tier_rows, stamp=year_stamp(year))
+    tier_rows = sorted(
+        ((name, fund, n, amount) for (name, fund), (n, amount) in tiers.items()), key=lambda row: -row[3]
+    )
+    return FundUse(
+        year=year,
+        funds=ordered_funds,
+        months=months,
+        settlements=settlements,
+        self_pay=self_pay,
+        tiers=tier_rows,
+        stamp=year_stamp(year),
+    )
 
 
 # --- 因病致贫 survey ----------------------------------------------------------------------------
+
 
 @dataclass
 class SurveyRow:
@@ -568,8 +722,11 @@ def survey_members(user):
     from registry.selectors import members_for
 
     has_illness = IllnessRecord.objects.filter(member=OuterRef("pk"))
-    return (members_for(user).filter(Exists(has_illness))
-            .order_by("household__village__township__name", "household__village__name", "household__number", "id"))
+    return (
+        members_for(user)
+        .filter(Exists(has_illness))
+        .order_by("household__village__township__name", "household__village__name", "household__number", "id")
+    )
 
 
 def survey_rows(members, year: int) -> list[SurveyRow]:
@@ -579,16 +736,28 @@ def survey_rows(members, year: int) -> list[SurveyRow]:
     members = list(members)
     ids = [member.pk for member in members]
     illnesses = defaultdict(list)
-    for record in (IllnessRecord.objects.filter(member_id__in=ids).select_related("diagnosed_at")
-                   .order_by("diagnosed_on", "id")):
+    for record in (
+        IllnessRecord.objects.filter(member_id__in=ids)
+        .select_related("diagnosed_at")
+        .order_by("diagnosed_on", "id")
+    ):
         illnesses[record.member_id].append(record)
-    settled = {row["member_id"]: row for row in
-               Settlement.objects.filter(is_current=True, year=year, member_id__in=ids).values("member_id")
-               .annotate(cost=Sum("total_cost"), own=Sum("self_pay")).order_by()}
+    settled = {
+        row["member_id"]: row
+        for row in Settlement.objects.filter(is_current=True, year=year, member_id__in=ids)
+        .values("member_id")
+        .annotate(cost=Sum("total_cost"), own=Sum("self_pay"))
+        .order_by()
+    }
     by_kind = defaultdict(lambda: defaultdict(_zero))
-    for row in (SettlementLine.objects.filter(settlement__is_current=True, settlement__year=year,
-                                              settlement__member_id__in=ids)
-                .values("settlement__member_id", "tier_kind").annotate(amount=Sum("amount")).order_by()):
+    for row in (
+        SettlementLine.objects.filter(
+            settlement__is_current=True, settlement__year=year, settlement__member_id__in=ids
+        )
+        .values("settlement__member_id", "tier_kind")
+        .annotate(amount=Sum("amount"))
+        .order_by()
+    ):
         kind = row["tier_kind"] if row["tier_kind"] in definitions.SURVEY_TIER_KINDS else "other"
         by_kind[row["settlement__member_id"]][kind] += row["amount"]
     rows = []
@@ -598,16 +767,38 @@ def survey_rows(members, year: int) -> list[SurveyRow]:
             continue
         if member.pk in settled:
             kinds = by_kind[member.pk]
-            rows.append(SurveyRow(member, records, settled[member.pk]["cost"], kinds["basic_insurance"],
-                                  kinds["catastrophic_insurance"], kinds["medical_aid"], kinds["other"],
-                                  settled[member.pk]["own"], True))
+            rows.append(
+                SurveyRow(
+                    member,
+                    records,
+                    settled[member.pk]["cost"],
+                    kinds["basic_insurance"],
+                    kinds["catastrophic_insurance"],
+                    kinds["medical_aid"],
+                    kinds["other"],
+                    settled[member.pk]["own"],
+                    True,
+                )
+            )
         else:
+
             def hand(name):
-                values = [getattr(record, name) for record in records if getattr(record, name) is not None]
+                values = [getattr(record, name) for record in records if getattr(record, name) is not None]  # noqa: B023
                 return sum(values, _zero()) if values else None
 
-            rows.append(SurveyRow(member, records, hand("total_cost"), hand("basic_insurance"),
-                                  hand("catastrophic_insurance"), hand("civil_aid"), None, hand("self_pay"), False))
+            rows.append(
+                SurveyRow(
+                    member,
+                    records,
+                    hand("total_cost"),
+                    hand("basic_insurance"),
+                    hand("catastrophic_insurance"),
+                    hand("civil_aid"),
+                    None,
+                    hand("self_pay"),
+                    False,
+                )
+            )
     return rows
 
 

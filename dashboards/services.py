@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable, Iterable
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -26,8 +26,22 @@ from registry.models import Household, Member, Village
 from settlement.models import Settlement, SettlementLine
 
 from . import definitions, selectors
-from .models import (ContractCell, EncounterCell, IllnessCell, MemberYearCell, Notice, NoticeEntry, NoticeObjection,
-                     PayoutCell, RefreshRun, RegistryCell, RiskCell, SettlementCell, Target, YearStamp)
+from .models import (
+    ContractCell,
+    EncounterCell,
+    IllnessCell,
+    MemberYearCell,
+    Notice,
+    NoticeEntry,
+    NoticeObjection,
+    PayoutCell,
+    RefreshRun,
+    RegistryCell,
+    RiskCell,
+    SettlementCell,
+    Target,
+    YearStamp,
+)
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -43,6 +57,7 @@ class DashboardError(Exception):
 
 
 # --- aggregates --------------------------------------------------------------------------------
+
 
 @dataclass
 class RefreshResult:
@@ -89,18 +104,26 @@ _MEMBER_VILLAGE = "member__household__village_id"
 
 
 def _refresh_registry(village_ids) -> int:
-    households = (Household.objects.filter(_in_villages(village_ids, "village_id"))
-                  .values("village_id")
-                  .annotate(households=Count("id"),
-                            households_poor=Count("id", filter=Q(poverty_status="poor")),
-                            households_lifted=Count("id", filter=Q(poverty_status="lifted")),
-                            households_monitored=Count("id", filter=Q(poverty_status="monitored"))))
-    members = (Member.objects.filter(_in_villages(village_ids, "household__village_id"))
-               .values(village_id=F("household__village_id"))
-               .annotate(members=Count("id"),
-                         members_insured=Count("id", filter=Q(insured=True)),
-                         members_uninsured=Count("id", filter=Q(insured=False)),
-                         members_insured_unknown=Count("id", filter=Q(insured__isnull=True))))
+    households = (
+        Household.objects.filter(_in_villages(village_ids, "village_id"))
+        .values("village_id")
+        .annotate(
+            households=Count("id"),
+            households_poor=Count("id", filter=Q(poverty_status="poor")),
+            households_lifted=Count("id", filter=Q(poverty_status="lifted")),
+            households_monitored=Count("id", filter=Q(poverty_status="monitored")),
+        )
+    )
+    members = (
+        Member.objects.filter(_in_villages(village_ids, "household__village_id"))
+        .values(village_id=F("household__village_id"))
+        .annotate(
+            members=Count("id"),
+            members_insured=Count("id", filter=Q(insured=True)),
+            members_uninsured=Count("id", filter=Q(insured=False)),
+            members_insured_unknown=Count("id", filter=Q(insured__isnull=True)),
+        )
+    )
     cells: dict[int, dict] = {}
     for row in list(households) + list(members):
         cells.setdefault(row["village_id"], {}).update(row)
@@ -108,53 +131,94 @@ def _refresh_registry(village_ids) -> int:
 
 
 def _refresh_encounters(year: int, village_ids, today) -> int:
-    in_county = Case(When(institution__level__in=IN_COUNTY_LEVELS, then=True), default=False,
-                     output_field=BooleanField())
-    rows = (Encounter.objects.filter(_year_bounds(year, "service_date"), _in_villages(village_ids, _MEMBER_VILLAGE),
-                                     is_current=True)
-            .annotate(cell_month=ExtractMonth("service_date"), cell_in_county=in_county)
-            .values("kind", village_id=F(_MEMBER_VILLAGE), month=F("cell_month"), in_county=F("cell_in_county"))
-            .annotate(encounters=Count("id"), total_cost=Sum("total_cost"), in_policy_cost=Sum("in_policy_cost"))
-            .order_by())
-    return _replace(EncounterCell, Q(year=year) & _in_villages(village_ids, "village_id"),
-                    ({**row, "year": year} for row in rows))
+    in_county = Case(
+        When(institution__level__in=IN_COUNTY_LEVELS, then=True), default=False, output_field=BooleanField()
+    )
+    rows = (
+        Encounter.objects.filter(
+            _year_bounds(year, "service_date"), _in_villages(village_ids, _MEMBER_VILLAGE), is_current=True
+        )
+        .annotate(cell_month=ExtractMonth("service_date"), cell_in_county=in_county)
+        .values("kind", village_id=F(_MEMBER_VILLAGE), month=F("cell_month"), in_county=F("cell_in_county"))
+        .annotate(encounters=Count("id"), total_cost=Sum("total_cost"), in_policy_cost=Sum("in_policy_cost"))
+        .order_by()
+    )
+    return _replace(
+        EncounterCell,
+        Q(year=year) & _in_villages(village_ids, "village_id"),
+        ({**row, "year": year} for row in rows),
+    )
 
 
 def _current_settlements(year: int, village_ids, prefix: str = ""):
-    return Q(**{f"{prefix}is_current": True, f"{prefix}year": year}) & _in_villages(village_ids, prefix + _MEMBER_VILLAGE)
+    return Q(**{f"{prefix}is_current": True, f"{prefix}year": year}) & _in_villages(
+        village_ids, prefix + _MEMBER_VILLAGE
+    )
 
 
 def _refresh_settlements(year: int, village_ids, today) -> int:
-    rows = (Settlement.objects.filter(_current_settlements(year, village_ids))
-            .annotate(cell_month=ExtractMonth("service_date"))
-            .values(village_id=F(_MEMBER_VILLAGE), month=F("cell_month"), kind=F("encounter__kind"),
-                    poverty_status=F("member__household__poverty_status"))
-            .annotate(settlements=Count("id"), total_cost=Sum("total_cost"), payouts_total=Sum("payouts_total"),
-                      self_pay=Sum("self_pay"), in_policy_self_pay=Sum("in_policy_self_pay"))
-            .order_by())
-    return _replace(SettlementCell, Q(year=year) & _in_villages(village_ids, "village_id"),
-                    ({**row, "year": year} for row in rows))
+    rows = (
+        Settlement.objects.filter(_current_settlements(year, village_ids))
+        .annotate(cell_month=ExtractMonth("service_date"))
+        .values(
+            village_id=F(_MEMBER_VILLAGE),
+            month=F("cell_month"),
+            kind=F("encounter__kind"),
+            poverty_status=F("member__household__poverty_status"),
+        )
+        .annotate(
+            settlements=Count("id"),
+            total_cost=Sum("total_cost"),
+            payouts_total=Sum("payouts_total"),
+            self_pay=Sum("self_pay"),
+            in_policy_self_pay=Sum("in_policy_self_pay"),
+        )
+        .order_by()
+    )
+    return _replace(
+        SettlementCell,
+        Q(year=year) & _in_villages(village_ids, "village_id"),
+        ({**row, "year": year} for row in rows),
+    )
 
 
 def _refresh_payouts(year: int, village_ids, today) -> int:
-    rows = (SettlementLine.objects.filter(_current_settlements(year, village_ids, "settlement__"))
-            .annotate(cell_month=ExtractMonth("settlement__service_date"))
-            .values("tier_key", "tier_kind", "tier_name", "fund", village_id=F("settlement__" + _MEMBER_VILLAGE),
-                    month=F("cell_month"))
-            .annotate(lines=Count("id"), amount=Sum("amount"))
-            .order_by())
-    return _replace(PayoutCell, Q(year=year) & _in_villages(village_ids, "village_id"),
-                    ({**row, "year": year} for row in rows))
+    rows = (
+        SettlementLine.objects.filter(_current_settlements(year, village_ids, "settlement__"))
+        .annotate(cell_month=ExtractMonth("settlement__service_date"))
+        .values(
+            "tier_key",
+            "tier_kind",
+            "tier_name",
+            "fund",
+            village_id=F("settlement__" + _MEMBER_VILLAGE),
+            month=F("cell_month"),
+        )
+        .annotate(lines=Count("id"), amount=Sum("amount"))
+        .order_by()
+    )
+    return _replace(
+        PayoutCell,
+        Q(year=year) & _in_villages(village_ids, "village_id"),
+        ({**row, "year": year} for row in rows),
+    )
 
 
 def _refresh_illnesses(year: int, village_ids, today) -> int:
-    rows = (IllnessRecord.objects.filter(_year_bounds(year, "diagnosed_on"), _in_villages(village_ids, _MEMBER_VILLAGE))
-            .annotate(cell_month=ExtractMonth("diagnosed_on"))
-            .values("status", village_id=F(_MEMBER_VILLAGE), month=F("cell_month"))
-            .annotate(records=Count("id"))
-            .order_by())
-    return _replace(IllnessCell, Q(year=year) & _in_villages(village_ids, "village_id"),
-                    ({**row, "year": year} for row in rows))
+    rows = (
+        IllnessRecord.objects.filter(
+            _year_bounds(year, "diagnosed_on"), _in_villages(village_ids, _MEMBER_VILLAGE)
+        )
+        .annotate(cell_month=ExtractMonth("diagnosed_on"))
+        .values("status", village_id=F(_MEMBER_VILLAGE), month=F("cell_month"))
+        .annotate(records=Count("id"))
+        .order_by()
+    )
+    return _replace(
+        IllnessCell,
+        Q(year=year) & _in_villages(village_ids, "village_id"),
+        ({**row, "year": year} for row in rows),
+    )
 
 
 def _refresh_contracts(year: int, village_ids, today) -> int:
@@ -164,34 +228,44 @@ def _refresh_contracts(year: int, village_ids, today) -> int:
         day = definitions.measuring_day(year, month, today)
         if day is None:
             break
-        signed = (selectors.signing_contracts().filter(_in_villages(village_ids, village_path), start_date__lte=day,
-                                             end_date__gte=day)
-                  .values(village_id=F(village_path))
-                  .annotate(households_signed=Count("household_id", distinct=True))
-                  .order_by())
+        signed = (
+            selectors.signing_contracts()
+            .filter(_in_villages(village_ids, village_path), start_date__lte=day, end_date__gte=day)
+            .values(village_id=F(village_path))
+            .annotate(households_signed=Count("household_id", distinct=True))
+            .order_by()
+        )
         for row in signed:
             cells.setdefault((row["village_id"], month), {}).update(row)
     cutoff = today - datetime.timedelta(days=FIRST_FOLLOWUP_DAYS)
-    started = (selectors.contracts_with_first_quarter()
-               .filter(_year_bounds(year, "start_date"), _in_villages(village_ids, village_path))
-               .annotate(cell_month=ExtractMonth("start_date"))
-               .values(village_id=F(village_path), month=F("cell_month"))
-               .annotate(contracts_started=Count("id"),
-                         contracts_due=Count("id", filter=Q(start_date__lte=cutoff)),
-                         contracts_without_followup=Count("id", filter=Q(start_date__lte=cutoff, followed=False)))
-               .order_by())
+    started = (
+        selectors.contracts_with_first_quarter()
+        .filter(_year_bounds(year, "start_date"), _in_villages(village_ids, village_path))
+        .annotate(cell_month=ExtractMonth("start_date"))
+        .values(village_id=F(village_path), month=F("cell_month"))
+        .annotate(
+            contracts_started=Count("id"),
+            contracts_due=Count("id", filter=Q(start_date__lte=cutoff)),
+            contracts_without_followup=Count("id", filter=Q(start_date__lte=cutoff, followed=False)),
+        )
+        .order_by()
+    )
     for row in started:
         cells.setdefault((row["village_id"], row["month"]), {}).update(row)
-    rows = ({**values, "village_id": village_id, "month": month, "year": year}
-            for (village_id, month), values in cells.items())
+    rows = (
+        {**values, "village_id": village_id, "month": month, "year": year}
+        for (village_id, month), values in cells.items()
+    )
     return _replace(ContractCell, Q(year=year) & _in_villages(village_ids, "village_id"), rows)
 
 
 def _refresh_member_years(year: int, village_ids, today) -> int:
-    rows = (Settlement.objects.filter(_current_settlements(year, village_ids))
-            .values("member_id", village_id=F(_MEMBER_VILLAGE))
-            .annotate(settlements=Count("id"), total_cost=Sum("total_cost"), self_pay=Sum("self_pay"))
-            .order_by())
+    rows = (
+        Settlement.objects.filter(_current_settlements(year, village_ids))
+        .values("member_id", village_id=F(_MEMBER_VILLAGE))
+        .annotate(settlements=Count("id"), total_cost=Sum("total_cost"), self_pay=Sum("self_pay"))
+        .order_by()
+    )
     # A member whose household moved keeps one row per year: the scope covers both villages.
     scope = Q(year=year)
     if village_ids is not None:
@@ -199,14 +273,22 @@ def _refresh_member_years(year: int, village_ids, today) -> int:
     written = _replace(MemberYearCell, scope, ({**row, "year": year} for row in rows))
 
     income = F("member__household__annual_income")
-    risk = (MemberYearCell.objects.filter(Q(year=year) & _in_villages(village_ids, "village_id"))
-            .values("village_id")
-            .annotate(members_at_risk=Count("id", filter=Q(self_pay__gt=income * definitions.RISK_INCOME_SHARE)),
-                      members_without_income=Count("id", filter=Q(member__household__annual_income__isnull=True,
-                                                                  self_pay__gt=0)))
-            .order_by())
-    return written + _replace(RiskCell, Q(year=year) & _in_villages(village_ids, "village_id"),
-                              ({**row, "year": year} for row in risk))
+    risk = (
+        MemberYearCell.objects.filter(Q(year=year) & _in_villages(village_ids, "village_id"))
+        .values("village_id")
+        .annotate(
+            members_at_risk=Count("id", filter=Q(self_pay__gt=income * definitions.RISK_INCOME_SHARE)),
+            members_without_income=Count(
+                "id", filter=Q(member__household__annual_income__isnull=True, self_pay__gt=0)
+            ),
+        )
+        .order_by()
+    )
+    return written + _replace(
+        RiskCell,
+        Q(year=year) & _in_villages(village_ids, "village_id"),
+        ({**row, "year": year} for row in risk),
+    )
 
 
 _YEAR_STEPS = (
@@ -219,9 +301,15 @@ _YEAR_STEPS = (
 )
 
 
-def aggregates_refresh(*, year: int | None = None, villages: Iterable | None = None,
-                       years: Iterable[int] | None = None, progress: ProgressCallback | None = None,
-                       run: RefreshRun | None = None, today: datetime.date | None = None) -> RefreshResult:
+def aggregates_refresh(
+    *,
+    year: int | None = None,
+    villages: Iterable | None = None,
+    years: Iterable[int] | None = None,
+    progress: ProgressCallback | None = None,
+    run: RefreshRun | None = None,
+    today: datetime.date | None = None,
+) -> RefreshResult:
     """Rebuild the dashboard cells of ``year`` (or of ``years``; default: ``default_years``)
     and the register cells, for ``villages`` (ids or Village objects; default all), in one
     transaction: pages read either the old cells or the new ones, never a mix."""
@@ -261,6 +349,7 @@ def aggregates_refresh(*, year: int | None = None, villages: Iterable | None = N
 
 # --- refresh runs (the 立即刷新 button and the schedule) ---------------------------------------
 
+
 def _progress_key(run_id: int) -> str:
     return f"dashboards:refresh:{run_id}"
 
@@ -293,11 +382,13 @@ def refresh_run_execute(*, run_id: int | None = None) -> RefreshRun:
     try:
         cells = aggregates_refresh(years=run.years, progress=progress, run=run).cells
     except Exception as exc:
-        RefreshRun.objects.filter(pk=run.pk).update(status=RefreshRun.Status.FAILED, error=str(exc)[:2000],
-                                                    finished_at=timezone.now())
+        RefreshRun.objects.filter(pk=run.pk).update(
+            status=RefreshRun.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+        )
         raise
-    RefreshRun.objects.filter(pk=run.pk).update(status=RefreshRun.Status.DONE, cells=cells,
-                                                finished_at=timezone.now())
+    RefreshRun.objects.filter(pk=run.pk).update(
+        status=RefreshRun.Status.DONE, cells=cells, finished_at=timezone.now()
+    )
     run.refresh_from_db()
     return run
 
@@ -307,6 +398,7 @@ def refresh_progress(*, run: RefreshRun) -> tuple[str, int]:
 
 
 # --- targets ----------------------------------------------------------------------------------
+
 
 def targets_update(*, user, values: dict[str, Decimal]) -> list[Target]:
     roles.require_county(user)
@@ -319,15 +411,26 @@ def targets_update(*, user, values: dict[str, Decimal]) -> list[Target]:
             if value is None or not (Decimal(0) <= value <= Decimal(100)):
                 raise DashboardError("目标值应在 0 到 100 之间。", field=key)
             target, _ = Target.objects.update_or_create(
-                key=key, defaults={"value": value, "label": definitions.TARGETS_BY_KEY[key].label, "updated_by": user})
+                key=key,
+                defaults={"value": value, "label": definitions.TARGETS_BY_KEY[key].label, "updated_by": user},
+            )
             saved.append(target)
     return saved
 
 
 # --- public notices ---------------------------------------------------------------------------
 
-def notice_publish(*, user, village: Village, year: int, month: int, published_on: datetime.date | None = None,
-                   objection_days: int = definitions.NOTICE_OBJECTION_DAYS, contact: str = "") -> Notice:
+
+def notice_publish(
+    *,
+    user,
+    village: Village,
+    year: int,
+    month: int,
+    published_on: datetime.date | None = None,
+    objection_days: int = definitions.NOTICE_OBJECTION_DAYS,
+    contact: str = "",
+) -> Notice:
     """Publish a village's notice of a month that is over: its reimbursed patients are copied
     into the notice as they stand."""
     roles.require_county(user)
@@ -345,17 +448,35 @@ def notice_publish(*, user, village: Village, year: int, month: int, published_o
     with transaction.atomic():
         if Notice.objects.select_for_update().filter(village=village, year=year, month=month).exists():
             raise DashboardError("该村该月的公示已经发布。", code="conflict")
-        notice = Notice.objects.create(village=village, year=year, month=month, published_on=published_on,
-                                       objection_days=objection_days, contact=contact.strip(), published_by=user,
-                                       funds=selectors.fund_columns(rows))
-        NoticeEntry.objects.bulk_create([
-            NoticeEntry(notice=notice, position=position, settlement_id=row.settlement_id, masked_name=row.masked_name,
-                        institution=row.institution, kind=row.kind, admission_date=row.admission_date,
-                        discharge_date=row.discharge_date, total_cost=row.total_cost,
-                        payouts={fund: str(amount) for fund, amount in row.payouts.items()},
-                        payouts_total=row.payouts_total, self_pay=row.self_pay)
-            for position, row in enumerate(rows, start=1)
-        ])
+        notice = Notice.objects.create(
+            village=village,
+            year=year,
+            month=month,
+            published_on=published_on,
+            objection_days=objection_days,
+            contact=contact.strip(),
+            published_by=user,
+            funds=selectors.fund_columns(rows),
+        )
+        NoticeEntry.objects.bulk_create(
+            [
+                NoticeEntry(
+                    notice=notice,
+                    position=position,
+                    settlement_id=row.settlement_id,
+                    masked_name=row.masked_name,
+                    institution=row.institution,
+                    kind=row.kind,
+                    admission_date=row.admission_date,
+                    discharge_date=row.discharge_date,
+                    total_cost=row.total_cost,
+                    payouts={fund: str(amount) for fund, amount in row.payouts.items()},
+                    payouts_total=row.payouts_total,
+                    self_pay=row.self_pay,
+                )
+                for position, row in enumerate(rows, start=1)
+            ]
+        )
     return notice
 
 
@@ -384,8 +505,16 @@ def _check_notice_scope(user, notice: Notice) -> None:
         raise DashboardError("只能登记本乡镇的公示异议。")
 
 
-def objection_record(*, user, notice: Notice, raised_by: str, content: str, received_on: datetime.date,
-                     contact: str = "", entry: NoticeEntry | None = None) -> NoticeObjection:
+def objection_record(
+    *,
+    user,
+    notice: Notice,
+    raised_by: str,
+    content: str,
+    received_on: datetime.date,
+    contact: str = "",
+    entry: NoticeEntry | None = None,
+) -> NoticeObjection:
     """Record an objection received during the notice's objection period (county staff, or
     the clinic of the notice's township)."""
     roles.require_write(user)
@@ -397,15 +526,24 @@ def objection_record(*, user, notice: Notice, raised_by: str, content: str, rece
     if not (content or "").strip():
         raise DashboardError("请填写异议内容。", field="content")
     if not notice.published_on <= received_on <= notice.objection_deadline:
-        raise DashboardError(f"受理日期应在公示期内（{notice.published_on:%Y-%m-%d} 至 "
-                             f"{notice.objection_deadline:%Y-%m-%d}）。", field="received_on")
+        raise DashboardError(
+            f"受理日期应在公示期内（{notice.published_on:%Y-%m-%d} 至 "
+            f"{notice.objection_deadline:%Y-%m-%d}）。",
+            field="received_on",
+        )
     if received_on > timezone.localdate():
         raise DashboardError("受理日期不能晚于今天。", field="received_on")
     if entry is not None and entry.notice_id != notice.pk:
         raise DashboardError("所选条目不属于该公示。", field="entry")
-    return NoticeObjection.objects.create(notice=notice, entry=entry, raised_by=raised_by.strip(),
-                                          contact=contact.strip(), content=content.strip(), received_on=received_on,
-                                          recorded_by=user)
+    return NoticeObjection.objects.create(
+        notice=notice,
+        entry=entry,
+        raised_by=raised_by.strip(),
+        contact=contact.strip(),
+        content=content.strip(),
+        received_on=received_on,
+        recorded_by=user,
+    )
 
 
 def objection_resolve(*, user, objection: NoticeObjection, resolution: str) -> NoticeObjection:

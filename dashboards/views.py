@@ -22,8 +22,16 @@ from registry.selectors import townships_for, villages_for
 
 from . import reports, selectors, services, tasks
 from .filtersets import SurveyFilterSet, place_filterset
-from .forms import (NoticePickForm, NoticePublishForm, ObjectionForm, PeriodForm, RefreshForm, ResolveForm, TargetsForm,
-                    YearForm)
+from .forms import (
+    NoticePickForm,
+    NoticePublishForm,
+    ObjectionForm,
+    PeriodForm,
+    RefreshForm,
+    ResolveForm,
+    TargetsForm,
+    YearForm,
+)
 from .models import MemberYearCell, Notice, RefreshRun
 
 _SAFE = ("GET", "HEAD", "OPTIONS")
@@ -67,13 +75,17 @@ class PeriodMixin:
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context.update(period=self.period, period_form=self.period_form,
-                       running_refresh=selectors.running_refresh() if roles.is_county(self.request.user) else None,
-                       refresh_form=RefreshForm(initial={"year": self.period.year}))
+        context.update(
+            period=self.period,
+            period_form=self.period_form,
+            running_refresh=selectors.running_refresh() if roles.is_county(self.request.user) else None,
+            refresh_form=RefreshForm(initial={"year": self.period.year}),
+        )
         return context
 
 
 # --- dashboards -------------------------------------------------------------------------------------
+
 
 class OverviewView(DashboardMixin, PeriodMixin, TablesMixin, TemplateView):
     """The county (or, with ``pk``, one township's villages): cards, charts, their tables."""
@@ -95,8 +107,14 @@ class OverviewView(DashboardMixin, PeriodMixin, TablesMixin, TemplateView):
 
     def get_tables(self, export=False):
         board = self.board
-        return [reports.comparison_table(board), reports.rates_table(board), reports.trend_table(board),
-                reports.payers_table(board), reports.kinds_table(board, self.place()), reports.payouts_table(board)]
+        return [
+            reports.comparison_table(board),
+            reports.rates_table(board),
+            reports.trend_table(board),
+            reports.payers_table(board),
+            reports.kinds_table(board, self.place()),
+            reports.payouts_table(board),
+        ]
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -104,15 +122,25 @@ class OverviewView(DashboardMixin, PeriodMixin, TablesMixin, TemplateView):
         target = self.board.targets["self_pay_ratio"]
         charts = {
             "chart-rates": reports.bar_chart(rates, rates.title, [1, 2, 3, 4]),
-            "chart-self_pay": reports.bar_chart(rates, f"未脱贫住院自付比例（目标≤{target}%）", [5],
-                                                target_value=target),
+            "chart-self_pay": reports.bar_chart(
+                rates, f"未脱贫住院自付比例（目标≤{target}%）", [5], target_value=target
+            ),
             "chart-trend": reports.trend_chart(trend),
             "chart-payers": reports.pie_chart(payers),
         }
         links = reports.Links(self.period, self.place())
-        context.update(board=self.board, township=self.township, cards=reports.cards(self.board, links),
-                       comparison=comparison, rates=rates, trend=trend, payers=payers, kinds=kinds, payouts=payouts,
-                       charts=charts)
+        context.update(
+            board=self.board,
+            township=self.township,
+            cards=reports.cards(self.board, links),
+            comparison=comparison,
+            rates=rates,
+            trend=trend,
+            payers=payers,
+            kinds=kinds,
+            payouts=payouts,
+            charts=charts,
+        )
         return context
 
 
@@ -148,7 +176,9 @@ class ListPageMixin(TablesMixin):
 
     @cached_property
     def filterset(self):
-        return self.filterset_class(self.request.GET or None, queryset=self.get_objects(), request=self.request)
+        return self.filterset_class(
+            self.request.GET or None, queryset=self.get_objects(), request=self.request
+        )
 
     def filtered(self):
         return self.filterset.qs if self.filterset.is_valid() else self.get_objects().none()
@@ -189,7 +219,9 @@ class FigureListView(DashboardMixin, PeriodMixin, ListPageMixin, TemplateView):
             return selectors.contracts_without_followup(user, period)
         if figure == "illnesses":
             state = self.request.GET.get("state", "all")
-            return selectors.illnesses_in_period(user, period, state if state in selectors.ILLNESS_STATES else "all")
+            return selectors.illnesses_in_period(
+                user, period, state if state in selectors.ILLNESS_STATES else "all"
+            )
         if figure == "out_of_county":
             return selectors.out_of_county_encounters(user, period)
         return selectors.poor_inpatient_settlements(user, period)
@@ -199,7 +231,11 @@ class FigureListView(DashboardMixin, PeriodMixin, ListPageMixin, TemplateView):
         return place_filterset(self.get_objects().model, self.spec.place)
 
     def build_table(self, objects):
-        title = self.spec.title if self.kwargs["figure"] == "uninsured" else f"{self.spec.title}（{self.period.label}）"
+        title = (
+            self.spec.title
+            if self.kwargs["figure"] == "uninsured"
+            else f"{self.spec.title}（{self.period.label}）"
+        )
         return reports.figure_table(self.kwargs["figure"], objects, title)
 
 
@@ -221,18 +257,26 @@ class RiskListView(DashboardMixin, ListPageMixin, TemplateView):
         return selectors.risk_members(self.request.user, self.year, without_income=self.without_income)
 
     def build_table(self, objects):
-        title = (f"{self.year}年有自付但无家庭收入信息人员" if self.without_income
-                 else f"{self.year}年因病返贫风险人员（自付超过家庭年收入50%）")
+        title = (
+            f"{self.year}年有自付但无家庭收入信息人员"
+            if self.without_income
+            else f"{self.year}年因病返贫风险人员（自付超过家庭年收入50%）"
+        )
         return reports.risk_table(objects, title)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context.update(year=self.year, year_form=YearForm(self.request.GET or None),
-                       without_income=self.without_income, stamp=selectors.year_stamp(self.year))
+        context.update(
+            year=self.year,
+            year_form=YearForm(self.request.GET or None),
+            without_income=self.without_income,
+            stamp=selectors.year_stamp(self.year),
+        )
         return context
 
 
 # --- targets and refresh ---------------------------------------------------------------------------
+
 
 class TargetsView(DashboardMixin, TemplateView):
     template_name = "dashboards/targets.html"
@@ -289,14 +333,19 @@ class RefreshProgressView(DashboardMixin, View):
         run = get_object_or_404(RefreshRun, pk=pk)
         done = run.status in (RefreshRun.Status.DONE, RefreshRun.Status.FAILED)
         stage, percent = services.refresh_progress(run=run)
-        payload = {"percent": 100 if done else percent, "stage": run.get_status_display() if done else stage,
-                   "done": done, "redirect": None}
+        payload = {
+            "percent": 100 if done else percent,
+            "stage": run.get_status_display() if done else stage,
+            "done": done,
+            "redirect": None,
+        }
         if run.status == RefreshRun.Status.FAILED:
             payload["error"] = f"刷新失败：{run.error[:200]}"
         return JsonResponse(payload)
 
 
 # --- public notices ---------------------------------------------------------------------------------
+
 
 class NoticeIndexView(DashboardMixin, TemplateView):
     template_name = "dashboards/notice_index.html"
@@ -307,7 +356,9 @@ class NoticeIndexView(DashboardMixin, TemplateView):
             data = form.cleaned_data
             return redirect("dashboards:notice", data["village"].pk, data["year"], data["month"])
         page = Paginator(selectors.notices_for(request.user), 30).get_page(request.GET.get("page"))
-        return self.render_to_response(self.get_context_data(form=form, page_obj=page, notices=page.object_list))
+        return self.render_to_response(
+            self.get_context_data(form=form, page_obj=page, notices=page.object_list)
+        )
 
 
 class NoticeView(DashboardMixin, TablesMixin, TemplateView):
@@ -330,8 +381,11 @@ class NoticeView(DashboardMixin, TablesMixin, TemplateView):
     @cached_property
     def notice(self):
         year, month = self.month
-        return Notice.objects.filter(village=self.village, year=year, month=month).select_related(
-            "published_by", "closed_by").first()
+        return (
+            Notice.objects.filter(village=self.village, year=year, month=month)
+            .select_related("published_by", "closed_by")
+            .first()
+        )
 
     @cached_property
     def rows(self):
@@ -352,17 +406,31 @@ class NoticeView(DashboardMixin, TablesMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         user = self.request.user
         notice = self.notice
-        context.update(village=self.village, year=self.month[0], month=self.month[1], notice=notice,
-                       table=self.get_tables()[0], title=self.title(), is_county=roles.is_county(user),
-                       can_write=roles.can_write(user), today=timezone.localdate())
+        context.update(
+            village=self.village,
+            year=self.month[0],
+            month=self.month[1],
+            notice=notice,
+            table=self.get_tables()[0],
+            title=self.title(),
+            is_county=roles.is_county(user),
+            can_write=roles.can_write(user),
+            today=timezone.localdate(),
+        )
         if notice:
-            context.update(objections=list(selectors.objections_of(notice)),
-                           stale=[row for row in self.rows if not row.current])
-            context.setdefault("objection_form", ObjectionForm(entries=self.rows,
-                                                               initial={"received_on": timezone.localdate()}))
+            context.update(
+                objections=list(selectors.objections_of(notice)),
+                stale=[row for row in self.rows if not row.current],
+            )
+            context.setdefault(
+                "objection_form",
+                ObjectionForm(entries=self.rows, initial={"received_on": timezone.localdate()}),
+            )
             context.setdefault("resolve_form", ResolveForm())
         else:
-            context.setdefault("publish_form", NoticePublishForm(initial={"published_on": timezone.localdate()}))
+            context.setdefault(
+                "publish_form", NoticePublishForm(initial={"published_on": timezone.localdate()})
+            )
         return context
 
     def post(self, request, *args, **kwargs):
@@ -371,8 +439,9 @@ class NoticeView(DashboardMixin, TablesMixin, TemplateView):
         if form.is_valid():
             year, month = self.month
             try:
-                services.notice_publish(user=request.user, village=self.village, year=year, month=month,
-                                        **form.cleaned_data)
+                services.notice_publish(
+                    user=request.user, village=self.village, year=year, month=month, **form.cleaned_data
+                )
             except services.DashboardError as exc:
                 messages.error(request, exc.message)
             else:
@@ -411,7 +480,9 @@ class ObjectionCreateView(DashboardMixin, NoticeObjectMixin, View):
         rows = selectors.notice_rows(notice)
         form = ObjectionForm(request.POST, entries=rows)
         if not form.is_valid():
-            messages.error(request, "异议未登记：" + "；".join(e for errors in form.errors.values() for e in errors))
+            messages.error(
+                request, "异议未登记：" + "；".join(e for errors in form.errors.values() for e in errors)
+            )
             return redirect(self.notice_url(notice))
         data = dict(form.cleaned_data)
         entry_id = data.pop("entry")
@@ -433,8 +504,9 @@ class ObjectionResolveView(DashboardMixin, View):
         form = ResolveForm(request.POST)
         if form.is_valid():
             try:
-                services.objection_resolve(user=request.user, objection=objection,
-                                           resolution=form.cleaned_data["resolution"])
+                services.objection_resolve(
+                    user=request.user, objection=objection, resolution=form.cleaned_data["resolution"]
+                )
             except services.DashboardError as exc:
                 messages.error(request, exc.message)
             else:
@@ -446,6 +518,7 @@ class ObjectionResolveView(DashboardMixin, View):
 
 
 # --- fund use and the 因病致贫 survey ---------------------------------------------------------------
+
 
 class FundUseView(DashboardMixin, TablesMixin, TemplateView):
     """Money each fund paid per month, for publication (公开)."""
@@ -475,9 +548,15 @@ class FundUseView(DashboardMixin, TablesMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         by_month, tiers = self.get_tables()
-        context.update(year=self.year, year_form=YearForm(self.request.GET or None), township=self.township,
-                       townships=townships_for(self.request.user).order_by("name"), use=self.use,
-                       by_month=by_month, tiers=tiers)
+        context.update(
+            year=self.year,
+            year_form=YearForm(self.request.GET or None),
+            township=self.township,
+            townships=townships_for(self.request.user).order_by("name"),
+            use=self.use,
+            by_month=by_month,
+            tiers=tiers,
+        )
         return context
 
 

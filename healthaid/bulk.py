@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import islice
-from typing import Iterable, Sequence
 
 from django.db import connection
 from simple_history.utils import bulk_create_with_history
-
 
 _NULL = NULL = r"\N"
 
@@ -87,15 +86,21 @@ def _copy(table: str, columns: Sequence[str], rows, *, template: str | None = No
             return out
 
         writer = csv.writer(buffer, lineterminator="\n")
-        stream = _CopyStream(rows, lambda batch: writer.writerows(
-            [value if value.__class__ in _PLAIN else text(value) for value in row] for row in batch), buffer)
+        stream = _CopyStream(
+            rows,
+            lambda batch: writer.writerows(
+                [value if value.__class__ in _PLAIN else text(value) for value in row] for row in batch
+            ),
+            buffer,
+        )
         options = " WITH (FORMAT csv, NULL '\\N')"
     # copy_expert is psycopg2's own method, which Django's cursor wrapper does not wrap: without
     # wrap_database_errors a lost connection would surface as psycopg2's error, not Django's
     # OperationalError that tasks retry on and that marks the connection unusable.
     with connection.cursor() as cursor, connection.wrap_database_errors:
-        cursor.copy_expert(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN{options}", stream,
-                           size=1 << 16)
+        cursor.copy_expert(
+            f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN{options}", stream, size=1 << 16
+        )
 
 
 def allocate_ids(model, count: int) -> list[int]:
@@ -116,8 +121,9 @@ def create_with_history(model, rows: list[dict], *, user, reason: str, when: dat
         return []
     if connection.vendor != "postgresql":
         objs = [model(**row) for row in rows]
-        bulk_create_with_history(objs, model, batch_size=1000, default_user=user,
-                                 default_change_reason=reason, default_date=when)
+        bulk_create_with_history(
+            objs, model, batch_size=1000, default_user=user, default_change_reason=reason, default_date=when
+        )
         return [obj.pk for obj in objs]
 
     ids = allocate_ids(model, len(rows))
@@ -136,12 +142,20 @@ def create_with_history(model, rows: list[dict], *, user, reason: str, when: dat
     _copy(model._meta.db_table, columns, full_rows)
 
     history = model.history.model
-    tracked = [f for f in history._meta.concrete_fields
-               if not f.generated and f.attname not in ("history_id", "history_date", "history_change_reason",
-                                                        "history_type", "history_user_id")]
+    tracked = [
+        f
+        for f in history._meta.concrete_fields
+        if not f.generated
+        and f.attname
+        not in ("history_id", "history_date", "history_change_reason", "history_type", "history_user_id")
+    ]
     position = {name: i for i, name in enumerate(attnames)}
-    history_columns = [f.column for f in tracked] + ["history_date", "history_change_reason", "history_type",
-                                                     "history_user_id"]
+    history_columns = [f.column for f in tracked] + [
+        "history_date",
+        "history_change_reason",
+        "history_type",
+        "history_user_id",
+    ]
     user_id = getattr(user, "pk", None)
     tail = [when, reason, "+", user_id]
     history_rows = ([row[position[f.attname]] for f in tracked] + tail for row in full_rows)
@@ -149,8 +163,16 @@ def create_with_history(model, rows: list[dict], *, user, reason: str, when: dat
     return ids
 
 
-def insert(model, fields: Sequence[str], rows: Iterable[Sequence], *, return_ids: bool = True,
-           text_ready: bool = False, count: int | None = None, cents: Sequence[str] = ()) -> list[int] | None:
+def insert(
+    model,
+    fields: Sequence[str],
+    rows: Iterable[Sequence],
+    *,
+    return_ids: bool = True,
+    text_ready: bool = False,
+    count: int | None = None,
+    cents: Sequence[str] = (),
+) -> list[int] | None:
     """Insert plain rows (no history: for derived records such as settlements) given as value
     sequences in the order of ``fields`` (attnames; every NOT NULL column must be among them,
     as COPY fills no Django defaults). Returns the new ids in order, or None with
@@ -176,8 +198,13 @@ def insert(model, fields: Sequence[str], rows: Iterable[Sequence], *, return_ids
             return [] if return_ids else None
         if text_ready:
             money = {fields.index(name) for name in cents}
-            rows = [[None if value == NULL else f"{value}e-2" if i in money else value
-                     for i, value in enumerate(row)] for row in rows]
+            rows = [
+                [
+                    None if value == NULL else f"{value}e-2" if i in money else value
+                    for i, value in enumerate(row)
+                ]
+                for row in rows
+            ]
         objs = [model(**dict(zip(fields, row))) for row in rows]
         model.objects.bulk_create(objs, batch_size=500)
         return [obj.pk for obj in objs] if return_ids else None
@@ -194,8 +221,12 @@ def insert(model, fields: Sequence[str], rows: Iterable[Sequence], *, return_ids
     ids = allocate_ids(model, count)
     if template is not None:
         template = "%d\t" + template
-    _copy(model._meta.db_table, [model._meta.pk.column, *columns], ((pk, *row) for pk, row in zip(ids, rows)),
-          template=template)
+    _copy(
+        model._meta.db_table,
+        [model._meta.pk.column, *columns],
+        ((pk, *row) for pk, row in zip(ids, rows)),
+        template=template,
+    )
     return ids
 
 
@@ -216,4 +247,5 @@ def update_column(model, attname: str, values: dict) -> None:
             f"UPDATE {table} SET {qn(field.column)} = v.value "
             f"FROM unnest(%s::{model._meta.pk.rel_db_type(connection)}[], %s::{field.db_type(connection)}[]) "
             f"AS v(pk, value) WHERE {table}.{pk_column} = v.pk",
-            [list(values), list(values.values())])
+            [list(values), list(values.values())],
+        )

@@ -11,7 +11,7 @@ import json
 from django.db.models import Field, ForeignObject, Lookup
 
 
-@ForeignObject.register_lookup      # foreign keys keep lookups of their own
+@ForeignObject.register_lookup  # foreign keys keep lookups of their own
 @Field.register_lookup
 class AnyOf(Lookup):
     lookup_name = "any_of"

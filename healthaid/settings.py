@@ -5,11 +5,10 @@ Production and CI: ``DATABASE_URL=postgres://…`` and ``REDIS_URL=redis://…``
 """
 
 import os
-
-from django.core.exceptions import ImproperlyConfigured
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -46,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     "import_export",
+    "core",
     "registry",
     "claims",
     "settlement",

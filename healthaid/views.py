@@ -56,7 +56,9 @@ class FilteredListView(RoleRequiredMixin, FilterView):
 
 
 def xlsx_response(content: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response = HttpResponse(
+        content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(filename)}"
     return response
 
@@ -75,14 +77,26 @@ class HomeView(RoleRequiredMixin, TemplateView):
 
         context = super().get_context_data(**kwargs)
         user = self.request.user
-        townships = townships_for(user).annotate(
-            households=Count("villages__households", distinct=True),
-            members=Count("villages__households__members"),
-            insured=Count("villages__households__members", filter=Q(villages__households__members__insured=True)),
-            poor=Count("villages__households", filter=Q(villages__households__poverty_status="poor"), distinct=True),
-        ).order_by("name")
+        townships = (
+            townships_for(user)
+            .annotate(
+                households=Count("villages__households", distinct=True),
+                members=Count("villages__households__members"),
+                insured=Count(
+                    "villages__households__members", filter=Q(villages__households__members__insured=True)
+                ),
+                poor=Count(
+                    "villages__households",
+                    filter=Q(villages__households__poverty_status="poor"),
+                    distinct=True,
+                ),
+            )
+            .order_by("name")
+        )
         rows = list(townships)
-        totals = {key: sum(getattr(t, key) for t in rows) for key in ("households", "members", "insured", "poor")}
+        totals = {
+            key: sum(getattr(t, key) for t in rows) for key in ("households", "members", "insured", "poor")
+        }
         for row in rows:
             row.insured_rate = (100 * row.insured / row.members) if row.members else None
         totals["insured_rate"] = (100 * totals["insured"] / totals["members"]) if totals["members"] else None

@@ -19,32 +19,116 @@ REGIONS = ("640221", "211381", "341122", "610118")
 DEMO_TOWNSHIPS = ("城关镇", "北关乡", "南岗镇", "东湖乡")
 
 TOWNSHIPS = (
-    "城关镇", "北关乡", "南岗镇", "东湖乡", "西营镇", "黄渠桥镇", "宝丰镇", "头闸镇",
-    "姚伏镇", "通伏乡", "高庄乡", "陶乐镇", "红崖子乡", "灵沙乡", "渠口乡", "崇岗镇",
+    "城关镇",
+    "北关乡",
+    "南岗镇",
+    "东湖乡",
+    "西营镇",
+    "黄渠桥镇",
+    "宝丰镇",
+    "头闸镇",
+    "姚伏镇",
+    "通伏乡",
+    "高庄乡",
+    "陶乐镇",
+    "红崖子乡",
+    "灵沙乡",
+    "渠口乡",
+    "崇岗镇",
 )
 _NUMERALS = "一二三四五六七八九十"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程魏苏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
 MALE_GIVEN = (
-    "建国", "建军", "志强", "国强", "海军", "永刚", "卫东", "德明", "文斌", "俊杰", "伟", "军", "勇", "强",
-    "磊", "涛", "斌", "鹏", "浩然", "子轩", "宇航", "明", "福贵", "长生", "有才", "金山", "振华", "立新",
+    "建国",
+    "建军",
+    "志强",
+    "国强",
+    "海军",
+    "永刚",
+    "卫东",
+    "德明",
+    "文斌",
+    "俊杰",
+    "伟",
+    "军",
+    "勇",
+    "强",
+    "磊",
+    "涛",
+    "斌",
+    "鹏",
+    "浩然",
+    "子轩",
+    "宇航",
+    "明",
+    "福贵",
+    "长生",
+    "有才",
+    "金山",
+    "振华",
+    "立新",
 )
 FEMALE_GIVEN = (
-    "秀英", "桂英", "玉兰", "秀兰", "凤英", "淑珍", "丽华", "红梅", "翠花", "春燕", "芳", "娜", "静", "敏",
-    "丽", "艳", "霞", "婷", "雨涵", "欣怡", "梓涵", "秀珍", "桂兰", "玉梅", "金花", "美玲", "海燕", "小红",
+    "秀英",
+    "桂英",
+    "玉兰",
+    "秀兰",
+    "凤英",
+    "淑珍",
+    "丽华",
+    "红梅",
+    "翠花",
+    "春燕",
+    "芳",
+    "娜",
+    "静",
+    "敏",
+    "丽",
+    "艳",
+    "霞",
+    "婷",
+    "雨涵",
+    "欣怡",
+    "梓涵",
+    "秀珍",
+    "桂兰",
+    "玉梅",
+    "金花",
+    "美玲",
+    "海燕",
+    "小红",
 )
 ETHNICITIES = ("汉族",) * 17 + ("回族", "回族", "满族", "蒙古族")
 
-_LABEL = {name: codes.labels(table) for name, table in (
-    ("attribute", codes.HOUSEHOLD_ATTRIBUTES), ("status", codes.POVERTY_STATUSES), ("cause", codes.MAIN_CAUSES),
-    ("relation", codes.RELATIONS), ("health", codes.HEALTH_STATUSES), ("aid", codes.AID_CATEGORIES),
-    ("sex", codes.SEXES),
-)}
+_LABEL = {
+    name: codes.labels(table)
+    for name, table in (
+        ("attribute", codes.HOUSEHOLD_ATTRIBUTES),
+        ("status", codes.POVERTY_STATUSES),
+        ("cause", codes.MAIN_CAUSES),
+        ("relation", codes.RELATIONS),
+        ("health", codes.HEALTH_STATUSES),
+        ("aid", codes.AID_CATEGORIES),
+        ("sex", codes.SEXES),
+    )
+}
 # Weighted mixes, roughly as the county reports describe them (因病致贫 ≈ 40 %).
 _ATTRIBUTE_MIX = (("general", 70), ("dibao", 24), ("tekun", 6))
 _STATUS_MIX = (("lifted", 70), ("poor", 20), ("monitored", 10))
-_CAUSE_MIX = (("illness", 40), ("disability", 12), ("labour", 12), ("funds", 8), ("skills", 8),
-              ("education", 6), ("disaster", 3), ("land", 2), ("water", 2), ("transport", 2),
-              ("motivation", 3), ("other", 2))
+_CAUSE_MIX = (
+    ("illness", 40),
+    ("disability", 12),
+    ("labour", 12),
+    ("funds", 8),
+    ("skills", 8),
+    ("education", 6),
+    ("disaster", 3),
+    ("land", 2),
+    ("water", 2),
+    ("transport", 2),
+    ("motivation", 3),
+    ("other", 2),
+)
 _CHILDREN = ("son", "daughter", "grandson", "granddaughter")
 _HEALTH_MIX = (("healthy", 70), ("chronic", 18), ("serious", 6), ("disabled", 6))
 
@@ -100,8 +184,15 @@ def village_names(township: str, count: int) -> list[str]:
     return names
 
 
-def synthetic_roster(n_households: int, seed: int = 0, townships=None, villages_per_township: int = 5,
-                     *, region: str = "640221", today: date | None = None) -> list[list]:
+def synthetic_roster(
+    n_households: int,
+    seed: int = 0,
+    townships=None,
+    villages_per_township: int = 5,
+    *,
+    region: str = "640221",
+    today: date | None = None,
+) -> list[list]:
     """A roster as read from Excel: the header row (CANONICAL_HEADERS) and one row per member.
 
     Households have 1–6 members with exactly one 户主 (always the household's first row),
@@ -114,8 +205,11 @@ def synthetic_roster(n_households: int, seed: int = 0, townships=None, villages_
         townships = 4
     if isinstance(townships, int):
         townships = township_names(townships)
-    areas = [(t, v, ti, vi) for ti, t in enumerate(townships)
-             for vi, v in enumerate(village_names(t, villages_per_township))]
+    areas = [
+        (t, v, ti, vi)
+        for ti, t in enumerate(townships)
+        for vi, v in enumerate(village_names(t, villages_per_township))
+    ]
     used_ids = set()
 
     def new_id(birth, sex):
@@ -135,7 +229,7 @@ def synthetic_roster(n_households: int, seed: int = 0, townships=None, villages_
         status = _pick(rng, _STATUS_MIX)
         cause = _pick(rng, _CAUSE_MIX)
         income = round(rng.uniform(2000, 60000), 2) if rng.random() < 0.95 else None
-        phone = f"1{rng.choice('35789')}{rng.randrange(10 ** 9):09d}"
+        phone = f"1{rng.choice('35789')}{rng.randrange(10**9):09d}"
         surname = rng.choice(SURNAMES)
         members = _household_members(rng, today, surname)
         default_aid = codes.DEFAULT_AID_CATEGORY_BY_ATTRIBUTE[attribute]
@@ -147,25 +241,27 @@ def synthetic_roster(n_households: int, seed: int = 0, townships=None, villages_
             else:
                 aid = default_aid
             id_number = new_id(birth, sex)
-            rows.append([
-                township,
-                village,
-                number,
-                name,
-                id_number,
-                _LABEL["relation"][relation],
-                _LABEL["sex"][sex],
-                rng.choice(ETHNICITIES),
-                birth,
-                phone if relation == "head" else (phone if rng.random() < 0.3 else ""),
-                _LABEL["attribute"][attribute],
-                _LABEL["status"][status],
-                _LABEL["cause"][cause],
-                _LABEL["health"][_pick(rng, _HEALTH_MIX)],
-                "是" if rng.random() < 0.97 else "否",
-                _LABEL["aid"][aid],
-                income,
-            ])
+            rows.append(
+                [
+                    township,
+                    village,
+                    number,
+                    name,
+                    id_number,
+                    _LABEL["relation"][relation],
+                    _LABEL["sex"][sex],
+                    rng.choice(ETHNICITIES),
+                    birth,
+                    phone if relation == "head" else (phone if rng.random() < 0.3 else ""),
+                    _LABEL["attribute"][attribute],
+                    _LABEL["status"][status],
+                    _LABEL["cause"][cause],
+                    _LABEL["health"][_pick(rng, _HEALTH_MIX)],
+                    "是" if rng.random() < 0.97 else "否",
+                    _LABEL["aid"][aid],
+                    income,
+                ]
+            )
     return rows
 
 
@@ -187,7 +283,14 @@ def _household_members(rng, today, surname):
     spouse_age = max(20, min(90, head_age + rng.randint(-5, 5)))
     family_surname = surname if head_sex == "M" else rng.choice(SURNAMES)
     spouse_surname = rng.choice(SURNAMES) if spouse_sex == "F" else family_surname
-    members.append(("spouse", _name(rng, spouse_surname, spouse_sex), spouse_sex, _birth(rng, spouse_age, spouse_age, today)))
+    members.append(
+        (
+            "spouse",
+            _name(rng, spouse_surname, spouse_sex),
+            spouse_sex,
+            _birth(rng, spouse_age, spouse_age, today),
+        )
+    )
     children = []
     while len(members) < size:
         room = size - len(members)
@@ -196,22 +299,51 @@ def _household_members(rng, today, surname):
             parent_age = children[0]
             age = rng.randint(0, max(0, min(parent_age - 20, 17)))
             sex = rng.choice("MF")
-            members.append(("grandson" if sex == "M" else "granddaughter", _name(rng, family_surname, sex), sex,
-                            _birth(rng, age, age, today)))
-        elif head_age <= 55 and room >= 1 and rng.random() < 0.15 and not any(r in ("father", "mother") for r, *_ in members):
+            members.append(
+                (
+                    "grandson" if sex == "M" else "granddaughter",
+                    _name(rng, family_surname, sex),
+                    sex,
+                    _birth(rng, age, age, today),
+                )
+            )
+        elif (
+            head_age <= 55
+            and room >= 1
+            and rng.random() < 0.15
+            and not any(r in ("father", "mother") for r, *_ in members)
+        ):
             age = min(100, head_age + rng.randint(22, 32))
             sex = rng.choice("MF")
-            members.append(("father" if sex == "M" else "mother", _name(rng, family_surname if sex == "M" else rng.choice(SURNAMES), sex),
-                            sex, _birth(rng, age, age, today)))
+            members.append(
+                (
+                    "father" if sex == "M" else "mother",
+                    _name(rng, family_surname if sex == "M" else rng.choice(SURNAMES), sex),
+                    sex,
+                    _birth(rng, age, age, today),
+                )
+            )
         else:
             age = rng.randint(max(0, head_age - 40), max(0, head_age - 20))
             sex = rng.choice("MF")
             children.append(age)
-            members.append(("son" if sex == "M" else "daughter", _name(rng, family_surname, sex), sex,
-                            _birth(rng, age, age, today)))
+            members.append(
+                (
+                    "son" if sex == "M" else "daughter",
+                    _name(rng, family_surname, sex),
+                    sex,
+                    _birth(rng, age, age, today),
+                )
+            )
             if age >= 22 and sex == "M" and len(members) < size and rng.random() < 0.5:
-                members.append(("daughter_in_law", _name(rng, rng.choice(SURNAMES), "F"), "F",
-                                _birth(rng, max(20, age - 2), max(20, age + 2), today)))
+                members.append(
+                    (
+                        "daughter_in_law",
+                        _name(rng, rng.choice(SURNAMES), "F"),
+                        "F",
+                        _birth(rng, max(20, age - 2), max(20, age + 2), today),
+                    )
+                )
     return members
 
 

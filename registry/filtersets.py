@@ -4,7 +4,17 @@ import django_filters
 from django.db.models import Q
 
 from . import roles
-from .models import AidCategory, HealthStatus, Household, HouseholdAttribute, MainCause, Member, PovertyStatus, Township, Village
+from .models import (
+    AidCategory,
+    HealthStatus,
+    Household,
+    HouseholdAttribute,
+    MainCause,
+    Member,
+    PovertyStatus,
+    Township,
+    Village,
+)
 
 
 def _townships(request):
@@ -20,9 +30,10 @@ def _villages(request):
 
 
 class HouseholdFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(label="搜索", method="search",
-                                  help_text="户编号、户主或成员姓名、证件号码")
-    township = django_filters.ModelChoiceFilter(label="乡镇", field_name="village__township", queryset=_townships)
+    q = django_filters.CharFilter(label="搜索", method="search", help_text="户编号、户主或成员姓名、证件号码")
+    township = django_filters.ModelChoiceFilter(
+        label="乡镇", field_name="village__township", queryset=_townships
+    )
     village = django_filters.ModelChoiceFilter(label="行政村", queryset=_villages)
     poverty_status = django_filters.ChoiceFilter(label="脱贫状态", choices=PovertyStatus.choices)
     attribute = django_filters.ChoiceFilter(label="贫困户属性", choices=HouseholdAttribute.choices)
@@ -42,11 +53,15 @@ class HouseholdFilterSet(django_filters.FilterSet):
 
 class MemberFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(label="搜索", method="search", help_text="姓名、证件号码或户编号")
-    township = django_filters.ModelChoiceFilter(label="乡镇", field_name="household__village__township",
-                                                queryset=_townships)
-    village = django_filters.ModelChoiceFilter(label="行政村", field_name="household__village", queryset=_villages)
-    poverty_status = django_filters.ChoiceFilter(label="脱贫状态", field_name="household__poverty_status",
-                                                 choices=PovertyStatus.choices)
+    township = django_filters.ModelChoiceFilter(
+        label="乡镇", field_name="household__village__township", queryset=_townships
+    )
+    village = django_filters.ModelChoiceFilter(
+        label="行政村", field_name="household__village", queryset=_villages
+    )
+    poverty_status = django_filters.ChoiceFilter(
+        label="脱贫状态", field_name="household__poverty_status", choices=PovertyStatus.choices
+    )
     insured = django_filters.BooleanFilter(label="是否参保")
     aid_category = django_filters.ChoiceFilter(label="救助类别", choices=AidCategory.choices)
     health_status = django_filters.ChoiceFilter(label="健康状况", choices=HealthStatus.choices)
@@ -59,5 +74,8 @@ class MemberFilterSet(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(Q(name__contains=value) | Q(id_number__startswith=value.upper())
-                               | Q(household__number__startswith=value))
+        return queryset.filter(
+            Q(name__contains=value)
+            | Q(id_number__startswith=value.upper())
+            | Q(household__number__startswith=value)
+        )

@@ -42,20 +42,40 @@ class HouseholdForm(VersionedForm):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["village"].queryset = roles.scope(Village.objects.select_related("township"), user, "township_id")
+        self.fields["village"].queryset = roles.scope(
+            Village.objects.select_related("township"), user, "township_id"
+        )
 
 
 class MemberForm(VersionedForm):
     class Meta:
         model = Member
-        fields = ["name", "id_number", "relation", "ethnicity", "phone", "health_status", "insured", "aid_category"]
+        fields = [
+            "name",
+            "id_number",
+            "relation",
+            "ethnicity",
+            "phone",
+            "health_status",
+            "insured",
+            "aid_category",
+        ]
         widgets = {"insured": forms.NullBooleanSelect}
 
 
 class MemberCreateForm(BootstrapMixin, forms.ModelForm):
     class Meta:
         model = Member
-        fields = ["name", "id_number", "relation", "ethnicity", "phone", "health_status", "insured", "aid_category"]
+        fields = [
+            "name",
+            "id_number",
+            "relation",
+            "ethnicity",
+            "phone",
+            "health_status",
+            "insured",
+            "aid_category",
+        ]
         widgets = {"insured": forms.NullBooleanSelect}
 
     def validate_unique(self):
@@ -64,10 +84,15 @@ class MemberCreateForm(BootstrapMixin, forms.ModelForm):
 
 
 class RosterUploadForm(BootstrapMixin, forms.Form):
-    file = forms.FileField(label="名册文件（.xlsx）", help_text="全国扶贫开发信息系统导出的花名册，一行一人。")
+    file = forms.FileField(
+        label="名册文件（.xlsx）", help_text="全国扶贫开发信息系统导出的花名册，一行一人。"
+    )
     create_areas = forms.BooleanField(label="自动创建未知的乡镇和村", required=False)
-    skip_invalid = forms.BooleanField(label="跳过有错误的户，导入其余各户", required=False,
-                                      help_text="不勾选时，只要有一处错误，整个文件都不导入。")
+    skip_invalid = forms.BooleanField(
+        label="跳过有错误的户，导入其余各户",
+        required=False,
+        help_text="不勾选时，只要有一处错误，整个文件都不导入。",
+    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

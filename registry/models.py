@@ -45,27 +45,39 @@ class Township(models.Model):
 
 
 class Village(models.Model):
-    township = models.ForeignKey(Township, on_delete=models.PROTECT, related_name="villages", verbose_name="乡镇")
+    township = models.ForeignKey(
+        Township, on_delete=models.PROTECT, related_name="villages", verbose_name="乡镇"
+    )
     name = models.CharField("行政村", max_length=50)
     history = HistoricalRecords()
 
     class Meta:
         verbose_name = verbose_name_plural = "行政村"
         ordering = ["township__name", "name"]
-        constraints = [models.UniqueConstraint(fields=["township", "name"], name="village_unique_in_township")]
+        constraints = [
+            models.UniqueConstraint(fields=["township", "name"], name="village_unique_in_township")
+        ]
 
     def __str__(self):
-        return f"{self.township.name}{self.name}" if not self.name.startswith(self.township.name) else self.name
+        return (
+            f"{self.township.name}{self.name}" if not self.name.startswith(self.township.name) else self.name
+        )
 
 
 class Household(models.Model):
     number = models.CharField("户编号", max_length=30, unique=True)
-    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="households", verbose_name="行政村")
+    village = models.ForeignKey(
+        Village, on_delete=models.PROTECT, related_name="households", verbose_name="行政村"
+    )
     phone = models.CharField("联系电话", max_length=30, blank=True)
-    attribute = models.CharField("贫困户属性", max_length=16, choices=HouseholdAttribute.choices, default="general")
+    attribute = models.CharField(
+        "贫困户属性", max_length=16, choices=HouseholdAttribute.choices, default="general"
+    )
     poverty_status = models.CharField("脱贫状态", max_length=16, choices=PovertyStatus.choices)
     main_cause = models.CharField("主要致贫原因", max_length=16, choices=MainCause.choices, blank=True)
-    annual_income = models.DecimalField("家庭年收入(元)", max_digits=12, decimal_places=2, null=True, blank=True)
+    annual_income = models.DecimalField(
+        "家庭年收入(元)", max_digits=12, decimal_places=2, null=True, blank=True
+    )
     # Optimistic locking: a form carries the version it was opened at; saving over a newer
     # version is refused (see services.household_update).
     version = models.PositiveIntegerField("版本", default=1)
@@ -78,9 +90,16 @@ class Household(models.Model):
         ordering = ["number"]
         indexes = [models.Index(fields=["poverty_status"]), models.Index(fields=["village", "number"])]
         constraints = [
-            models.CheckConstraint(condition=Q(annual_income__isnull=True) | Q(annual_income__gte=0), name="household_income_not_negative"),
-            models.CheckConstraint(condition=Q(attribute__in=HouseholdAttribute.values), name="household_attribute_valid"),
-            models.CheckConstraint(condition=Q(poverty_status__in=PovertyStatus.values), name="household_status_valid"),
+            models.CheckConstraint(
+                condition=Q(annual_income__isnull=True) | Q(annual_income__gte=0),
+                name="household_income_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(attribute__in=HouseholdAttribute.values), name="household_attribute_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(poverty_status__in=PovertyStatus.values), name="household_status_valid"
+            ),
         ]
 
     def __str__(self):
@@ -88,7 +107,9 @@ class Household(models.Model):
 
 
 class Member(models.Model):
-    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="members", verbose_name="所在户")
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="members", verbose_name="所在户"
+    )
     name = models.CharField("姓名", max_length=50)
     id_number = models.CharField("证件号码", max_length=18, unique=True)
     # Derived from the ID number when the member is saved through the services; stored
@@ -98,7 +119,9 @@ class Member(models.Model):
     relation = models.CharField("与户主关系", max_length=16, choices=Relation.choices)
     ethnicity = models.CharField("民族", max_length=20, blank=True)
     phone = models.CharField("联系电话", max_length=30, blank=True)
-    health_status = models.CharField("健康状况", max_length=16, choices=HealthStatus.choices, default="healthy")
+    health_status = models.CharField(
+        "健康状况", max_length=16, choices=HealthStatus.choices, default="healthy"
+    )
     insured = models.BooleanField("参加城乡居民基本医疗保险", null=True, blank=True)
     aid_category = models.CharField("救助类别", max_length=16, choices=AidCategory.choices, default="none")
     version = models.PositiveIntegerField("版本", default=1)
@@ -111,13 +134,21 @@ class Member(models.Model):
         ordering = ["household__number", "id"]
         indexes = [models.Index(fields=["name"]), models.Index(fields=["household", "relation"])]
         constraints = [
-            models.CheckConstraint(condition=Exact(Length("id_number"), 18), name="member_id_number_18_chars"),
+            models.CheckConstraint(
+                condition=Exact(Length("id_number"), 18), name="member_id_number_18_chars"
+            ),
             models.CheckConstraint(condition=Q(sex__in=Sex.values), name="member_sex_valid"),
             models.CheckConstraint(condition=Q(relation__in=Relation.values), name="member_relation_valid"),
-            models.CheckConstraint(condition=Q(aid_category__in=AidCategory.values), name="member_aid_category_valid"),
-            models.CheckConstraint(condition=Q(health_status__in=HealthStatus.values), name="member_health_status_valid"),
+            models.CheckConstraint(
+                condition=Q(aid_category__in=AidCategory.values), name="member_aid_category_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(health_status__in=HealthStatus.values), name="member_health_status_valid"
+            ),
             # At most one head per household; "exactly one" is checked by the import.
-            models.UniqueConstraint(fields=["household"], condition=Q(relation="head"), name="member_one_head_per_household"),
+            models.UniqueConstraint(
+                fields=["household"], condition=Q(relation="head"), name="member_one_head_per_household"
+            ),
         ]
 
     def __str__(self):
@@ -129,14 +160,17 @@ class Profile(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     role = models.CharField("角色", max_length=16, choices=Role.choices)
-    township = models.ForeignKey(Township, on_delete=models.PROTECT, null=True, blank=True, verbose_name="所属乡镇")
+    township = models.ForeignKey(
+        Township, on_delete=models.PROTECT, null=True, blank=True, verbose_name="所属乡镇"
+    )
     history = HistoricalRecords()
 
     class Meta:
         verbose_name = verbose_name_plural = "用户角色"
         constraints = [
             models.CheckConstraint(
-                condition=(Q(role="township") & Q(township__isnull=False)) | (~Q(role="township") & Q(township__isnull=True)),
+                condition=(Q(role="township") & Q(township__isnull=False))
+                | (~Q(role="township") & Q(township__isnull=True)),
                 name="profile_township_iff_township_role",
             ),
         ]

@@ -23,8 +23,18 @@ class HouseholdResource(resources.ModelResource):
 
     class Meta:
         model = Household
-        fields = ("number", "township", "village", "head_name", "member_count", "attribute", "poverty_status",
-                  "main_cause", "annual_income", "phone")
+        fields = (
+            "number",
+            "township",
+            "village",
+            "head_name",
+            "member_count",
+            "attribute",
+            "poverty_status",
+            "main_cause",
+            "annual_income",
+            "phone",
+        )
         export_order = fields
 
     def dehydrate_attribute(self, obj):
@@ -53,8 +63,20 @@ class MemberResource(resources.ModelResource):
 
     class Meta:
         model = Member
-        fields = ("township", "village", "household", "name", "id_number", "relation", "sex", "birth_date",
-                  "health_status", "insured", "aid_category", "poverty_status")
+        fields = (
+            "township",
+            "village",
+            "household",
+            "name",
+            "id_number",
+            "relation",
+            "sex",
+            "birth_date",
+            "health_status",
+            "insured",
+            "aid_category",
+            "poverty_status",
+        )
         export_order = fields
 
     def dehydrate_id_number(self, obj):

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import gc
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from itertools import chain
 from operator import itemgetter
-from typing import Iterable, Sequence
 
 from . import codes
 from .idnumber import IdNumberError, validate_id_number
@@ -72,9 +72,23 @@ for _attr, _header, _required, _aliases in _COLUMNS:
 del _attr, _header, _required, _aliases, _name
 
 (
-    COL_TOWNSHIP, COL_VILLAGE, COL_HOUSEHOLD, COL_NAME, COL_ID, COL_RELATION, COL_SEX,
-    COL_ETHNICITY, COL_BIRTH, COL_PHONE, COL_ATTRIBUTE, COL_STATUS, COL_CAUSE, COL_HEALTH,
-    COL_INSURED, COL_AID, COL_INCOME,
+    COL_TOWNSHIP,
+    COL_VILLAGE,
+    COL_HOUSEHOLD,
+    COL_NAME,
+    COL_ID,
+    COL_RELATION,
+    COL_SEX,
+    COL_ETHNICITY,
+    COL_BIRTH,
+    COL_PHONE,
+    COL_ATTRIBUTE,
+    COL_STATUS,
+    COL_CAUSE,
+    COL_HEALTH,
+    COL_INSURED,
+    COL_AID,
+    COL_INCOME,
 ) = CANONICAL_HEADERS
 
 _COLUMN_ORDER = {header: i for i, header in enumerate(CANONICAL_HEADERS)}
@@ -83,7 +97,12 @@ _COLUMN_ORDER[""] = -1
 # Lengths of the database columns (registry.models); longer text is refused here rather
 # than failing in the middle of the database writes.
 _MAX_LENGTH = {
-    COL_TOWNSHIP: 50, COL_VILLAGE: 50, COL_HOUSEHOLD: 30, COL_NAME: 50, COL_ETHNICITY: 20, COL_PHONE: 30,
+    COL_TOWNSHIP: 50,
+    COL_VILLAGE: 50,
+    COL_HOUSEHOLD: 30,
+    COL_NAME: 50,
+    COL_ETHNICITY: 20,
+    COL_PHONE: 30,
 }
 # Household.annual_income is DECIMAL(12, 2).
 _INCOME_LIMIT = Decimal("10000000000")
@@ -237,7 +256,11 @@ def _text(value) -> str:
             return str(int(value))
         return repr(value)
     if cls is datetime:
-        return value.date().isoformat() if not (value.hour or value.minute or value.second) else value.isoformat(" ")
+        return (
+            value.date().isoformat()
+            if not (value.hour or value.minute or value.second)
+            else value.isoformat(" ")
+        )
     if cls is date:
         return value.isoformat()
     if cls is bool:
@@ -367,10 +390,13 @@ def _header_errors(header_row, header, mapping):
             errors.append(RowError(header_row, canonical, MSG_MISSING_COLUMN))
         first = indexes[0] if indexes else None
         for other in indexes[1:]:
-            errors.append(RowError(
-                header_row, canonical,
-                f"重复的列：{_column_letter(first)}列「{_text(header[first])}」与{_column_letter(other)}列「{_text(header[other])}」",
-            ))
+            errors.append(
+                RowError(
+                    header_row,
+                    canonical,
+                    f"重复的列：{_column_letter(first)}列「{_text(header[first])}」与{_column_letter(other)}列「{_text(header[other])}」",
+                )
+            )
     return errors
 
 
@@ -403,7 +429,7 @@ def _parse_roster(rows, today):
     header_row = header_index + 1
     header_cells = ["" if cell is None else cell if cell.__class__ is str else _text(cell) for cell in header]
     ignored = [cell for cell in header_cells if cell.strip() and normalize_header(cell) not in HEADER_ALIASES]
-    source = chain(seen[header_index + 1:], iterator)
+    source = chain(seen[header_index + 1 :], iterator)
     first_data_row = header_row + 1
 
     errors = _header_errors(header_row, header, mapping)
@@ -416,9 +442,13 @@ def _parse_roster(rows, today):
                 rejected.append(row_number)
         return ParsedRoster([], errors, row_count, rejected, header_cells, header_row, ignored)
 
-    members, errors, bad_rows, relation_errors = _parse_rows(source, first_data_row, len(header), mapping, today)
+    members, errors, bad_rows, relation_errors = _parse_rows(
+        source, first_data_row, len(header), mapping, today
+    )
     if not members:
-        return ParsedRoster([], [RowError(header_row + 1, "", MSG_NO_DATA)], 0, [], header_cells, header_row, ignored)
+        return ParsedRoster(
+            [], [RowError(header_row + 1, "", MSG_NO_DATA)], 0, [], header_cells, header_row, ignored
+        )
 
     _check_duplicate_ids(members, errors, bad_rows)
     households, rejected = _group(members, errors, bad_rows, relation_errors)
@@ -453,8 +483,25 @@ def _parse_rows(source, first_row, width, mapping, today):
             row = (*row[:width], *(None,) * (width - len(row)), None)
         elif len(row) < need:
             row = (*row, *(None,) * (need - len(row)))
-        (township, village, number, name, id_cell, relation, sex, ethnicity, birth_cell, phone,
-         attribute, status, cause, health, insured_cell, aid, income_cell) = getter(row)
+        (
+            township,
+            village,
+            number,
+            name,
+            id_cell,
+            relation,
+            sex,
+            ethnicity,
+            birth_cell,
+            phone,
+            attribute,
+            status,
+            cause,
+            health,
+            insured_cell,
+            aid,
+            income_cell,
+        ) = getter(row)
 
         # Plain text cells (str is by far the most common case).
         township = township.strip() if township.__class__ is str else text(township)
@@ -489,8 +536,26 @@ def _parse_rows(source, first_row, width, mapping, today):
         elif income_cell is None:
             income_cell = ""
 
-        if (township == village == number == name == id_cell == relation == sex == ethnicity == birth_cell
-                == phone == attribute == status == cause == health == insured_cell == aid == income_cell == ""):
+        if (
+            township
+            == village
+            == number
+            == name
+            == id_cell
+            == relation
+            == sex
+            == ethnicity
+            == birth_cell
+            == phone
+            == attribute
+            == status
+            == cause
+            == health
+            == insured_cell
+            == aid
+            == income_cell
+            == ""
+        ):
             continue  # a blank row (cells of unknown columns do not count)
 
         errs = []
@@ -507,9 +572,22 @@ def _parse_rows(source, first_row, width, mapping, today):
             err((COL_HOUSEHOLD, "数字超过15位，Excel已丢失精度，请把该列设为文本格式"))
         if not name:
             err((COL_NAME, MSG_REQUIRED))
-        if len(township) > 50 or len(village) > 50 or len(number) > 30 or len(name) > 50 or len(ethnicity) > 20 or len(phone) > 30:
-            for column, value in ((COL_TOWNSHIP, township), (COL_VILLAGE, village), (COL_HOUSEHOLD, number),
-                                  (COL_NAME, name), (COL_ETHNICITY, ethnicity), (COL_PHONE, phone)):
+        if (
+            len(township) > 50
+            or len(village) > 50
+            or len(number) > 30
+            or len(name) > 50
+            or len(ethnicity) > 20
+            or len(phone) > 30
+        ):
+            for column, value in (
+                (COL_TOWNSHIP, township),
+                (COL_VILLAGE, village),
+                (COL_HOUSEHOLD, number),
+                (COL_NAME, name),
+                (COL_ETHNICITY, ethnicity),
+                (COL_PHONE, phone),
+            ):
                 if len(value) > max_length[column]:
                     err((column, f"过长（最多{max_length[column]}个字符）"))
 
@@ -549,7 +627,11 @@ def _parse_rows(source, first_row, width, mapping, today):
                 birth = birth_cell.date()
             elif cls is date:
                 birth = birth_cell
-            elif (cls is float or cls is int) and 19000101 <= birth_cell <= 99991231 and birth_cell == int(birth_cell):
+            elif (
+                (cls is float or cls is int)
+                and 19000101 <= birth_cell <= 99991231
+                and birth_cell == int(birth_cell)
+            ):
                 birth = _parse_date(str(int(birth_cell)))
             else:
                 birth = None
@@ -641,8 +723,24 @@ def _parse_rows(source, first_row, width, mapping, today):
                 err((COL_INCOME, message))
 
         member = new_member(
-            row_number, township, village, number, name, id_number, relation_code, sex_code, birth,
-            ethnicity, phone, attribute_code, status_code, cause_code, health_code, insured, aid_code, income,
+            row_number,
+            township,
+            village,
+            number,
+            name,
+            id_number,
+            relation_code,
+            sex_code,
+            birth,
+            ethnicity,
+            phone,
+            attribute_code,
+            status_code,
+            cause_code,
+            health_code,
+            insured,
+            aid_code,
+            income,
         )
         members.append(member)
         if errs:
@@ -697,7 +795,9 @@ def _group(members, errors, bad_rows, relation_errors):
                 bad_rows.add(head.row)
 
         reference = heads[0] if heads else rows[0]
-        where = f"户主行（第{reference.row}行）" if heads else f"本户第{reference.row}行"  # the row compared with
+        where = (
+            f"户主行（第{reference.row}行）" if heads else f"本户第{reference.row}行"
+        )  # the row compared with
         for member in rows:
             if member is reference:
                 continue
@@ -717,10 +817,20 @@ def _group(members, errors, bad_rows, relation_errors):
         for member in rows:
             if member.aid_category is None:
                 member.aid_category = default_aid
-        households.append(HouseholdRows(
-            number, head.township, head.village, head, rows, attribute, head.poverty_status,
-            head.main_cause, head.phone, head.annual_income,
-        ))
+        households.append(
+            HouseholdRows(
+                number,
+                head.township,
+                head.village,
+                head,
+                rows,
+                attribute,
+                head.poverty_status,
+                head.main_cause,
+                head.phone,
+                head.annual_income,
+            )
+        )
     rejected.sort()
     return households, rejected
 
@@ -752,23 +862,25 @@ def serialize_households(households: Iterable[HouseholdRows]) -> list[list]:
         cause = labels["main_cause"][household.main_cause] if household.main_cause else ""
         income = str(household.annual_income) if household.annual_income is not None else ""
         for member in household.members:
-            out.append([
-                household.township,
-                household.village,
-                household.number,
-                member.name,
-                member.id_number,
-                labels["relation"][member.relation],
-                labels["sex"][member.sex],
-                member.ethnicity,
-                member.birth_date.isoformat(),
-                household.phone if member is household.head else member.phone,
-                attribute,
-                status,
-                cause,
-                labels["health_status"][member.health_status],
-                "" if member.insured is None else ("是" if member.insured else "否"),
-                labels["aid_category"][member.aid_category],
-                income,
-            ])
+            out.append(
+                [
+                    household.township,
+                    household.village,
+                    household.number,
+                    member.name,
+                    member.id_number,
+                    labels["relation"][member.relation],
+                    labels["sex"][member.sex],
+                    member.ethnicity,
+                    member.birth_date.isoformat(),
+                    household.phone if member is household.head else member.phone,
+                    attribute,
+                    status,
+                    cause,
+                    labels["health_status"][member.health_status],
+                    "" if member.insured is None else ("是" if member.insured else "否"),
+                    labels["aid_category"][member.aid_category],
+                    income,
+                ]
+            )
     return out

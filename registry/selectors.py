@@ -28,8 +28,9 @@ def households_for(user):
 
 
 def members_for(user):
-    return roles.scope(Member.objects.select_related("household__village__township"), user,
-                       "household__village__township_id")
+    return roles.scope(
+        Member.objects.select_related("household__village__township"), user, "household__village__township_id"
+    )
 
 
 def household_history(household):
@@ -52,8 +53,13 @@ def _with_changes(records, model):
         if older is not None:
             delta = newer.diff_against(older, excluded_fields=["version", "updated_at"])
             for change in delta.changes:
-                changes.append((labels.get(change.field, change.field),
-                                _display(older, change.field), _display(newer, change.field)))
+                changes.append(
+                    (
+                        labels.get(change.field, change.field),
+                        _display(older, change.field),
+                        _display(newer, change.field),
+                    )
+                )
         out.append((newer, changes))
     return out
 

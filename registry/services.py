@@ -7,9 +7,9 @@ error type, with a Chinese message and optionally the field it concerns).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable, Iterable, Sequence
 
 from django.core.cache import cache
 from django.db import transaction
@@ -39,7 +39,16 @@ class RegistryError(Exception):
 # --- households and members edited by hand ------------------------------------------------
 
 HOUSEHOLD_FIELDS = ("village", "phone", "attribute", "poverty_status", "main_cause", "annual_income")
-MEMBER_FIELDS = ("name", "id_number", "relation", "ethnicity", "phone", "health_status", "insured", "aid_category")
+MEMBER_FIELDS = (
+    "name",
+    "id_number",
+    "relation",
+    "ethnicity",
+    "phone",
+    "health_status",
+    "insured",
+    "aid_category",
+)
 
 
 def _check_village_in_scope(user, village: Village) -> None:
@@ -57,8 +66,17 @@ def _check_version(obj, version: int, what: str) -> None:
         )
 
 
-def household_create(*, user, number: str, village: Village, poverty_status: str, attribute: str = "general",
-                     phone: str = "", main_cause: str = "", annual_income: Decimal | None = None) -> Household:
+def household_create(
+    *,
+    user,
+    number: str,
+    village: Village,
+    poverty_status: str,
+    attribute: str = "general",
+    phone: str = "",
+    main_cause: str = "",
+    annual_income: Decimal | None = None,
+) -> Household:
     roles.require_write(user)
     _check_village_in_scope(user, village)
     number = (number or "").strip()
@@ -67,14 +85,23 @@ def household_create(*, user, number: str, village: Village, poverty_status: str
     with transaction.atomic():
         if Household.objects.filter(number=number).exists():
             raise RegistryError(f"户编号「{number}」已存在。", field="number")
-        household = Household(number=number, village=village, poverty_status=poverty_status, attribute=attribute,
-                              phone=phone, main_cause=main_cause, annual_income=annual_income)
+        household = Household(
+            number=number,
+            village=village,
+            poverty_status=poverty_status,
+            attribute=attribute,
+            phone=phone,
+            main_cause=main_cause,
+            annual_income=annual_income,
+        )
         household._change_reason = "新建"
         household.save()
     return household
 
 
-def household_update(*, user, household: Household, version: int, changes: dict, reason: str = "") -> Household:
+def household_update(
+    *, user, household: Household, version: int, changes: dict, reason: str = ""
+) -> Household:
     """Apply ``changes`` (a subset of HOUSEHOLD_FIELDS) if nobody saved since ``version``."""
     roles.require_write(user)
     unknown = set(changes) - set(HOUSEHOLD_FIELDS)
@@ -94,6 +121,7 @@ def household_update(*, user, household: Household, version: int, changes: dict,
         current._change_reason = reason or "修改户信息"
         current.save()
         from settlement.tasks import enqueue_registry_change  # re-settles if a fact it uses changed
+
         enqueue_registry_change(changed=changed, household_id=current.pk)
     return current
 
@@ -113,9 +141,19 @@ def _check_head(household: Household, relation: str, member_pk=None) -> None:
         raise RegistryError(f"该户已有户主（{other.name}），一户只能有一个户主。", field="relation")
 
 
-def member_create(*, user, household: Household, name: str, id_number: str, relation: str, ethnicity: str = "",
-                  phone: str = "", health_status: str = "healthy", insured: bool | None = None,
-                  aid_category: str | None = None) -> Member:
+def member_create(
+    *,
+    user,
+    household: Household,
+    name: str,
+    id_number: str,
+    relation: str,
+    ethnicity: str = "",
+    phone: str = "",
+    health_status: str = "healthy",
+    insured: bool | None = None,
+    aid_category: str | None = None,
+) -> Member:
     roles.require_write(user)
     info = _identity(id_number)
     if not (name or "").strip():
@@ -126,9 +164,19 @@ def member_create(*, user, household: Household, name: str, id_number: str, rela
         if Member.objects.filter(id_number=info.number).exists():
             raise RegistryError("该证件号码已登记在其他成员名下（证件号码全县唯一）。", field="id_number")
         _check_head(household, relation)
-        member = Member(household=household, name=name.strip(), id_number=info.number, sex=info.sex,
-                        birth_date=info.birth_date, relation=relation, ethnicity=ethnicity, phone=phone,
-                        health_status=health_status, insured=insured, aid_category=aid_category)
+        member = Member(
+            household=household,
+            name=name.strip(),
+            id_number=info.number,
+            sex=info.sex,
+            birth_date=info.birth_date,
+            relation=relation,
+            ethnicity=ethnicity,
+            phone=phone,
+            health_status=health_status,
+            insured=insured,
+            aid_category=aid_category,
+        )
         member._change_reason = "新增成员"
         member.save()
     return member
@@ -159,11 +207,13 @@ def member_update(*, user, member: Member, version: int, changes: dict, reason: 
         current._change_reason = reason or "修改成员信息"
         current.save()
         from settlement.tasks import enqueue_registry_change  # re-settles if a fact it uses changed
+
         enqueue_registry_change(changed=changed, member_id=current.pk)
     return current
 
 
 # --- roster import --------------------------------------------------------------------------
+
 
 @dataclass
 class RosterReport:
@@ -208,14 +258,24 @@ class RosterReport:
 
 
 _HH_COMPARED = ("village_id", "phone", "attribute", "poverty_status", "main_cause", "annual_income")
-_MEMBER_COMPARED = ("household_id", "name", "sex", "birth_date", "relation", "ethnicity", "phone",
-                    "health_status", "insured", "aid_category")
+_MEMBER_COMPARED = (
+    "household_id",
+    "name",
+    "sex",
+    "birth_date",
+    "relation",
+    "ethnicity",
+    "phone",
+    "health_status",
+    "insured",
+    "aid_category",
+)
 _CHUNK = 2000  # keeps IN (…) lists well under SQLite's variable limit
 
 
 def _chunks(items: Sequence, size: int = _CHUNK):
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _household_values(hh: roster.HouseholdRows, village_id: int) -> dict:
@@ -244,9 +304,16 @@ def _member_values(m: roster.MemberRow, household_id) -> dict:
     }
 
 
-def roster_import(*, rows: Iterable[Sequence[object]], user, dry_run: bool = False, skip_invalid: bool = False,
-                  create_areas: bool = False, source_name: str = "",
-                  progress: ProgressCallback | None = None) -> RosterReport:
+def roster_import(
+    *,
+    rows: Iterable[Sequence[object]],
+    user,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    create_areas: bool = False,
+    source_name: str = "",
+    progress: ProgressCallback | None = None,
+) -> RosterReport:
     """Import a roster (header row then one row per member).
 
     The unit is the household: it is written only if all its rows are valid. With errors
@@ -274,9 +341,15 @@ def roster_import(*, rows: Iterable[Sequence[object]], user, dry_run: bool = Fal
         if key not in villages:
             if not create_areas:
                 if hh.township not in townships:
-                    column, message = "乡镇", f"未知的乡镇「{hh.township}」（如需新建，请勾选“自动创建未知的乡镇和村”）"
+                    column, message = (
+                        "乡镇",
+                        f"未知的乡镇「{hh.township}」（如需新建，请勾选“自动创建未知的乡镇和村”）",
+                    )
                 else:
-                    column, message = "行政村", f"{hh.township}没有行政村「{hh.village}」（如需新建，请勾选“自动创建未知的乡镇和村”）"
+                    column, message = (
+                        "行政村",
+                        f"{hh.township}没有行政村「{hh.village}」（如需新建，请勾选“自动创建未知的乡镇和村”）",
+                    )
                 errors.append(roster.RowError(hh.head.row, column, message))
                 rejected.update(m.row for m in hh.members)
                 continue
@@ -298,19 +371,23 @@ def roster_import(*, rows: Iterable[Sequence[object]], user, dry_run: bool = Fal
     id_numbers = [m.id_number for hh in households for m in hh.members]
     existing_hh = {}
     for chunk in _chunks(numbers):
-        for values in Household.objects.filter(number__in=chunk).values("id", "number", "version", "created_at", *_HH_COMPARED):
+        for values in Household.objects.filter(number__in=chunk).values(
+            "id", "number", "version", "created_at", *_HH_COMPARED
+        ):
             existing_hh[values["number"]] = values
     existing_members = {}
     for chunk in _chunks(id_numbers):
-        for values in Member.objects.filter(id_number__in=chunk).values("id", "id_number", "version", "created_at",
-                                                                          *_MEMBER_COMPARED):
+        for values in Member.objects.filter(id_number__in=chunk).values(
+            "id", "id_number", "version", "created_at", *_MEMBER_COMPARED
+        ):
             existing_members[values["id_number"]] = values
     file_ids = set(id_numbers)
     on_record_elsewhere = []  # members of these households that the roster no longer lists
     household_ids = [values["id"] for values in existing_hh.values()]
     for chunk in _chunks(household_ids):
-        for values in (Member.objects.filter(household_id__in=chunk)
-                       .values("id", "id_number", "name", "relation", "household__number", "version")):
+        for values in Member.objects.filter(household_id__in=chunk).values(
+            "id", "id_number", "name", "relation", "household__number", "version"
+        ):
             if values["id_number"] not in file_ids:
                 on_record_elsewhere.append(values)
     report.absent_members = [
@@ -356,7 +433,9 @@ def roster_import(*, rows: Iterable[Sequence[object]], user, dry_run: bool = Fal
             member_plan.append((m, hh, current))
     # An old head missing from a roster that names a new head stops being the head.
     heads_in_file = {hh.number for hh in households}
-    demoted = [v for v in on_record_elsewhere if v["relation"] == "head" and v["household__number"] in heads_in_file]
+    demoted = [
+        v for v in on_record_elsewhere if v["relation"] == "head" and v["household__number"] in heads_in_file
+    ]
 
     report.areas_created = [f"{t}{'' if v.startswith(t) else ' '}{v}" for t, v in sorted(new_areas)]
     if dry_run:
@@ -375,27 +454,55 @@ def roster_import(*, rows: Iterable[Sequence[object]], user, dry_run: bool = Fal
 
         created_ids = bulk.create_with_history(
             Household,
-            [{"number": hh.number, "version": 1, **values, "village_id": area_ids[(hh.township, hh.village)]}
-             for hh, values in hh_to_create],
-            user=user, reason=reason, when=now)
+            [
+                {
+                    "number": hh.number,
+                    "version": 1,
+                    **values,
+                    "village_id": area_ids[(hh.township, hh.village)],
+                }
+                for hh, values in hh_to_create
+            ],
+            user=user,
+            reason=reason,
+            when=now,
+        )
         household_id = {hh.number: pk for (hh, _values), pk in zip(hh_to_create, created_ids)}
         report_progress("写入", len(created_ids), len(households))
 
         updated = []
         for hh, values, current in hh_to_update:
             values = {**values, "village_id": area_ids[(hh.township, hh.village)]}
-            updated.append(Household(id=current["id"], number=hh.number, version=current["version"] + 1,
-                                     created_at=current["created_at"], updated_at=now, **values))
+            updated.append(
+                Household(
+                    id=current["id"],
+                    number=hh.number,
+                    version=current["version"] + 1,
+                    created_at=current["created_at"],
+                    updated_at=now,
+                    **values,
+                )
+            )
         if updated:
-            bulk_update_with_history(updated, Household, [*_HH_COMPARED, "version", "updated_at"], batch_size=500,
-                                     default_user=user, default_change_reason=reason, default_date=now)
+            bulk_update_with_history(
+                updated,
+                Household,
+                [*_HH_COMPARED, "version", "updated_at"],
+                batch_size=500,
+                default_user=user,
+                default_change_reason=reason,
+                default_date=now,
+            )
         for hh in households:
             if hh.number not in household_id:
                 household_id[hh.number] = existing_hh[hh.number]["id"]
 
         # Heads stepping down first, so the one-head-per-household index never sees two.
-        stepping_down = [current["id"] for m, hh, current in member_plan
-                         if current is not None and current["relation"] == "head"]
+        stepping_down = [
+            current["id"]
+            for m, hh, current in member_plan
+            if current is not None and current["relation"] == "head"
+        ]
         if stepping_down:
             for chunk in _chunks(stepping_down):
                 Member.objects.filter(id__in=chunk).update(relation="other")
@@ -405,21 +512,40 @@ def roster_import(*, rows: Iterable[Sequence[object]], user, dry_run: bool = Fal
                 obj.relation = "other"
                 obj.version += 1
                 obj.updated_at = now
-            bulk_update_with_history(demoted_objs, Member, ["relation", "version", "updated_at"],
-                                     default_user=user, default_change_reason=f"{reason}（新名册另有户主）",
-                                     default_date=now)
+            bulk_update_with_history(
+                demoted_objs,
+                Member,
+                ["relation", "version", "updated_at"],
+                default_user=user,
+                default_change_reason=f"{reason}（新名册另有户主）",
+                default_date=now,
+            )
         member_updates, member_creates = [], []
         for m, hh, current in member_plan:
             values = _member_values(m, household_id[hh.number])
             if current is None:
                 member_creates.append({"id_number": m.id_number, "version": 1, **values})
             else:
-                member_updates.append(Member(id=current["id"], id_number=m.id_number, version=current["version"] + 1,
-                                             created_at=current["created_at"], updated_at=now, **values))
+                member_updates.append(
+                    Member(
+                        id=current["id"],
+                        id_number=m.id_number,
+                        version=current["version"] + 1,
+                        created_at=current["created_at"],
+                        updated_at=now,
+                        **values,
+                    )
+                )
         if member_updates:
-            bulk_update_with_history(member_updates, Member, [*_MEMBER_COMPARED, "version", "updated_at"],
-                                     batch_size=500, default_user=user, default_change_reason=reason,
-                                     default_date=now)
+            bulk_update_with_history(
+                member_updates,
+                Member,
+                [*_MEMBER_COMPARED, "version", "updated_at"],
+                batch_size=500,
+                default_user=user,
+                default_change_reason=reason,
+                default_date=now,
+            )
         bulk.create_with_history(Member, member_creates, user=user, reason=reason, when=now)
         report_progress("写入", len(households), len(households))
     return report
@@ -427,10 +553,16 @@ def roster_import(*, rows: Iterable[Sequence[object]], user, dry_run: bool = Fal
 
 # --- roster import jobs (the web flow: upload → preview → confirm) -----------------------------
 
+
 def roster_job_create(*, user, uploaded_file, create_areas: bool, skip_invalid: bool) -> RosterImport:
     roles.require_county(user)
-    return RosterImport.objects.create(file=uploaded_file, original_name=uploaded_file.name[:255], uploaded_by=user,
-                                       create_areas=create_areas, skip_invalid=skip_invalid)
+    return RosterImport.objects.create(
+        file=uploaded_file,
+        original_name=uploaded_file.name[:255],
+        uploaded_by=user,
+        create_areas=create_areas,
+        skip_invalid=skip_invalid,
+    )
 
 
 def _progress_key(job_id: int) -> str:
@@ -468,11 +600,19 @@ def roster_job_run(*, job_id: int, confirm: bool) -> RosterImport:
             with job.file.open("rb") as handle:
                 rows = read_rows(handle)
         except ExcelReadError as exc:
-            report = RosterReport(dry_run=not confirm, refused=True, errors=[roster.RowError(1, "", str(exc))])
+            report = RosterReport(
+                dry_run=not confirm, refused=True, errors=[roster.RowError(1, "", str(exc))]
+            )
         else:
-            report = roster_import(rows=rows, user=job.uploaded_by, dry_run=not confirm,
-                                   skip_invalid=job.skip_invalid, create_areas=job.create_areas,
-                                   source_name=job.original_name, progress=progress)
+            report = roster_import(
+                rows=rows,
+                user=job.uploaded_by,
+                dry_run=not confirm,
+                skip_invalid=job.skip_invalid,
+                create_areas=job.create_areas,
+                source_name=job.original_name,
+                progress=progress,
+            )
         if report.refused:
             job.status = RosterImport.Status.REFUSED
         else:
@@ -486,7 +626,8 @@ def roster_job_run(*, job_id: int, confirm: bool) -> RosterImport:
 def roster_job_confirm(*, user, job: RosterImport) -> RosterImport:
     roles.require_county(user)
     updated = RosterImport.objects.filter(pk=job.pk, status=RosterImport.Status.PREVIEWED).update(
-        status=RosterImport.Status.IMPORTING)
+        status=RosterImport.Status.IMPORTING
+    )
     if not updated:
         raise RegistryError("该名册不处于待确认状态，不能导入。")
     job.refresh_from_db()
@@ -503,11 +644,16 @@ def rejected_rows_workbook(*, job: RosterImport) -> bytes:
     messages: dict[int, list[str]] = {}
     for error in report.get("errors", []):
         messages.setdefault(error["row"], []).append(
-            f"{error['column']}: {error['message']}" if error["column"] else error["message"])
+            f"{error['column']}: {error['message']}" if error["column"] else error["message"]
+        )
     with job.file.open("rb") as handle:
         rows = read_rows(handle)
     header_row = report.get("header_row", 1)
-    header = [str(cell) for cell in rows[header_row - 1]] if len(rows) >= header_row else list(roster.CANONICAL_HEADERS)
+    header = (
+        [str(cell) for cell in rows[header_row - 1]]
+        if len(rows) >= header_row
+        else list(roster.CANONICAL_HEADERS)
+    )
     out = []
     for index, row in enumerate(rows[header_row:], start=header_row + 1):
         if index in rejected:

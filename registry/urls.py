@@ -19,5 +19,9 @@ urlpatterns = [
     path("imports/<int:pk>/", views.RosterImportDetailView.as_view(), name="roster_import_detail"),
     path("imports/<int:pk>/progress/", views.RosterProgressView.as_view(), name="roster_import_progress"),
     path("imports/<int:pk>/confirm/", views.RosterConfirmView.as_view(), name="roster_import_confirm"),
-    path("imports/<int:pk>/rejected.xlsx", views.RosterRejectedRowsView.as_view(), name="roster_import_rejected"),
+    path(
+        "imports/<int:pk>/rejected.xlsx",
+        views.RosterRejectedRowsView.as_view(),
+        name="roster_import_rejected",
+    ),
 ]

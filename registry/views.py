@@ -45,8 +45,12 @@ class HouseholdDetailView(RoleRequiredMixin, DetailView):
         context.update(
             members=members,
             history=history,
-            status_changes=[(record, change) for record, changes in history for change in changes
-                            if change[0] in ("脱贫状态", "贫困户属性")],
+            status_changes=[
+                (record, change)
+                for record, changes in history
+                for change in changes
+                if change[0] in ("脱贫状态", "贫困户属性")
+            ],
         )
         return context
 
@@ -98,8 +102,12 @@ class HouseholdUpdateView(VersionedUpdateView):
         return kwargs
 
     def save(self, form):
-        services.household_update(user=self.request.user, household=self.object,
-                                  version=form.cleaned_data["version"], changes=form.changes())
+        services.household_update(
+            user=self.request.user,
+            household=self.object,
+            version=form.cleaned_data["version"],
+            changes=form.changes(),
+        )
 
     def get_success_url(self):
         return reverse("registry:household_detail", args=[self.object.pk])
@@ -148,8 +156,12 @@ class MemberUpdateView(VersionedUpdateView):
         return get_object_or_404(selectors.members_for(self.request.user), pk=self.kwargs["pk"])
 
     def save(self, form):
-        services.member_update(user=self.request.user, member=self.object,
-                               version=form.cleaned_data["version"], changes=form.changes())
+        services.member_update(
+            user=self.request.user,
+            member=self.object,
+            version=form.cleaned_data["version"],
+            changes=form.changes(),
+        )
 
     def get_success_url(self):
         return reverse("registry:member_detail", args=[self.object.pk])
@@ -166,7 +178,9 @@ class MemberCreateView(RoleRequiredMixin, FormView):
 
     def form_valid(self, form):
         try:
-            self.member = services.member_create(user=self.request.user, household=self.household, **form.cleaned_data)
+            self.member = services.member_create(
+                user=self.request.user, household=self.household, **form.cleaned_data
+            )
         except services.RegistryError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             return self.form_invalid(form)
@@ -184,11 +198,15 @@ class AreaListView(RoleRequiredMixin, ListView):
     context_object_name = "villages"
 
     def get_queryset(self):
-        return (selectors.villages_for(self.request.user)
-                .annotate(household_count=Count("households")).order_by("township__name", "name"))
+        return (
+            selectors.villages_for(self.request.user)
+            .annotate(household_count=Count("households"))
+            .order_by("township__name", "name")
+        )
 
 
 # --- roster import -------------------------------------------------------------------------
+
 
 class RosterImportListView(RoleRequiredMixin, ListView):
     county_required = True
@@ -211,9 +229,12 @@ class RosterUploadView(RoleRequiredMixin, FormView):
     form_class = RosterUploadForm
 
     def form_valid(self, form):
-        job = services.roster_job_create(user=self.request.user, uploaded_file=form.cleaned_data["file"],
-                                         create_areas=form.cleaned_data["create_areas"],
-                                         skip_invalid=form.cleaned_data["skip_invalid"])
+        job = services.roster_job_create(
+            user=self.request.user,
+            uploaded_file=form.cleaned_data["file"],
+            create_areas=form.cleaned_data["create_areas"],
+            skip_invalid=form.cleaned_data["skip_invalid"],
+        )
         tasks.enqueue_roster_job(job.pk, confirm=False)
         return redirect("registry:roster_import_detail", pk=job.pk)
 
@@ -249,7 +270,9 @@ class RosterProgressView(RoleRequiredMixin, View):
         job = get_object_or_404(RosterImport, pk=pk)
         done = job.status not in (RosterImport.Status.PREVIEWING, RosterImport.Status.IMPORTING)
         stage, percent = services.roster_job_progress(job=job)
-        return JsonResponse({"percent": 100 if done else percent, "stage": stage, "done": done, "redirect": None})
+        return JsonResponse(
+            {"percent": 100 if done else percent, "stage": stage, "done": done, "redirect": None}
+        )
 
 
 class RosterConfirmView(RoleRequiredMixin, View):

@@ -60,6 +60,7 @@ def active_policy(year: int) -> Policy | None:
 
 # --- locks and loading ----------------------------------------------------------------------
 
+
 def lock_member_years(member_ids, year: int) -> None:
     """Serialise all work on each (member, year) until the caller's transaction ends:
     PostgreSQL advisory locks, taken in ascending member order so that overlapping batches
@@ -70,8 +71,9 @@ def lock_member_years(member_ids, year: int) -> None:
     # survive a crash of the database; a run commits once per chunk, so waiting for the WAL
     # flush costs a few milliseconds per chunk.)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(m, %s) FROM unnest(%s::integer[]) AS m",
-                       [year, sorted(member_ids)])
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(m, %s) FROM unnest(%s::integer[]) AS m", [year, sorted(member_ids)]
+        )
 
 
 def members_in(field: str, member_ids) -> dict:
@@ -94,11 +96,36 @@ def year_bounds(year: int) -> tuple[datetime.date, datetime.date]:
 
 
 # Positions in an encounter row from ``load_claims``; amounts are int cents.
-(E_ID, E_MEMBER, E_DATE, E_KIND, E_LEVEL, E_DESIGNATED, E_REFERRED, E_TOTAL, E_IN_POLICY, E_DIAGNOSIS, E_PACKAGE,
- E_INSTITUTION, E_SUPERSEDES) = range(13)
-_ENCOUNTER_VALUES = ("id", "member_id", "service_date", "kind", "institution__level", "institution__designated",
-                     "referred", "total_cost", "in_policy_cost", "diagnosis_code", "package", "institution_id",
-                     "supersedes_id")
+(
+    E_ID,
+    E_MEMBER,
+    E_DATE,
+    E_KIND,
+    E_LEVEL,
+    E_DESIGNATED,
+    E_REFERRED,
+    E_TOTAL,
+    E_IN_POLICY,
+    E_DIAGNOSIS,
+    E_PACKAGE,
+    E_INSTITUTION,
+    E_SUPERSEDES,
+) = range(13)
+_ENCOUNTER_VALUES = (
+    "id",
+    "member_id",
+    "service_date",
+    "kind",
+    "institution__level",
+    "institution__designated",
+    "referred",
+    "total_cost",
+    "in_policy_cost",
+    "diagnosis_code",
+    "package",
+    "institution_id",
+    "supersedes_id",
+)
 # What a simulation needs (it stores nothing, so no institution or correction).
 _SIMULATION_VALUES = _ENCOUNTER_VALUES[:E_INSTITUTION]
 
@@ -117,18 +144,28 @@ def load_claims(member_ids, year: int, values=_ENCOUNTER_VALUES) -> tuple[dict, 
     current encounters whose service date is in ``year``, by member, then in (service_date, id)
     order — the order the engine settles a member's encounters in (ties: entry order).
     Amounts in int cents; ``values`` is a prefix of ``_ENCOUNTER_VALUES``."""
-    members = {pk: (insured, poverty, aid) for pk, insured, poverty, aid in Member.objects.filter(
-        **members_in("pk", member_ids)).values_list("pk", "insured", "household__poverty_status", "aid_category")}
+    members = {
+        pk: (insured, poverty, aid)
+        for pk, insured, poverty, aid in Member.objects.filter(**members_in("pk", member_ids)).values_list(
+            "pk", "insured", "household__poverty_status", "aid_category"
+        )
+    }
     total, convert = in_cents(F("total_cost"))
     in_policy, _ = in_cents(F("in_policy_cost"))
     names = [{"total_cost": "total_cents", "in_policy_cost": "in_policy_cents"}.get(v, v) for v in values]
-    rows = fetch_rows(Encounter.objects.filter(**members_in("member_id", member_ids), is_current=True,
-                                               service_date__range=year_bounds(year))
-                      .annotate(total_cents=total, in_policy_cents=in_policy)
-                      .order_by("member_id", "service_date", "id").values_list(*names))
+    rows = fetch_rows(
+        Encounter.objects.filter(
+            **members_in("member_id", member_ids), is_current=True, service_date__range=year_bounds(year)
+        )
+        .annotate(total_cents=total, in_policy_cents=in_policy)
+        .order_by("member_id", "service_date", "id")
+        .values_list(*names)
+    )
     if convert is None:
         return members, rows
-    return members, [(*r[:E_TOTAL], convert(r[E_TOTAL]), convert(r[E_IN_POLICY]), *r[E_IN_POLICY + 1:]) for r in rows]
+    return members, [
+        (*r[:E_TOTAL], convert(r[E_TOTAL]), convert(r[E_IN_POLICY]), *r[E_IN_POLICY + 1 :]) for r in rows
+    ]
 
 
 def fetch_rows(queryset) -> list[tuple]:
@@ -155,17 +192,27 @@ def engine_member(poverty_status: str, aid_category: str) -> engine.Member:
     key = (poverty_status, aid_category)
     member = _engine_members.get(key)
     if member is None:
-        member = _engine_members[key] = engine.Member(poverty_status=poverty_status, aid_category=aid_category)
+        member = _engine_members[key] = engine.Member(
+            poverty_status=poverty_status, aid_category=aid_category
+        )
     return member
 
 
 def engine_encounter(row: tuple) -> engine.Encounter:
     """A row as a fully validated ``engine.Encounter`` (names what is wrong with a bad row)."""
     return engine.Encounter(
-        ref=str(row[E_ID]), member=row[E_MEMBER], date=row[E_DATE], kind=row[E_KIND], level=row[E_LEVEL],
-        designated=row[E_DESIGNATED], referred=row[E_REFERRED], total_cost=Decimal(row[E_TOTAL]).scaleb(-2),
-        in_policy_cost=Decimal(row[E_IN_POLICY]).scaleb(-2), disease_code=row[E_DIAGNOSIS] or None,
-        package=row[E_PACKAGE] or None)
+        ref=str(row[E_ID]),
+        member=row[E_MEMBER],
+        date=row[E_DATE],
+        kind=row[E_KIND],
+        level=row[E_LEVEL],
+        designated=row[E_DESIGNATED],
+        referred=row[E_REFERRED],
+        total_cost=Decimal(row[E_TOTAL]).scaleb(-2),
+        in_policy_cost=Decimal(row[E_IN_POLICY]).scaleb(-2),
+        disease_code=row[E_DIAGNOSIS] or None,
+        package=row[E_PACKAGE] or None,
+    )
 
 
 def problem_detail(reason: str, *, year: int, insured=None, error: str = "") -> str:
@@ -173,8 +220,10 @@ def problem_detail(reason: str, *, year: int, insured=None, error: str = "") -> 
         return f"{year}年度没有生效的结算政策：请县级工作人员导入并启用{year}年度政策，启用后自动结算。"
     if reason == Reason.NOT_INSURED:
         state = "登记为未参保" if insured is False else "参保情况未登记"
-        return (f"患者{state}。一站式结算以参加城乡居民基本医疗保险为前提；核实后在成员信息中登记“已参保”，"
-                "系统将自动重新结算。")
+        return (
+            f"患者{state}。一站式结算以参加城乡居民基本医疗保险为前提；核实后在成员信息中登记“已参保”，"
+            "系统将自动重新结算。"
+        )
     return f"就诊数据无法结算：{error}"
 
 
@@ -197,12 +246,25 @@ def _claims_for_engine(policy, members, rows, year):
         if insured is not True:
             # Not enrolled (or not known to be): basic insurance pays only its own insured, and
             # every later tier is defined on what basic insurance left. Staff must check first.
-            problems[row[E_ID]] = (Reason.NOT_INSURED, problem_detail(Reason.NOT_INSURED, year=year, insured=insured))
+            problems[row[E_ID]] = (
+                Reason.NOT_INSURED,
+                problem_detail(Reason.NOT_INSURED, year=year, insured=insured),
+            )
             continue
         try:
-            trusted = trusted_row(row[E_ID], row[E_KIND], row[E_LEVEL], row[E_DESIGNATED], row[E_REFERRED], year,
-                                  row[E_TOTAL], row[E_IN_POLICY], row[E_DIAGNOSIS], row[E_PACKAGE])
-        except ValueError as exc:
+            trusted = trusted_row(
+                row[E_ID],
+                row[E_KIND],
+                row[E_LEVEL],
+                row[E_DESIGNATED],
+                row[E_REFERRED],
+                year,
+                row[E_TOTAL],
+                row[E_IN_POLICY],
+                row[E_DIAGNOSIS],
+                row[E_PACKAGE],
+            )
+        except ValueError:
             try:
                 engine_encounter(row)
             except ValueError as precise:
@@ -218,6 +280,7 @@ def _claims_for_engine(policy, members, rows, year):
 
 
 # --- the unit of work ---------------------------------------------------------------------------
+
 
 def _cents(amount) -> int:
     return int(amount.scaleb(2))
@@ -246,9 +309,20 @@ class SettleResult:
     def written(self) -> int:
         return self.settled + self.resettled + self.retired
 
-    def add(self, other: "SettleResult") -> "SettleResult":
-        for name in ("member_years", "encounters", "settled", "resettled", "unchanged", "retired", "problems",
-                     "refund_patients", "refund_cents", "charge_patients", "charge_cents"):
+    def add(self, other: SettleResult) -> SettleResult:
+        for name in (
+            "member_years",
+            "encounters",
+            "settled",
+            "resettled",
+            "unchanged",
+            "retired",
+            "problems",
+            "refund_patients",
+            "refund_cents",
+            "charge_patients",
+            "charge_cents",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for fund, (up, down) in other.funds.items():
             mine = self.funds.setdefault(fund, [0, 0])
@@ -260,21 +334,29 @@ class SettleResult:
         return dict(self.__dict__)
 
     @classmethod
-    def from_json(cls, data: dict) -> "SettleResult":
+    def from_json(cls, data: dict) -> SettleResult:
         return cls(**{**data, "funds": {k: list(v) for k, v in data.get("funds", {}).items()}})
 
     def summary(self) -> dict:
         """The run's result as shown to staff: counts, and yuan as two-decimal strings."""
         money = engine.format_cents
         return {
-            "member_years": self.member_years, "encounters": self.encounters, "settled": self.settled,
-            "resettled": self.resettled, "unchanged": self.unchanged, "retired": self.retired,
+            "member_years": self.member_years,
+            "encounters": self.encounters,
+            "settled": self.settled,
+            "resettled": self.resettled,
+            "unchanged": self.unchanged,
+            "retired": self.retired,
             "problems": self.problems,
             "patients_with_difference": self.refund_patients + self.charge_patients,
-            "refund_patients": self.refund_patients, "refund_total": money(self.refund_cents),
-            "charge_patients": self.charge_patients, "charge_total": money(self.charge_cents),
-            "funds": {fund: {"top_up": money(up), "recovered": money(-down)}
-                      for fund, (up, down) in sorted(self.funds.items())},
+            "refund_patients": self.refund_patients,
+            "refund_total": money(self.refund_cents),
+            "charge_patients": self.charge_patients,
+            "charge_total": money(self.charge_cents),
+            "funds": {
+                fund: {"top_up": money(up), "recovered": money(-down)}
+                for fund, (up, down) in sorted(self.funds.items())
+            },
         }
 
 
@@ -290,7 +372,7 @@ class _Stored:
     total: int
     in_self: int
     out_self: int
-    lines: dict = field(default_factory=dict)    # tier key -> (amount, kind, name, fund), non-zero only
+    lines: dict = field(default_factory=dict)  # tier key -> (amount, kind, name, fund), non-zero only
 
 
 def _load_stored(**filters) -> dict[int, _Stored]:
@@ -298,16 +380,37 @@ def _load_stored(**filters) -> dict[int, _Stored]:
     encounter has several, the latest wins."""
     stored = {}
     by_id = {}
-    for values in (Settlement.objects.filter(**filters).order_by("id")
-                   .values_list("id", "encounter_id", "member_id", "institution_id", "service_date", "total_cost",
-                                "in_policy_self_pay", "out_of_policy_self_pay")):
-        s = _Stored(values[0], values[1], values[2], values[3], values[4], _cents(values[5]), _cents(values[6]),
-                    _cents(values[7]))
+    for values in (
+        Settlement.objects.filter(**filters)
+        .order_by("id")
+        .values_list(
+            "id",
+            "encounter_id",
+            "member_id",
+            "institution_id",
+            "service_date",
+            "total_cost",
+            "in_policy_self_pay",
+            "out_of_policy_self_pay",
+        )
+    ):
+        s = _Stored(
+            values[0],
+            values[1],
+            values[2],
+            values[3],
+            values[4],
+            _cents(values[5]),
+            _cents(values[6]),
+            _cents(values[7]),
+        )
         stored[s.encounter_id] = by_id[s.id] = s
     if by_id:
         for settlement_id, key, kind, name, fund, amount in (
-                SettlementLine.objects.filter(settlement_id__any_of=by_id).exclude(amount=0)
-                .values_list("settlement_id", "tier_key", "tier_kind", "tier_name", "fund", "amount")):
+            SettlementLine.objects.filter(settlement_id__any_of=by_id)
+            .exclude(amount=0)
+            .values_list("settlement_id", "tier_key", "tier_kind", "tier_name", "fund", "amount")
+        ):
             by_id[settlement_id].lines[key] = (_cents(amount), kind, name, fund)
     return stored
 
@@ -318,7 +421,7 @@ def _predecessors(wanted: dict[int, int], stored: dict[int, _Stored]) -> dict[in
     corrected encounters (a correction of a correction that was never settled reaches back)."""
     found = {}
     frontier = dict(wanted)
-    for _ in range(50):                     # chains of corrections are short; never loop forever
+    for _ in range(50):  # chains of corrections are short; never loop forever
         if not frontier:
             break
         look = {}
@@ -330,8 +433,11 @@ def _predecessors(wanted: dict[int, int], stored: dict[int, _Stored]) -> dict[in
         if not look:
             break
         settled = _load_stored(encounter_id__in=set(look.values()), superseded_by__isnull=True)
-        parents = dict(Encounter.objects.filter(pk__in=[o for o in look.values() if o not in settled])
-                       .values_list("pk", "supersedes_id"))
+        parents = dict(
+            Encounter.objects.filter(pk__in=[o for o in look.values() if o not in settled]).values_list(
+                "pk", "supersedes_id"
+            )
+        )
         frontier = {}
         for pk, older in look.items():
             if older in settled:
@@ -341,11 +447,36 @@ def _predecessors(wanted: dict[int, int], stored: dict[int, _Stored]) -> dict[in
     return found
 
 
-SETTLEMENT_FIELDS = ("encounter_id", "member_id", "institution_id", "year", "service_date", "policy_id",
-                     "policy_version", "total_cost", "payouts_total", "self_pay", "in_policy_self_pay",
-                     "out_of_policy_self_pay", "is_current", "superseded_by_id", "self_pay_difference", "computed_at",
-                     "task_id", "run_id")
-LINE_FIELDS = ("settlement_id", "position", "tier_key", "tier_kind", "tier_name", "fund", "amount", "difference")
+SETTLEMENT_FIELDS = (
+    "encounter_id",
+    "member_id",
+    "institution_id",
+    "year",
+    "service_date",
+    "policy_id",
+    "policy_version",
+    "total_cost",
+    "payouts_total",
+    "self_pay",
+    "in_policy_self_pay",
+    "out_of_policy_self_pay",
+    "is_current",
+    "superseded_by_id",
+    "self_pay_difference",
+    "computed_at",
+    "task_id",
+    "run_id",
+)
+LINE_FIELDS = (
+    "settlement_id",
+    "position",
+    "tier_key",
+    "tier_kind",
+    "tier_name",
+    "fund",
+    "amount",
+    "difference",
+)
 
 
 def settle_members(member_ids, year: int, *, run_id: int | None = None, task_id: str = "") -> SettleResult:
@@ -375,25 +506,33 @@ def settle_members(member_ids, year: int, *, run_id: int | None = None, task_id:
     stored = _load_stored(**members_in("member_id", member_ids), year=year, is_current=True)
     groups, settleable, problems = _claims_for_engine(policy, members, rows, year)
 
-    fresh = []                              # [row, engine settlement, non-zero payouts or None, previous or None]
+    fresh = []  # [row, engine settlement, non-zero payouts or None, previous or None]
     if settleable:
         compiled = compiled_policy(policy)
         tiers = compiled.tiers
         for row, settled in zip(settleable, engine.settle_sorted(compiled, groups)):
             old = stored.get(row[E_ID]) if stored else None
             if old is None:
-                fresh.append([row, settled, None, None])      # lines straight from payout_cents
+                fresh.append([row, settled, None, None])  # lines straight from payout_cents
                 continue
             payouts = _payouts(tiers, settled)
-            if (old.lines == payouts and old.total == settled.total_cost_cents
-                    and old.in_self == settled.in_policy_self_pay_cents
-                    and old.out_self == settled.out_of_policy_self_pay_cents and old.member_id == row[E_MEMBER]
-                    and old.institution_id == row[E_INSTITUTION] and old.service_date == row[E_DATE]):
+            if (
+                old.lines == payouts
+                and old.total == settled.total_cost_cents
+                and old.in_self == settled.in_policy_self_pay_cents
+                and old.out_self == settled.out_of_policy_self_pay_cents
+                and old.member_id == row[E_MEMBER]
+                and old.institution_id == row[E_INSTITUTION]
+                and old.service_date == row[E_DATE]
+            ):
                 result.unchanged += 1
                 continue
             fresh.append([row, settled, payouts, old])
-        corrections = {row[E_ID]: row[E_SUPERSEDES] for row, _, _, old in fresh
-                       if old is None and row[E_SUPERSEDES] is not None}
+        corrections = {
+            row[E_ID]: row[E_SUPERSEDES]
+            for row, _, _, old in fresh
+            if old is None and row[E_SUPERSEDES] is not None
+        }
         if corrections:
             found = _predecessors(corrections, stored)
             for item in fresh:
@@ -420,8 +559,14 @@ def _payouts(tiers, settled) -> dict:
 
 
 # The amounts of a settlement and of a line, given to ``bulk.insert`` as int cents.
-SETTLEMENT_CENTS = ("total_cost", "payouts_total", "self_pay", "in_policy_self_pay", "out_of_policy_self_pay",
-                    "self_pay_difference")
+SETTLEMENT_CENTS = (
+    "total_cost",
+    "payouts_total",
+    "self_pay",
+    "in_policy_self_pay",
+    "out_of_policy_self_pay",
+    "self_pay_difference",
+)
 LINE_CENTS = ("amount", "difference")
 
 
@@ -445,18 +590,40 @@ def _write(fresh, compiled, policy, year, run_id, task_id, result: SettleResult)
             date = dates.get(row[E_DATE])
             if date is None:
                 date = dates[row[E_DATE]] = row[E_DATE].isoformat()
-            yield (row[E_ID], row[E_MEMBER], row[E_INSTITUTION], year, date, *policy_part,
-                   total, total - self_pay, self_pay, in_self, out_self, True, bulk.NULL,
-                   self_pay - old.in_self - old.out_self if old is not None else 0, *tail)
+            yield (
+                row[E_ID],
+                row[E_MEMBER],
+                row[E_INSTITUTION],
+                year,
+                date,
+                *policy_part,
+                total,
+                total - self_pay,
+                self_pay,
+                in_self,
+                out_self,
+                True,
+                bulk.NULL,
+                self_pay - old.in_self - old.out_self if old is not None else 0,
+                *tail,
+            )
 
-    ids = bulk.insert(Settlement, SETTLEMENT_FIELDS, settlement_rows(), text_ready=True, count=len(fresh),
-                      cents=SETTLEMENT_CENTS)
+    ids = bulk.insert(
+        Settlement,
+        SETTLEMENT_FIELDS,
+        settlement_rows(),
+        text_ready=True,
+        count=len(fresh),
+        cents=SETTLEMENT_CENTS,
+    )
 
     position = {t.key: i for i, t in enumerate(compiled.tiers, start=1)}
     tier_of = {t.key: t for t in compiled.tiers}
     # (position, key, kind, name, fund) per tier, policy order, COPY-safe: the head of a new line.
-    heads = [(i, safe(t.key), safe(t.kind), safe(t.name), safe(t.fund))
-             for i, t in enumerate(compiled.tiers, start=1)]
+    heads = [
+        (i, safe(t.key), safe(t.kind), safe(t.name), safe(t.fund))
+        for i, t in enumerate(compiled.tiers, start=1)
+    ]
     links, nets = {}, defaultdict(int)
 
     def line_rows():
@@ -472,8 +639,10 @@ def _write(fresh, compiled, policy, year, run_id, task_id, result: SettleResult)
             links[old.id] = settlement_id
             if payouts is None:
                 payouts = _payouts(compiled.tiers, settled)
-            changes = [(key, amount, kind, name, fund, amount - old.lines.get(key, (0,))[0])
-                       for key, (amount, kind, name, fund) in payouts.items()]
+            changes = [
+                (key, amount, kind, name, fund, amount - old.lines.get(key, (0,))[0])
+                for key, (amount, kind, name, fund) in payouts.items()
+            ]
             # A tier that paid before and pays nothing now: a zero line carries its difference.
             for key in [k for k in old.lines if k not in payouts]:
                 before, kind, name, fund = old.lines[key]
@@ -482,13 +651,25 @@ def _write(fresh, compiled, policy, year, run_id, task_id, result: SettleResult)
                     kind, name, fund = tier.kind, tier.name, tier.fund
                 changes.append((key, 0, kind, name, fund, -before))
             for key, amount, kind, name, fund, difference in changes:
-                yield (settlement_id, position.get(key) or _extra_position(position, key, old),
-                       safe(key), safe(kind), safe(name), safe(fund), amount, difference)
+                yield (
+                    settlement_id,
+                    position.get(key) or _extra_position(position, key, old),
+                    safe(key),
+                    safe(kind),
+                    safe(name),
+                    safe(fund),
+                    amount,
+                    difference,
+                )
                 if difference:
                     pair = result.funds.setdefault(fund, [0, 0])
                     pair[0 if difference > 0 else 1] += difference
-            nets[row[E_MEMBER]] += (settled.in_policy_self_pay_cents + settled.out_of_policy_self_pay_cents
-                                    - old.in_self - old.out_self)
+            nets[row[E_MEMBER]] += (
+                settled.in_policy_self_pay_cents
+                + settled.out_of_policy_self_pay_cents
+                - old.in_self
+                - old.out_self
+            )
 
     bulk.insert(SettlementLine, LINE_FIELDS, line_rows(), return_ids=False, text_ready=True, cents=LINE_CENTS)
     bulk.update_column(Settlement, "superseded_by_id", links)
@@ -511,18 +692,30 @@ def _extra_position(position: dict, key: str, old: _Stored) -> int:
 def _sync_problems(member_ids, year: int, wanted: dict) -> None:
     """Make the stored problems of these member-years exactly ``wanted``, writing only changes
     (a re-run that finds the same problems writes nothing)."""
-    existing = {encounter_id: (pk, reason, detail) for pk, encounter_id, reason, detail in (
-        SettlementProblem.objects.filter(**members_in("encounter__member_id", member_ids),
-                                         encounter__service_date__range=year_bounds(year))
-        .values_list("pk", "encounter_id", "reason", "detail"))}
+    existing = {
+        encounter_id: (pk, reason, detail)
+        for pk, encounter_id, reason, detail in (
+            SettlementProblem.objects.filter(
+                **members_in("encounter__member_id", member_ids),
+                encounter__service_date__range=year_bounds(year),
+            ).values_list("pk", "encounter_id", "reason", "detail")
+        )
+    }
     create, update = [], []
     for encounter_id, (reason, detail) in wanted.items():
         have = existing.get(encounter_id)
         if have is None:
             create.append(SettlementProblem(encounter_id=encounter_id, reason=reason, detail=detail))
         elif have[1:] != (reason, detail):
-            update.append(SettlementProblem(pk=have[0], encounter_id=encounter_id, reason=reason, detail=detail,
-                                            noticed_at=timezone.now()))
+            update.append(
+                SettlementProblem(
+                    pk=have[0],
+                    encounter_id=encounter_id,
+                    reason=reason,
+                    detail=detail,
+                    noticed_at=timezone.now(),
+                )
+            )
     gone = [pk for encounter_id, (pk, _, _) in existing.items() if encounter_id not in wanted]
     if gone:
         SettlementProblem.objects.filter(pk__in=gone).delete()
@@ -534,8 +727,14 @@ def _sync_problems(member_ids, year: int, wanted: dict) -> None:
 
 # --- simulation ---------------------------------------------------------------------------------
 
-SELF_PAY_BANDS = ((0, "0"), (100000, "≤1000"), (300000, "≤3000"), (500000, "≤5000"), (1000000, "≤10000"),
-                  (None, ">10000"))
+SELF_PAY_BANDS = (
+    (0, "0"),
+    (100000, "≤1000"),
+    (300000, "≤3000"),
+    (500000, "≤5000"),
+    (1000000, "≤10000"),
+    (None, ">10000"),
+)
 
 
 def backstop_threshold(document: dict) -> int | None:
@@ -572,7 +771,9 @@ class Outcome:
     poor_over_threshold: int = 0
     poor_bands: dict = field(default_factory=lambda: {label: 0 for _, label in SELF_PAY_BANDS})
 
-    def add_member(self, *, poverty_status, encounters, total, payouts, self_pay, in_policy_self_pay, threshold):
+    def add_member(
+        self, *, poverty_status, encounters, total, payouts, self_pay, in_policy_self_pay, threshold
+    ):
         """One patient's year: ``payouts`` all funds together, amounts in cents."""
         self.patients += 1
         self.encounters += encounters
@@ -595,9 +796,18 @@ class Outcome:
     def add_fund(self, fund, cents):
         self.funds[fund] = self.funds.get(fund, 0) + cents
 
-    def add(self, other: "Outcome") -> "Outcome":
-        for name in ("encounters", "total_cost", "payouts", "patients", "helped", "poor_patients",
-                     "poor_total_cost", "poor_self_pay", "poor_over_threshold"):
+    def add(self, other: Outcome) -> Outcome:
+        for name in (
+            "encounters",
+            "total_cost",
+            "payouts",
+            "patients",
+            "helped",
+            "poor_patients",
+            "poor_total_cost",
+            "poor_self_pay",
+            "poor_over_threshold",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for fund, cents in other.funds.items():
             self.add_fund(fund, cents)
@@ -609,18 +819,24 @@ class Outcome:
         return {**self.__dict__, "funds": dict(self.funds), "poor_bands": dict(self.poor_bands)}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Outcome":
+    def from_json(cls, data: dict) -> Outcome:
         return cls(**data)
 
     def summary(self) -> dict:
         money = engine.format_cents
-        ratio = (f"{self.poor_self_pay / self.poor_total_cost:.4f}" if self.poor_total_cost else None)
+        ratio = f"{self.poor_self_pay / self.poor_total_cost:.4f}" if self.poor_total_cost else None
         return {
-            "encounters": self.encounters, "patients": self.patients, "total_cost": money(self.total_cost),
-            "payouts": money(self.payouts), "funds": {fund: money(c) for fund, c in sorted(self.funds.items())},
-            "helped": self.helped, "poor_patients": self.poor_patients,
-            "poor_total_cost": money(self.poor_total_cost), "poor_self_pay": money(self.poor_self_pay),
-            "poor_self_pay_ratio": ratio, "poor_self_pay_bands": dict(self.poor_bands),
+            "encounters": self.encounters,
+            "patients": self.patients,
+            "total_cost": money(self.total_cost),
+            "payouts": money(self.payouts),
+            "funds": {fund: money(c) for fund, c in sorted(self.funds.items())},
+            "helped": self.helped,
+            "poor_patients": self.poor_patients,
+            "poor_total_cost": money(self.poor_total_cost),
+            "poor_self_pay": money(self.poor_self_pay),
+            "poor_self_pay_ratio": ratio,
+            "poor_self_pay_bands": dict(self.poor_bands),
             "poor_over_threshold": self.poor_over_threshold,
         }
 
@@ -667,26 +883,45 @@ def engine_rows(member_ids, year: int) -> list[tuple]:
     out = []
     for row in rows:
         try:
-            out.append(engine.trusted_row(row[E_MEMBER], row[E_KIND], row[E_LEVEL], row[E_DESIGNATED],
-                                          row[E_REFERRED], year, row[E_TOTAL], row[E_IN_POLICY], row[E_DIAGNOSIS],
-                                          row[E_PACKAGE]))
+            out.append(
+                engine.trusted_row(
+                    row[E_MEMBER],
+                    row[E_KIND],
+                    row[E_LEVEL],
+                    row[E_DESIGNATED],
+                    row[E_REFERRED],
+                    year,
+                    row[E_TOTAL],
+                    row[E_IN_POLICY],
+                    row[E_DIAGNOSIS],
+                    row[E_PACKAGE],
+                )
+            )
         except ValueError:
-            continue            # a kind or level the engine does not know: left out, as above
+            continue  # a kind or level the engine does not know: left out, as above
     return out
 
 
-def simulate_members(member_ids, year: int, compiled: engine.CompiledPolicy, threshold: int | None) -> Outcome:
+def simulate_members(
+    member_ids, year: int, compiled: engine.CompiledPolicy, threshold: int | None
+) -> Outcome:
     """What ``compiled`` would pay for the members' current encounters of ``year`` (the same
     encounters settlement would settle: registered as insured, of a kind and level the engine
     knows). Writes nothing. Integer cents throughout: the engine's trusted rows straight from
     the database (``engine_rows``), settled in the engine's summing mode (per-patient sums and
     per-tier paid sums, no Settlement objects)."""
-    members = {pk: (insured, poverty, aid) for pk, insured, poverty, aid in fetch_rows(Member.objects.filter(
-        **members_in("pk", member_ids)).values_list("pk", "insured", "household__poverty_status", "aid_category"))}
+    members = {
+        pk: (insured, poverty, aid)
+        for pk, insured, poverty, aid in fetch_rows(
+            Member.objects.filter(**members_in("pk", member_ids)).values_list(
+                "pk", "insured", "household__poverty_status", "aid_category"
+            )
+        )
+    }
     groups, group_members = [], []
     for member_id, rows in itertools.groupby(engine_rows(member_ids, year), operator.itemgetter(0)):
         insured, poverty, aid = members[member_id]
-        if insured is True:         # as settle_members: only the registered insured are settled
+        if insured is True:  # as settle_members: only the registered insured are settled
             groups.append((engine_member(poverty, aid), list(rows)))
             group_members.append(member_id)
     outcome = Outcome()
@@ -694,11 +929,19 @@ def simulate_members(member_ids, year: int, compiled: engine.CompiledPolicy, thr
         return outcome
     funds = [0] * len(compiled.tiers)
     add_member = outcome.add_member
-    for (n, total, in_self, out_self, paid), member_id in zip(engine.settle_sorted(compiled, groups, sums=[]),
-                                                              group_members):
+    for (n, total, in_self, out_self, paid), member_id in zip(
+        engine.settle_sorted(compiled, groups, sums=[]), group_members
+    ):
         self_pay = in_self + out_self
-        add_member(poverty_status=members[member_id][1], encounters=n, total=total, payouts=total - self_pay,
-                   self_pay=self_pay, in_policy_self_pay=in_self, threshold=threshold)
+        add_member(
+            poverty_status=members[member_id][1],
+            encounters=n,
+            total=total,
+            payouts=total - self_pay,
+            self_pay=self_pay,
+            in_policy_self_pay=in_self,
+            threshold=threshold,
+        )
         funds = list(map(operator.add, funds, paid))
     for tier, cents in zip(compiled.tiers, funds):
         outcome.add_fund(tier.fund, cents)

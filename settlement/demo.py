@@ -45,9 +45,13 @@ def load_demo_settlement(*, user) -> dict:
     results = {}
     for year in sorted(years | {document["year"]}):
         doc = document if year == document["year"] else policy_for_year(document, year)
-        policy = Policy.objects.filter(code=doc["code"]).first() or services.policy_import(user=user, document=doc)
+        policy = Policy.objects.filter(code=doc["code"]).first() or services.policy_import(
+            user=user, document=doc
+        )
         if batch.active_policy(year) is None:
             services.policy_activate(user=user, policy=policy, resettle=False)
-        run = services.settlement_run_start(user=user, kind=SettlementRun.Kind.SETTLE_YEAR, year=year, enqueue=False)
+        run = services.settlement_run_start(
+            user=user, kind=SettlementRun.Kind.SETTLE_YEAR, year=year, enqueue=False
+        )
         results[year] = services.settlement_run_execute(run_id=run.pk).result
     return results

@@ -27,11 +27,29 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 __all__ = [
-    "PolicyError", "ClaimsError", "validate_policy", "compile_policy", "CompiledPolicy",
-    "TierInfo", "Member", "Encounter", "parse_members", "parse_encounters", "parse_claims",
-    "settle", "settle_sorted", "trusted_row", "ENCOUNTER_SIGNATURES", "Settlement", "settle_claims",
+    "PolicyError",
+    "ClaimsError",
+    "validate_policy",
+    "compile_policy",
+    "CompiledPolicy",
+    "TierInfo",
+    "Member",
+    "Encounter",
+    "parse_members",
+    "parse_encounters",
+    "parse_claims",
+    "settle",
+    "settle_sorted",
+    "trusted_row",
+    "ENCOUNTER_SIGNATURES",
+    "Settlement",
+    "settle_claims",
     "format_cents",
-    "KINDS", "LEVELS", "POVERTY_STATUSES", "AID_CATEGORIES", "TIER_KINDS",
+    "KINDS",
+    "LEVELS",
+    "POVERTY_STATUSES",
+    "AID_CATEGORIES",
+    "TIER_KINDS",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -42,8 +60,14 @@ KINDS = ("inpatient", "outpatient_chronic", "outpatient")
 LEVELS = ("village", "township", "county", "city", "province", "out_of_province")
 POVERTY_STATUSES = ("poor", "monitored", "lifted", "none")
 AID_CATEGORIES = ("tekun", "orphan", "dibao", "dibao_edge", "none")
-TIER_KINDS = ("basic_insurance", "catastrophic_insurance", "medical_aid", "supplementary",
-              "hospital_waiver", "backstop")
+TIER_KINDS = (
+    "basic_insurance",
+    "catastrophic_insurance",
+    "medical_aid",
+    "supplementary",
+    "hospital_waiver",
+    "backstop",
+)
 
 # Small integer codes, so an encounter's (kind, level, designated, referred) and a member's
 # (poverty_status, aid_category) each become one int that indexes the compiled plan table.
@@ -89,7 +113,7 @@ def _number(value):
     Floats go through ``repr`` (the shortest string that reads back the same float), so the
     JSON text ``0.65`` becomes ``Decimal("0.65")``, never 0.6500000000000000222…
     """
-    if isinstance(value, bool):          # bool is an int subclass; true is not 1 yuan
+    if isinstance(value, bool):  # bool is an int subclass; true is not 1 yuan
         return None
     if isinstance(value, int):
         return Decimal(value)
@@ -119,7 +143,7 @@ def _amount_cents(value, path, errs):
     if d > MAX_AMOUNT:
         errs.append(f"{path}: must be at most {MAX_AMOUNT}")
         return None
-    scaled = d * 100                      # exact: ≤ 15 significant digits < context's 28
+    scaled = d * 100  # exact: ≤ 15 significant digits < context's 28
     cents = int(scaled)
     if scaled != cents:
         errs.append(f"{path}: at most two decimals")
@@ -170,12 +194,35 @@ def _cents_to_decimal(cents):
 _BAD = object()
 
 _POLICY_FIELDS = ("code", "name", "year", "tiers")
-_TIER_FIELDS = ("key", "kind", "name", "fund", "applies_to", "base", "deductible", "rate",
-                "rate_bonus", "cap", "packages", "overrides", "self_pay_cap",
-                "self_pay_ratio_cap", "self_pay_ratio_of")
+_TIER_FIELDS = (
+    "key",
+    "kind",
+    "name",
+    "fund",
+    "applies_to",
+    "base",
+    "deductible",
+    "rate",
+    "rate_bonus",
+    "cap",
+    "packages",
+    "overrides",
+    "self_pay_cap",
+    "self_pay_ratio_cap",
+    "self_pay_ratio_of",
+)
 # Fields an override may set (the contract's list) ...
-_SETTABLE = ("deductible", "rate", "rate_bonus", "cap", "base", "packages", "self_pay_cap",
-             "self_pay_ratio_cap", "self_pay_ratio_of")
+_SETTABLE = (
+    "deductible",
+    "rate",
+    "rate_bonus",
+    "cap",
+    "base",
+    "packages",
+    "self_pay_cap",
+    "self_pay_ratio_cap",
+    "self_pay_ratio_of",
+)
 # ... which of them only a backstop uses, and which a backstop ignores. A field the engine
 # would silently ignore is refused: a county writing a rate on its backstop expects it to count.
 _BACKSTOP_ONLY = ("self_pay_cap", "self_pay_ratio_cap", "self_pay_ratio_of")
@@ -188,7 +235,7 @@ _CONDITION_VALUES = {
     "referred": (True, False),
     "poverty_statuses": POVERTY_STATUSES,
     "aid_categories": AID_CATEGORIES,
-    "disease_codes": None,                # free-form ICD-10 prefixes
+    "disease_codes": None,  # free-form ICD-10 prefixes
 }
 
 
@@ -220,7 +267,7 @@ def _check_conditions(value, path, errs):
         if key not in _CONDITION_VALUES:
             errs.append(f"{p}: unknown field")
             continue
-        items = raw if isinstance(raw, list) else [raw]   # a list means any of its values
+        items = raw if isinstance(raw, list) else [raw]  # a list means any of its values
         if not items:
             errs.append(f"{p}: must not be empty")
             continue
@@ -247,9 +294,9 @@ def _check_conditions(value, path, errs):
 @dataclass(frozen=True)
 class _Deductible:
     per_year: bool
-    amount: int                       # cents
-    by_level: dict                    # level -> cents; wins for its level
-    repeat_factor: Decimal | None     # per-encounter only
+    amount: int  # cents
+    by_level: dict  # level -> cents; wins for its level
+    repeat_factor: Decimal | None  # per-encounter only
 
     def for_level(self, level):
         return self.by_level.get(level, self.amount)
@@ -257,11 +304,11 @@ class _Deductible:
 
 @dataclass(frozen=True)
 class _Rate:
-    form: str                         # "flat" | "by_level" | "bands"
+    form: str  # "flat" | "by_level" | "bands"
     flat: Decimal | None = None
-    by_level: dict | None = None      # level -> Decimal
-    uppers: tuple = ()                # cents, last None
-    rates: tuple = ()                 # Decimal per band
+    by_level: dict | None = None  # level -> Decimal
+    uppers: tuple = ()  # cents, last None
+    rates: tuple = ()  # Decimal per band
     mode: str = "progressive"
     measure: str = "above_deductible"
 
@@ -313,7 +360,7 @@ def _check_deductible(value, path, errs):
         return _BAD
     n = len(errs)
     _unknown_fields(value, ("per", "amount", "by_level", "repeat_factor"), path, errs)
-    per = value.get("per", "encounter")       # the field's default is per encounter
+    per = value.get("per", "encounter")  # the field's default is per encounter
     per = _one_of(per, ("encounter", "year"), f"{path}.per", errs)
     amount = 0
     if "amount" in value:
@@ -328,8 +375,7 @@ def _check_deductible(value, path, errs):
             errs.append(f"{path}.repeat_factor: only allowed with a per-encounter deductible")
     if len(errs) > n:
         return _BAD
-    return _Deductible(per_year=(per == "year"), amount=amount, by_level=by_level,
-                       repeat_factor=rf)
+    return _Deductible(per_year=(per == "year"), amount=amount, by_level=by_level, repeat_factor=rf)
 
 
 def _check_rate(value, path, errs):
@@ -352,10 +398,10 @@ def _check_rate(value, path, errs):
         return _BAD if len(errs) > n else _Rate(form="by_level", by_level=m)
     _unknown_fields(value, ("bands", "mode", "measure"), path, errs)
     # The contract gives no default mode; 分段累进 (progressive) is the common county wording.
-    mode = _one_of(value.get("mode", "progressive"), ("progressive", "bracket"),
-                   f"{path}.mode", errs)
-    measure = _one_of(value.get("measure", "above_deductible"),
-                      ("above_deductible", "cumulative"), f"{path}.measure", errs)
+    mode = _one_of(value.get("mode", "progressive"), ("progressive", "bracket"), f"{path}.mode", errs)
+    measure = _one_of(
+        value.get("measure", "above_deductible"), ("above_deductible", "cumulative"), f"{path}.measure", errs
+    )
     bands = value["bands"]
     bp = f"{path}.bands"
     if not isinstance(bands, list) or not bands:
@@ -386,8 +432,7 @@ def _check_rate(value, path, errs):
         uppers.append(upper)
     if len(errs) > n:
         return _BAD
-    return _Rate(form="bands", uppers=tuple(uppers), rates=tuple(rates), mode=mode,
-                 measure=measure)
+    return _Rate(form="bands", uppers=tuple(uppers), rates=tuple(rates), mode=mode, measure=measure)
 
 
 def _check_rate_value(value, path, errs):
@@ -397,7 +442,7 @@ def _check_rate_value(value, path, errs):
 
 def _check_cap(value, path, errs):
     if value is None:
-        return None                                   # explicit "no cap" (e.g. in an override)
+        return None  # explicit "no cap" (e.g. in an override)
     if not _is_obj(value):
         errs.append(f"{path}: must be an object")
         return _BAD
@@ -511,8 +556,14 @@ def _check_field(name, value, path, tier_kind, errs):
     if tier_kind not in (None, "backstop") and name in _BACKSTOP_ONLY:
         errs.append(f"{path}: only allowed on a backstop tier")
         return _BAD
-    if value is None and name in ("deductible", "rate", "rate_bonus", "base", "packages",
-                                  "self_pay_ratio_of"):
+    if value is None and name in (
+        "deductible",
+        "rate",
+        "rate_bonus",
+        "base",
+        "packages",
+        "self_pay_ratio_of",
+    ):
         errs.append(f"{path}: must not be null")
         return _BAD
     return _FIELD_CHECKERS[name](value, path, errs)
@@ -520,8 +571,13 @@ def _check_field(name, value, path, tier_kind, errs):
 
 def _bracket_with_year(fields):
     rate, ded = fields.get("rate"), fields.get("deductible", _DEFAULT_DEDUCTIBLE)
-    return (isinstance(rate, _Rate) and rate.form == "bands" and rate.mode == "bracket"
-            and isinstance(ded, _Deductible) and ded.per_year)
+    return (
+        isinstance(rate, _Rate)
+        and rate.form == "bands"
+        and rate.mode == "bracket"
+        and isinstance(ded, _Deductible)
+        and ded.per_year
+    )
 
 
 @dataclass(frozen=True)
@@ -538,8 +594,8 @@ class _TierSpec:
     name: str
     fund: str
     applies_to: dict
-    fields: dict            # settable field -> normalised value, defaults filled in
-    overrides: tuple        # of _Override
+    fields: dict  # settable field -> normalised value, defaults filled in
+    overrides: tuple  # of _Override
 
 
 def _check_tier(i, tier, errs, seen_keys):
@@ -561,7 +617,7 @@ def _check_tier(i, tier, errs, seen_keys):
     if kind is None:
         errs.append(f"{p}.kind: required")
     elif _one_of(kind, TIER_KINDS, f"{p}.kind", errs) is _BAD:
-        kind = None                       # unknown kind: skip kind-dependent checks below
+        kind = None  # unknown kind: skip kind-dependent checks below
     for name in ("name", "fund"):
         if not isinstance(tier.get(name), str) or not tier[name].strip():
             errs.append(f"{p}.{name}: required, a non-empty string")
@@ -610,8 +666,9 @@ def _check_tier(i, tier, errs, seen_keys):
         # The tier as this override alone would leave it must still be valid.
         if _bracket_with_year({**fields, **normal}) and not _bracket_with_year(fields):
             culprit = "rate.mode" if "rate" in normal else "deductible.per"
-            errs.append(f"{op}.set.{culprit}: with this override a bracket rate would "
-                        f"have a per-year deductible")
+            errs.append(
+                f"{op}.set.{culprit}: with this override a bracket rate would have a per-year deductible"
+            )
         overrides.append(_Override(when=when, set=normal))
 
     if kind == "backstop":
@@ -620,13 +677,22 @@ def _check_tier(i, tier, errs, seen_keys):
             if _is_obj(ov) and _is_obj(ov.get("set")):
                 caps += [ov["set"].get("self_pay_cap"), ov["set"].get("self_pay_ratio_cap")]
         if all(c is None for c in caps):
-            errs.append(f"{p}: a backstop needs self_pay_cap or self_pay_ratio_cap "
-                        f"(on the tier or in an override)")
+            errs.append(
+                f"{p}: a backstop needs self_pay_cap or self_pay_ratio_cap (on the tier or in an override)"
+            )
 
     if len(errs) > n:
         return None
-    return _TierSpec(index=i, key=key, kind=kind, name=tier["name"], fund=tier["fund"],
-                     applies_to=applies_to, fields=fields, overrides=tuple(overrides))
+    return _TierSpec(
+        index=i,
+        key=key,
+        kind=kind,
+        name=tier["name"],
+        fund=tier["fund"],
+        applies_to=applies_to,
+        fields=fields,
+        overrides=tuple(overrides),
+    )
 
 
 def _check_policy(doc):
@@ -660,9 +726,11 @@ def validate_policy(doc):
 # 4. Compilation
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class TierInfo:
     """What callers need to label a payout: its key, kind, display name and paying fund."""
+
     key: str
     kind: str
     name: str
@@ -690,7 +758,7 @@ def _progressive(x, uppers, rates):
             return total + (x - lower) * rate
         total += (upper - lower) * rate
         lower = upper
-    return total                          # unreachable: the last upper is None
+    return total  # unreachable: the last upper is None
 
 
 def _bracket(x, uppers, rates):
@@ -698,7 +766,7 @@ def _bracket(x, uppers, rates):
     for upper, rate in zip(uppers, rates):
         if upper is None or x <= upper:
             return x * rate
-    return 0                              # unreachable
+    return 0  # unreachable
 
 
 # Rate-function kinds inside a compiled step.
@@ -717,8 +785,9 @@ class CompiledPolicy:
         self.name = doc["name"]
         self.year = doc["year"]
         self.document = copy.deepcopy(doc)
-        self.tiers = tuple(TierInfo(key=s.key, kind=s.kind, name=s.name, fund=s.fund,
-                                    base=s.fields["base"]) for s in specs)
+        self.tiers = tuple(
+            TierInfo(key=s.key, kind=s.kind, name=s.name, fund=s.fund, base=s.fields["base"]) for s in specs
+        )
         self.keys = tuple(s.key for s in specs)
         self._specs = tuple(specs)
         # One power of ten D for all rates of the policy: a rate r becomes the int r·D, a
@@ -732,7 +801,7 @@ class CompiledPolicy:
                 if fields.get("rate") is not None:
                     for r in fields["rate"].all_rates():
                         decimals = max(decimals, _decimals(r))
-        self._D = 10 ** decimals
+        self._D = 10**decimals
         # Disease prefixes are only part of an encounter's signature when some condition
         # mentions them; otherwise the disease code is irrelevant to the plan.
         prefixes = set()
@@ -771,22 +840,25 @@ class CompiledPolicy:
         level_ix, flags = divmod(rest, 4)
         level = LEVELS[level_ix]
         facts = {
-            "kinds": KINDS[kind_ix], "levels": level,
-            "designated": bool(flags & 2), "referred": bool(flags & 1),
+            "kinds": KINDS[kind_ix],
+            "levels": level,
+            "designated": bool(flags & 2),
+            "referred": bool(flags & 1),
             "poverty_statuses": POVERTY_STATUSES[poverty_ix],
             "aid_categories": AID_CATEGORIES[aid_ix],
         }
         steps = []
         for spec in self._specs:
             if not _matches(spec.applies_to, facts, disease_matches):
-                continue                                  # pays 0, accumulators untouched
-            matched = tuple(j for j, ov in enumerate(spec.overrides)
-                            if _matches(ov.when, facts, disease_matches))
+                continue  # pays 0, accumulators untouched
+            matched = tuple(
+                j for j, ov in enumerate(spec.overrides) if _matches(ov.when, facts, disease_matches)
+            )
             cache_key = (spec.index, matched, level)
             step = self._steps.get(cache_key)
             if step is None:
                 fields = dict(spec.fields)
-                for j in matched:                         # in order: the last one wins
+                for j in matched:  # in order: the last one wins
                     fields.update(spec.overrides[j].set)
                 step = self._compile_step(spec, fields, level)
                 self._steps[cache_key] = step
@@ -794,12 +866,14 @@ class CompiledPolicy:
         return tuple(steps)
 
     def _rate_num(self, r):
-        return int(r * self._D)                          # exact: r has ≤ log10(D) decimals
+        return int(r * self._D)  # exact: r has ≤ log10(D) decimals
 
     def _compile_g(self, rate, bonus, level, d):
         """(kind, data) of the rate function g for deductible d (cents)."""
+
         def eff(r):
             return self._rate_num(min(_ONE, r + bonus))  # rate_bonus, result at most 1
+
         if rate.form == "flat":
             return _G_FLAT, eff(rate.flat)
         if rate.form == "by_level":
@@ -809,9 +883,9 @@ class CompiledPolicy:
         uppers, rates = [], []
         for upper, r in zip(rate.uppers, rate.rates):
             if rate.measure == "cumulative" and upper is not None:
-                upper -= d                                # counted from zero: shift down by d
+                upper -= d  # counted from zero: shift down by d
                 if upper <= 0:
-                    continue                              # band lies wholly below d: drop it
+                    continue  # band lies wholly below d: drop it
             uppers.append(upper)
             rates.append(eff(r))
         kind = _G_PROGRESSIVE if rate.mode == "progressive" else _G_BRACKET
@@ -820,16 +894,21 @@ class CompiledPolicy:
     def _compile_step(self, spec, fields, level):
         ti = spec.index
         in_policy = fields["base"] == "in_policy"
-        acc_ix = 3 * ti                                   # base, paid, count
+        acc_ix = 3 * ti  # base, paid, count
         if spec.kind == "backstop":
             ratio = fields["self_pay_ratio_cap"]
             spc = fields["self_pay_cap"]
             cap_amount = spc.for_level(level) if spc is not None else None
-            return (ti, True, in_policy, acc_ix,
-                    None if ratio is None else self._rate_num(ratio),
-                    fields["self_pay_ratio_of"] == "in_policy",
-                    spc is not None and spc.per_year,
-                    cap_amount)
+            return (
+                ti,
+                True,
+                in_policy,
+                acc_ix,
+                None if ratio is None else self._rate_num(ratio),
+                fields["self_pay_ratio_of"] == "in_policy",
+                spc is not None and spc.per_year,
+                cap_amount,
+            )
         ded = fields["deductible"]
         d = ded.for_level(level)
         d_repeat = d
@@ -839,10 +918,21 @@ class CompiledPolicy:
         gk, g_first = self._compile_g(fields["rate"], fields["rate_bonus"], level, d)
         _, g_repeat = self._compile_g(fields["rate"], fields["rate_bonus"], level, d_repeat)
         cap = fields["cap"]
-        return (ti, False, in_policy, acc_ix, ded.per_year, d, d_repeat, gk, g_first, g_repeat,
-                fields["packages"] or None,
-                cap.per_encounter if cap is not None else None,
-                cap.per_year if cap is not None else None)
+        return (
+            ti,
+            False,
+            in_policy,
+            acc_ix,
+            ded.per_year,
+            d,
+            d_repeat,
+            gk,
+            g_first,
+            g_repeat,
+            fields["packages"] or None,
+            cap.per_encounter if cap is not None else None,
+            cap.per_year if cap is not None else None,
+        )
 
 
 def compile_policy(doc):
@@ -857,6 +947,7 @@ def compile_policy(doc):
 # 5. Claims: members and encounters
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class Member:
     poverty_status: str
@@ -868,8 +959,9 @@ class Member:
             raise ValueError(f"unknown poverty_status {self.poverty_status!r}")
         if self.aid_category not in _AID_IX:
             raise ValueError(f"unknown aid_category {self.aid_category!r}")
-        object.__setattr__(self, "_sig", _POVERTY_IX[self.poverty_status] * len(AID_CATEGORIES)
-                           + _AID_IX[self.aid_category])
+        object.__setattr__(
+            self, "_sig", _POVERTY_IX[self.poverty_status] * len(AID_CATEGORIES) + _AID_IX[self.aid_category]
+        )
 
 
 def _decimal_cents(value, name):
@@ -887,6 +979,7 @@ def _decimal_cents(value, name):
 class Encounter:
     """One visit or stay. Build it directly (keyword arguments, Decimal amounts) or with
     ``parse_encounters``. ``in_policy_cost`` defaults to ``total_cost``."""
+
     ref: str
     member: str
     date: datetime.date
@@ -902,7 +995,7 @@ class Encounter:
     _total_cents: int = field(init=False, repr=False, compare=False)
     _in_policy_cents: int = field(init=False, repr=False, compare=False)
     _sig: int = field(init=False, repr=False, compare=False)
-    _row: tuple = field(init=False, repr=False, compare=False)   # see ``trusted_row``
+    _row: tuple = field(init=False, repr=False, compare=False)  # see ``trusted_row``
 
     def __post_init__(self):
         setattr_ = object.__setattr__
@@ -929,20 +1022,46 @@ class Encounter:
         setattr_(self, "_total_cents", total)
         setattr_(self, "_in_policy_cents", in_policy)
         setattr_(self, "_sig", ENCOUNTER_SIGNATURES[(self.kind, self.level, self.designated, self.referred)])
-        setattr_(self, "_row", (self.ref, self._sig, self.date.year, total, in_policy, self.package or None,
-                                self.disease_code or None))
+        setattr_(
+            self,
+            "_row",
+            (
+                self.ref,
+                self._sig,
+                self.date.year,
+                total,
+                in_policy,
+                self.package or None,
+                self.disease_code or None,
+            ),
+        )
 
 
 # An encounter's (kind, level, designated, referred) → its small-int signature (the index
 # the compiled plan table is keyed by, with the member's signature).
 ENCOUNTER_SIGNATURES = {
     (kind, level, designated, referred): (_KIND_IX[kind] * len(LEVELS) + _LEVEL_IX[level]) * 4
-    + designated * 2 + referred
-    for kind in KINDS for level in LEVELS for designated in (False, True) for referred in (False, True)}
+    + designated * 2
+    + referred
+    for kind in KINDS
+    for level in LEVELS
+    for designated in (False, True)
+    for referred in (False, True)
+}
 
 
-def trusted_row(ref, kind, level, designated, referred, year, total_cents, in_policy_cents,
-                disease_code=None, package=None):
+def trusted_row(
+    ref,
+    kind,
+    level,
+    designated,
+    referred,
+    year,
+    total_cents,
+    in_policy_cents,
+    disease_code=None,
+    package=None,
+):
     """An encounter as ``settle_sorted`` takes it, from values that are already valid — rows
     read back from the database, whose constraints hold them (0 ≤ in-policy ≤ total, two
     decimals, a known kind); amounts in int cents. Skips ``Encounter``'s re-validation (and its
@@ -956,8 +1075,19 @@ def trusted_row(ref, kind, level, designated, referred, year, total_cents, in_po
 
 
 _MEMBER_FIELDS = ("poverty_status", "aid_category")
-_ENCOUNTER_FIELDS = ("ref", "member", "date", "kind", "level", "designated", "referred",
-                     "total_cost", "in_policy_cost", "disease_code", "package")
+_ENCOUNTER_FIELDS = (
+    "ref",
+    "member",
+    "date",
+    "kind",
+    "level",
+    "designated",
+    "referred",
+    "total_cost",
+    "in_policy_cost",
+    "disease_code",
+    "package",
+)
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 
 
@@ -974,8 +1104,7 @@ def _parse_members(raw, errs):
         n = len(errs)
         _unknown_fields(m, _MEMBER_FIELDS, p, errs)
         vals = {}
-        for name, allowed in (("poverty_status", POVERTY_STATUSES),
-                              ("aid_category", AID_CATEGORIES)):
+        for name, allowed in (("poverty_status", POVERTY_STATUSES), ("aid_category", AID_CATEGORIES)):
             if name not in m:
                 errs.append(f"{p}.{name}: required")
             else:
@@ -1031,7 +1160,7 @@ def _parse_encounters(raw, errs):
             else:
                 _one_of(e[name], allowed, f"{p}.{name}", errs)
         for name in ("designated", "referred"):
-            if e.get(name) is not None and not isinstance(e[name], bool):   # null = default
+            if e.get(name) is not None and not isinstance(e[name], bool):  # null = default
                 errs.append(f"{p}.{name}: must be true or false")
         total = in_policy = None
         if "total_cost" not in e:
@@ -1050,12 +1179,21 @@ def _parse_encounters(raw, errs):
                 errs.append(f"{p}.{name}: must be a string")
         if len(errs) > n:
             continue
-        out.append(Encounter(
-            ref=ref, member=member, date=date, kind=e["kind"], level=e["level"],
-            designated=e.get("designated") is not False,
-            referred=e.get("referred") is not False,
-            total_cost=_cents_to_decimal(total), in_policy_cost=_cents_to_decimal(in_policy),
-            disease_code=e.get("disease_code") or None, package=e.get("package") or None))
+        out.append(
+            Encounter(
+                ref=ref,
+                member=member,
+                date=date,
+                kind=e["kind"],
+                level=e["level"],
+                designated=e.get("designated") is not False,
+                referred=e.get("referred") is not False,
+                total_cost=_cents_to_decimal(total),
+                in_policy_cost=_cents_to_decimal(in_policy),
+                disease_code=e.get("disease_code") or None,
+                package=e.get("package") or None,
+            )
+        )
     return out
 
 
@@ -1085,13 +1223,17 @@ def parse_claims(claims):
 
 
 def _unknown_members(members, encounters):
-    return [f"encounters[{i}].member: unknown member {e.member!r}"
-            for i, e in enumerate(encounters) if e.member not in members]
+    return [
+        f"encounters[{i}].member: unknown member {e.member!r}"
+        for i, e in enumerate(encounters)
+        if e.member not in members
+    ]
 
 
 # --------------------------------------------------------------------------------------------
 # 6. Settlement
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(slots=True)
 class Settlement:
@@ -1099,19 +1241,26 @@ class Settlement:
     the contract's Decimal view is given by the properties ``total_cost``, ``payouts`` (tier
     key → Decimal, policy order), ``self_pay``, ``in_policy_self_pay``,
     ``out_of_policy_self_pay``."""
+
     ref: str
     total_cost_cents: int
-    payout_cents: tuple                    # one int per tier, policy order
+    payout_cents: tuple  # one int per tier, policy order
     in_policy_self_pay_cents: int
     out_of_policy_self_pay_cents: int
-    tier_keys: tuple                       # the policy's tier keys, policy order
+    tier_keys: tuple  # the policy's tier keys, policy order
 
     @classmethod
     def from_amounts(cls, ref, total_cost, payouts, in_policy_self_pay, out_of_policy_self_pay):
         """Build from Decimal amounts (e.g. a settlement loaded back from the database)."""
         c = lambda v: _decimal_cents(v, "amount")
-        return cls(ref, c(total_cost), tuple(c(v) for v in payouts.values()),
-                   c(in_policy_self_pay), c(out_of_policy_self_pay), tuple(payouts))
+        return cls(
+            ref,
+            c(total_cost),
+            tuple(c(v) for v in payouts.values()),
+            c(in_policy_self_pay),
+            c(out_of_policy_self_pay),
+            tuple(payouts),
+        )
 
     @property
     def total_cost(self):
@@ -1208,11 +1357,11 @@ def settle_sorted(policy, groups, *, sums=None):
     append = results.append
 
     summing = sums is not None
-    paid_slots = range(1, 3 * n_tiers, 3)       # "paid" of each tier in an accumulator row
+    paid_slots = range(1, 3 * n_tiers, 3)  # "paid" of each tier in an accumulator row
 
     for member, rows in groups:
         base_sig = member._sig * n_esigs
-        accumulators = {}                 # year -> [base, paid, count] × tiers, flat
+        accumulators = {}  # year -> [base, paid, count] × tiers, flat
         m_total = m_in = m_out = 0
         for ref, esig, year, total, in_policy, package, disease_code in rows:
             sig = base_sig + esig
@@ -1229,8 +1378,8 @@ def settle_sorted(policy, groups, *, sums=None):
             if acc is None:
                 acc = accumulators[year] = [0] * (3 * n_tiers)
 
-            r_in = in_policy                      # remaining in-policy cost
-            r_out = total - r_in                  # remaining out-of-list cost
+            r_in = in_policy  # remaining in-policy cost
+            r_out = total - r_in  # remaining out-of-list cost
             pays = [0] * n_tiers
             for step in plan:
                 ai = step[3]
@@ -1239,7 +1388,7 @@ def settle_sorted(policy, groups, *, sums=None):
                     # Backstop: pay whatever pushes the patient's self-pay down to the caps.
                     _, _, _, _, ratio, ratio_in_policy, cap_per_year, cap_amount = step
                     pay = 0
-                    if ratio is not None:         # round(r × cost), half up, as above
+                    if ratio is not None:  # round(r × cost), half up, as above
                         if ratio_in_policy:
                             v = r_in - (ratio * in_policy * 2 + D) // D2
                         else:
@@ -1247,21 +1396,19 @@ def settle_sorted(policy, groups, *, sums=None):
                         if v > pay:
                             pay = v
                     if cap_amount is not None:
-                        v = (acc[ai] + base_now - cap_amount) if cap_per_year \
-                            else base_now - cap_amount
+                        v = (acc[ai] + base_now - cap_amount) if cap_per_year else base_now - cap_amount
                         if v > pay:
                             pay = v
                     if pay > base_now:
                         pay = base_now
-                    acc[ai] += base_now - pay     # counted self-pay left after the backstop
+                    acc[ai] += base_now - pay  # counted self-pay left after the backstop
                     acc[ai + 1] += pay
                 else:
-                    (_, _, _, _, per_year, d, d_repeat, gk, g, g_repeat, packages,
-                     cap_enc, cap_year) = step
+                    (_, _, _, _, per_year, d, d_repeat, gk, g, g_repeat, packages, cap_enc, cap_year) = step
                     if packages is not None and package in packages:
-                        pay = packages[package]             # 单病种定额: fixed fund payment
+                        pay = packages[package]  # 单病种定额: fixed fund payment
                     else:
-                        if acc[ai + 2] and d_repeat != d:     # second+ encounter this year
+                        if acc[ai + 2] and d_repeat != d:  # second+ encounter this year
                             d = d_repeat
                             g = g_repeat
                         if per_year:
@@ -1315,8 +1462,11 @@ def settle_sorted(policy, groups, *, sums=None):
                 append(Settlement(ref, total, tuple(pays), r_in, r_out, keys))
         if summing:
             accs = list(accumulators.values())
-            paid = [acc[i] for i in paid_slots] if len(accs) == 1 else \
-                [sum(acc[i] for acc in accs) for i in paid_slots]
+            paid = (
+                [acc[i] for i in paid_slots]
+                if len(accs) == 1
+                else [sum(acc[i] for acc in accs) for i in paid_slots]
+            )
             sums.append((len(rows), m_total, m_in, m_out, paid))
     return sums if summing else results
 

@@ -22,11 +22,15 @@ class SettlementPageFilterSet(SettlementFilterSet):
     """The API's filters plus the page's: township, village and a member search."""
 
     q = django_filters.CharFilter(label="患者", method="search", help_text="姓名、证件号码或户编号")
-    township = django_filters.ModelChoiceFilter(label="乡镇", field_name="member__household__village__township",
-                                                queryset=_townships)
-    village = django_filters.ModelChoiceFilter(label="行政村", field_name="member__household__village",
-                                               queryset=_villages)
-    institution = django_filters.ModelChoiceFilter(label="医疗机构", queryset=Institution.objects.order_by("name"))
+    township = django_filters.ModelChoiceFilter(
+        label="乡镇", field_name="member__household__village__township", queryset=_townships
+    )
+    village = django_filters.ModelChoiceFilter(
+        label="行政村", field_name="member__household__village", queryset=_villages
+    )
+    institution = django_filters.ModelChoiceFilter(
+        label="医疗机构", queryset=Institution.objects.order_by("name")
+    )
     current = django_filters.BooleanFilter(label="只看当前有效", field_name="is_current")
 
     class Meta(SettlementFilterSet.Meta):
@@ -36,14 +40,21 @@ class SettlementPageFilterSet(SettlementFilterSet):
         super().__init__(*args, **kwargs)
         self.filters.pop("policy", None)
         self.form.fields["member"].widget = forms.HiddenInput()
-        self.form.fields["current"].widget.choices = [("unknown", "全部"), ("true", "是"), ("false", "否（已被重新结算）")]
+        self.form.fields["current"].widget.choices = [
+            ("unknown", "全部"),
+            ("true", "是"),
+            ("false", "否（已被重新结算）"),
+        ]
 
     def search(self, queryset, name, value):
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(Q(member__name__contains=value) | Q(member__id_number__startswith=value.upper())
-                               | Q(member__household__number__startswith=value))
+        return queryset.filter(
+            Q(member__name__contains=value)
+            | Q(member__id_number__startswith=value.upper())
+            | Q(member__household__number__startswith=value)
+        )
 
 
 class PolicyFilterSet(django_filters.FilterSet):
@@ -69,11 +80,19 @@ def parse_document(text: str):
 
 class PolicyImportForm(BootstrapMixin, forms.Form):
     file = forms.FileField(label="上传政策文件（.json）", required=False)
-    text = forms.CharField(label="或直接粘贴政策文件内容", required=False,
-                           widget=forms.Textarea(attrs={"rows": 14, "class": "form-control font-monospace", "spellcheck": "false"}))
-    activate = forms.BooleanField(label="导入后立即启用（同年度原生效政策将停用，并重新结算该年度）", required=False)
-    replace = forms.BooleanField(label="同编码政策已生效或停用时，仍用本文件替换（生效政策替换后将重新结算该年度）",
-                                 required=False)
+    text = forms.CharField(
+        label="或直接粘贴政策文件内容",
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 14, "class": "form-control font-monospace", "spellcheck": "false"}
+        ),
+    )
+    activate = forms.BooleanField(
+        label="导入后立即启用（同年度原生效政策将停用，并重新结算该年度）", required=False
+    )
+    replace = forms.BooleanField(
+        label="同编码政策已生效或停用时，仍用本文件替换（生效政策替换后将重新结算该年度）", required=False
+    )
 
     def clean(self):
         data = super().clean()
@@ -94,10 +113,20 @@ class PolicyImportForm(BootstrapMixin, forms.Form):
 
 
 class PolicyDocumentForm(BootstrapMixin, forms.Form):
-    text = forms.CharField(label="政策文件（JSON）",
-                           widget=forms.Textarea(attrs={"rows": 30, "class": "form-control font-monospace", "spellcheck": "false",
-                                                        "id": "policy-json"}))
-    resettle = forms.BooleanField(label="该政策正在生效：保存后重新结算本年度全部就诊记录（差额补付或退还）", required=False)
+    text = forms.CharField(
+        label="政策文件（JSON）",
+        widget=forms.Textarea(
+            attrs={
+                "rows": 30,
+                "class": "form-control font-monospace",
+                "spellcheck": "false",
+                "id": "policy-json",
+            }
+        ),
+    )
+    resettle = forms.BooleanField(
+        label="该政策正在生效：保存后重新结算本年度全部就诊记录（差额补付或退还）", required=False
+    )
 
     def __init__(self, *args, active=False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -109,8 +138,13 @@ class PolicyDocumentForm(BootstrapMixin, forms.Form):
 
 
 class RunStartForm(BootstrapMixin, forms.Form):
-    kind = forms.ChoiceField(label="操作", choices=[(SettlementRun.Kind.SETTLE_YEAR, "结算全年"),
-                                                    (SettlementRun.Kind.RESETTLE_YEAR, "全年重新结算")])
+    kind = forms.ChoiceField(
+        label="操作",
+        choices=[
+            (SettlementRun.Kind.SETTLE_YEAR, "结算全年"),
+            (SettlementRun.Kind.RESETTLE_YEAR, "全年重新结算"),
+        ],
+    )
     year = forms.IntegerField(label="年度", min_value=2000, max_value=2100)
 
 
@@ -125,10 +159,13 @@ class SimulationForm(BootstrapMixin, forms.Form):
 
 class LedgerFilterForm(BootstrapMixin, forms.Form):
     year = forms.IntegerField(label="年度", min_value=2000, max_value=2100)
-    period = forms.ChoiceField(label="汇总周期", choices=[("month", "按月"), ("quarter", "按季度")], required=False)
+    period = forms.ChoiceField(
+        label="汇总周期", choices=[("month", "按月"), ("quarter", "按季度")], required=False
+    )
     fund = forms.ChoiceField(label="支付资金", required=False)
-    institution = forms.ModelChoiceField(label="医疗机构", queryset=Institution.objects.order_by("name"),
-                                         required=False, empty_label="全部")
+    institution = forms.ModelChoiceField(
+        label="医疗机构", queryset=Institution.objects.order_by("name"), required=False, empty_label="全部"
+    )
 
     def __init__(self, *args, funds=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -139,10 +176,13 @@ class TransferForm(BootstrapMixin, forms.Form):
     fund = forms.ChoiceField(label="支付资金")
     institution = forms.ModelChoiceField(label="医疗机构", queryset=Institution.objects.order_by("name"))
     year = forms.IntegerField(label="拨付所属年度", min_value=2000, max_value=2100)
-    month = forms.TypedChoiceField(label="拨付所属月份", coerce=int, choices=[(m, f"{m}月") for m in range(1, 13)])
+    month = forms.TypedChoiceField(
+        label="拨付所属月份", coerce=int, choices=[(m, f"{m}月") for m in range(1, 13)]
+    )
     amount = forms.DecimalField(label="拨付金额（元）", max_digits=14, decimal_places=2, min_value=0.01)
-    paid_on = forms.DateField(label="拨付日期", initial=datetime.date.today,
-                              widget=forms.DateInput(attrs={"type": "date"}))
+    paid_on = forms.DateField(
+        label="拨付日期", initial=datetime.date.today, widget=forms.DateInput(attrs={"type": "date"})
+    )
     reference = forms.CharField(label="凭证号", max_length=100)
     note = forms.CharField(label="备注", max_length=200, required=False)
 

@@ -38,8 +38,14 @@ class Policy(models.Model):
     year = models.PositiveIntegerField("年度")
     status = models.CharField("状态", max_length=16, choices=PolicyStatus.choices, default=PolicyStatus.DRAFT)
     document = models.JSONField("政策文件")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+", verbose_name="导入人")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="导入人",
+    )
     created_at = models.DateTimeField("导入时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
     history = HistoricalRecords(excluded_fields=["updated_at"])
@@ -48,7 +54,9 @@ class Policy(models.Model):
         verbose_name = verbose_name_plural = "结算政策"
         ordering = ["-year", "code"]
         constraints = [
-            models.UniqueConstraint(fields=["year"], condition=Q(status="active"), name="policy_one_active_per_year"),
+            models.UniqueConstraint(
+                fields=["year"], condition=Q(status="active"), name="policy_one_active_per_year"
+            ),
             models.CheckConstraint(condition=Q(status__in=PolicyStatus.values), name="policy_status_valid"),
         ]
 
@@ -73,15 +81,22 @@ class SettlementRun(models.Model):
 
     kind = models.CharField("类型", max_length=20, choices=Kind.choices)
     year = models.PositiveIntegerField("年度")
-    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, null=True, blank=True, related_name="runs",
-                               verbose_name="政策（模拟时为草稿）")
+    policy = models.ForeignKey(
+        Policy,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="runs",
+        verbose_name="政策（模拟时为草稿）",
+    )
     status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.QUEUED)
     total = models.PositiveIntegerField("总数", default=0)
     done = models.PositiveIntegerField("已完成", default=0)
     result = models.JSONField("结果", null=True, blank=True)
     error = models.TextField("错误", blank=True)
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
-                                   verbose_name="发起人")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="发起人"
+    )
     created_at = models.DateTimeField("发起时间", auto_now_add=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)
 
@@ -98,7 +113,9 @@ class SettlementRunChunk(models.Model):
     partial result are written in the same transaction as its settlements, so a redelivered
     task (acks_late after a worker was killed) neither counts its members twice nor loses them."""
 
-    run = models.ForeignKey(SettlementRun, on_delete=models.CASCADE, related_name="chunks", verbose_name="批量任务")
+    run = models.ForeignKey(
+        SettlementRun, on_delete=models.CASCADE, related_name="chunks", verbose_name="批量任务"
+    )
     index = models.PositiveIntegerField("序号")
     member_ids = models.JSONField("成员")
     done = models.BooleanField("已完成", default=False)
@@ -109,7 +126,9 @@ class SettlementRunChunk(models.Model):
     class Meta:
         verbose_name = verbose_name_plural = "批量结算分片"
         ordering = ["run", "index"]
-        constraints = [models.UniqueConstraint(fields=["run", "index"], name="settlement_run_chunk_unique_index")]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "index"], name="settlement_run_chunk_unique_index")
+        ]
 
     def __str__(self):
         return f"{self.run} #{self.index}"
@@ -123,8 +142,14 @@ class Settlement(models.Model):
     # constraint's per-row check at commit (a probe and a row lock of the encounter per
     # settlement) cost a year's run ~0.5 s per 100,000 settlements; one anti-join per COPY
     # statement checks the same. Its index is the one-current-per-encounter constraint's.
-    encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="settlements", verbose_name="就诊记录",
-                                  db_constraint=False, db_index=False)
+    encounter = models.ForeignKey(
+        Encounter,
+        on_delete=models.PROTECT,
+        related_name="settlements",
+        verbose_name="就诊记录",
+        db_constraint=False,
+        db_index=False,
+    )
     # Denormalised from the encounter (immutable here) so a member's year and the ledger are
     # read without joins.
     #
@@ -152,30 +177,63 @@ class Settlement(models.Model):
     # and lists, which show current settlements unless asked otherwise (its rows of every year
     # are a small share of the table); the one reader by run, the re-settlement list, goes
     # through (member, year) with the run's chunk members.
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="settlements", verbose_name="患者",
-                               db_constraint=False, db_index=False)
-    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="settlements",
-                                    verbose_name="医疗机构", db_constraint=False, db_index=False)
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="settlements",
+        verbose_name="患者",
+        db_constraint=False,
+        db_index=False,
+    )
+    institution = models.ForeignKey(
+        Institution,
+        on_delete=models.PROTECT,
+        related_name="settlements",
+        verbose_name="医疗机构",
+        db_constraint=False,
+        db_index=False,
+    )
     year = models.PositiveIntegerField("结算年度")
     service_date = models.DateField("结算日期")
-    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="settlements", verbose_name="适用政策",
-                               db_constraint=False, db_index=False)
-    policy_version = models.PositiveIntegerField("政策版本", default=1,
-                                                 help_text="结算时政策的修改次数（历史记录条数）")
+    policy = models.ForeignKey(
+        Policy,
+        on_delete=models.PROTECT,
+        related_name="settlements",
+        verbose_name="适用政策",
+        db_constraint=False,
+        db_index=False,
+    )
+    policy_version = models.PositiveIntegerField(
+        "政策版本", default=1, help_text="结算时政策的修改次数（历史记录条数）"
+    )
     total_cost = models.DecimalField("医疗总费用", max_digits=12, decimal_places=2)
     payouts_total = models.DecimalField("各项报销合计", max_digits=12, decimal_places=2)
     self_pay = models.DecimalField("个人自付", max_digits=12, decimal_places=2)
     in_policy_self_pay = models.DecimalField("政策范围内自付", max_digits=12, decimal_places=2)
     out_of_policy_self_pay = models.DecimalField("政策范围外自付", max_digits=12, decimal_places=2)
     is_current = models.BooleanField("当前有效", default=True)
-    superseded_by = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
-                                         related_name="supersedes", verbose_name="被重新结算为")
+    superseded_by = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="supersedes",
+        verbose_name="被重新结算为",
+    )
     # For a re-settlement: new self-pay minus the superseded one's (negative: 退还 to the patient).
     self_pay_difference = models.DecimalField("个人自付差额", max_digits=12, decimal_places=2, default=0)
     computed_at = models.DateTimeField("计算时间", auto_now_add=True)
     task_id = models.CharField("计算任务", max_length=64, blank=True)
-    run = models.ForeignKey(SettlementRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="settlements",
-                            verbose_name="批量任务", db_constraint=False, db_index=False)
+    run = models.ForeignKey(
+        SettlementRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="settlements",
+        verbose_name="批量任务",
+        db_constraint=False,
+        db_index=False,
+    )
 
     class Meta:
         verbose_name = verbose_name_plural = "结算记录"
@@ -183,22 +241,36 @@ class Settlement(models.Model):
         indexes = [
             # Not partial: it also serves every read by member (see above).
             models.Index(fields=["member", "year"], name="settlement_member_year"),
-            models.Index(fields=["year", "institution"], condition=Q(is_current=True), name="settlement_current_ledger"),
+            models.Index(
+                fields=["year", "institution"], condition=Q(is_current=True), name="settlement_current_ledger"
+            ),
         ]
         constraints = [
             # At most one current settlement per encounter: current rows share the key
             # (encounter, 0); a superseded row's key holds its own id, so it never collides.
             models.UniqueConstraint(
                 F("encounter"),
-                models.Case(models.When(is_current=True, then=models.Value(0)), default=F("id"),
-                            output_field=models.BigIntegerField()),
-                name="settlement_one_current_per_encounter"),
-            models.CheckConstraint(condition=Q(payouts_total__gte=0) & Q(in_policy_self_pay__gte=0)
-                                   & Q(out_of_policy_self_pay__gte=0), name="settlement_amounts_not_negative"),
-            models.CheckConstraint(condition=_sums_to("self_pay", "in_policy_self_pay", "out_of_policy_self_pay"),
-                                   name="settlement_self_pay_is_its_parts"),
-            models.CheckConstraint(condition=_sums_to("total_cost", "payouts_total", "self_pay"),
-                                   name="settlement_payouts_plus_self_pay_is_total"),
+                models.Case(
+                    models.When(is_current=True, then=models.Value(0)),
+                    default=F("id"),
+                    output_field=models.BigIntegerField(),
+                ),
+                name="settlement_one_current_per_encounter",
+            ),
+            models.CheckConstraint(
+                condition=Q(payouts_total__gte=0)
+                & Q(in_policy_self_pay__gte=0)
+                & Q(out_of_policy_self_pay__gte=0),
+                name="settlement_amounts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=_sums_to("self_pay", "in_policy_self_pay", "out_of_policy_self_pay"),
+                name="settlement_self_pay_is_its_parts",
+            ),
+            models.CheckConstraint(
+                condition=_sums_to("total_cost", "payouts_total", "self_pay"),
+                name="settlement_payouts_plus_self_pay_is_total",
+            ),
         ]
 
     def __str__(self):
@@ -216,8 +288,14 @@ class SettlementLine(models.Model):
     # settlement just before (the id taken from the sequence there); settlements are never
     # deleted (immutable; notices PROTECT them), and Django's CASCADE still removes the lines
     # of a settlement deleted through the ORM.
-    settlement = models.ForeignKey(Settlement, on_delete=models.CASCADE, related_name="lines", verbose_name="结算记录",
-                                   db_index=False, db_constraint=False)
+    settlement = models.ForeignKey(
+        Settlement,
+        on_delete=models.CASCADE,
+        related_name="lines",
+        verbose_name="结算记录",
+        db_index=False,
+        db_constraint=False,
+    )
     position = models.PositiveSmallIntegerField("顺序")
     tier_key = models.CharField("层级", max_length=64)
     tier_kind = models.CharField("类型", max_length=32)
@@ -247,8 +325,9 @@ class SettlementProblem(models.Model):
         NOT_INSURED = "not_insured", "患者未参加基本医疗保险"
         INVALID = "invalid", "就诊数据无法结算"
 
-    encounter = models.OneToOneField(Encounter, on_delete=models.CASCADE, related_name="settlement_problem",
-                                     verbose_name="就诊记录")
+    encounter = models.OneToOneField(
+        Encounter, on_delete=models.CASCADE, related_name="settlement_problem", verbose_name="就诊记录"
+    )
     reason = models.CharField("原因", max_length=20, choices=Reason.choices)
     detail = models.TextField("说明", blank=True)
     noticed_at = models.DateTimeField("发现时间", auto_now=True)
@@ -265,16 +344,18 @@ class FundTransfer(models.Model):
     """Money a fund paid to an institution for a period (定期拨付)."""
 
     fund = models.CharField("支付资金", max_length=100)
-    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="fund_transfers",
-                                    verbose_name="医疗机构")
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="fund_transfers", verbose_name="医疗机构"
+    )
     year = models.PositiveIntegerField("年度")
     month = models.PositiveSmallIntegerField("月份")
     amount = models.DecimalField("拨付金额", max_digits=14, decimal_places=2)
     paid_on = models.DateField("拨付日期")
     reference = models.CharField("凭证号", max_length=100)
     note = models.CharField("备注", max_length=200, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
-                                   verbose_name="登记人")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="登记人"
+    )
     created_at = models.DateTimeField("登记时间", auto_now_add=True)
     history = HistoricalRecords()
 
@@ -283,7 +364,9 @@ class FundTransfer(models.Model):
         ordering = ["-paid_on", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="fund_transfer_amount_positive"),
-            models.CheckConstraint(condition=Q(month__gte=1) & Q(month__lte=12), name="fund_transfer_month_valid"),
+            models.CheckConstraint(
+                condition=Q(month__gte=1) & Q(month__lte=12), name="fund_transfer_month_valid"
+            ),
         ]
 
     def __str__(self):

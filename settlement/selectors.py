@@ -23,12 +23,17 @@ _ZERO = Decimal("0.00")
 
 # --- used by other apps -------------------------------------------------------------------------
 
+
 def settled_encounter_ids(encounter_ids) -> set:
     """The ids among ``encounter_ids`` that have a current settlement."""
     ids = [pk for pk in encounter_ids if pk is not None]
     if not ids:
         return set()
-    return set(Settlement.objects.filter(encounter_id__in=ids, is_current=True).values_list("encounter_id", flat=True))
+    return set(
+        Settlement.objects.filter(encounter_id__in=ids, is_current=True).values_list(
+            "encounter_id", flat=True
+        )
+    )
 
 
 def member_cost_totals(member_ids) -> dict[int, dict[str, Decimal]]:
@@ -37,15 +42,30 @@ def member_cost_totals(member_ids) -> dict[int, dict[str, Decimal]]:
     the medical-aid tiers); members without settlements are absent."""
     ids = list(member_ids)
     out = {}
-    for row in (Settlement.objects.filter(member_id__in=ids, is_current=True).values("member_id")
-                .annotate(total_cost=Sum("total_cost"), self_pay=Sum("self_pay"))):
-        out[row["member_id"]] = {"total_cost": row["total_cost"], "basic_insurance": _ZERO,
-                                 "catastrophic_insurance": _ZERO, "civil_aid": _ZERO, "self_pay": row["self_pay"]}
-    by_kind = {"basic_insurance": "basic_insurance", "catastrophic_insurance": "catastrophic_insurance",
-               "medical_aid": "civil_aid"}
-    for row in (SettlementLine.objects.filter(settlement__member_id__in=ids, settlement__is_current=True,
-                                              tier_kind__in=list(by_kind))
-                .values("settlement__member_id", "tier_kind").annotate(amount=Sum("amount"))):
+    for row in (
+        Settlement.objects.filter(member_id__in=ids, is_current=True)
+        .values("member_id")
+        .annotate(total_cost=Sum("total_cost"), self_pay=Sum("self_pay"))
+    ):
+        out[row["member_id"]] = {
+            "total_cost": row["total_cost"],
+            "basic_insurance": _ZERO,
+            "catastrophic_insurance": _ZERO,
+            "civil_aid": _ZERO,
+            "self_pay": row["self_pay"],
+        }
+    by_kind = {
+        "basic_insurance": "basic_insurance",
+        "catastrophic_insurance": "catastrophic_insurance",
+        "medical_aid": "civil_aid",
+    }
+    for row in (
+        SettlementLine.objects.filter(
+            settlement__member_id__in=ids, settlement__is_current=True, tier_kind__in=list(by_kind)
+        )
+        .values("settlement__member_id", "tier_kind")
+        .annotate(amount=Sum("amount"))
+    ):
         out[row["settlement__member_id"]][by_kind[row["tier_kind"]]] += row["amount"]
     return out
 
@@ -62,14 +82,21 @@ def member_years_with_encounters(*, member_ids=None, household_id=None) -> set[t
 
 # --- querysets for pages and the API ------------------------------------------------------------
 
+
 def settlements_for(user):
-    return roles.scope(Settlement.objects.select_related("encounter", "member", "institution", "policy"), user,
-                       MEMBER_TOWNSHIP)
+    return roles.scope(
+        Settlement.objects.select_related("encounter", "member", "institution", "policy"),
+        user,
+        MEMBER_TOWNSHIP,
+    )
 
 
 def problems_for(user):
-    return roles.scope(SettlementProblem.objects.select_related("encounter__member", "encounter__institution"), user,
-                       f"encounter__{MEMBER_TOWNSHIP}")
+    return roles.scope(
+        SettlementProblem.objects.select_related("encounter__member", "encounter__institution"),
+        user,
+        f"encounter__{MEMBER_TOWNSHIP}",
+    )
 
 
 def policies():
@@ -81,6 +108,7 @@ def runs():
 
 
 # --- one settlement, one member ---------------------------------------------------------------
+
 
 def tier_keys(policy: Policy) -> tuple[str, ...]:
     return tuple(t.key for t in batch.compiled_policy(policy).tiers)
@@ -123,12 +151,19 @@ def member_year_totals(member, year: int) -> dict:
     category applied; those depending on the visit — level, kind, disease — are not, and the
     engine does not expose its accumulators, so the deductible used is not shown)."""
     policy = batch.active_policy(year)
-    paid = {row["tier_key"]: row for row in (
-        SettlementLine.objects.filter(settlement__member=member, settlement__year=year, settlement__is_current=True)
-        .values("tier_key").annotate(paid=Sum("amount"), encounters=Count("id", filter=~Q(amount=0))))}
+    paid = {
+        row["tier_key"]: row
+        for row in (
+            SettlementLine.objects.filter(
+                settlement__member=member, settlement__year=year, settlement__is_current=True
+            )
+            .values("tier_key")
+            .annotate(paid=Sum("amount"), encounters=Count("id", filter=~Q(amount=0)))
+        )
+    }
     facts = {"poverty_statuses": member.household.poverty_status, "aid_categories": member.aid_category}
     tiers = []
-    for tier in (policy.document["tiers"] if policy else []):
+    for tier in policy.document["tiers"] if policy else []:
         fields = {name: tier.get(name) for name in ("deductible", "cap", "self_pay_cap")}
         for override in tier.get("overrides", []):
             when = override.get("when", {})
@@ -136,21 +171,41 @@ def member_year_totals(member, year: int) -> dict:
                 fields.update({k: v for k, v in override.get("set", {}).items() if k in fields})
         amount = paid.get(tier["key"], {}).get("paid") or _ZERO
         cap_per_year = (fields["cap"] or {}).get("per_year")
-        cap_per_year = Decimal(str(cap_per_year)).quantize(Decimal("0.01")) if cap_per_year is not None else None
-        tiers.append({
-            "key": tier["key"], "kind": tier["kind"], "name": tier["name"], "fund": tier["fund"], "paid": amount,
-            "encounters": paid.get(tier["key"], {}).get("encounters", 0), "deductible": fields["deductible"],
-            "cap_per_year": cap_per_year, "cap_left": max(cap_per_year - amount, _ZERO) if cap_per_year is not None
-            else None, "self_pay_cap": fields["self_pay_cap"], "deductible_used": None,
-        })
+        cap_per_year = (
+            Decimal(str(cap_per_year)).quantize(Decimal("0.01")) if cap_per_year is not None else None
+        )
+        tiers.append(
+            {
+                "key": tier["key"],
+                "kind": tier["kind"],
+                "name": tier["name"],
+                "fund": tier["fund"],
+                "paid": amount,
+                "encounters": paid.get(tier["key"], {}).get("encounters", 0),
+                "deductible": fields["deductible"],
+                "cap_per_year": cap_per_year,
+                "cap_left": max(cap_per_year - amount, _ZERO) if cap_per_year is not None else None,
+                "self_pay_cap": fields["self_pay_cap"],
+                "deductible_used": None,
+            }
+        )
     totals = Settlement.objects.filter(member=member, year=year, is_current=True).aggregate(
-        total_cost=Sum("total_cost"), payouts=Sum("payouts_total"), self_pay=Sum("self_pay"),
-        in_policy_self_pay=Sum("in_policy_self_pay"), encounters=Count("id"))
-    return {"year": year, "policy": policy.code if policy else None, "tiers": tiers,
-            **{k: (v if v is not None else _ZERO) for k, v in totals.items()}}
+        total_cost=Sum("total_cost"),
+        payouts=Sum("payouts_total"),
+        self_pay=Sum("self_pay"),
+        in_policy_self_pay=Sum("in_policy_self_pay"),
+        encounters=Count("id"),
+    )
+    return {
+        "year": year,
+        "policy": policy.code if policy else None,
+        "tiers": tiers,
+        **{k: (v if v is not None else _ZERO) for k, v in totals.items()},
+    }
 
 
 # --- batch runs ---------------------------------------------------------------------------------
+
 
 def member_ids_to_settle(year: int, *, stored_too: bool = True) -> list[int]:
     """Members with current encounters in ``year``; with ``stored_too`` also those with current
@@ -158,36 +213,66 @@ def member_ids_to_settle(year: int, *, stored_too: bool = True) -> list[int]:
     (a UNION), sorted ids."""
     first, last = batch.year_bounds(year)
     # order_by(): the models' default orderings would join the DISTINCT (one row per encounter).
-    encounters = (Encounter.objects.filter(is_current=True, service_date__range=(first, last)).order_by()
-                  .values_list("member_id", flat=True))
+    encounters = (
+        Encounter.objects.filter(is_current=True, service_date__range=(first, last))
+        .order_by()
+        .values_list("member_id", flat=True)
+    )
     if not stored_too:
         return sorted(encounters.distinct())
-    return sorted(encounters.union(
-        Settlement.objects.filter(year=year, is_current=True).order_by().values_list("member_id", flat=True),
-        SettlementProblem.objects.filter(encounter__service_date__range=(first, last)).order_by()
-        .values_list("encounter__member_id", flat=True)))
+    return sorted(
+        encounters.union(
+            Settlement.objects.filter(year=year, is_current=True)
+            .order_by()
+            .values_list("member_id", flat=True),
+            SettlementProblem.objects.filter(encounter__service_date__range=(first, last))
+            .order_by()
+            .values_list("encounter__member_id", flat=True),
+        )
+    )
 
 
 def year_outcome(year: int, *, threshold: int | None) -> batch.Outcome:
     """The figures of what is stored for ``year`` (current settlements), to set a simulated
     policy against: per patient totals from one grouped query, per fund from another."""
     outcome = batch.Outcome()
-    sums = {name: batch.in_cents(Sum(name))[0] for name in ("total_cost", "payouts_total", "self_pay",
-                                                             "in_policy_self_pay")}
+    sums = {
+        name: batch.in_cents(Sum(name))[0]
+        for name in ("total_cost", "payouts_total", "self_pay", "in_policy_self_pay")
+    }
     cents = batch.in_cents(Sum("total_cost"))[1] or int
     # Grouped by member alone (no join per settlement row: 100,000 rows joined to member and
     # household cost twice the aggregation), then the 25,000 patients' statuses in one query.
     per_member = batch.fetch_rows(
-        Settlement.objects.filter(year=year, is_current=True).order_by().values_list("member_id")
-        .annotate(n=Count("id"), **{f"{name}_cents": expression for name, expression in sums.items()}))
-    poverty = dict(batch.fetch_rows(Member.objects.filter(**batch.members_in("pk", (row[0] for row in per_member)))
-                                    .order_by().values_list("pk", "household__poverty_status")))
+        Settlement.objects.filter(year=year, is_current=True)
+        .order_by()
+        .values_list("member_id")
+        .annotate(n=Count("id"), **{f"{name}_cents": expression for name, expression in sums.items()})
+    )
+    poverty = dict(
+        batch.fetch_rows(
+            Member.objects.filter(**batch.members_in("pk", (row[0] for row in per_member)))
+            .order_by()
+            .values_list("pk", "household__poverty_status")
+        )
+    )
     for member_id, n, total, paid, self_pay, in_self in per_member:
-        outcome.add_member(poverty_status=poverty[member_id], encounters=n, total=cents(total), payouts=cents(paid),
-                           self_pay=cents(self_pay), in_policy_self_pay=cents(in_self), threshold=threshold)
+        outcome.add_member(
+            poverty_status=poverty[member_id],
+            encounters=n,
+            total=cents(total),
+            payouts=cents(paid),
+            self_pay=cents(self_pay),
+            in_policy_self_pay=cents(in_self),
+            threshold=threshold,
+        )
     amount, _ = batch.in_cents(Sum("amount"))
-    for fund, paid in batch.fetch_rows(SettlementLine.objects.filter(settlement__year=year, settlement__is_current=True)
-                                       .order_by().values_list("fund").annotate(amount_cents=amount)):
+    for fund, paid in batch.fetch_rows(
+        SettlementLine.objects.filter(settlement__year=year, settlement__is_current=True)
+        .order_by()
+        .values_list("fund")
+        .annotate(amount_cents=amount)
+    ):
         outcome.add_fund(fund, cents(paid))
     return outcome
 
@@ -201,25 +286,37 @@ def resettlement_differences(run: SettlementRun, *, user=None) -> list[dict]:
     # every batch an insertion per settlement); a run's settlements are its year's and its
     # chunks' members'.
     members = [m for ids in run.chunks.values_list("member_ids", flat=True) for m in ids]
-    settlements = Settlement.objects.filter(year=run.year, run=run, supersedes__isnull=False,
-                                            **batch.members_in("member_id", members))
+    settlements = Settlement.objects.filter(
+        year=run.year, run=run, supersedes__isnull=False, **batch.members_in("member_id", members)
+    )
     if user is not None:
         settlements = roles.scope(settlements, user, MEMBER_TOWNSHIP)
     people = {}
-    for row in (settlements.values("member_id", "member__name", "member__id_number", "member__household__number",
-                                   "member__household__village__name",
-                                   "member__household__village__township__name")
-                .annotate(encounters=Count("id"), self_pay_difference=Sum("self_pay_difference"))):
+    for row in settlements.values(
+        "member_id",
+        "member__name",
+        "member__id_number",
+        "member__household__number",
+        "member__household__village__name",
+        "member__household__village__township__name",
+    ).annotate(encounters=Count("id"), self_pay_difference=Sum("self_pay_difference")):
         people[row["member_id"]] = {
-            "member_id": row["member_id"], "name": row["member__name"],
-            "id_number": mask_id_number(row["member__id_number"]), "household": row["member__household__number"],
+            "member_id": row["member_id"],
+            "name": row["member__name"],
+            "id_number": mask_id_number(row["member__id_number"]),
+            "household": row["member__household__number"],
             "township": row["member__household__village__township__name"],
-            "village": row["member__household__village__name"], "encounters": row["encounters"],
-            "self_pay_difference": row["self_pay_difference"], "funds": {},
+            "village": row["member__household__village__name"],
+            "encounters": row["encounters"],
+            "self_pay_difference": row["self_pay_difference"],
+            "funds": {},
         }
     for member_id, fund, difference in (
-            SettlementLine.objects.filter(settlement__in=settlements).exclude(difference=0)
-            .values_list("settlement__member_id", "fund").annotate(difference=Sum("difference"))):
+        SettlementLine.objects.filter(settlement__in=settlements)
+        .exclude(difference=0)
+        .values_list("settlement__member_id", "fund")
+        .annotate(difference=Sum("difference"))
+    ):
         people[member_id]["funds"][fund] = difference
     out = [p for p in people.values() if p["self_pay_difference"] or any(p["funds"].values())]
     return sorted(out, key=lambda p: (p["self_pay_difference"], p["member_id"]))
@@ -230,8 +327,9 @@ def resettlement_differences(run: SettlementRun, *, user=None) -> list[dict]:
 PERIODS = ("month", "quarter")
 
 
-def ledger(*, year: int, period: str = "month", fund: str | None = None,
-           institution: Institution | int | None = None) -> dict:
+def ledger(
+    *, year: int, period: str = "month", fund: str | None = None, institution: Institution | int | None = None
+) -> dict:
     """What each fund owes each institution per period of ``year`` (Σ current settlement lines
     by the settlement's service date), what it paid (Σ fund transfers, by the month they are
     for) and what is outstanding (owed − paid; negative: the institution was paid too much,
@@ -239,7 +337,9 @@ def ledger(*, year: int, period: str = "month", fund: str | None = None,
     if period not in PERIODS:
         raise ValueError(f"period must be one of {PERIODS}")
     institution_id = getattr(institution, "pk", institution)
-    lines = SettlementLine.objects.filter(settlement__year=year, settlement__is_current=True).exclude(amount=0)
+    lines = SettlementLine.objects.filter(settlement__year=year, settlement__is_current=True).exclude(
+        amount=0
+    )
     transfers = FundTransfer.objects.filter(year=year)
     if fund:
         lines, transfers = lines.filter(fund=fund), transfers.filter(fund=fund)
@@ -248,42 +348,64 @@ def ledger(*, year: int, period: str = "month", fund: str | None = None,
         transfers = transfers.filter(institution_id=institution_id)
     to_period = (lambda m: m) if period == "month" else (lambda m: (m - 1) // 3 + 1)
     cells = defaultdict(lambda: [_ZERO, _ZERO])
-    for fund_name, inst, month, amount in (lines.values_list("fund", "settlement__institution_id",
-                                                             ExtractMonth("settlement__service_date"))
-                                           .annotate(amount=Sum("amount"))):
+    for fund_name, inst, month, amount in lines.values_list(
+        "fund", "settlement__institution_id", ExtractMonth("settlement__service_date")
+    ).annotate(amount=Sum("amount")):
         cells[(fund_name, inst, to_period(month))][0] += amount
-    for fund_name, inst, month, amount in (transfers.values_list("fund", "institution_id", "month")
-                                           .annotate(amount=Sum("amount"))):
+    for fund_name, inst, month, amount in transfers.values_list("fund", "institution_id", "month").annotate(
+        amount=Sum("amount")
+    ):
         cells[(fund_name, inst, to_period(month))][1] += amount
     names = dict(Institution.objects.filter(pk__in={k[1] for k in cells}).values_list("pk", "name"))
-    rows = [{"fund": f, "institution_id": i, "institution": names.get(i, ""), "period": p, "owed": owed,
-             "paid": paid, "outstanding": owed - paid}
-            for (f, i, p), (owed, paid) in sorted(cells.items(), key=lambda kv: (kv[0][0], names.get(kv[0][1], ""),
-                                                                                  kv[0][1], kv[0][2]))]
+    rows = [
+        {
+            "fund": f,
+            "institution_id": i,
+            "institution": names.get(i, ""),
+            "period": p,
+            "owed": owed,
+            "paid": paid,
+            "outstanding": owed - paid,
+        }
+        for (f, i, p), (owed, paid) in sorted(
+            cells.items(), key=lambda kv: (kv[0][0], names.get(kv[0][1], ""), kv[0][1], kv[0][2])
+        )
+    ]
     funds = {}
     for row in rows:
         total = funds.setdefault(row["fund"], {"owed": _ZERO, "paid": _ZERO, "outstanding": _ZERO})
         for name in ("owed", "paid", "outstanding"):
             total[name] += row[name]
     owed, paid = sum((r["owed"] for r in rows), _ZERO), sum((r["paid"] for r in rows), _ZERO)
-    return {"year": year, "period": period, "rows": rows, "funds": funds,
-            "totals": {"owed": owed, "paid": paid, "outstanding": owed - paid}}
+    return {
+        "year": year,
+        "period": period,
+        "rows": rows,
+        "funds": funds,
+        "totals": {"owed": owed, "paid": paid, "outstanding": owed - paid},
+    }
 
 
 # --- reads for the pages ------------------------------------------------------------------------
 
+
 def settlement_list_for(user):
     """The settlement list page and its Excel export: one query for the rows (person, place,
     institution, policy joined), one for all their lines."""
-    return settlements_for(user).select_related("member__household__village__township").prefetch_related("lines")
+    return (
+        settlements_for(user).select_related("member__household__village__township").prefetch_related("lines")
+    )
 
 
 def statement_for(user, pk: int) -> Settlement:
     """One settlement for its statement (一站式结算单), scoped: another township's is absent
     (``Settlement.DoesNotExist``). Lines, what it replaced and what replaced it come along."""
-    return (settlements_for(user)
-            .select_related("member__household__village__township", "run", "superseded_by", "supersedes")
-            .prefetch_related("lines", "supersedes__lines").get(pk=pk))
+    return (
+        settlements_for(user)
+        .select_related("member__household__village__township", "run", "superseded_by", "supersedes")
+        .prefetch_related("lines", "supersedes__lines")
+        .get(pk=pk)
+    )
 
 
 def current_settlement_of(encounter) -> Settlement | None:
@@ -305,9 +427,12 @@ def tier_columns(settlements) -> list[tuple[str, str]]:
     """(tier key, tier name) of the lines of ``settlements``, in policy position order: the
     per-tier columns of an export."""
     seen = {}
-    for key, name, position in (SettlementLine.objects.filter(settlement__in=settlements.order_by())
-                                .values_list("tier_key", "tier_name", "position").distinct()
-                                .order_by("position", "tier_key")):
+    for key, name, _position in (
+        SettlementLine.objects.filter(settlement__in=settlements.order_by())
+        .values_list("tier_key", "tier_name", "position")
+        .distinct()
+        .order_by("position", "tier_key")
+    ):
         seen.setdefault(key, name)
     return list(seen.items())
 
@@ -344,18 +469,31 @@ def statement(settlement: Settlement) -> dict:
     tiers = []
     for tier in (settlement.policy.document or {}).get("tiers") or []:
         line = lines.pop(tier.get("key"), None)
-        tiers.append({"key": tier.get("key"), "name": line.tier_name if line else tier.get("name", ""),
-                      "fund": line.fund if line else tier.get("fund", ""),
-                      "amount": line.amount if line else _ZERO, "difference": line.difference if line else _ZERO})
+        tiers.append(
+            {
+                "key": tier.get("key"),
+                "name": line.tier_name if line else tier.get("name", ""),
+                "fund": line.fund if line else tier.get("fund", ""),
+                "amount": line.amount if line else _ZERO,
+                "difference": line.difference if line else _ZERO,
+            }
+        )
     for line in sorted(lines.values(), key=lambda l: l.position):
-        tiers.append({"key": line.tier_key, "name": line.tier_name, "fund": line.fund, "amount": line.amount,
-                      "difference": line.difference})
+        tiers.append(
+            {
+                "key": line.tier_key,
+                "name": line.tier_name,
+                "fund": line.fund,
+                "amount": line.amount,
+                "difference": line.difference,
+            }
+        )
     try:
         previous = settlement.supersedes
     except Settlement.DoesNotExist:
         previous = None
     current = settlement
-    for _ in range(100):          # a chain of re-settlements, each a few at most
+    for _ in range(100):  # a chain of re-settlements, each a few at most
         if current.is_current or current.superseded_by_id is None:
             break
         current = Settlement.objects.select_related("encounter").get(pk=current.superseded_by_id)
@@ -365,8 +503,10 @@ def statement(settlement: Settlement) -> dict:
         if tier["difference"]:
             fund_differences[tier["fund"]] += tier["difference"]
     return {
-        "tiers": tiers, "in_policy_cost": encounter.in_policy_cost,
+        "tiers": tiers,
+        "in_policy_cost": encounter.in_policy_cost,
         "out_of_policy_cost": encounter.total_cost - encounter.in_policy_cost,
-        "previous": previous, "current": current if current.pk != settlement.pk else None,
+        "previous": previous,
+        "current": current if current.pk != settlement.pk else None,
         "fund_differences": dict(fund_differences),
     }

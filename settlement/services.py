@@ -24,10 +24,23 @@ from . import batch, engine
 from .batch import SettleResult
 from .models import FundTransfer, Policy, PolicyStatus, SettlementRun, SettlementRunChunk
 
-__all__ = ["SettlementError", "SettleResult", "policy_import", "policy_activate", "policy_update_document",
-           "policy_export", "settlement_preview", "settle_member_year", "settle_member_years", "settlement_run_start",
-           "settlement_run_begin", "settlement_run_chunk", "settlement_run_fail", "settlement_run_execute",
-           "fund_transfer_record"]
+__all__ = [
+    "SettlementError",
+    "SettleResult",
+    "policy_import",
+    "policy_activate",
+    "policy_update_document",
+    "policy_export",
+    "settlement_preview",
+    "settle_member_year",
+    "settle_member_years",
+    "settlement_run_start",
+    "settlement_run_begin",
+    "settlement_run_chunk",
+    "settlement_run_fail",
+    "settlement_run_execute",
+    "fund_transfer_record",
+]
 
 
 class SettlementError(Exception):
@@ -50,11 +63,15 @@ def _save(obj, user, reason: str) -> None:
 
 # --- policies -----------------------------------------------------------------------------------
 
+
 def _validated(document) -> dict:
     errors = engine.validate_policy(document)
     if errors:
-        raise SettlementError("政策文件不符合规范：" + "；".join(errors[:5]) + ("……" if len(errors) > 5 else ""),
-                              errors=errors, source="policy")
+        raise SettlementError(
+            "政策文件不符合规范：" + "；".join(errors[:5]) + ("……" if len(errors) > 5 else ""),
+            errors=errors,
+            source="policy",
+        )
     return copy.deepcopy(document)
 
 
@@ -76,15 +93,23 @@ def policy_import(*, user, document: dict, status: str = "draft", replace: bool 
     with transaction.atomic():
         policy = Policy.objects.select_for_update().filter(code=document["code"]).first()
         if policy is None:
-            policy = Policy(code=document["code"], name=document["name"], year=document["year"], document=document,
-                            created_by=user)
+            policy = Policy(
+                code=document["code"],
+                name=document["name"],
+                year=document["year"],
+                document=document,
+                created_by=user,
+            )
             _save(policy, user, "导入政策")
         elif policy.document != document:
             if policy.status != PolicyStatus.DRAFT and not replace:
                 raise SettlementError(
                     f"政策「{policy.code}」已{policy.get_status_display()}，不能被覆盖；确需修改时请明确选择替换"
-                    "（生效政策修改后将重新结算该年度）。", errors=[f"code: policy {policy.code!r} is {policy.status}"],
-                    source="policy", code="conflict")
+                    "（生效政策修改后将重新结算该年度）。",
+                    errors=[f"code: policy {policy.code!r} is {policy.status}"],
+                    source="policy",
+                    code="conflict",
+                )
             policy = policy_update_document(user=user, policy=policy, document=document, resettle=True)
         if status == PolicyStatus.ACTIVE and policy.status != PolicyStatus.ACTIVE:
             policy = policy_activate(user=user, policy=policy)
@@ -117,8 +142,11 @@ def policy_update_document(*, user, policy: Policy, document: dict, resettle: bo
     roles.require_county(user)
     document = _validated(document)
     if document["code"] != policy.code:
-        raise SettlementError("政策编码不能修改；不同编码请作为新政策导入。",
-                              errors=[f"code: must stay {policy.code!r}"], source="policy")
+        raise SettlementError(
+            "政策编码不能修改；不同编码请作为新政策导入。",
+            errors=[f"code: must stay {policy.code!r}"],
+            source="policy",
+        )
     with transaction.atomic():
         current = Policy.objects.select_for_update().get(pk=policy.pk)
         if current.document == document:
@@ -127,10 +155,13 @@ def policy_update_document(*, user, policy: Policy, document: dict, resettle: bo
             raise SettlementError("已停用的政策不能修改；请以新编码导入。", code="conflict")
         if current.status == PolicyStatus.ACTIVE:
             if not resettle:
-                raise SettlementError("修改生效政策将重新结算该年度全部就诊记录，请确认后再修改。", code="conflict")
+                raise SettlementError(
+                    "修改生效政策将重新结算该年度全部就诊记录，请确认后再修改。", code="conflict"
+                )
             if document["year"] != current.year:
-                raise SettlementError("生效政策的年度不能修改。", errors=[f"year: must stay {current.year}"],
-                                      source="policy")
+                raise SettlementError(
+                    "生效政策的年度不能修改。", errors=[f"year: must stay {current.year}"], source="policy"
+                )
         current.document, current.name, current.year = document, document["name"], document["year"]
         _save(current, user, "修改政策文件")
         if current.status == PolicyStatus.ACTIVE:
@@ -141,8 +172,23 @@ def policy_update_document(*, user, policy: Policy, document: dict, resettle: bo
 # The contract's field order, so an exported document reads like the contract (PostgreSQL's
 # jsonb does not keep key order; the meaning never depended on it).
 _DOCUMENT_ORDER = ("code", "name", "year", "tiers")
-_TIER_ORDER = ("key", "kind", "name", "fund", "applies_to", "base", "deductible", "rate", "rate_bonus", "cap",
-               "packages", "overrides", "self_pay_cap", "self_pay_ratio_cap", "self_pay_ratio_of")
+_TIER_ORDER = (
+    "key",
+    "kind",
+    "name",
+    "fund",
+    "applies_to",
+    "base",
+    "deductible",
+    "rate",
+    "rate_bonus",
+    "cap",
+    "packages",
+    "overrides",
+    "self_pay_cap",
+    "self_pay_ratio_cap",
+    "self_pay_ratio_of",
+)
 
 
 def _ordered(obj: dict, order) -> dict:
@@ -156,22 +202,30 @@ def policy_export(*, code: str) -> dict:
         raise SettlementError(f"没有编码为「{code}」的政策。", errors=[f"code: unknown policy {code!r}"])
     document = _ordered(copy.deepcopy(policy.document), _DOCUMENT_ORDER)
     if isinstance(document.get("tiers"), list):
-        document["tiers"] = [_ordered(t, _TIER_ORDER) if isinstance(t, dict) else t for t in document["tiers"]]
+        document["tiers"] = [
+            _ordered(t, _TIER_ORDER) if isinstance(t, dict) else t for t in document["tiers"]
+        ]
     return document
 
 
 # --- preview (writes nothing) -------------------------------------------------------------------
 
+
 def settlement_preview(*, claims: dict, document: dict | None = None, code: str | None = None) -> list[dict]:
     """The contract's output array for ``claims`` (``{"members", "encounters"}``) under a
     policy document or a stored policy's code. Reads at most the policy; writes nothing."""
     if (document is None) == (code is None):
-        raise SettlementError("请提供政策文件或政策编码（二选一）。", errors=["policy: give a document or a code"],
-                              source="policy")
+        raise SettlementError(
+            "请提供政策文件或政策编码（二选一）。",
+            errors=["policy: give a document or a code"],
+            source="policy",
+        )
     if code is not None:
         policy = Policy.objects.filter(code=code).first()
         if policy is None:
-            raise SettlementError(f"没有编码为「{code}」的政策。", errors=[f"policy_code: unknown policy {code!r}"])
+            raise SettlementError(
+                f"没有编码为「{code}」的政策。", errors=[f"policy_code: unknown policy {code!r}"]
+            )
         compiled = batch.compiled_policy(policy)
     else:
         try:
@@ -186,16 +240,19 @@ def settlement_preview(*, claims: dict, document: dict | None = None, code: str 
 
 # --- settling -----------------------------------------------------------------------------------
 
-def settle_member_year(*, member_id: int, year: int, task_id: str = "", run: SettlementRun | None = None
-                       ) -> SettleResult:
+
+def settle_member_year(
+    *, member_id: int, year: int, task_id: str = "", run: SettlementRun | None = None
+) -> SettleResult:
     """Settle one member's current encounters of ``year`` from zero and store what changed
     (see ``batch.settle_members``). Idempotent, and safe to run concurrently: the
     (member, year) advisory lock serialises runs, and the second finds nothing to change."""
     return settle_member_years(member_ids=[member_id], year=year, task_id=task_id, run=run)
 
 
-def settle_member_years(*, member_ids, year: int, task_id: str = "", run: SettlementRun | None = None
-                        ) -> SettleResult:
+def settle_member_years(
+    *, member_ids, year: int, task_id: str = "", run: SettlementRun | None = None
+) -> SettleResult:
     """``settle_member_year`` for several members at once: one transaction, one engine call."""
     with transaction.atomic():
         batch.lock_member_years(member_ids, year)
@@ -204,8 +261,10 @@ def settle_member_years(*, member_ids, year: int, task_id: str = "", run: Settle
 
 # --- batch runs ---------------------------------------------------------------------------------
 
-def settlement_run_start(*, user, kind: str, year: int, policy: Policy | None = None,
-                         enqueue: bool = True) -> SettlementRun:
+
+def settlement_run_start(
+    *, user, kind: str, year: int, policy: Policy | None = None, enqueue: bool = True
+) -> SettlementRun:
     """Queue a batch run over ``year``: settle or re-settle it with its active policy, or
     simulate ``policy`` (typically a draft) against what is stored. The run is executed by
     Celery after the transaction commits (``tasks.start_run``); with ``enqueue=False`` the
@@ -221,7 +280,9 @@ def settlement_run_start(*, user, kind: str, year: int, policy: Policy | None = 
     else:
         policy = batch.active_policy(year)
         if policy is None:
-            raise SettlementError(f"{year}年度没有生效的结算政策，请先导入并启用。", errors=["year: no active policy"])
+            raise SettlementError(
+                f"{year}年度没有生效的结算政策，请先导入并启用。", errors=["year: no active policy"]
+            )
     run = SettlementRun.objects.create(kind=kind, year=year, policy=policy, started_by=user)
     if enqueue:
         from . import tasks
@@ -284,7 +345,8 @@ def settlement_run_begin(*, run_id: int) -> list[int]:
                 # by one process while others simulate the members' chunks.
                 slices.insert(0, [])
             SettlementRunChunk.objects.bulk_create(
-                SettlementRunChunk(run=run, index=i, member_ids=ids) for i, ids in enumerate(slices))
+                SettlementRunChunk(run=run, index=i, member_ids=ids) for i, ids in enumerate(slices)
+            )
             run.total, run.done, run.status = len(member_ids), 0, SettlementRun.Status.RUNNING
             run.save(update_fields=["total", "done", "status"])
             if not member_ids:
@@ -300,8 +362,11 @@ def settlement_run_chunk(*, run_id: int, index: int, task_id: str = "") -> bool:
     chunk was done already — a redelivered or duplicated task — or the run failed)."""
     with transaction.atomic():
         # The chunk row lock makes a duplicate of this task wait, then find the chunk done.
-        chunk = SettlementRunChunk.objects.select_for_update(of=("self",)).select_related("run__policy").get(
-            run_id=run_id, index=index)
+        chunk = (
+            SettlementRunChunk.objects.select_for_update(of=("self",))
+            .select_related("run__policy")
+            .get(run_id=run_id, index=index)
+        )
         run = chunk.run
         if chunk.done or run.status != SettlementRun.Status.RUNNING:
             return False
@@ -313,11 +378,16 @@ def settlement_run_chunk(*, run_id: int, index: int, task_id: str = "") -> bool:
                 partial = {"stored": selectors.year_outcome(run.year, threshold=threshold).to_json()}
             else:
                 compiled = batch.compiled_policy(run.policy)
-                partial = {"policy": batch.simulate_members(chunk.member_ids, run.year, compiled,
-                                                            threshold).to_json()}
+                partial = {
+                    "policy": batch.simulate_members(
+                        chunk.member_ids, run.year, compiled, threshold
+                    ).to_json()
+                }
         else:
             batch.lock_member_years(chunk.member_ids, run.year)
-            partial = batch.settle_members(chunk.member_ids, run.year, run_id=run.pk, task_id=task_id).to_json()
+            partial = batch.settle_members(
+                chunk.member_ids, run.year, run_id=run.pk, task_id=task_id
+            ).to_json()
         chunk.done, chunk.result, chunk.task_id, chunk.finished_at = True, partial, task_id, timezone.now()
         chunk.save(update_fields=["done", "result", "task_id", "finished_at"])
         # Last: the run row lock is held only from here to the commit. Every chunk takes it
@@ -342,17 +412,20 @@ def _finish(run: SettlementRun) -> None:
             if "stored" in partial:
                 stored = batch.Outcome.from_json(partial["stored"])
             else:
-                draft.add(batch.Outcome.from_json(partial.get("policy", partial)))   # (older runs: bare)
-        if stored is None:              # a year without encounters: no chunks
+                draft.add(batch.Outcome.from_json(partial.get("policy", partial)))  # (older runs: bare)
+        if stored is None:  # a year without encounters: no chunks
             stored = selectors.year_outcome(run.year, threshold=threshold)
         draft_s, stored_s = draft.summary(), stored.summary()
         money = engine.format_cents
         funds = sorted(set(draft.funds) | set(stored.funds))
         result = {
-            "kind": run.kind, "year": run.year, "policy": run.policy.code,
+            "kind": run.kind,
+            "year": run.year,
+            "policy": run.policy.code,
             "compared_with": active.code if active else None,
             "threshold": money(threshold) if threshold is not None else None,
-            "policy_outcome": draft_s, "stored_outcome": stored_s,
+            "policy_outcome": draft_s,
+            "stored_outcome": stored_s,
             "change": {
                 "payouts": money(draft.payouts - stored.payouts),
                 "funds": {f: money(draft.funds.get(f, 0) - stored.funds.get(f, 0)) for f in funds},
@@ -365,17 +438,21 @@ def _finish(run: SettlementRun) -> None:
         total = SettleResult()
         for partial in partials:
             total.add(SettleResult.from_json(partial))
-        result = {"kind": run.kind, "year": run.year, "policy": run.policy.code if run.policy else None,
-                  **total.summary()}
+        result = {
+            "kind": run.kind,
+            "year": run.year,
+            "policy": run.policy.code if run.policy else None,
+            **total.summary(),
+        }
     run.result, run.status, run.finished_at = result, SettlementRun.Status.DONE, timezone.now()
     run.save(update_fields=["result", "status", "finished_at"])
 
 
 def settlement_run_fail(*, run_id: int, error: str) -> None:
     """Mark a run failed (a chunk raised an error that retrying cannot fix)."""
-    SettlementRun.objects.filter(pk=run_id, status__in=[SettlementRun.Status.QUEUED, SettlementRun.Status.RUNNING]
-                                 ).update(status=SettlementRun.Status.FAILED, error=error[:2000],
-                                          finished_at=timezone.now())
+    SettlementRun.objects.filter(
+        pk=run_id, status__in=[SettlementRun.Status.QUEUED, SettlementRun.Status.RUNNING]
+    ).update(status=SettlementRun.Status.FAILED, error=error[:2000], finished_at=timezone.now())
 
 
 def settlement_run_execute(*, run_id: int) -> SettlementRun:
@@ -388,8 +465,19 @@ def settlement_run_execute(*, run_id: int) -> SettlementRun:
 
 # --- fund transfers -----------------------------------------------------------------------------
 
-def fund_transfer_record(*, user, fund: str, institution: Institution, year: int, month: int, amount,
-                         paid_on: datetime.date, reference: str, note: str = "") -> FundTransfer:
+
+def fund_transfer_record(
+    *,
+    user,
+    fund: str,
+    institution: Institution,
+    year: int,
+    month: int,
+    amount,
+    paid_on: datetime.date,
+    reference: str,
+    note: str = "",
+) -> FundTransfer:
     """Record money a fund paid an institution for a month (定期拨付); the ledger subtracts it
     from what the fund owes. The fund must be one named by a policy of that year."""
     roles.require_county(user)
@@ -408,17 +496,31 @@ def fund_transfer_record(*, user, fund: str, institution: Institution, year: int
         errors.append("year: 年度无效")
     if not reference:
         errors.append("reference: 凭证号必填")
-    known = {tier.get("fund") for document in Policy.objects.filter(year=year).values_list("document", flat=True)
-             for tier in (document.get("tiers") or []) if isinstance(tier, dict)}
+    known = {
+        tier.get("fund")
+        for document in Policy.objects.filter(year=year).values_list("document", flat=True)
+        for tier in (document.get("tiers") or [])
+        if isinstance(tier, dict)
+    }
     if not fund:
         errors.append("fund: 支付资金必填")
     elif fund not in known:
         errors.append(f"fund: {year}年度政策中没有名为「{fund}」的资金")
     if errors:
-        raise SettlementError("拨付登记有误：" + "；".join(e.split(": ", 1)[1] for e in errors), errors=errors)
+        raise SettlementError(
+            "拨付登记有误：" + "；".join(e.split(": ", 1)[1] for e in errors), errors=errors
+        )
     with transaction.atomic():
-        transfer = FundTransfer(fund=fund, institution=institution, year=year, month=month,
-                                amount=amount.quantize(Decimal("0.01")), paid_on=paid_on, reference=reference,
-                                note=note, created_by=user)
+        transfer = FundTransfer(
+            fund=fund,
+            institution=institution,
+            year=year,
+            month=month,
+            amount=amount.quantize(Decimal("0.01")),
+            paid_on=paid_on,
+            reference=reference,
+            note=note,
+            created_by=user,
+        )
         _save(transfer, user, "登记拨付")
     return transfer

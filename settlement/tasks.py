@@ -19,12 +19,16 @@ SETTLEMENT_FACTS = frozenset({"poverty_status", "aid_category", "insured"})
 
 @shared_task(bind=True, **RETRIED)
 def settle_member_year_task(self, member_id: int, year: int) -> dict:
-    return services.settle_member_year(member_id=member_id, year=year, task_id=self.request.id or "").to_json()
+    return services.settle_member_year(
+        member_id=member_id, year=year, task_id=self.request.id or ""
+    ).to_json()
 
 
 @shared_task(bind=True, **RETRIED)
 def settle_member_years_task(self, member_ids: list[int], year: int) -> dict:
-    return services.settle_member_years(member_ids=member_ids, year=year, task_id=self.request.id or "").to_json()
+    return services.settle_member_years(
+        member_ids=member_ids, year=year, task_id=self.request.id or ""
+    ).to_json()
 
 
 @shared_task(bind=True, **RETRIED)
@@ -65,7 +69,7 @@ class _MemberYears:
         for year, member_ids in sorted(by_year.items()):
             member_ids.sort()
             for start in range(0, len(member_ids), size):
-                chunk = member_ids[start:start + size]
+                chunk = member_ids[start : start + size]
                 if len(chunk) == 1:
                     settle_member_year_task.delay(chunk[0], year)
                 else:
@@ -92,13 +96,16 @@ def enqueue_run(run_id: int) -> None:
     transaction.on_commit(lambda: start_run.delay(run_id))
 
 
-def enqueue_registry_change(*, changed, member_id: int | None = None, household_id: int | None = None) -> None:
+def enqueue_registry_change(
+    *, changed, member_id: int | None = None, household_id: int | None = None
+) -> None:
     """Called by the registry's services after a member or household was saved: when a fact
     the settlement depends on changed (``SETTLEMENT_FACTS``), queue the member-years that
     have encounters."""
     if not SETTLEMENT_FACTS.intersection(changed):
         return
     member_ids = [member_id] if member_id is not None else None
-    for member, year in sorted(selectors.member_years_with_encounters(member_ids=member_ids,
-                                                                      household_id=household_id)):
+    for member, year in sorted(
+        selectors.member_years_with_encounters(member_ids=member_ids, household_id=household_id)
+    ):
         enqueue_member_year(member, year)

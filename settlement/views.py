@@ -19,8 +19,16 @@ from registry import roles
 from registry.idnumber import mask_id_number
 
 from . import resources, selectors, services
-from .forms import (LedgerFilterForm, PolicyDocumentForm, PolicyFilterSet, PolicyImportForm, RunStartForm,
-                    SettlementPageFilterSet, SimulationForm, TransferForm)
+from .forms import (
+    LedgerFilterForm,
+    PolicyDocumentForm,
+    PolicyFilterSet,
+    PolicyImportForm,
+    RunStartForm,
+    SettlementPageFilterSet,
+    SimulationForm,
+    TransferForm,
+)
 from .models import PolicyStatus, Settlement, SettlementRun
 
 
@@ -44,6 +52,7 @@ class CountyWideMixin(RoleRequiredMixin):
 
 # --- policies -----------------------------------------------------------------------------------
 
+
 class PolicyListView(FilteredListView):
     template_name = "settlement/policy_list.html"
     filterset_class = PolicyFilterSet
@@ -64,9 +73,11 @@ class PolicyExportView(RoleRequiredMixin, View):
     def get(self, request, pk):
         policy = get_object_or_404(selectors.policies(), pk=pk)
         document = services.policy_export(code=policy.code)
-        response = HttpResponse(json.dumps(document, ensure_ascii=False, indent=2) + "\n",
-                                content_type="application/json; charset=utf-8")
-        response["Content-Disposition"] = f"attachment; filename=\"{policy.code}.json\""
+        response = HttpResponse(
+            json.dumps(document, ensure_ascii=False, indent=2) + "\n",
+            content_type="application/json; charset=utf-8",
+        )
+        response["Content-Disposition"] = f'attachment; filename="{policy.code}.json"'
         return response
 
 
@@ -83,9 +94,12 @@ class PolicyImportView(RoleRequiredMixin, FormView):
     def form_valid(self, form):
         data = form.cleaned_data
         try:
-            policy = services.policy_import(user=self.request.user, document=data["document"],
-                                            status=PolicyStatus.ACTIVE if data["activate"] else PolicyStatus.DRAFT,
-                                            replace=data["replace"])
+            policy = services.policy_import(
+                user=self.request.user,
+                document=data["document"],
+                status=PolicyStatus.ACTIVE if data["activate"] else PolicyStatus.DRAFT,
+                replace=data["replace"],
+            )
         except services.SettlementError as exc:
             return self.render_to_response(self.get_context_data(form=form, errors=_policy_errors(form, exc)))
         messages.success(self.request, f"已导入政策「{policy.name}」（{policy.get_status_display()}）。")
@@ -118,8 +132,12 @@ class PolicyEditView(RoleRequiredMixin, FormView):
     def form_valid(self, form):
         resettle = form.cleaned_data.get("resettle", False)
         try:
-            policy = services.policy_update_document(user=self.request.user, policy=self.policy,
-                                                     document=form.cleaned_data["text"], resettle=resettle)
+            policy = services.policy_update_document(
+                user=self.request.user,
+                policy=self.policy,
+                document=form.cleaned_data["text"],
+                resettle=resettle,
+            )
         except services.SettlementError as exc:
             return self.render_to_response(self.get_context_data(form=form, errors=_policy_errors(form, exc)))
         if policy.status == PolicyStatus.ACTIVE and resettle:
@@ -142,7 +160,9 @@ class PolicyActivateView(RoleRequiredMixin, View):
         except services.SettlementError as exc:
             messages.error(request, exc.message)
             return redirect("settlement:policy_detail", pk=pk)
-        messages.success(request, f"已启用「{policy.name}」，{policy.year}年度的就诊记录正在按新政策重新结算。")
+        messages.success(
+            request, f"已启用「{policy.name}」，{policy.year}年度的就诊记录正在按新政策重新结算。"
+        )
         run = selectors.runs().filter(year=policy.year, kind=SettlementRun.Kind.RESETTLE_YEAR).first()
         if run:
             return redirect("settlement:run_detail", pk=run.pk)
@@ -150,6 +170,7 @@ class PolicyActivateView(RoleRequiredMixin, View):
 
 
 # --- settlements --------------------------------------------------------------------------------
+
 
 class SettlementListView(FilteredListView):
     template_name = "settlement/settlement_list.html"
@@ -162,7 +183,7 @@ class SettlementListView(FilteredListView):
     def get_filterset_kwargs(self, filterset_class):
         kwargs = super().get_filterset_kwargs(filterset_class)
         data = self.request.GET.copy()
-        data.setdefault("current", "true")          # superseded settlements only on request
+        data.setdefault("current", "true")  # superseded settlements only on request
         kwargs["data"] = data
         return kwargs
 
@@ -171,7 +192,9 @@ class SettlementListView(FilteredListView):
             filterset = self.get_filterset(self.get_filterset_class())
             queryset = filterset.qs if filterset.is_valid() else self.get_queryset().none()
             resource = resources.settlement_resource(selectors.tier_columns(queryset))
-            return xlsx_response(resource().export(queryset=queryset).xlsx, f"{self.export_name}-{_stamp()}.xlsx")
+            return xlsx_response(
+                resource().export(queryset=queryset).xlsx, f"{self.export_name}-{_stamp()}.xlsx"
+            )
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
@@ -196,9 +219,13 @@ class StatementView(RoleRequiredMixin, DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         settlement = self.object
-        context.update(selectors.statement(settlement), member=settlement.member,
-                       household=settlement.member.household, encounter=settlement.encounter,
-                       masked_id=mask_id_number(settlement.member.id_number))
+        context.update(
+            selectors.statement(settlement),
+            member=settlement.member,
+            household=settlement.member.household,
+            encounter=settlement.encounter,
+            masked_id=mask_id_number(settlement.member.id_number),
+        )
         return context
 
 
@@ -209,13 +236,20 @@ class ProblemListView(RoleRequiredMixin, ListView):
 
     def get_queryset(self):
         return selectors.problems_for(self.request.user).select_related(
-            "encounter__member__household__village__township")
+            "encounter__member__household__village__township"
+        )
 
 
 # --- the fund ledger ----------------------------------------------------------------------------
 
-LEDGER_COLUMNS = [("支付资金", "fund"), ("医疗机构", "institution"), ("期间", "period_label"), ("应付", "owed"),
-                  ("已拨付", "paid"), ("未拨付", "outstanding")]
+LEDGER_COLUMNS = [
+    ("支付资金", "fund"),
+    ("医疗机构", "institution"),
+    ("期间", "period_label"),
+    ("应付", "owed"),
+    ("已拨付", "paid"),
+    ("未拨付", "outstanding"),
+]
 
 
 class LedgerView(CountyWideMixin, View):
@@ -223,8 +257,12 @@ class LedgerView(CountyWideMixin, View):
 
     def filters(self):
         year = self.request.GET.get("year") or self.request.POST.get("year") or _default_year()
-        data = {"year": year, "period": self.request.GET.get("period") or "month",
-                "fund": self.request.GET.get("fund", ""), "institution": self.request.GET.get("institution", "")}
+        data = {
+            "year": year,
+            "period": self.request.GET.get("period") or "month",
+            "fund": self.request.GET.get("fund", ""),
+            "institution": self.request.GET.get("institution", ""),
+        }
         try:
             funds = selectors.year_funds(int(year))
         except (TypeError, ValueError):
@@ -235,8 +273,12 @@ class LedgerView(CountyWideMixin, View):
         return form, {"year": _default_year(), "period": "month", "fund": "", "institution": None}, funds
 
     def ledger(self, f):
-        data = selectors.ledger(year=f["year"], period=f["period"] or "month", fund=f["fund"] or None,
-                                institution=f["institution"])
+        data = selectors.ledger(
+            year=f["year"],
+            period=f["period"] or "month",
+            fund=f["fund"] or None,
+            institution=f["institution"],
+        )
         quarter = f["period"] == "quarter"
         for row in data["rows"]:
             row["period_label"] = f"第{row['period']}季度" if quarter else f"{row['period']}月"
@@ -255,7 +297,7 @@ class LedgerView(CountyWideMixin, View):
         return self.render(form, f, data, transfer_form)
 
     def post(self, request):
-        roles.require_county(request.user)      # supervisors read only
+        roles.require_county(request.user)  # supervisors read only
         form, f, _ = self.filters()
         year = request.POST.get("year", "")
         funds = selectors.year_funds(int(year)) if year.isdigit() else []
@@ -265,29 +307,47 @@ class LedgerView(CountyWideMixin, View):
             d = transfer_form.cleaned_data
             try:
                 transfer = services.fund_transfer_record(
-                    user=request.user, fund=d["fund"], institution=d["institution"], year=d["year"],
-                    month=d["month"], amount=d["amount"], paid_on=d["paid_on"], reference=d["reference"],
-                    note=d["note"])
+                    user=request.user,
+                    fund=d["fund"],
+                    institution=d["institution"],
+                    year=d["year"],
+                    month=d["month"],
+                    amount=d["amount"],
+                    paid_on=d["paid_on"],
+                    reference=d["reference"],
+                    note=d["note"],
+                )
             except services.SettlementError as exc:
                 transfer_form.add_error(None, exc.message)
                 errors = exc.errors
             else:
-                messages.success(request, f"已登记拨付：{transfer.fund} → {transfer.institution.name} "
-                                          f"{transfer.year}年{transfer.month}月 {transfer.amount:,.2f} 元。")
+                messages.success(
+                    request,
+                    f"已登记拨付：{transfer.fund} → {transfer.institution.name} "
+                    f"{transfer.year}年{transfer.month}月 {transfer.amount:,.2f} 元。",
+                )
                 return redirect(f"{reverse('settlement:ledger')}?year={transfer.year}")
         return self.render(form, f, self.ledger(f), transfer_form, errors=errors, open_transfer=True)
 
     def render(self, form, f, data, transfer_form, **extra):
         query = self.request.GET.copy()
         query["export"] = "xlsx"
-        context = {"form": form, "filters": f, "ledger": data, "transfer_form": transfer_form,
-                   "transfers": selectors.transfers(year=f["year"], fund=f["fund"] or None,
-                                                    institution=f["institution"])[:50],
-                   "export_url": f"?{query.urlencode()}", **extra}
+        context = {
+            "form": form,
+            "filters": f,
+            "ledger": data,
+            "transfer_form": transfer_form,
+            "transfers": selectors.transfers(
+                year=f["year"], fund=f["fund"] or None, institution=f["institution"]
+            )[:50],
+            "export_url": f"?{query.urlencode()}",
+            **extra,
+        }
         return render(self.request, self.template_name, context)
 
 
 # --- batch runs and simulation ------------------------------------------------------------------
+
 
 class RunListView(RoleRequiredMixin, ListView):
     county_required = True
@@ -313,8 +373,9 @@ class RunStartView(RoleRequiredMixin, View):
             messages.error(request, "请选择操作并填写有效的年度。")
             return redirect("settlement:run_list")
         try:
-            run = services.settlement_run_start(user=request.user, kind=form.cleaned_data["kind"],
-                                                year=form.cleaned_data["year"])
+            run = services.settlement_run_start(
+                user=request.user, kind=form.cleaned_data["kind"], year=form.cleaned_data["year"]
+            )
         except services.SettlementError as exc:
             messages.error(request, exc.message)
             return redirect("settlement:run_list")
@@ -323,32 +384,62 @@ class RunStartView(RoleRequiredMixin, View):
 
 RUNNING = (SettlementRun.Status.QUEUED, SettlementRun.Status.RUNNING)
 
-DIFFERENCE_COLUMNS = [("乡镇", "township"), ("行政村", "village"), ("户编号", "household"), ("姓名", "name"),
-                      ("证件号码", "id_number"), ("重新结算的就诊次数", "encounters")]
+DIFFERENCE_COLUMNS = [
+    ("乡镇", "township"),
+    ("行政村", "village"),
+    ("户编号", "household"),
+    ("姓名", "name"),
+    ("证件号码", "id_number"),
+    ("重新结算的就诊次数", "encounters"),
+]
 
 
 def _band_rows(result):
     draft = result["policy_outcome"]["poor_self_pay_bands"]
     stored = result["stored_outcome"]["poor_self_pay_bands"]
-    return [{"band": band, "stored": stored.get(band, 0), "draft": draft.get(band, 0),
-             "change": draft.get(band, 0) - stored.get(band, 0)} for band in draft]
+    return [
+        {
+            "band": band,
+            "stored": stored.get(band, 0),
+            "draft": draft.get(band, 0),
+            "change": draft.get(band, 0) - stored.get(band, 0),
+        }
+        for band in draft
+    ]
 
 
 def _simulation_rows(result):
     """(label, active, draft, change, kind) rows comparing the draft with what is stored."""
     d, s, c = result["policy_outcome"], result["stored_outcome"], result["change"]
-    rows = [("就诊人次", s["encounters"], d["encounters"], d["encounters"] - s["encounters"], "int"),
-            ("就诊患者人数", s["patients"], d["patients"], d["patients"] - s["patients"], "int"),
-            ("医疗总费用（元）", s["total_cost"], d["total_cost"], None, "money")]
+    rows = [
+        ("就诊人次", s["encounters"], d["encounters"], d["encounters"] - s["encounters"], "int"),
+        ("就诊患者人数", s["patients"], d["patients"], d["patients"] - s["patients"], "int"),
+        ("医疗总费用（元）", s["total_cost"], d["total_cost"], None, "money"),
+    ]
     for fund, change in c["funds"].items():
-        rows.append((f"{fund}支出（元）", s["funds"].get(fund, "0.00"), d["funds"].get(fund, "0.00"), change, "money"))
-    rows += [("各项报销合计（元）", s["payouts"], d["payouts"], c["payouts"], "money"),
-             ("获得报销的人数", s["helped"], d["helped"], c["helped"], "int"),
-             ("未脱贫患者人数", s["poor_patients"], d["poor_patients"], d["poor_patients"] - s["poor_patients"], "int"),
-             ("未脱贫患者个人自付合计（元）", s["poor_self_pay"], d["poor_self_pay"], c["poor_self_pay"], "money"),
-             ("未脱贫患者自付占总费用比例", s["poor_self_pay_ratio"], d["poor_self_pay_ratio"], None, "ratio"),
-             ("政策范围内自付超过兜底限额的未脱贫患者", s["poor_over_threshold"], d["poor_over_threshold"],
-              c["poor_over_threshold"], "int")]
+        rows.append(
+            (f"{fund}支出（元）", s["funds"].get(fund, "0.00"), d["funds"].get(fund, "0.00"), change, "money")
+        )
+    rows += [
+        ("各项报销合计（元）", s["payouts"], d["payouts"], c["payouts"], "money"),
+        ("获得报销的人数", s["helped"], d["helped"], c["helped"], "int"),
+        (
+            "未脱贫患者人数",
+            s["poor_patients"],
+            d["poor_patients"],
+            d["poor_patients"] - s["poor_patients"],
+            "int",
+        ),
+        ("未脱贫患者个人自付合计（元）", s["poor_self_pay"], d["poor_self_pay"], c["poor_self_pay"], "money"),
+        ("未脱贫患者自付占总费用比例", s["poor_self_pay_ratio"], d["poor_self_pay_ratio"], None, "ratio"),
+        (
+            "政策范围内自付超过兜底限额的未脱贫患者",
+            s["poor_over_threshold"],
+            d["poor_over_threshold"],
+            c["poor_over_threshold"],
+            "int",
+        ),
+    ]
     return [{"label": r[0], "stored": r[1], "draft": r[2], "change": r[3], "kind": r[4]} for r in rows]
 
 
@@ -362,8 +453,11 @@ class RunMixin(RoleRequiredMixin):
 class RunDetailView(RunMixin, View):
     def get(self, request, pk):
         run = self.get_run()
-        context = {"run": run, "running": run.status in RUNNING,
-                   "percent": int(100 * run.done / run.total) if run.total else 0}
+        context = {
+            "run": run,
+            "running": run.status in RUNNING,
+            "percent": int(100 * run.done / run.total) if run.total else 0,
+        }
         done = run.status == SettlementRun.Status.DONE and run.result
         if done and run.kind == SettlementRun.Kind.SIMULATE:
             context.update(rows=_simulation_rows(run.result), bands=_band_rows(run.result))
@@ -374,18 +468,27 @@ class RunDetailView(RunMixin, View):
             funds = sorted({fund for p in people for fund in p["funds"]})
             context.update(people=people, people_funds=funds)
             if request.GET.get("export") == "xlsx":
-                columns = DIFFERENCE_COLUMNS + [
-                    ("个人自付变化（负数为退还患者）", "self_pay_difference")] + [
-                    (f"{fund}补付（负数为收回）", (lambda f: lambda p: p["funds"].get(f, 0))(fund)) for fund in funds]
+                columns = (
+                    DIFFERENCE_COLUMNS
+                    + [("个人自付变化（负数为退还患者）", "self_pay_difference")]
+                    + [
+                        (f"{fund}补付（负数为收回）", (lambda f: lambda p: p["funds"].get(f, 0))(fund))
+                        for fund in funds
+                    ]
+                )
                 dataset = resources.export_rows(columns, people)
                 return xlsx_response(dataset.xlsx, f"重新结算差额-{run.year}-{_stamp()}.xlsx")
         return render(request, "settlement/run_detail.html", context)
 
     def export_simulation(self, run, context):
         columns = [("指标", "label"), ("现行政策", "stored"), ("草稿政策", "draft"), ("变化", "change")]
-        rows = context["rows"] + [{"label": f"未脱贫患者自付{b['band']}元的人数", **b} for b in context["bands"]]
+        rows = context["rows"] + [
+            {"label": f"未脱贫患者自付{b['band']}元的人数", **b} for b in context["bands"]
+        ]
         dataset = resources.export_rows(columns, rows)
-        return xlsx_response(dataset.xlsx, f"政策模拟-{run.policy.code if run.policy else ''}-{run.year}.xlsx")
+        return xlsx_response(
+            dataset.xlsx, f"政策模拟-{run.policy.code if run.policy else ''}-{run.year}.xlsx"
+        )
 
 
 class RunProgressView(RunMixin, View):
@@ -422,8 +525,12 @@ class SimulationView(RoleRequiredMixin, FormView):
 
     def form_valid(self, form):
         try:
-            run = services.settlement_run_start(user=self.request.user, kind=SettlementRun.Kind.SIMULATE,
-                                                year=form.cleaned_data["year"], policy=form.cleaned_data["policy"])
+            run = services.settlement_run_start(
+                user=self.request.user,
+                kind=SettlementRun.Kind.SIMULATE,
+                year=form.cleaned_data["year"],
+                policy=form.cleaned_data["policy"],
+            )
         except services.SettlementError as exc:
             form.add_error(None, exc.message)
             return self.form_invalid(form)

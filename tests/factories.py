@@ -86,8 +86,17 @@ def make_user(username, role, township=None, **kwargs):
 
 from decimal import Decimal  # noqa: E402
 
-from claims.models import (Contract, Disease, Encounter, FollowUp, IllnessRecord, Institution,  # noqa: E402
-                           ServicePackage, Team, TeamMember)
+from claims.models import (  # noqa: E402
+    Contract,
+    Disease,
+    Encounter,
+    FollowUp,
+    IllnessRecord,
+    Institution,
+    ServicePackage,
+    Team,
+    TeamMember,
+)
 
 
 class InstitutionFactory(factory.django.DjangoModelFactory):
@@ -216,8 +225,10 @@ TEST_FUNDS = {
 
 
 def policy_for(year):
-    policy, _ = Policy.objects.get_or_create(code=f"test-{year}", defaults={
-        "name": f"测试政策{year}", "year": year, "status": "active", "document": {}})
+    policy, _ = Policy.objects.get_or_create(
+        code=f"test-{year}",
+        defaults={"name": f"测试政策{year}", "year": year, "status": "active", "document": {}},
+    )
     return policy
 
 
@@ -232,15 +243,33 @@ def make_settlement(encounter, payouts, *, replaces=None):
         replaces.is_current = False
         replaces.save(update_fields=["is_current"])
     settlement = Settlement.objects.create(
-        encounter=encounter, member=encounter.member, institution=encounter.institution,
-        year=encounter.service_date.year, service_date=encounter.service_date,
-        policy=policy_for(encounter.service_date.year), total_cost=encounter.total_cost, payouts_total=paid,
-        self_pay=self_pay, in_policy_self_pay=in_policy, out_of_policy_self_pay=self_pay - in_policy,
-        self_pay_difference=(self_pay - replaces.self_pay) if replaces else Decimal("0.00"))
-    SettlementLine.objects.bulk_create([
-        SettlementLine(settlement=settlement, position=position, tier_key=kind, tier_kind=kind,
-                       tier_name=TEST_FUNDS[kind][0], fund=TEST_FUNDS[kind][1], amount=amount)
-        for position, (kind, amount) in enumerate(payouts.items(), start=1)])
+        encounter=encounter,
+        member=encounter.member,
+        institution=encounter.institution,
+        year=encounter.service_date.year,
+        service_date=encounter.service_date,
+        policy=policy_for(encounter.service_date.year),
+        total_cost=encounter.total_cost,
+        payouts_total=paid,
+        self_pay=self_pay,
+        in_policy_self_pay=in_policy,
+        out_of_policy_self_pay=self_pay - in_policy,
+        self_pay_difference=(self_pay - replaces.self_pay) if replaces else Decimal("0.00"),
+    )
+    SettlementLine.objects.bulk_create(
+        [
+            SettlementLine(
+                settlement=settlement,
+                position=position,
+                tier_key=kind,
+                tier_kind=kind,
+                tier_name=TEST_FUNDS[kind][0],
+                fund=TEST_FUNDS[kind][1],
+                amount=amount,
+            )
+            for position, (kind, amount) in enumerate(payouts.items(), start=1)
+        ]
+    )
     if replaces is not None:
         replaces.superseded_by = settlement
         replaces.save(update_fields=["superseded_by"])

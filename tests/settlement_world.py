@@ -37,11 +37,19 @@ def add_encounter(member, raw, **extra):
     stay = raw["kind"] == "inpatient"
     total = Decimal(str(raw["total_cost"]))
     return EncounterFactory(
-        ref=raw["ref"], member=member, institution=institution_for(raw["level"], raw.get("designated", True)),
-        kind=raw["kind"], admission_date=date - datetime.timedelta(days=6) if stay else date,
-        discharge_date=date if stay else None, total_cost=total,
-        in_policy_cost=Decimal(str(raw.get("in_policy_cost", total))), diagnosis_code=raw.get("disease_code") or "",
-        package=raw.get("package") or "", referred=raw.get("referred", True), **extra)
+        ref=raw["ref"],
+        member=member,
+        institution=institution_for(raw["level"], raw.get("designated", True)),
+        kind=raw["kind"],
+        admission_date=date - datetime.timedelta(days=6) if stay else date,
+        discharge_date=date if stay else None,
+        total_cost=total,
+        in_policy_cost=Decimal(str(raw.get("in_policy_cost", total))),
+        diagnosis_code=raw.get("disease_code") or "",
+        package=raw.get("package") or "",
+        referred=raw.get("referred", True),
+        **extra,
+    )
 
 
 def settle_all(world):
@@ -57,8 +65,10 @@ def stored_outputs(refs=None):
     from settlement import selectors
     from settlement.models import Settlement
 
-    settlements = Settlement.objects.filter(is_current=True).select_related("encounter", "policy").prefetch_related(
-        "lines")
+    settlements = (
+        Settlement.objects.filter(is_current=True)
+        .select_related("encounter", "policy")
+        .prefetch_related("lines")
+    )
     out = {s.encounter.ref: selectors.settlement_as_dict(s) for s in settlements}
     return out if refs is None else {r: out[r] for r in refs}
-

@@ -41,7 +41,9 @@ def api_schema(db, settings, county_user, township_user, supervisor, areas):
     for village in (areas["east_village"], areas["west_village"]):
         household = HouseholdFactory(village=village)
         MemberFactory(household=household)
-    document = json.loads(json.dumps(SchemaGenerator().get_schema(request=None, public=True), cls=DjangoJSONEncoder))
+    document = json.loads(
+        json.dumps(SchemaGenerator().get_schema(request=None, public=True), cls=DjangoJSONEncoder)
+    )
     schema = schemathesis.openapi.from_dict(document)
     schema.app = get_wsgi_application()
     # The raw WSGI app closes "old" connections at each request's start and end; inside the
@@ -82,14 +84,22 @@ def test_no_server_error_for_any_role(api_schema):
         @given(case=operation.as_strategy())
         # No shrinking or explaining: the explain phase traces every line executed and took
         # gigabytes of memory and minutes per failure; the failing request is printed as is.
-        @settings(max_examples=6, deadline=None, derandomize=True, database=None,
-                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=6,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         def run(case):
             for username in ROLES:
                 response = case.call(headers=_basic(username))
                 if response.status_code >= 500:
-                    failures.append(f"{case.method} {case.formatted_path} as {username}: "
-                                    f"{response.status_code}\n{case.as_curl_command()}\n{errors.last}")
+                    failures.append(
+                        f"{case.method} {case.formatted_path} as {username}: "
+                        f"{response.status_code}\n{case.as_curl_command()}\n{errors.last}"
+                    )
                     raise AssertionError(failures[-1])
 
         try:

@@ -11,8 +11,6 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from registry.demo import DEMO_TOWNSHIPS
-
 # URL name → (model label, lookup from that model to its township id). An object of another
 # township must answer exactly like an object that does not exist (403 or 404, never 200).
 SCOPED = {
@@ -69,10 +67,19 @@ SHARED = {
 
 # County staff's own tools: a township user is refused (403) whatever the object.
 COUNTY_ONLY = {
-    "registry:roster_import_detail", "registry:roster_import_progress", "registry:roster_import_confirm",
-    "registry:roster_import_rejected", "claims:import_detail", "claims:import_progress", "claims:import_confirm",
-    "claims:import_rejected", "dashboards:refresh_progress", "dashboards:notice_close",
-    "dashboards:objection_resolve", "settlement:run_detail", "settlement:run_progress",
+    "registry:roster_import_detail",
+    "registry:roster_import_progress",
+    "registry:roster_import_confirm",
+    "registry:roster_import_rejected",
+    "claims:import_detail",
+    "claims:import_progress",
+    "claims:import_confirm",
+    "claims:import_rejected",
+    "dashboards:refresh_progress",
+    "dashboards:notice_close",
+    "dashboards:objection_resolve",
+    "settlement:run_detail",
+    "settlement:run_progress",
 }
 
 # Pages without object arguments that may be reached without logging in.
@@ -133,7 +140,12 @@ def test_every_url_is_classified():
     for name, pattern in _patterns():
         if not _object_kwargs(pattern):
             continue
-        if name not in SCOPED and name not in SHARED and name not in COUNTY_ONLY and name not in NOTICE_OBJECT_KWARGS:
+        if (
+            name not in SCOPED
+            and name not in SHARED
+            and name not in COUNTY_ONLY
+            and name not in NOTICE_OBJECT_KWARGS
+        ):
             unclassified.append(name)
     assert not unclassified, f"classify these URLs in tests/test_url_security.py: {unclassified}"
 
@@ -149,7 +161,8 @@ def test_anonymous_users_are_sent_to_login(client, world):
             assert response.status_code in (401, 403), f"{url}: {response.status_code}"
         else:
             assert response.status_code == 302 and "/accounts/login/" in response["Location"], (
-                f"{url}: {response.status_code}")
+                f"{url}: {response.status_code}"
+            )
 
 
 @pytest.mark.django_db
@@ -176,7 +189,9 @@ def test_township_user_cannot_reach_another_townships_records(client, world):
         got = client.get(url).status_code
         baseline = client.get(_url(name, pattern, missing)).status_code
         assert got in (403, 404, 405), f"{name} {url}: {got} (another township's record)"
-        assert got == baseline, f"{name}: {got} for another township's record but {baseline} for none (a leak)"
+        assert got == baseline, (
+            f"{name}: {got} for another township's record but {baseline} for none (a leak)"
+        )
         checked += 1
     assert checked >= 20, f"only {checked} scoped URLs were checked: the demo data lacks records"
 
@@ -211,7 +226,13 @@ def _own_object_pk(name, township_id):
     if entry is None:
         return None
     label, path = entry
-    return _model(label).objects.filter(**{path: township_id}).order_by("pk").values_list("pk", flat=True).first()
+    return (
+        _model(label)
+        .objects.filter(**{path: township_id})
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 @pytest.mark.django_db

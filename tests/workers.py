@@ -36,22 +36,46 @@ def start_worker(*, concurrency: int = 2, env: dict | None = None, purge: bool =
     CI) without Redis and PostgreSQL. ``env`` adds environment variables for the worker."""
     require_worker_environment()
     from django.db import connection
+
     from healthaid.celery import app
 
     if purge:
         app.control.purge()
     settings_dict = connection.settings_dict
-    database_url = (f"postgres://{settings_dict['USER']}:{settings_dict['PASSWORD'] or ''}@"
-                    f"{settings_dict['HOST'] or '127.0.0.1'}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}")
+    database_url = (
+        f"postgres://{settings_dict['USER']}:{settings_dict['PASSWORD'] or ''}@"
+        f"{settings_dict['HOST'] or '127.0.0.1'}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+    )
     from django.conf import settings as django_settings
 
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": _redis_url(),
-           "MEDIA_ROOT": str(django_settings.MEDIA_ROOT), **(env or {})}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": _redis_url(),
+        "MEDIA_ROOT": str(django_settings.MEDIA_ROOT),
+        **(env or {}),
+    }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "healthaid", "worker", "--pool", "prefork", "--concurrency",
-         str(concurrency), "--loglevel", "warning", "--without-gossip", "--without-mingle", "--hostname",
-         f"test-{os.getpid()}-{time.monotonic_ns()}@%h"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "healthaid",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "warning",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -4,8 +4,18 @@ from registry.idnumber import mask_id_number
 from registry.selectors import households_for
 
 from .. import selectors
-from ..models import (Contract, Disease, Encounter, FollowUp, IllnessRecord, Institution, Screening, ServicePackage,
-                      Team, TeamMember)
+from ..models import (
+    Contract,
+    Disease,
+    Encounter,
+    FollowUp,
+    IllnessRecord,
+    Institution,
+    Screening,
+    ServicePackage,
+    Team,
+    TeamMember,
+)
 
 
 class ScopedFieldsMixin:
@@ -27,7 +37,9 @@ class ScopedFieldsMixin:
 
 class VersionField(serializers.IntegerField):
     def __init__(self, **kwargs):
-        super().__init__(required=False, help_text="修改时必须提交读取时的版本号；版本已变化则返回409。", **kwargs)
+        super().__init__(
+            required=False, help_text="修改时必须提交读取时的版本号；版本已变化则返回409。", **kwargs
+        )
 
 
 class MaskedMemberMixin(serializers.Serializer):
@@ -65,9 +77,27 @@ class IllnessSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.ModelS
 
     class Meta:
         model = IllnessRecord
-        fields = ["id", "member", "member_name", "member_id_number", "disease", "diagnosis_code", "diagnosis_name",
-                  "diagnosed_on", "diagnosed_at", "treatment_way", "treatment_plan", "status", "total_cost",
-                  "basic_insurance", "catastrophic_insurance", "civil_aid", "self_pay", "result", "version"]
+        fields = [
+            "id",
+            "member",
+            "member_name",
+            "member_id_number",
+            "disease",
+            "diagnosis_code",
+            "diagnosis_name",
+            "diagnosed_on",
+            "diagnosed_at",
+            "treatment_way",
+            "treatment_plan",
+            "status",
+            "total_cost",
+            "basic_insurance",
+            "catastrophic_insurance",
+            "civil_aid",
+            "self_pay",
+            "result",
+            "version",
+        ]
         read_only_fields = ["disease"]
         validators = []
 
@@ -75,8 +105,17 @@ class IllnessSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.ModelS
 class ScreeningSerializer(MaskedMemberMixin, serializers.ModelSerializer):
     class Meta:
         model = Screening
-        fields = ["id", "member", "member_name", "member_id_number", "year", "round", "checked", "checked_on",
-                  "findings"]
+        fields = [
+            "id",
+            "member",
+            "member_name",
+            "member_id_number",
+            "year",
+            "round",
+            "checked",
+            "checked_on",
+            "findings",
+        ]
 
 
 class TeamMemberSerializer(serializers.ModelSerializer):
@@ -94,8 +133,11 @@ class TeamSerializer(serializers.ModelSerializer):
 
 
 class ContractSerializer(ScopedFieldsMixin, serializers.ModelSerializer):
-    scoped_fields = {"household": households_for,
-                     "members": selectors.members_for, "team": selectors.teams_for}
+    scoped_fields = {
+        "household": households_for,
+        "members": selectors.members_for,
+        "team": selectors.teams_for,
+    }
     head_name = serializers.CharField(read_only=True, allow_null=True)
     followup_count = serializers.IntegerField(read_only=True)
     last_followup = serializers.DateField(read_only=True, allow_null=True)
@@ -103,21 +145,49 @@ class ContractSerializer(ScopedFieldsMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Contract
-        fields = ["id", "household", "head_name", "members", "team", "package", "start_date", "end_date", "status",
-                  "notes", "followup_count", "last_followup", "version"]
+        fields = [
+            "id",
+            "household",
+            "head_name",
+            "members",
+            "team",
+            "package",
+            "start_date",
+            "end_date",
+            "status",
+            "notes",
+            "followup_count",
+            "last_followup",
+            "version",
+        ]
         read_only_fields = ["status"]
         extra_kwargs = {"end_date": {"required": False}, "members": {"required": False}}
         validators = []
 
 
 class FollowUpSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.ModelSerializer):
-    scoped_fields = {"contract": selectors.contracts_for, "member": selectors.members_for,
-                     "doctor": selectors.team_members_for}
+    scoped_fields = {
+        "contract": selectors.contracts_for,
+        "member": selectors.members_for,
+        "doctor": selectors.team_members_for,
+    }
 
     class Meta:
         model = FollowUp
-        fields = ["id", "contract", "member", "member_name", "member_id_number", "date", "doctor", "kind",
-                  "systolic", "diastolic", "glucose", "notes"]
+        fields = [
+            "id",
+            "contract",
+            "member",
+            "member_name",
+            "member_id_number",
+            "date",
+            "doctor",
+            "kind",
+            "systolic",
+            "diastolic",
+            "glucose",
+            "notes",
+        ]
 
 
 class EncounterSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.ModelSerializer):
@@ -127,12 +197,32 @@ class EncounterSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.Mode
 
     class Meta:
         model = Encounter
-        fields = ["id", "ref", "member", "member_name", "member_id_number", "institution", "kind", "admission_date",
-                  "discharge_date", "service_date", "diagnosis_code", "diagnosis_name", "total_cost",
-                  "in_policy_cost", "package", "referred", "supersedes", "is_current", "version", "warnings"]
+        fields = [
+            "id",
+            "ref",
+            "member",
+            "member_name",
+            "member_id_number",
+            "institution",
+            "kind",
+            "admission_date",
+            "discharge_date",
+            "service_date",
+            "diagnosis_code",
+            "diagnosis_name",
+            "total_cost",
+            "in_policy_cost",
+            "package",
+            "referred",
+            "supersedes",
+            "is_current",
+            "version",
+            "warnings",
+        ]
         read_only_fields = ["service_date", "supersedes", "is_current"]
-        extra_kwargs = {"ref": {"required": False, "validators": [],
-                                "help_text": "医院的住院号/流水号；留空时自动生成。"}}
+        extra_kwargs = {
+            "ref": {"required": False, "validators": [], "help_text": "医院的住院号/流水号；留空时自动生成。"}
+        }
 
     def get_warnings(self, obj) -> list[str]:
         return getattr(obj, "_warnings", [])

@@ -26,8 +26,13 @@ def raise_api_error(exc: services.ClaimsError):
     raise ValidationError({exc.field or "non_field_errors": [exc.message]})
 
 
-class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                     mixins.UpdateModelMixin, viewsets.GenericViewSet):
+class ServiceViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
     """Create and update through ``create_service`` / ``update_service`` (validated data in,
     the saved object out); versioned models must be sent their ``version`` on update."""
 
@@ -71,11 +76,17 @@ class ReferenceViewSet(ServiceViewSet):
         return services.reference_save(user=self.request.user, model=self.model, values=data)
 
     def update_service(self, instance, data, version):
-        return services.reference_save(user=self.request.user, model=self.model, values=data, instance=instance)
+        return services.reference_save(
+            user=self.request.user, model=self.model, values=data, instance=instance
+        )
 
 
 class InstitutionViewSet(ReferenceViewSet):
-    model, serializer_class, filterset_class = Institution, s.InstitutionSerializer, filtersets.InstitutionFilterSet
+    model, serializer_class, filterset_class = (
+        Institution,
+        s.InstitutionSerializer,
+        filtersets.InstitutionFilterSet,
+    )
 
 
 class DiseaseViewSet(ReferenceViewSet):
@@ -83,7 +94,11 @@ class DiseaseViewSet(ReferenceViewSet):
 
 
 class PackageViewSet(ReferenceViewSet):
-    model, serializer_class, filterset_class = ServicePackage, s.PackageSerializer, filtersets.PackageFilterSet
+    model, serializer_class, filterset_class = (
+        ServicePackage,
+        s.PackageSerializer,
+        filtersets.PackageFilterSet,
+    )
 
 
 class IllnessViewSet(ServiceViewSet):
@@ -124,7 +139,11 @@ class ContractViewSet(ServiceViewSet):
     versioned = True
 
     def get_queryset(self):
-        return selectors.contracts_for(self.request.user).prefetch_related("members").order_by("-start_date", "-id")
+        return (
+            selectors.contracts_for(self.request.user)
+            .prefetch_related("members")
+            .order_by("-start_date", "-id")
+        )
 
     def create_service(self, data):
         members = data.pop("members", None) or None
@@ -133,8 +152,9 @@ class ContractViewSet(ServiceViewSet):
     def update_service(self, instance, data, version):
         data.pop("household", None)
         members = data.pop("members", None)
-        return services.contract_update(user=self.request.user, contract=instance, version=version, changes=data,
-                                        members=members)
+        return services.contract_update(
+            user=self.request.user, contract=instance, version=version, changes=data, members=members
+        )
 
 
 class FollowUpViewSet(ServiceViewSet):
@@ -172,11 +192,17 @@ class EncounterViewSet(ServiceViewSet):
 
     def update_service(self, instance, data, version):
         data.pop("ref", None)
-        return _with_warnings(services.encounter_update(user=self.request.user, encounter=instance,
-                                                        version=version, changes=data))
+        return _with_warnings(
+            services.encounter_update(
+                user=self.request.user, encounter=instance, version=version, changes=data
+            )
+        )
 
-    @extend_schema(request=s.CorrectionSerializer, responses={201: s.EncounterSerializer},
-                   summary="更正已结算的就诊记录（生成新版本，原记录保留）")
+    @extend_schema(
+        request=s.CorrectionSerializer,
+        responses={201: s.EncounterSerializer},
+        summary="更正已结算的就诊记录（生成新版本，原记录保留）",
+    )
     @action(detail=True, methods=["post"], serializer_class=s.CorrectionSerializer)
     def correct(self, request, pk=None):
         encounter = self.get_object()
@@ -188,9 +214,14 @@ class EncounterViewSet(ServiceViewSet):
         if version is None:
             raise ValidationError({"version": ["更正时必须提交版本号（version）。"]})
         try:
-            corrected = _with_warnings(services.encounter_correct(user=request.user, encounter=encounter,
-                                                                  version=version, changes=data, reason=reason))
+            corrected = _with_warnings(
+                services.encounter_correct(
+                    user=request.user, encounter=encounter, version=version, changes=data, reason=reason
+                )
+            )
         except services.ClaimsError as exc:
             raise_api_error(exc)
-        return Response(s.EncounterSerializer(corrected, context=self.get_serializer_context()).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            s.EncounterSerializer(corrected, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )

@@ -19,8 +19,10 @@ class TownshipFiguresView(APIView):
         data = {
             "period": period.label,
             "refreshed_at": board.stamp.refreshed_at if board.stamp else None,
-            "townships": [{"id": g.id, "name": g.name, "figures": g.figures, "behind_targets": sorted(g.misses)}
-                          for g in board.groups],
+            "townships": [
+                {"id": g.id, "name": g.name, "figures": g.figures, "behind_targets": sorted(g.misses)}
+                for g in board.groups
+            ],
             "total": board.total,
         }
         return Response(BoardSerializer(data).data)

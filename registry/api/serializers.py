@@ -25,13 +25,29 @@ class HouseholdSerializer(serializers.ModelSerializer):
     township_name = serializers.CharField(source="village.township.name", read_only=True)
     head_name = serializers.CharField(read_only=True, allow_null=True)
     member_count = serializers.IntegerField(read_only=True)
-    version = serializers.IntegerField(required=False,
-                                       help_text="修改时必须提交读取时的版本号；版本已变化则返回409。")
+    version = serializers.IntegerField(
+        required=False, help_text="修改时必须提交读取时的版本号；版本已变化则返回409。"
+    )
 
     class Meta:
         model = Household
-        fields = ["id", "number", "village", "village_name", "township_name", "head_name", "member_count", "phone",
-                  "attribute", "poverty_status", "main_cause", "annual_income", "version", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "number",
+            "village",
+            "village_name",
+            "township_name",
+            "head_name",
+            "member_count",
+            "phone",
+            "attribute",
+            "poverty_status",
+            "main_cause",
+            "annual_income",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["created_at", "updated_at"]
         extra_kwargs = {"number": {"validators": []}}
 
@@ -49,13 +65,28 @@ class MemberSerializer(serializers.ModelSerializer):
 
     household_number = serializers.CharField(source="household.number", read_only=True)
     id_number = serializers.CharField(max_length=18)
-    version = serializers.IntegerField(required=False,
-                                       help_text="修改时必须提交读取时的版本号；版本已变化则返回409。")
+    version = serializers.IntegerField(
+        required=False, help_text="修改时必须提交读取时的版本号；版本已变化则返回409。"
+    )
 
     class Meta:
         model = Member
-        fields = ["id", "household", "household_number", "name", "id_number", "sex", "birth_date", "relation",
-                  "ethnicity", "phone", "health_status", "insured", "aid_category", "version"]
+        fields = [
+            "id",
+            "household",
+            "household_number",
+            "name",
+            "id_number",
+            "sex",
+            "birth_date",
+            "relation",
+            "ethnicity",
+            "phone",
+            "health_status",
+            "insured",
+            "aid_category",
+            "version",
+        ]
         read_only_fields = ["sex", "birth_date"]
 
     def get_fields(self):

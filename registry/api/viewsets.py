@@ -1,11 +1,11 @@
 """Registry API (/api/v1/registry/…). Querysets come from selectors (township scoping);
 writes go through services, whose RegistryError becomes a 400 (409 for a version conflict)."""
 
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.filters import OrderingFilter
-from django_filters.rest_framework import DjangoFilterBackend
 
 from .. import selectors, services
 from ..filtersets import HouseholdFilterSet, MemberFilterSet
@@ -39,8 +39,13 @@ class VillageViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 @extend_schema_view(list=extend_schema(summary="贫困户列表（按角色限定乡镇）"))
-class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                       mixins.UpdateModelMixin, viewsets.GenericViewSet):
+class HouseholdViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
     serializer_class = HouseholdSerializer
     filterset_class = HouseholdFilterSet
     filter_backends = [DjangoFilterBackend, OrderingFilter]
@@ -64,8 +69,9 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
             raise ValidationError({"version": ["修改时必须提交版本号（version）。"]})
         data.pop("number", None)
         try:
-            serializer.instance = services.household_update(user=self.request.user, household=serializer.instance,
-                                                            version=version, changes=data)
+            serializer.instance = services.household_update(
+                user=self.request.user, household=serializer.instance, version=version, changes=data
+            )
         except services.RegistryError as exc:
             raise_api_error(exc)
 
@@ -76,8 +82,13 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
         return response
 
 
-class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                    mixins.UpdateModelMixin, viewsets.GenericViewSet):
+class MemberViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
     serializer_class = MemberSerializer
     filterset_class = MemberFilterSet
     filter_backends = [DjangoFilterBackend, OrderingFilter]
@@ -106,7 +117,8 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
             raise ValidationError({"version": ["修改时必须提交版本号（version）。"]})
         data.pop("household", None)
         try:
-            serializer.instance = services.member_update(user=self.request.user, member=serializer.instance,
-                                                         version=version, changes=data)
+            serializer.instance = services.member_update(
+                user=self.request.user, member=serializer.instance, version=version, changes=data
+            )
         except services.RegistryError as exc:
             raise_api_error(exc)

@@ -11,7 +11,17 @@ class PolicySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Policy
-        fields = ["id", "code", "name", "year", "status", "document", "created_by", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "year",
+            "status",
+            "document",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -33,17 +43,42 @@ class SettlementSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Settlement
-        fields = ["id", "encounter", "ref", "member", "member_name", "member_id_number", "institution",
-                  "institution_name", "year", "service_date", "policy", "policy_code", "policy_version", "total_cost",
-                  "payouts_total", "self_pay", "in_policy_self_pay", "out_of_policy_self_pay", "payouts", "lines",
-                  "is_current", "superseded_by", "supersedes", "self_pay_difference", "computed_at", "task_id", "run"]
+        fields = [
+            "id",
+            "encounter",
+            "ref",
+            "member",
+            "member_name",
+            "member_id_number",
+            "institution",
+            "institution_name",
+            "year",
+            "service_date",
+            "policy",
+            "policy_code",
+            "policy_version",
+            "total_cost",
+            "payouts_total",
+            "self_pay",
+            "in_policy_self_pay",
+            "out_of_policy_self_pay",
+            "payouts",
+            "lines",
+            "is_current",
+            "superseded_by",
+            "supersedes",
+            "self_pay_difference",
+            "computed_at",
+            "task_id",
+            "run",
+        ]
         read_only_fields = fields
 
     def get_member_id_number(self, obj) -> str:
         return mask_id_number(obj.member.id_number)
 
     def get_supersedes(self, obj) -> int | None:
-        older = getattr(obj, "supersedes", None)      # reverse one-to-one: missing → None
+        older = getattr(obj, "supersedes", None)  # reverse one-to-one: missing → None
         return older.pk if older else None
 
     def get_payouts(self, obj) -> dict:

@@ -38,8 +38,10 @@ class CountyOrSupervisor(BasePermission):
 
 
 def _error_response(exc: services.SettlementError, *, prefix: str = "") -> Response:
-    errors = [error if not prefix or error.startswith(f"{prefix}:") else f"{prefix}.{error}"
-              for error in (exc.errors or [exc.message])]
+    errors = [
+        error if not prefix or error.startswith(f"{prefix}:") else f"{prefix}.{error}"
+        for error in (exc.errors or [exc.message])
+    ]
     code = status.HTTP_409_CONFLICT if exc.code == "conflict" else status.HTTP_400_BAD_REQUEST
     return Response({"detail": exc.message, "errors": errors}, status=code)
 
@@ -61,22 +63,31 @@ class PreviewView(APIView):
 
     permission_classes = [CanRead]
 
-    @extend_schema(request=dict, summary="一站式结算试算（不保存）",
-                   responses={200: OpenApiResponse(description="每条就诊一个结算结果，按输入顺序"),
-                              400: OpenApiResponse(description='{"errors": ["字段路径: 错误说明", …]}')})
+    @extend_schema(
+        request=dict,
+        summary="一站式结算试算（不保存）",
+        responses={
+            200: OpenApiResponse(description="每条就诊一个结算结果，按输入顺序"),
+            400: OpenApiResponse(description='{"errors": ["字段路径: 错误说明", …]}'),
+        },
+    )
     def post(self, request):
         data = request.data if isinstance(request.data, dict) else None
         if data is None:
             return Response({"errors": ["body: must be a JSON object"]}, status=status.HTTP_400_BAD_REQUEST)
         document, code = data.get("policy"), data.get("policy_code")
         if document is not None and not isinstance(document, dict):
-            return Response({"errors": ["policy: must be a JSON object (a policy document)"]},
-                            status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {"errors": ["policy: must be a JSON object (a policy document)"]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         claims = {"members": data.get("members"), "encounters": data.get("encounters")}
         try:
             results = services.settlement_preview(claims=claims, document=document, code=code)
         except services.SettlementError as exc:
-            return _error_response(exc, prefix="policy" if exc.source == "policy" and document is not None else "")
+            return _error_response(
+                exc, prefix="policy" if exc.source == "policy" and document is not None else ""
+            )
         return Response(results)
 
 
@@ -107,9 +118,12 @@ class SettlementViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["service_date", "total_cost", "self_pay"]
 
     def get_queryset(self):
-        return (selectors.settlements_for(self.request.user).select_related("supersedes")
-                .prefetch_related(Prefetch("lines", queryset=SettlementLine.objects.order_by("position")))
-                .order_by("-service_date", "-id"))
+        return (
+            selectors.settlements_for(self.request.user)
+            .select_related("supersedes")
+            .prefetch_related(Prefetch("lines", queryset=SettlementLine.objects.order_by("position")))
+            .order_by("-service_date", "-id")
+        )
 
 
 class LedgerView(APIView):
@@ -117,10 +131,16 @@ class LedgerView(APIView):
 
     permission_classes = [CountyOrSupervisor]
 
-    @extend_schema(parameters=[OpenApiParameter("year", int, required=True),
-                               OpenApiParameter("period", str, enum=["month", "quarter"]),
-                               OpenApiParameter("fund", str), OpenApiParameter("institution", int)],
-                   responses={200: dict}, summary="基金台账")
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("year", int, required=True),
+            OpenApiParameter("period", str, enum=["month", "quarter"]),
+            OpenApiParameter("fund", str),
+            OpenApiParameter("institution", int),
+        ],
+        responses={200: dict},
+        summary="基金台账",
+    )
     def get(self, request):
         params = request.query_params
         errors = []
@@ -132,11 +152,16 @@ class LedgerView(APIView):
         if period not in selectors.PERIODS:
             errors.append("period: must be month or quarter")
         institution = params.get("institution") or None
-        if institution is not None and not (institution.isdigit()
-                                            and Institution.objects.filter(pk=int(institution)).exists()):
+        if institution is not None and not (
+            institution.isdigit() and Institution.objects.filter(pk=int(institution)).exists()
+        ):
             errors.append("institution: unknown institution")
         if errors:
             raise ValidationError({"errors": errors})
-        data = selectors.ledger(year=year, period=period, fund=params.get("fund") or None,
-                                institution=int(institution) if institution else None)
+        data = selectors.ledger(
+            year=year,
+            period=period,
+            fund=params.get("fund") or None,
+            institution=int(institution) if institution else None,
+        )
         return Response(_plain(data))

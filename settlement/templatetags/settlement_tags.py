@@ -16,9 +16,20 @@ LEVELS = dict(INSTITUTION_LEVELS)
 KINDS = dict(ENCOUNTER_KINDS)
 AIDS = {code: label for code, label, _ in AID_CATEGORIES}
 # The engine's poverty statuses (settlement-contract.md), "none" included.
-POVERTY = {"poor": "建档立卡未脱贫", "monitored": "防止返贫监测对象", "lifted": "已脱贫", "none": "非建档立卡"}
-TIER_KINDS = {"basic_insurance": "基本医保", "catastrophic_insurance": "大病保险", "medical_aid": "医疗救助",
-              "supplementary": "补充保险", "hospital_waiver": "医疗机构减免", "backstop": "政府兜底"}
+POVERTY = {
+    "poor": "建档立卡未脱贫",
+    "monitored": "防止返贫监测对象",
+    "lifted": "已脱贫",
+    "none": "非建档立卡",
+}
+TIER_KINDS = {
+    "basic_insurance": "基本医保",
+    "catastrophic_insurance": "大病保险",
+    "medical_aid": "医疗救助",
+    "supplementary": "补充保险",
+    "hospital_waiver": "医疗机构减免",
+    "backstop": "政府兜底",
+}
 
 
 def _decimal(value):
@@ -95,7 +106,7 @@ def rmb_upper(value):
             zero_pending = False
             part, inner_zero = "", False
             for ui in range(3, -1, -1):
-                digit = group // 10 ** ui % 10
+                digit = group // 10**ui % 10
                 if digit == 0:
                     inner_zero = bool(part)
                     continue
@@ -117,6 +128,7 @@ def rmb_upper(value):
 
 
 # --- a policy document in words -----------------------------------------------------------------
+
 
 def _amount(value):
     amount = _decimal(value)
@@ -217,8 +229,10 @@ def cap_text(cap) -> str:
 def packages_text(packages) -> str:
     if not packages:
         return "无"
-    return "；".join(f"{code} {p.get('name', '')}：基金定额支付 {_amount(p.get('fund_pays'))}"
-                     for code, p in packages.items())
+    return "；".join(
+        f"{code} {p.get('name', '')}：基金定额支付 {_amount(p.get('fund_pays'))}"
+        for code, p in packages.items()
+    )
 
 
 def self_pay_cap_text(c) -> str:
@@ -239,24 +253,38 @@ def ratio_cap_text(ratio, of=None) -> str:
 
 BASE = {"in_policy": "只报销政策范围内费用", "total": "全部剩余费用（含目录外费用）"}
 FIELD_TEXT = {
-    "deductible": ("起付线", deductible_text), "rate": ("报销比例", rate_text), "rate_bonus": ("比例加成", lambda v: f"各档报销比例提高 {pct(v)}（最高100%）"),
-    "cap": ("封顶线", cap_text), "base": ("计算基数", lambda v: BASE.get(v, v)), "packages": ("单病种定额", packages_text),
-    "self_pay_cap": ("个人自付限额", self_pay_cap_text), "self_pay_ratio_cap": ("自付比例上限", ratio_cap_text),
+    "deductible": ("起付线", deductible_text),
+    "rate": ("报销比例", rate_text),
+    "rate_bonus": ("比例加成", lambda v: f"各档报销比例提高 {pct(v)}（最高100%）"),
+    "cap": ("封顶线", cap_text),
+    "base": ("计算基数", lambda v: BASE.get(v, v)),
+    "packages": ("单病种定额", packages_text),
+    "self_pay_cap": ("个人自付限额", self_pay_cap_text),
+    "self_pay_ratio_cap": ("自付比例上限", ratio_cap_text),
     "self_pay_ratio_of": ("自付比例基数", lambda v: "政策范围内费用" if v == "in_policy" else "医疗总费用"),
 }
 
 
 def describe_tier(tier: dict) -> dict:
     """One tier as labelled rows in Chinese; overrides as "当…时：…" rows."""
-    rows = [("类型", TIER_KINDS.get(tier.get("kind"), tier.get("kind"))), ("支付资金", tier.get("fund", "")),
-            ("适用对象", conditions_text(tier.get("applies_to"))), ("计算基数", BASE.get(tier.get("base", "in_policy")))]
+    rows = [
+        ("类型", TIER_KINDS.get(tier.get("kind"), tier.get("kind"))),
+        ("支付资金", tier.get("fund", "")),
+        ("适用对象", conditions_text(tier.get("applies_to"))),
+        ("计算基数", BASE.get(tier.get("base", "in_policy"))),
+    ]
     if tier.get("kind") == "backstop":
         rows.append(("个人自付限额", self_pay_cap_text(tier.get("self_pay_cap"))))
-        rows.append(("自付比例上限", ratio_cap_text(tier.get("self_pay_ratio_cap"), tier.get("self_pay_ratio_of"))))
+        rows.append(
+            ("自付比例上限", ratio_cap_text(tier.get("self_pay_ratio_cap"), tier.get("self_pay_ratio_of")))
+        )
     else:
-        rows += [("起付线", deductible_text(tier.get("deductible"))),
-                 ("报销比例", rate_text(tier.get("rate"), tier.get("rate_bonus"))),
-                 ("封顶线", cap_text(tier.get("cap"))), ("单病种定额", packages_text(tier.get("packages")))]
+        rows += [
+            ("起付线", deductible_text(tier.get("deductible"))),
+            ("报销比例", rate_text(tier.get("rate"), tier.get("rate_bonus"))),
+            ("封顶线", cap_text(tier.get("cap"))),
+            ("单病种定额", packages_text(tier.get("packages"))),
+        ]
     overrides = []
     for override in tier.get("overrides") or []:
         changes = []
@@ -277,6 +305,7 @@ def policy_tiers(document):
 
 # --- pieces included in other apps' pages -------------------------------------------------------
 
+
 @register.inclusion_tag("settlement/_member_year_totals.html", takes_context=True)
 def member_year_totals(context, member):
     """Where ``member`` stands this year (``?year=`` switches), per tier of the year's policy."""
@@ -289,8 +318,13 @@ def member_year_totals(context, member):
         year = int(raw)
     this_year = datetime.date.today().year
     years = sorted({this_year - 2, this_year - 1, this_year, year}, reverse=True)
-    return {"member": member, "totals": selectors.member_year_totals(member, year), "year": year, "years": years,
-            "request": request}
+    return {
+        "member": member,
+        "totals": selectors.member_year_totals(member, year),
+        "year": year,
+        "years": years,
+        "request": request,
+    }
 
 
 @register.inclusion_tag("settlement/_encounter_settlement.html", takes_context=True)
@@ -299,8 +333,11 @@ def encounter_settlement(context, encounter):
     from settlement import selectors
 
     settlement = selectors.current_settlement_of(encounter)
-    return {"settlement": settlement, "problem": None if settlement else selectors.problem_of(encounter),
-            "encounter": encounter}
+    return {
+        "settlement": settlement,
+        "problem": None if settlement else selectors.problem_of(encounter),
+        "encounter": encounter,
+    }
 
 
 @register.filter

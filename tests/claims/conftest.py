@@ -4,9 +4,19 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.factories import (ClinicFactory, ContractFactory, EncounterFactory, FollowUpFactory, HouseholdFactory,
-                             IllnessFactory, InstitutionFactory, MemberFactory, PackageFactory, TeamFactory,
-                             TeamMemberFactory)
+from tests.factories import (
+    ClinicFactory,
+    ContractFactory,
+    EncounterFactory,
+    FollowUpFactory,
+    HouseholdFactory,
+    IllnessFactory,
+    InstitutionFactory,
+    MemberFactory,
+    PackageFactory,
+    TeamFactory,
+    TeamMemberFactory,
+)
 
 
 @pytest.fixture
@@ -20,10 +30,13 @@ def catalogue(db):
 def world(areas, catalogue):
     east_household = HouseholdFactory(village=areas["east_village"], number="E001")
     west_household = HouseholdFactory(village=areas["west_village"], number="W001")
-    east_head = MemberFactory(household=east_household, name="王秀英", sex="F", relation="head",
-                              health_status="chronic")
+    east_head = MemberFactory(
+        household=east_household, name="王秀英", sex="F", relation="head", health_status="chronic"
+    )
     east_son = MemberFactory(household=east_household, name="王小明", relation="son")
-    west_head = MemberFactory(household=west_household, name="李建国", relation="head", health_status="serious")
+    west_head = MemberFactory(
+        household=west_household, name="李建国", relation="head", health_status="serious"
+    )
     county_hospital = InstitutionFactory(name="县人民医院", level="county")
     city_hospital = InstitutionFactory(name="市第一人民医院", level="city")
     east_clinic = ClinicFactory(township=areas["east"])
@@ -35,14 +48,28 @@ def world(areas, catalogue):
     east_contract = ContractFactory(household=east_household, team=east_team, package=package)
     west_contract = ContractFactory(household=west_household, team=west_team, package=package)
     return SimpleNamespace(
-        **areas, east_household=east_household, west_household=west_household, east_head=east_head,
-        east_son=east_son, west_head=west_head, county_hospital=county_hospital, city_hospital=city_hospital,
-        east_clinic=east_clinic, west_clinic=west_clinic, east_team=east_team, west_team=west_team, doctor=doctor,
-        package=package, east_contract=east_contract, west_contract=west_contract,
+        **areas,
+        east_household=east_household,
+        west_household=west_household,
+        east_head=east_head,
+        east_son=east_son,
+        west_head=west_head,
+        county_hospital=county_hospital,
+        city_hospital=city_hospital,
+        east_clinic=east_clinic,
+        west_clinic=west_clinic,
+        east_team=east_team,
+        west_team=west_team,
+        doctor=doctor,
+        package=package,
+        east_contract=east_contract,
+        west_contract=west_contract,
         east_encounter=EncounterFactory(member=east_head, institution=county_hospital, ref="E-ENC-1"),
         west_encounter=EncounterFactory(member=west_head, institution=county_hospital, ref="W-ENC-1"),
         east_illness=IllnessFactory(member=east_head),
-        west_illness=IllnessFactory(member=west_head, diagnosis_code="C16.9", diagnosis_name="胃癌", status="treating"),
+        west_illness=IllnessFactory(
+            member=west_head, diagnosis_code="C16.9", diagnosis_name="胃癌", status="treating"
+        ),
         east_followup=FollowUpFactory(contract=east_contract, member=east_head, doctor=doctor),
         west_followup=FollowUpFactory(contract=west_contract, member=west_head),
     )
@@ -56,12 +83,15 @@ def settlement_spy(monkeypatch):
     import settlement.tasks
 
     spy = SimpleNamespace(settled=set(), queued=[])
-    monkeypatch.setattr(settlement.selectors, "settled_encounter_ids",
-                        lambda ids: {pk for pk in ids if pk in spy.settled})
-    monkeypatch.setattr(settlement.tasks, "enqueue_member_year", lambda member_id, year: spy.queued.append(
-        (member_id, year)))
-    monkeypatch.setattr(settlement.tasks, "enqueue_member_years", lambda pairs: spy.queued.extend(pairs),
-                        raising=False)
+    monkeypatch.setattr(
+        settlement.selectors, "settled_encounter_ids", lambda ids: {pk for pk in ids if pk in spy.settled}
+    )
+    monkeypatch.setattr(
+        settlement.tasks, "enqueue_member_year", lambda member_id, year: spy.queued.append((member_id, year))
+    )
+    monkeypatch.setattr(
+        settlement.tasks, "enqueue_member_years", lambda pairs: spy.queued.extend(pairs), raising=False
+    )
     return spy
 
 

@@ -2,9 +2,9 @@
 
 from django.core.management import call_command
 
+from claims import selectors
 from claims.demo import load_demo_claims
 from claims.models import Contract, Disease, Encounter, FollowUp, IllnessRecord, Institution, Screening, Team
-from claims import selectors
 from registry import services as registry_services
 from registry.demo import DEMO_TOWNSHIPS, synthetic_roster
 
@@ -39,13 +39,27 @@ def test_demo_claims_fill_every_page_and_run_again_without_change(county_user):
     kinds = set(Encounter.objects.values_list("kind", flat=True))
     assert kinds == {"outpatient", "outpatient_chronic", "inpatient"}
     assert Encounter.objects.exclude(package="").exists()
-    assert Encounter.objects.filter(referred=False, institution__level__in=("city", "province", "out_of_province")).exists()
+    assert Encounter.objects.filter(
+        referred=False, institution__level__in=("city", "province", "out_of_province")
+    ).exists()
     levels = set(Encounter.objects.values_list("institution__level", flat=True))
     assert {"village", "township", "county", "city", "province"} <= levels
-    assert all(e.in_policy_cost <= e.total_cost for e in Encounter.objects.only("total_cost", "in_policy_cost"))
-    counts = (Encounter.objects.count(), Contract.objects.count(), FollowUp.objects.count(),
-              IllnessRecord.objects.count(), Screening.objects.count())
+    assert all(
+        e.in_policy_cost <= e.total_cost for e in Encounter.objects.only("total_cost", "in_policy_cost")
+    )
+    counts = (
+        Encounter.objects.count(),
+        Contract.objects.count(),
+        FollowUp.objects.count(),
+        IllnessRecord.objects.count(),
+        Screening.objects.count(),
+    )
     again = load_demo_claims(user=county_user, year=2025)
     assert again["encounters"] == again["contracts"] == again["illnesses"] == 0
-    assert (Encounter.objects.count(), Contract.objects.count(), FollowUp.objects.count(),
-            IllnessRecord.objects.count(), Screening.objects.count()) == counts
+    assert (
+        Encounter.objects.count(),
+        Contract.objects.count(),
+        FollowUp.objects.count(),
+        IllnessRecord.objects.count(),
+        Screening.objects.count(),
+    ) == counts

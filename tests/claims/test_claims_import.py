@@ -20,10 +20,21 @@ HEADER = list(encounter_rows.CANONICAL_HEADERS)
 
 
 def _row(world, ref, **overrides):
-    values = {"住院号/流水号": ref, "姓名": world.east_head.name, "证件号码": world.east_head.id_number,
-              "医疗机构": "县人民医院", "就诊类型": "住院", "入院日期": "2025-03-01", "出院日期": "2025-03-05",
-              "诊断编码": "C16.9", "诊断名称": "", "医疗总费用": "5000.00", "政策范围内费用": "4000.00",
-              "单病种编码": "", "是否按规定转诊": "是"}
+    values = {
+        "住院号/流水号": ref,
+        "姓名": world.east_head.name,
+        "证件号码": world.east_head.id_number,
+        "医疗机构": "县人民医院",
+        "就诊类型": "住院",
+        "入院日期": "2025-03-01",
+        "出院日期": "2025-03-05",
+        "诊断编码": "C16.9",
+        "诊断名称": "",
+        "医疗总费用": "5000.00",
+        "政策范围内费用": "4000.00",
+        "单病种编码": "",
+        "是否按规定转诊": "是",
+    }
     values.update(overrides)
     return [values[h] for h in HEADER]
 
@@ -34,13 +45,26 @@ def _import(user, rows, **kwargs):
 
 @pytest.fixture
 def good_rows(world):
-    return [_row(world, "ZY1"), _row(world, "ZY2", **{"证件号码": world.west_head.id_number, "姓名": "李建国"}),
-            _row(world, "MZ3", **{"就诊类型": "普通门诊", "出院日期": "", "医疗机构": world.east_clinic.name,
-                                  "医疗总费用": "80.5", "政策范围内费用": "60"})]
+    return [
+        _row(world, "ZY1"),
+        _row(world, "ZY2", **{"证件号码": world.west_head.id_number, "姓名": "李建国"}),
+        _row(
+            world,
+            "MZ3",
+            **{
+                "就诊类型": "普通门诊",
+                "出院日期": "",
+                "医疗机构": world.east_clinic.name,
+                "医疗总费用": "80.5",
+                "政策范围内费用": "60",
+            },
+        ),
+    ]
 
 
-def test_import_creates_encounters_with_history_and_queues_each_member_year(world, county_user, good_rows,
-                                                                            settlement_spy):
+def test_import_creates_encounters_with_history_and_queues_each_member_year(
+    world, county_user, good_rows, settlement_spy
+):
     report = _import(county_user, good_rows, source_name="县医院3月.xlsx")
     assert not report.refused and report.errors == []
     assert (report.rows, report.created, report.member_years) == (3, 3, 2)
@@ -63,8 +87,9 @@ def test_reimporting_the_same_file_creates_no_duplicates(world, county_user, goo
     assert settlement_spy.queued == []
 
 
-def test_a_changed_row_updates_an_unsettled_encounter_but_not_a_settled_one(world, county_user, good_rows,
-                                                                            settlement_spy):
+def test_a_changed_row_updates_an_unsettled_encounter_but_not_a_settled_one(
+    world, county_user, good_rows, settlement_spy
+):
     _import(county_user, good_rows)
     changed = [list(r) for r in good_rows]
     changed[0][HEADER.index("医疗总费用")] = "5100.00"
@@ -77,24 +102,30 @@ def test_a_changed_row_updates_an_unsettled_encounter_but_not_a_settled_one(worl
     changed[0][HEADER.index("医疗总费用")] = "5200.00"
     report = _import(county_user, changed)
     assert report.refused and [str(e) for e in report.errors] == [
-        "第2行 住院号/流水号: 该记录已结算或已更正，导入不能修改；请在就诊记录页面使用“更正”"]
+        "第2行 住院号/流水号: 该记录已结算或已更正，导入不能修改；请在就诊记录页面使用“更正”"
+    ]
     assert Encounter.objects.get(ref="ZY1").total_cost == Decimal("5100.00")
 
 
 UNKNOWN_ID = make_id_number("640221", datetime.date(1980, 1, 1), 21)
 
 
-@pytest.mark.parametrize("overrides, expected", [
-    ({"证件号码": UNKNOWN_ID}, "第3行 证件号码: 该证件号码不在建档立卡名册中"),
-    ({"医疗机构": "外星医院"}, "第3行 医疗机构: 未知的医疗机构「外星医院」"),
-    ({"出院日期": "2025-02-01"}, "第3行 出院日期: 早于入院日期"),
-    ({"政策范围内费用": "6000"}, "第3行 政策范围内费用: 不能大于医疗总费用"),
-    ({"医疗总费用": "-10"}, "第3行 医疗总费用: 不能为负数"),
-    ({"入院日期": "2099-01-01", "出院日期": "2099-01-02"}, "第3行 入院日期: 不能晚于今天"),
-    ({"住院号/流水号": "ZY1"}, "第2行 住院号/流水号: 与第3行重复"),
-    ({"姓名": "张三"}, "第3行 姓名: 与名册登记的姓名「王秀英」不符"),
-])
-def test_each_fault_refuses_the_file_with_its_row_and_column(world, county_user, settlement_spy, overrides, expected):
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"证件号码": UNKNOWN_ID}, "第3行 证件号码: 该证件号码不在建档立卡名册中"),
+        ({"医疗机构": "外星医院"}, "第3行 医疗机构: 未知的医疗机构「外星医院」"),
+        ({"出院日期": "2025-02-01"}, "第3行 出院日期: 早于入院日期"),
+        ({"政策范围内费用": "6000"}, "第3行 政策范围内费用: 不能大于医疗总费用"),
+        ({"医疗总费用": "-10"}, "第3行 医疗总费用: 不能为负数"),
+        ({"入院日期": "2099-01-01", "出院日期": "2099-01-02"}, "第3行 入院日期: 不能晚于今天"),
+        ({"住院号/流水号": "ZY1"}, "第2行 住院号/流水号: 与第3行重复"),
+        ({"姓名": "张三"}, "第3行 姓名: 与名册登记的姓名「王秀英」不符"),
+    ],
+)
+def test_each_fault_refuses_the_file_with_its_row_and_column(
+    world, county_user, settlement_spy, overrides, expected
+):
     rows = [_row(world, "ZY1"), _row(world, "ZY2", **overrides)]
     report = _import(county_user, rows)
     assert report.refused
@@ -119,8 +150,21 @@ def test_a_reference_used_by_another_patient_is_an_error(world, county_user, set
 def test_warnings_do_not_stop_the_import(world, county_user, settlement_spy):
     world.east_son.insured = None
     world.east_son.save()
-    rows = [_row(world, "MZ1", **{"姓名": "王小明", "证件号码": world.east_son.id_number, "就诊类型": "门诊慢特病",
-                                  "出院日期": "", "诊断编码": "J06.9", "医疗总费用": "100", "政策范围内费用": "90"})]
+    rows = [
+        _row(
+            world,
+            "MZ1",
+            **{
+                "姓名": "王小明",
+                "证件号码": world.east_son.id_number,
+                "就诊类型": "门诊慢特病",
+                "出院日期": "",
+                "诊断编码": "J06.9",
+                "医疗总费用": "100",
+                "政策范围内费用": "90",
+            },
+        )
+    ]
     report = _import(county_user, rows)
     assert report.created == 1 and report.errors == []
     assert {w.column for w in report.warnings} == {"证件号码", "诊断编码"}
@@ -138,8 +182,9 @@ def _upload(client, path, **data):
         return client.post(reverse("claims:import_upload"), {"file": handle, **data})
 
 
-def test_web_upload_preview_confirm_and_rejected_rows(as_user, world, county_user, tmp_path, settlement_spy,
-                                                      django_capture_on_commit_callbacks):
+def test_web_upload_preview_confirm_and_rejected_rows(
+    as_user, world, county_user, tmp_path, settlement_spy, django_capture_on_commit_callbacks
+):
     rows = [HEADER, _row(world, "ZY1"), _row(world, "ZY2", **{"医疗机构": "外星医院"}), _row(world, "ZY3")]
     path = tmp_path / "出院清单.xlsx"
     write_xlsx(rows, path)
@@ -172,8 +217,9 @@ def test_web_upload_preview_confirm_and_rejected_rows(as_user, world, county_use
     assert progress["done"] is True and progress["percent"] == 100
 
 
-def test_web_upload_without_skip_is_refused_whole(as_user, world, county_user, tmp_path, settlement_spy,
-                                                  django_capture_on_commit_callbacks):
+def test_web_upload_without_skip_is_refused_whole(
+    as_user, world, county_user, tmp_path, settlement_spy, django_capture_on_commit_callbacks
+):
     path = tmp_path / "bad.xlsx"
     write_xlsx([HEADER, _row(world, "ZY1"), _row(world, "ZY2", **{"出院日期": "2025-01-01"})], path)
     c = as_user(county_user)
@@ -206,7 +252,9 @@ def test_template_download_has_the_canonical_header(as_user, township_user):
     assert list(header) == HEADER
 
 
-def test_management_command_dry_run_json_and_skip_invalid(world, county_user, tmp_path, capsys, settlement_spy):
+def test_management_command_dry_run_json_and_skip_invalid(
+    world, county_user, tmp_path, capsys, settlement_spy
+):
     path = tmp_path / "list.xlsx"
     write_xlsx([HEADER, _row(world, "ZY1"), _row(world, "ZY2", **{"医疗总费用": "-1"})], path)
     with pytest.raises(SystemExit) as caught:

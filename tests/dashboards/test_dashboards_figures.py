@@ -55,7 +55,10 @@ def test_village_level_matches_the_rows(county, county_user):
     period = Period("year", YEAR)
     board = selectors.board(county_user, period, township=township, on=TODAY)
     assert [g.name for g in board.groups] == sorted(v.name for v in township.villages.all())
-    assert sum(g.figures.encounters for g in board.groups) == expected(township, period.start, period.end)["encounters"]
+    assert (
+        sum(g.figures.encounters for g in board.groups)
+        == expected(township, period.start, period.end)["encounters"]
+    )
     want = expected(township, period.start, period.end)
     assert figures_of(board.total) == {key: want[key] for key in figures_of(board.total)}
 
@@ -72,10 +75,15 @@ def test_resettlement_and_registry_changes_show_after_a_refresh(county, county_u
     if stay is None:
         from tests.factories import EncounterFactory, InstitutionFactory
 
-        encounter = EncounterFactory(member=member, institution=InstitutionFactory(level="county"), kind="inpatient",
-                                     admission_date=datetime.date(YEAR, 5, 3),
-                                     discharge_date=datetime.date(YEAR, 5, 9), total_cost=Decimal("9000.00"),
-                                     in_policy_cost=Decimal("8000.00"))
+        encounter = EncounterFactory(
+            member=member,
+            institution=InstitutionFactory(level="county"),
+            kind="inpatient",
+            admission_date=datetime.date(YEAR, 5, 3),
+            discharge_date=datetime.date(YEAR, 5, 9),
+            total_cost=Decimal("9000.00"),
+            in_policy_cost=Decimal("8000.00"),
+        )
         encounter.refresh_from_db()
         stay = make_settlement(encounter, {"basic_insurance": Decimal("6000.00")})
     make_settlement(stay.encounter, {"basic_insurance": Decimal("1.00")}, replaces=stay)
@@ -84,23 +92,30 @@ def test_resettlement_and_registry_changes_show_after_a_refresh(county, county_u
     flipped.insured = True
     flipped.save()
     Household.objects.filter(pk=household.pk).update(annual_income=Decimal("10.00"))
-    Household.objects.filter(village__township=county[1]).exclude(pk=household.pk).update(poverty_status="lifted")
+    Household.objects.filter(village__township=county[1]).exclude(pk=household.pk).update(
+        poverty_status="lifted"
+    )
 
     stale = selectors.board(county_user, period, on=TODAY)
-    assert figures_of(stale.total) != {k: v for k, v in expected(None, period.start, period.end).items()
-                                       if k != "by_fund"}
+    assert figures_of(stale.total) != {
+        k: v for k, v in expected(None, period.start, period.end).items() if k != "by_fund"
+    }
     services.aggregates_refresh(year=YEAR)
     _check_board(county_user, period, county)
 
 
 def test_refresh_of_some_villages_replaces_only_their_cells(county, county_user):
     services.aggregates_refresh(year=YEAR)
-    before = {row["village_id"]: row["n"] for row in EncounterCell.objects.values("village_id").annotate(
-        n=Sum("encounters"))}
+    before = {
+        row["village_id"]: row["n"]
+        for row in EncounterCell.objects.values("village_id").annotate(n=Sum("encounters"))
+    }
     village = county[0].villages.first()
     services.aggregates_refresh(year=YEAR, villages=[village])
-    after = {row["village_id"]: row["n"] for row in EncounterCell.objects.values("village_id").annotate(
-        n=Sum("encounters"))}
+    after = {
+        row["village_id"]: row["n"]
+        for row in EncounterCell.objects.values("village_id").annotate(n=Sum("encounters"))
+    }
     assert before == after
     _check_board(county_user, Period("year", YEAR), county)
 
@@ -129,9 +144,16 @@ def test_township_user_board_holds_only_own_township(county, township_user):
 def test_targets_mark_townships_behind(county, county_user):
     services.aggregates_refresh(year=YEAR)
     period = Period("year", YEAR)
-    services.targets_update(user=county_user, values={"insured_rate": Decimal("0"), "treatment_rate": Decimal("0"),
-                                                      "signing_rate": Decimal("0"), "in_county_rate": Decimal("0"),
-                                                      "self_pay_ratio": Decimal("100")})
+    services.targets_update(
+        user=county_user,
+        values={
+            "insured_rate": Decimal("0"),
+            "treatment_rate": Decimal("0"),
+            "signing_rate": Decimal("0"),
+            "in_county_rate": Decimal("0"),
+            "self_pay_ratio": Decimal("100"),
+        },
+    )
     assert all(not g.misses for g in selectors.board(county_user, period, on=TODAY).groups)
     services.targets_update(user=county_user, values={"insured_rate": Decimal("100")})
     board = selectors.board(county_user, period, on=TODAY)
@@ -156,11 +178,18 @@ def test_query_count_does_not_grow_with_data(areas, today, client):
     for one with three times the townships, villages and encounters per person."""
     user = make_user("bench-county", "county", is_staff=True)
     client.force_login(user)
-    build_county(townships=1, villages_per_township=1, households_per_village=2, encounters_per_member=1, seed=3)
+    build_county(
+        townships=1, villages_per_township=1, households_per_village=2, encounters_per_member=1, seed=3
+    )
     services.aggregates_refresh(year=YEAR)
-    urls = [reverse("dashboards:overview") + f"?year={YEAR}", reverse("dashboards:township_table") + f"?year={YEAR}"]
+    urls = [
+        reverse("dashboards:overview") + f"?year={YEAR}",
+        reverse("dashboards:township_table") + f"?year={YEAR}",
+    ]
     small = [_queries(client, url) for url in urls]
-    build_county(townships=3, villages_per_township=3, households_per_village=3, encounters_per_member=3, seed=4)
+    build_county(
+        townships=3, villages_per_township=3, households_per_village=3, encounters_per_member=3, seed=4
+    )
     services.aggregates_refresh(year=YEAR)
     large = [_queries(client, url) for url in urls]
     assert small == large

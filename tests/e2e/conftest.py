@@ -30,8 +30,10 @@ def _require_browser():
     if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed: .ci/run must install Debian's chromium")
-        pytest.skip("chromium is not installed (apt-get install chromium chromium-driver); "
-                    "end-to-end tests skipped outside CI")
+        pytest.skip(
+            "chromium is not installed (apt-get install chromium chromium-driver); "
+            "end-to-end tests skipped outside CI"
+        )
     try:
         import playwright  # noqa: F401
     except ImportError:
@@ -52,13 +54,30 @@ def live_app(celery_worker_process, settings):
 
     s = connection.settings_dict
     port = _free_port()
-    env = {**os.environ,
-           "DATABASE_URL": f"postgres://{s['USER']}:{s['PASSWORD'] or ''}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}",
-           "MEDIA_ROOT": str(settings.MEDIA_ROOT), "ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{s['USER']}:{s['PASSWORD'] or ''}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    }
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "healthaid.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--timeout", "120", "--log-level", "warning"],
-        cwd=ROOT, env=env)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "healthaid.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--timeout",
+            "120",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -89,9 +108,19 @@ def browser_page():
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True)
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True
+        )
         page = context.new_page()
         page.set_default_timeout(30_000)
         yield page
@@ -123,6 +152,7 @@ def steps(browser_page, request):
 
 
 # --- helpers shared by the scenarios ---------------------------------------------------------------
+
 
 def login(page, base, username, password="test-pass-123"):
     page.goto(base + "/accounts/login/")

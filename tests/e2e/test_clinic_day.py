@@ -22,9 +22,9 @@ from settlement.templatetags.settlement_tags import yuan
 from tests.e2e.conftest import ARTIFACTS, login, open_menu, pick_patient, wait_for_text
 from tests.factories import HouseholdFactory, MemberFactory
 
-HOSPITAL = "平罗县人民医院"          # a county-level designated hospital of the reference data
+HOSPITAL = "平罗县人民医院"  # a county-level designated hospital of the reference data
 PACKAGE = "贫困人口基础包"
-DIAGNOSIS = "I63.9"                  # cerebral infarction: the catalogue's 脑卒中 (I60–I64)
+DIAGNOSIS = "I63.9"  # cerebral infarction: the catalogue's 脑卒中 (I60–I64)
 TOTAL, IN_POLICY = Decimal("18650.40"), Decimal("16200.00")
 
 
@@ -50,8 +50,14 @@ def clinic_day(areas, county_user, township_user):
         document = policy_for_year(document, discharged.year)
     policy = settlement_services.policy_import(user=county_user, document=document)
     settlement_services.policy_activate(user=county_user, policy=policy, resettle=False)
-    return SimpleNamespace(household=household, patient=patient, team=team, policy=policy,
-                           admitted=admitted, discharged=discharged)
+    return SimpleNamespace(
+        household=household,
+        patient=patient,
+        team=team,
+        policy=policy,
+        admitted=admitted,
+        discharged=discharged,
+    )
 
 
 def _expected_settlement(world, encounter):
@@ -59,9 +65,19 @@ def _expected_settlement(world, encounter):
     here (member facts from the register, level from the hospital): what the page must show."""
     claims = {
         "members": {"M": {"poverty_status": "poor", "aid_category": "dibao"}},
-        "encounters": [{"ref": encounter.ref, "member": "M", "date": world.discharged.isoformat(),
-                        "kind": "inpatient", "level": "county", "designated": True,
-                        "total_cost": str(TOTAL), "in_policy_cost": str(IN_POLICY), "disease_code": DIAGNOSIS}],
+        "encounters": [
+            {
+                "ref": encounter.ref,
+                "member": "M",
+                "date": world.discharged.isoformat(),
+                "kind": "inpatient",
+                "level": "county",
+                "designated": True,
+                "total_cost": str(TOTAL),
+                "in_policy_cost": str(IN_POLICY),
+                "disease_code": DIAGNOSIS,
+            }
+        ],
     }
     [result] = settlement_services.settlement_preview(claims=claims, code=world.policy.code)
     return result
@@ -135,8 +151,13 @@ def test_clinic_records_illness_contract_and_stay(live_app, browser_page, steps,
     page.get_by_role("button", name="保存").click()
     wait_for_text(page, "就诊记录 HA")
     encounter = Encounter.objects.get(member=world.patient)
-    assert (encounter.kind, encounter.institution.name, encounter.total_cost, encounter.in_policy_cost,
-            encounter.diagnosis_name) == ("inpatient", HOSPITAL, TOTAL, IN_POLICY, "脑卒中")
+    assert (
+        encounter.kind,
+        encounter.institution.name,
+        encounter.total_cost,
+        encounter.in_policy_cost,
+        encounter.diagnosis_name,
+    ) == ("inpatient", HOSPITAL, TOTAL, IN_POLICY, "脑卒中")
     steps.shot("stay-saved")
 
     # 4. The worker settles it after the commit; the clerk opens the statement.
@@ -146,19 +167,33 @@ def test_clinic_records_illness_contract_and_stay(live_app, browser_page, steps,
     lines = {line.tier_key: line.amount for line in settlement.lines.all()}
     payouts = {key: Decimal(amount) for key, amount in expected["payouts"].items()}
     assert {key: amount for key, amount in payouts.items() if amount} == lines
-    assert (settlement.total_cost, settlement.self_pay, settlement.in_policy_self_pay,
-            settlement.out_of_policy_self_pay) == tuple(
-        Decimal(expected[k]) for k in ("total_cost", "self_pay", "in_policy_self_pay", "out_of_policy_self_pay"))
+    assert (
+        settlement.total_cost,
+        settlement.self_pay,
+        settlement.in_policy_self_pay,
+        settlement.out_of_policy_self_pay,
+    ) == tuple(
+        Decimal(expected[k])
+        for k in ("total_cost", "self_pay", "in_policy_self_pay", "out_of_policy_self_pay")
+    )
     assert settlement.payouts_total == sum(payouts.values()) and settlement.policy == world.policy
     box = page.locator("#settlement-box").inner_text()
-    assert f"报销合计 {yuan(settlement.payouts_total)} 元" in box and f"个人自付 {yuan(settlement.self_pay)} 元" in box
+    assert (
+        f"报销合计 {yuan(settlement.payouts_total)} 元" in box
+        and f"个人自付 {yuan(settlement.self_pay)} 元" in box
+    )
 
     page.get_by_role("link", name="查看/打印结算单").click()
     wait_for_text(page, "困难群众医疗费用一站式结算单")
-    shown = {field: page.locator(f"[data-field={field}]").inner_text()
-             for field in ("total_cost", "payouts_total", "self_pay")}
-    assert shown == {"total_cost": yuan(TOTAL), "payouts_total": yuan(settlement.payouts_total),
-                     "self_pay": yuan(settlement.self_pay)}
+    shown = {
+        field: page.locator(f"[data-field={field}]").inner_text()
+        for field in ("total_cost", "payouts_total", "self_pay")
+    }
+    assert shown == {
+        "total_cost": yuan(TOTAL),
+        "payouts_total": yuan(settlement.payouts_total),
+        "self_pay": yuan(settlement.self_pay),
+    }
     for key, amount in payouts.items():
         assert page.locator(f"tr[data-tier={key}] td.money").inner_text() == yuan(amount), key
     statement = page.locator(".statement").inner_text()

@@ -21,8 +21,13 @@ def supervised_county(areas, supervisor):
     encounters, settlements, illnesses and contracts in YEAR), its aggregates refreshed."""
     from dashboards.services import aggregates_refresh
 
-    build_county(townships=2, villages_per_township=2, households_per_village=4, encounters_per_member=3,
-                 township_objects=[areas["east"], areas["west"]])
+    build_county(
+        townships=2,
+        villages_per_township=2,
+        households_per_village=4,
+        encounters_per_member=3,
+        township_objects=[areas["east"], areas["west"]],
+    )
     aggregates_refresh(years=sorted({YEAR, timezone.localdate().year}))
     return areas
 
@@ -34,7 +39,9 @@ def _number(text):
 
 def _card(page, label):
     """The figure of the overview card headed ``label``."""
-    card = page.locator(".dash-card").filter(has=page.locator(".small.text-muted", has_text=re.compile(f"^{label}")))
+    card = page.locator(".dash-card").filter(
+        has=page.locator(".small.text-muted", has_text=re.compile(f"^{label}"))
+    )
     return _number(card.locator(".fs-4").inner_text())
 
 
@@ -53,7 +60,9 @@ def _figures(cells, *labels):
     return {label: _number(cells[label].inner_text()) for label in labels}
 
 
-def test_supervisor_drills_down_from_county_to_village_people(live_app, browser_page, steps, supervised_county):
+def test_supervisor_drills_down_from_county_to_village_people(
+    live_app, browser_page, steps, supervised_county
+):
     page, east = browser_page, supervised_county["east"]
     today = timezone.localdate()
     login(page, live_app, "leader")
@@ -62,8 +71,11 @@ def test_supervisor_drills_down_from_county_to_village_people(live_app, browser_
     open_menu(page, "统计与公示", "统计概览")
     wait_for_text(page, "全县统计概览")
     assert "数据更新于" in page.content()
-    assert (_card(page, "在册户数"), _card(page, "在册人数")) == (Household.objects.count(), Member.objects.count())
-    assert not page.get_by_role("button", name="立即刷新").count()      # read-only: no refresh for a supervisor
+    assert (_card(page, "在册户数"), _card(page, "在册人数")) == (
+        Household.objects.count(),
+        Member.objects.count(),
+    )
+    assert not page.get_by_role("button", name="立即刷新").count()  # read-only: no refresh for a supervisor
     steps.shot("overview-this-year")
 
     # The year the county's encounters fall in, chosen in the period form.
@@ -74,13 +86,20 @@ def test_supervisor_drills_down_from_county_to_village_people(live_app, browser_
     page.wait_for_url(re.compile(f"year={YEAR}"))
     county = expected(None, datetime.date(YEAR, 1, 1), datetime.date(YEAR, 12, 31), today=today)
     assert county["encounters"] > 0 and county["payouts_total"] > 0
-    assert (_card(page, "就诊人次"), _card(page, r"报销合计\(元\)")) == (county["encounters"], county["payouts_total"])
+    assert (_card(page, "就诊人次"), _card(page, r"报销合计\(元\)")) == (
+        county["encounters"],
+        county["payouts_total"],
+    )
     township = expected(east, datetime.date(YEAR, 1, 1), datetime.date(YEAR, 12, 31), today=today)
     row = _table(page)[east.name]
     assert _figures(row, "户数", "人数", "就诊人次", "疾病档案", "签约户数", "报销合计") == {
-        "户数": township["households"], "人数": township["members"], "就诊人次": township["encounters"],
-        "疾病档案": township["illnesses_identified"], "签约户数": township["households_signed"],
-        "报销合计": township["payouts_total"]}
+        "户数": township["households"],
+        "人数": township["members"],
+        "就诊人次": township["encounters"],
+        "疾病档案": township["illnesses_identified"],
+        "签约户数": township["households_signed"],
+        "报销合计": township["payouts_total"],
+    }
     steps.shot("overview-year")
 
     # Township row → its villages.
@@ -91,9 +110,12 @@ def test_supervisor_drills_down_from_county_to_village_people(live_app, browser_
     for village in east.villages.all():
         people = Member.objects.filter(household__village=village)
         assert _figures(villages[village.name], "户数", "人数", "就诊人次") == {
-            "户数": Household.objects.filter(village=village).count(), "人数": people.count(),
-            "就诊人次": Encounter.objects.filter(member__household__village=village, is_current=True,
-                                             service_date__year=YEAR).count()}, village.name
+            "户数": Household.objects.filter(village=village).count(),
+            "人数": people.count(),
+            "就诊人次": Encounter.objects.filter(
+                member__household__village=village, is_current=True, service_date__year=YEAR
+            ).count(),
+        }, village.name
     steps.shot("township-villages")
 
     # A village's 人数 → the register's list of its people.
@@ -107,5 +129,6 @@ def test_supervisor_drills_down_from_county_to_village_people(live_app, browser_
     assert listed.count() == people.count()
     assert set(listed.locator("td:nth-child(5)").all_inner_texts()) == {village.name}
     assert sorted(listed.locator("td:nth-child(3)").all_inner_texts()) == sorted(
-        people.values_list("household__number", flat=True))
+        people.values_list("household__number", flat=True)
+    )
     steps.shot("village-people")

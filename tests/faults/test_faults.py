@@ -40,9 +40,9 @@ from tests.workers import require_worker_environment, start_worker, stop_worker
 
 pytestmark = pytest.mark.integration
 
-TIMEOUT = 300                                   # seconds; the CI machine is slow and shared
+TIMEOUT = 300  # seconds; the CI machine is slow and shared
 WORKER_APP = f"healthaid-faults-worker-{os.getpid()}"
-ROSTER_HOUSEHOLDS = 1200                        # about 4,000 members
+ROSTER_HOUSEHOLDS = 1200  # about 4,000 members
 
 
 def _until(condition, what: str, timeout: float = TIMEOUT):
@@ -57,12 +57,18 @@ def _until(condition, what: str, timeout: float = TIMEOUT):
 
 # --- PostgreSQL: sessions of the test's own, beside Django's -----------------------------------
 
+
 @contextmanager
 def _session(*, autocommit: bool):
     s = connection.settings_dict
-    conn = psycopg2.connect(dbname=s["NAME"], user=s["USER"], password=s["PASSWORD"] or None,
-                            host=s["HOST"] or "127.0.0.1", port=s["PORT"] or 5432,
-                            application_name=f"healthaid-faults-test-{os.getpid()}")
+    conn = psycopg2.connect(
+        dbname=s["NAME"],
+        user=s["USER"],
+        password=s["PASSWORD"] or None,
+        host=s["HOST"] or "127.0.0.1",
+        port=s["PORT"] or 5432,
+        application_name=f"healthaid-faults-test-{os.getpid()}",
+    )
     conn.autocommit = autocommit
     try:
         yield conn
@@ -74,8 +80,11 @@ def _waiting_worker_sessions(observer, *, besides=()) -> set[int]:
     """The worker's sessions waiting for a lock (``observer`` is in autocommit: in a transaction
     pg_stat_activity would be a snapshot)."""
     with observer.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                       "AND application_name = %s AND wait_event_type = 'Lock'", [WORKER_APP])
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = %s AND wait_event_type = 'Lock'",
+            [WORKER_APP],
+        )
         return {pid for (pid,) in cursor.fetchall()} - set(besides)
 
 
@@ -83,9 +92,11 @@ def _terminate_worker_sessions(observer) -> set[int]:
     """pg_terminate_backend on every session of our worker in the test database, whatever it is
     doing (waiting for a lock mid-transaction, working, or idle between tasks)."""
     with observer.cursor() as cursor:
-        cursor.execute("SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = %s",
-                       [WORKER_APP])
+        cursor.execute(
+            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = %s",
+            [WORKER_APP],
+        )
         return {pid for pid, terminated in cursor.fetchall() if terminated}
 
 
@@ -101,14 +112,16 @@ def _job_row_locked(observer, job_id: int) -> bool:
     """Whether a transaction (the import's) still holds the job's row."""
     with observer.cursor() as cursor:
         try:
-            cursor.execute(f'SELECT id FROM "{RosterImport._meta.db_table}" WHERE id = %s FOR UPDATE NOWAIT',
-                           [job_id])
+            cursor.execute(
+                f'SELECT id FROM "{RosterImport._meta.db_table}" WHERE id = %s FOR UPDATE NOWAIT', [job_id]
+            )
         except psycopg2.errors.LockNotAvailable:
             return True
     return False
 
 
 # --- Redis: a server of the test's own ---------------------------------------------------------
+
 
 class RedisServer:
     """A redis-server on a free port of 127.0.0.1, with its data in ``directory``.
@@ -135,16 +148,33 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-             "--appendfsync", "always", "--dir", str(self.directory), "--logfile", str(self.directory / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--dir",
+                str(self.directory),
+                "--logfile",
+                str(self.directory / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1)
 
         def answers():
             if self.process.poll() is not None:
                 pytest.fail(f"redis-server exited: {(self.directory / 'redis.log').read_text()[-2000:]}")
             try:
-                return client.ping()                # BusyLoadingError while it reads its AOF
+                return client.ping()  # BusyLoadingError while it reads its AOF
             except redis.exceptions.RedisError:
                 return False
 
@@ -162,7 +192,7 @@ def _point_celery_at(broker: str, backend: str | None) -> None:
     from healthaid.celery import app
 
     app.conf.broker_url, app.conf.result_backend = broker, backend
-    app._pool = None                                # rebuilt from the new URL on next use
+    app._pool = None  # rebuilt from the new URL on next use
     app.amqp._producer_pool = None
     app._local.__dict__.pop("backend", None)
 
@@ -188,6 +218,7 @@ def own_redis(tmp_path):
 
 # --- the roster ----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def roster_job(transactional_db, county_user, tmp_path):
     """An uploaded roster of ~1,200 households, new areas included, not yet previewed."""
@@ -196,13 +227,18 @@ def roster_job(transactional_db, county_user, tmp_path):
     path = tmp_path / "roster.xlsx"
     write_xlsx(rows, path)
     job = registry_services.roster_job_create(
-        user=county_user, uploaded_file=SimpleUploadedFile("roster.xlsx", path.read_bytes()),
-        create_areas=True, skip_invalid=False)
+        user=county_user,
+        uploaded_file=SimpleUploadedFile("roster.xlsx", path.read_bytes()),
+        create_areas=True,
+        skip_invalid=False,
+    )
     return SimpleNamespace(job=job, rows=rows, user=county_user)
 
 
 def _wait_for_job(job_id: int, status: str) -> RosterImport:
-    return _until(lambda: RosterImport.objects.filter(pk=job_id, status=status).first(), f"roster job {status}")
+    return _until(
+        lambda: RosterImport.objects.filter(pk=job_id, status=status).first(), f"roster job {status}"
+    )
 
 
 def _preview_and_confirm(roster) -> dict:
@@ -226,8 +262,14 @@ def _imported_once(roster, preview: dict) -> None:
     with all its members, one history record per row."""
     job = RosterImport.objects.get(pk=roster.job.pk)
     assert job.status == RosterImport.Status.DONE
-    counted = ("households_created", "members_created", "households_updated", "members_updated",
-               "members_unchanged", "rows_skipped")
+    counted = (
+        "households_created",
+        "members_created",
+        "households_updated",
+        "members_updated",
+        "members_unchanged",
+        "rows_skipped",
+    )
     assert {k: job.result[k] for k in counted} == {k: preview[k] for k in counted}
     assert Household.objects.count() == preview["households_created"] == len({r[2] for r in roster.rows[1:]})
     assert Member.objects.count() == preview["members_created"]
@@ -265,6 +307,7 @@ def _import_held_at_the_members(roster, **env):
 
 # --- 1. Redis restarted during a roster import ---------------------------------------------------
 
+
 def test_redis_crashes_and_restarts_mid_import_the_import_completes(roster_job, own_redis):
     """Redis is SIGKILLed (a crash) and started again on the same port while the import is
     half-written in its transaction. The worker reconnects; the import, which next needs Redis
@@ -272,7 +315,7 @@ def test_redis_crashes_and_restarts_mid_import_the_import_completes(roster_job, 
     with _import_held_at_the_members(roster_job, REDIS_URL=own_redis.url) as held:
         own_redis.stop(signal.SIGKILL)
         own_redis.start()
-        _nothing_imported()                                       # households written, not committed
+        _nothing_imported()  # households written, not committed
         held.blocker.rollback()
         _wait_for_job(roster_job.job.pk, RosterImport.Status.DONE)
         _imported_once(roster_job, held.preview)
@@ -290,7 +333,9 @@ def test_redis_down_when_the_import_needs_it_rolls_back_then_retries(roster_job,
     with _import_held_at_the_members(roster_job, REDIS_URL=own_redis.url) as held:
         own_redis.stop(signal.SIGTERM)
         held.blocker.rollback()
-        _until(lambda: not _job_row_locked(held.observer, roster_job.job.pk), "the import's transaction to end")
+        _until(
+            lambda: not _job_row_locked(held.observer, roster_job.job.pk), "the import's transaction to end"
+        )
         _nothing_imported()
         assert RosterImport.objects.get(pk=roster_job.job.pk).status == RosterImport.Status.IMPORTING
         own_redis.start()
@@ -300,6 +345,7 @@ def test_redis_down_when_the_import_needs_it_rolls_back_then_retries(roster_job,
 
 # --- 2. The worker's database sessions terminated mid-task ---------------------------------------
 
+
 def test_database_sessions_killed_twice_mid_import_the_retry_imports_once(roster_job):
     """The import's session is terminated while it holds the households it wrote (twice: the
     first retry is terminated at the same point). Each attempt rolls back whole; the third
@@ -308,8 +354,10 @@ def test_database_sessions_killed_twice_mid_import_the_retry_imports_once(roster
         terminated = _terminate_worker_sessions(held.observer)
         assert held.waiting <= terminated
         _nothing_imported()
-        retry = _until(lambda: _waiting_worker_sessions(held.observer, besides=terminated),
-                       "the retry of the import to reach the members")
+        retry = _until(
+            lambda: _waiting_worker_sessions(held.observer, besides=terminated),
+            "the retry of the import to reach the members",
+        )
         assert retry <= _terminate_worker_sessions(held.observer)
         _nothing_imported()
         held.blocker.rollback()
@@ -317,7 +365,7 @@ def test_database_sessions_killed_twice_mid_import_the_retry_imports_once(roster
         _imported_once(roster_job, held.preview)
 
 
-def test_database_sessions_killed_mid_batch_nothing_is_paid_twice(county_year, county_user):
+def test_database_sessions_killed_mid_batch_nothing_is_paid_twice(county_year, county_user):  # noqa: F811
     """A county year's batch (chunks of 50 members) with two chunks held on a member's advisory
     lock; the worker's sessions are terminated with both pool processes inside those chunks,
     then again when both are back in them (their retries). Every chunk is retried and done
@@ -328,7 +376,7 @@ def test_database_sessions_killed_mid_batch_nothing_is_paid_twice(county_year, c
 
     env = {"SETTLEMENT_CHUNK_MEMBERS": "50", "PGAPPNAME": WORKER_APP}
     members = selectors.member_ids_to_settle(2025)
-    held = [members[2 * 50 + 10], members[5 * 50 + 10]]              # inside chunks 2 and 5
+    held = [members[2 * 50 + 10], members[5 * 50 + 10]]  # inside chunks 2 and 5
     worker = start_worker(env=env)
     try:
         terminated = set()
@@ -338,8 +386,10 @@ def test_database_sessions_killed_mid_batch_nothing_is_paid_twice(county_year, c
                     cursor.execute("SELECT pg_advisory_lock(%s, 2025)", [member_id])
             run = settlement_services.settlement_run_start(user=county_user, kind="settle_year", year=2025)
             for _ in range(2):
-                _until(lambda: len(_waiting_worker_sessions(observer, besides=terminated)) == 2,
-                       "both pool processes to wait inside the held chunks")
+                _until(
+                    lambda: len(_waiting_worker_sessions(observer, besides=terminated)) == 2,  # noqa: B023
+                    "both pool processes to wait inside the held chunks",
+                )
                 killed = _terminate_worker_sessions(observer)
                 assert len(killed) >= 2
                 terminated |= killed
@@ -352,8 +402,10 @@ def test_database_sessions_killed_mid_batch_nothing_is_paid_twice(county_year, c
             _check_against_the_engine(run, county_year)
             assert SettlementLine.objects.filter(settlement__is_current=False).count() == 0
 
-        again = _wait_for_run(settlement_services.settlement_run_start(
-            user=county_user, kind="resettle_year", year=2025).pk, timeout=TIMEOUT)
+        again = _wait_for_run(
+            settlement_services.settlement_run_start(user=county_user, kind="resettle_year", year=2025).pk,
+            timeout=TIMEOUT,
+        )
         assert again.status == "done", again.error
         assert again.result["unchanged"] == len(county_year) - 1 and again.result["resettled"] == 0
         assert Settlement.objects.count() == len(county_year) - 1

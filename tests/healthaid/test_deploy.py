@@ -13,13 +13,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _manage(*args, **env):
     base = {key: value for key, value in os.environ.items() if key not in ("SECRET_KEY", "DEBUG")}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env},
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_check_deploy_is_clean_under_production_settings():
-    result = _manage("check", "--deploy", "--fail-level", "WARNING", PRODUCTION="1",
-                     SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="healthaid.example.cn")
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        PRODUCTION="1",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="healthaid.example.cn",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -41,9 +54,15 @@ SECRET_SHAPES = [
 
 def test_no_secrets_in_the_repository():
     listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True)
-    files = [name for name in listed.stdout.split("\0") if name] if listed.returncode == 0 else [
-        str(path.relative_to(ROOT)) for path in ROOT.rglob("*")
-        if path.is_file() and ".venv" not in path.parts and ".git" not in path.parts]
+    files = (
+        [name for name in listed.stdout.split("\0") if name]
+        if listed.returncode == 0
+        else [
+            str(path.relative_to(ROOT))
+            for path in ROOT.rglob("*")
+            if path.is_file() and ".venv" not in path.parts and ".git" not in path.parts
+        ]
+    )
     assert files
     found = []
     for name in files:

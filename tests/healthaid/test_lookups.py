@@ -18,14 +18,19 @@ def members():
 
 
 def test_any_of_finds_what_in_finds(members):
-    wanted = [m.pk for m in members[1:6:2]] + [10**9]          # and an id that does not exist
-    assert set(Member.objects.filter(pk__any_of=wanted).values_list("pk", flat=True)) == \
-        set(Member.objects.filter(pk__in=wanted).values_list("pk", flat=True)) == {m.pk for m in members[1:6:2]}
+    wanted = [m.pk for m in members[1:6:2]] + [10**9]  # and an id that does not exist
+    assert (
+        set(Member.objects.filter(pk__any_of=wanted).values_list("pk", flat=True))
+        == set(Member.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+        == {m.pk for m in members[1:6:2]}
+    )
     households = [members[0].household_id, members[1].household_id]
-    assert sorted(Member.objects.filter(household_id__any_of=households).values_list("pk", flat=True)) == \
-        sorted(m.pk for m in members if m.household_id in households)
-    assert sorted(Member.objects.filter(household__any_of=households).values_list("pk", flat=True)) == \
-        sorted(m.pk for m in members if m.household_id in households)
+    assert sorted(
+        Member.objects.filter(household_id__any_of=households).values_list("pk", flat=True)
+    ) == sorted(m.pk for m in members if m.household_id in households)
+    assert sorted(Member.objects.filter(household__any_of=households).values_list("pk", flat=True)) == sorted(
+        m.pk for m in members if m.household_id in households
+    )
     assert not Member.objects.filter(pk__any_of=[]).exists()
     assert Member.objects.exclude(pk__any_of=[members[0].pk]).count() == len(members) - 1
 

@@ -51,56 +51,68 @@ def test_known_valid_numbers(number, birth, sex):
     assert info.region == number[:6]
 
 
-@pytest.mark.parametrize("first17, expected", [
-    ("11010519491231002", "X"),
-    ("64022119900102001", "5"),
-    ("21138120000229002", "3"),
-    ("44052418800101001", "4"),
-])
+@pytest.mark.parametrize(
+    "first17, expected",
+    [
+        ("11010519491231002", "X"),
+        ("64022119900102001", "5"),
+        ("21138120000229002", "3"),
+        ("44052418800101001", "4"),
+    ],
+)
 def test_check_digit_by_hand(first17, expected):
     assert check_digit(first17) == expected
 
 
-@pytest.mark.parametrize("bad", ["1101051949123100", "110105194912310022", "1101051949123100a", "１１０１０５１９４９１２３１００２"])
+@pytest.mark.parametrize(
+    "bad",
+    ["1101051949123100", "110105194912310022", "1101051949123100a", "１１０１０５１９４９１２３１００２"],
+)
 def test_check_digit_needs_17_ascii_digits(bad):
     with pytest.raises(ValueError):
         check_digit(bad)
 
 
-@pytest.mark.parametrize("raw, normalised", [
-    ("11010519491231002x", "11010519491231002X"),  # lower-case x
-    (" 640221199001020015 ", "640221199001020015"),
-    ("640221 19900102 0015", "640221199001020015"),  # spaces inside
-    ("640221\u300019900102\u30000015", "640221199001020015"),  # full-width spaces
-    ("\t11010519491231002X\n", "11010519491231002X"),
-    ("１１０１０５１９４９１２３１００２Ｘ", "11010519491231002X"),  # full-width digits and Ｘ
-])
+@pytest.mark.parametrize(
+    "raw, normalised",
+    [
+        ("11010519491231002x", "11010519491231002X"),  # lower-case x
+        (" 640221199001020015 ", "640221199001020015"),
+        ("640221 19900102 0015", "640221199001020015"),  # spaces inside
+        ("640221\u300019900102\u30000015", "640221199001020015"),  # full-width spaces
+        ("\t11010519491231002X\n", "11010519491231002X"),
+        ("１１０１０５１９４９１２３１００２Ｘ", "11010519491231002X"),  # full-width digits and Ｘ
+    ],
+)
 def test_normalisation(raw, normalised):
     assert validate_id_number(raw, today=TODAY).number == normalised
 
 
-@pytest.mark.parametrize("value, message_start", [
-    ("", "长度应为18位"),
-    ("64022119900102001", "长度应为18位"),  # 17
-    ("6402211990010200155", "长度应为18位"),  # 19
-    ("64022119900102", "长度应为18位"),
-    ("640221199001020015X", "长度应为18位"),
-    ("64022119900102001A", "格式错误"),  # letter other than X at the end
-    ("6402211990010200X5", "格式错误"),  # X not at the end
-    ("64022119900A020015", "格式错误"),
-    ("640221-9900102001X", "格式错误"),
-    ("64022119900102001²", "格式错误"),  # a Unicode digit that is not 0-9
-    ("640221199002300011", "出生日期无效"),  # 30 February
-    ("640221199013020011", "出生日期无效"),  # month 13
-    ("640221199000020011", "出生日期无效"),  # month 0
-    ("640221199001000011", "出生日期无效"),  # day 0
-    ("640221190002290011", "出生日期无效"),  # 1900 was not a leap year
-    ("640221202501010011", "出生日期无效"),  # after TODAY
-    ("640221189912310011", "出生日期无效"),  # before 1900
-    ("640221199001020016", "校验位错误"),  # 5 expected (see above)
-    ("11010519491231002Y", "格式错误"),
-    ("110105194912310020", "校验位错误"),  # X expected
-])
+@pytest.mark.parametrize(
+    "value, message_start",
+    [
+        ("", "长度应为18位"),
+        ("64022119900102001", "长度应为18位"),  # 17
+        ("6402211990010200155", "长度应为18位"),  # 19
+        ("64022119900102", "长度应为18位"),
+        ("640221199001020015X", "长度应为18位"),
+        ("64022119900102001A", "格式错误"),  # letter other than X at the end
+        ("6402211990010200X5", "格式错误"),  # X not at the end
+        ("64022119900A020015", "格式错误"),
+        ("640221-9900102001X", "格式错误"),
+        ("64022119900102001²", "格式错误"),  # a Unicode digit that is not 0-9
+        ("640221199002300011", "出生日期无效"),  # 30 February
+        ("640221199013020011", "出生日期无效"),  # month 13
+        ("640221199000020011", "出生日期无效"),  # month 0
+        ("640221199001000011", "出生日期无效"),  # day 0
+        ("640221190002290011", "出生日期无效"),  # 1900 was not a leap year
+        ("640221202501010011", "出生日期无效"),  # after TODAY
+        ("640221189912310011", "出生日期无效"),  # before 1900
+        ("640221199001020016", "校验位错误"),  # 5 expected (see above)
+        ("11010519491231002Y", "格式错误"),
+        ("110105194912310020", "校验位错误"),  # X expected
+    ],
+)
 def test_each_fault(value, message_start):
     with pytest.raises(IdNumberError) as caught:
         validate_id_number(value, today=TODAY)
@@ -144,13 +156,16 @@ def test_error_is_a_value_error():
     assert issubclass(IdNumberError, ValueError)
 
 
-@pytest.mark.parametrize("number, masked", [
-    ("64022119900102123X", "640221********123X"),
-    ("11010519491231002X", "110105********002X"),
-    ("1234567", "***4567"),
-    ("123", "***"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "number, masked",
+    [
+        ("64022119900102123X", "640221********123X"),
+        ("11010519491231002X", "110105********002X"),
+        ("1234567", "***4567"),
+        ("123", "***"),
+        ("", ""),
+    ],
+)
 def test_mask(number, masked):
     assert mask_id_number(number) == masked
 
@@ -161,22 +176,34 @@ def test_make_id_number_pieces():
     assert make_id_number("110105", date(1949, 12, 31), 2) == "11010519491231002X"
 
 
-@pytest.mark.parametrize("seq, sex, expected_seq", [
-    (1, "M", "001"), (1, "F", "000"), (0, "M", "001"), (0, "F", "000"),
-    (998, "M", "997"), (999, "F", "998"), (124, "F", "124"), (125, "M", "125"),
-])
+@pytest.mark.parametrize(
+    "seq, sex, expected_seq",
+    [
+        (1, "M", "001"),
+        (1, "F", "000"),
+        (0, "M", "001"),
+        (0, "F", "000"),
+        (998, "M", "997"),
+        (999, "F", "998"),
+        (124, "F", "124"),
+        (125, "M", "125"),
+    ],
+)
 def test_make_id_number_forces_sex_parity(seq, sex, expected_seq):
     number = make_id_number("640221", date(1990, 1, 2), seq, sex)
     assert number[14:17] == expected_seq
     assert validate_id_number(number, today=TODAY).sex == sex
 
 
-@pytest.mark.parametrize("args", [
-    ("64022", date(1990, 1, 2), 1),
-    ("64022a", date(1990, 1, 2), 1),
-    ("640221", date(1990, 1, 2), 1000),
-    ("640221", date(1990, 1, 2), -1),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("64022", date(1990, 1, 2), 1),
+        ("64022a", date(1990, 1, 2), 1),
+        ("640221", date(1990, 1, 2), 1000),
+        ("640221", date(1990, 1, 2), -1),
+    ],
+)
 def test_make_id_number_refuses_bad_parts(args):
     with pytest.raises(ValueError):
         make_id_number(*args)
@@ -220,7 +247,7 @@ def test_made_numbers_validate(region, birth, seq, sex):
 def test_single_substitution_always_fails(region, birth, seq, position, replacement):
     number = make_id_number(region, birth, seq)
     assume(number[position] != replacement)
-    changed = number[:position] + replacement + number[position + 1:]
+    changed = number[:position] + replacement + number[position + 1 :]
     with pytest.raises(IdNumberError):
         validate_id_number(changed, today=TODAY)
 
@@ -229,7 +256,7 @@ def test_single_substitution_always_fails(region, birth, seq, position, replacem
 def test_adjacent_transposition_always_fails(region, birth, seq, position):
     number = make_id_number(region, birth, seq)
     assume(number[position] != number[position + 1])
-    swapped = number[:position] + number[position + 1] + number[position] + number[position + 2:]
+    swapped = number[:position] + number[position + 1] + number[position] + number[position + 2 :]
     with pytest.raises(IdNumberError):
         validate_id_number(swapped, today=TODAY)
 

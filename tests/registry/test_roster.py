@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from registry import codes
+from registry.demo import synthetic_roster, valid_id, write_xlsx
 from registry.idnumber import make_id_number
 from registry.roster import (
     CANONICAL_HEADERS,
@@ -21,7 +22,6 @@ from registry.roster import (
     parse_roster,
     serialize_households,
 )
-from registry.demo import synthetic_roster, valid_id, write_xlsx
 
 TODAY = date(2024, 6, 30)
 INSURED = "是否参加城乡居民基本医疗保险"
@@ -60,8 +60,10 @@ def person(household="H001", relation="户主", sex="M", birth=date(1960, 3, 15)
 
 def family(number, *relations, **cells):
     """A household: the first relation is usually 户主; sexes alternate M, F, M…"""
-    return [person(number, relation, "MF"[i % 2], date(1960 + 10 * (i > 1), 3, 15), **cells)
-            for i, relation in enumerate(relations)]
+    return [
+        person(number, relation, "MF"[i % 2], date(1960 + 10 * (i > 1), 3, 15), **cells)
+        for i, relation in enumerate(relations)
+    ]
 
 
 def sheet(records, header=CANONICAL_HEADERS):
@@ -83,9 +85,27 @@ def only_error(result):
 
 def test_clean_roster():
     head = person("H001", "户主", "M", date(1960, 3, 15), 贫困户属性="低保贫困户", 家庭年收入="8000.5")
-    wife = person("H001", "配偶", "F", date(1962, 7, 1), 贫困户属性="低保贫困户", 家庭年收入="8000.5", 健康状况="长期慢性病")
-    single = person("H002", "户主", "F", date(1940, 1, 1), 性别="", 出生日期="", 是否参加城乡居民基本医疗保险="",
-                    联系电话="", 主要致贫原因="", 救助类别="低保边缘")
+    wife = person(
+        "H001",
+        "配偶",
+        "F",
+        date(1962, 7, 1),
+        贫困户属性="低保贫困户",
+        家庭年收入="8000.5",
+        健康状况="长期慢性病",
+    )
+    single = person(
+        "H002",
+        "户主",
+        "F",
+        date(1940, 1, 1),
+        性别="",
+        出生日期="",
+        是否参加城乡居民基本医疗保险="",
+        联系电话="",
+        主要致贫原因="",
+        救助类别="低保边缘",
+    )
     result = parse(sheet([head, wife, single]))
 
     assert result.errors == []
@@ -140,20 +160,23 @@ def test_rows_may_be_tuples_and_generators():
 # The header
 
 
-@pytest.mark.parametrize("canonical, variant", [
-    ("行政村", "村"),
-    ("证件号码", "身份证号"),
-    ("证件号码", "身份证号码"),
-    ("脱贫状态", "贫困户状态"),
-    ("主要致贫原因", "致贫原因"),
-    (INSURED, "是否参保"),
-    ("乡镇", " 乡 镇 "),
-    ("姓名", "姓\u3000名"),  # full-width space
-    ("户编号", "户编号\n"),
-    ("与户主关系", "与户主\t关系"),
-    ("证件号码", " 身份证 号码 "),
-    ("姓名", "姓名*"),  # the required-column star of templates
-])
+@pytest.mark.parametrize(
+    "canonical, variant",
+    [
+        ("行政村", "村"),
+        ("证件号码", "身份证号"),
+        ("证件号码", "身份证号码"),
+        ("脱贫状态", "贫困户状态"),
+        ("主要致贫原因", "致贫原因"),
+        (INSURED, "是否参保"),
+        ("乡镇", " 乡 镇 "),
+        ("姓名", "姓\u3000名"),  # full-width space
+        ("户编号", "户编号\n"),
+        ("与户主关系", "与户主\t关系"),
+        ("证件号码", " 身份证 号码 "),
+        ("姓名", "姓名*"),  # the required-column star of templates
+    ],
+)
 def test_header_aliases_and_spaces(canonical, variant):
     records = family("H1", "户主", "之子")
     header = [variant if name == canonical else name for name in CANONICAL_HEADERS]
@@ -213,7 +236,9 @@ def test_several_missing_columns_in_template_order():
     header = [name for name in CANONICAL_HEADERS if name not in ("姓名", "乡镇", "脱贫状态")]
     result = parse(sheet(family("H1", "户主"), header))
     assert [(e.row, e.column, e.message) for e in result.errors] == [
-        (1, "乡镇", "缺少必填列"), (1, "姓名", "缺少必填列"), (1, "脱贫状态", "缺少必填列"),
+        (1, "乡镇", "缺少必填列"),
+        (1, "姓名", "缺少必填列"),
+        (1, "脱贫状态", "缺少必填列"),
     ]
 
 
@@ -232,7 +257,9 @@ def test_two_columns_for_one_field(extra):
 
 
 def test_title_row_above_the_header():
-    rows = [["××县建档立卡贫困人口花名册", None, None], [None, None]] + sheet(family("H1", "户主", "配偶", "之子"))
+    rows = [["××县建档立卡贫困人口花名册", None, None], [None, None]] + sheet(
+        family("H1", "户主", "配偶", "之子")
+    )
     rows[5][4] = "123"  # the third member's ID (Excel row 6) is wrong
     result = parse(rows)
     assert result.header_row == 3
@@ -282,7 +309,11 @@ def test_blank_rows_are_skipped_but_keep_row_numbers():
 
 def test_row_with_only_unknown_columns_is_blank():
     header = ["序号"] + CANONICAL_HEADERS
-    rows = [header] + [[1] + [r[n] for n in CANONICAL_HEADERS] for r in family("H1", "户主")] + [[2] + [None] * 17]
+    rows = (
+        [header]
+        + [[1] + [r[n] for n in CANONICAL_HEADERS] for r in family("H1", "户主")]
+        + [[2] + [None] * 17]
+    )
     result = parse(rows)
     assert result.errors == [] and result.row_count == 1
 
@@ -328,7 +359,11 @@ CELL_FAULTS = [
     ("出生日期", 22000.0, "无法识别的日期「22000」，应为YYYY-MM-DD"),
     ("贫困户属性", "富裕户", "未知的值「富裕户」，应为：一般贫困户/低保贫困户/特困供养贫困户"),
     ("脱贫状态", "已致富", "未知的值「已致富」，应为：未脱贫/已脱贫/监测对象"),
-    ("与户主关系", "户长", "未知的值「户长」，应为：户主/配偶/之子/之女/之儿媳/之女婿/之孙子/之孙女/之父/之母/其他"),
+    (
+        "与户主关系",
+        "户长",
+        "未知的值「户长」，应为：户主/配偶/之子/之女/之儿媳/之女婿/之孙子/之孙女/之父/之母/其他",
+    ),
     ("主要致贫原因", "因懒", "未知的值「因懒」，应为：" + _expected_labels(codes.MAIN_CAUSES)),
     ("健康状况", "良好", "未知的值「良好」，应为：健康/长期慢性病/患有大病/残疾"),
     ("救助类别", "五保户", "未知的值「五保户」，应为：特困供养/孤儿/低保/低保边缘/无"),
@@ -480,8 +515,11 @@ CONVERSIONS = [
 def test_conversion(column, value, attribute, expected):
     record = person("H001", "户主", "M", date(1960, 3, 15))
     if column == "证件号码":  # a number ending in x, typed in lower case
-        number = next(n for n in (make_id_number("110105", date(1949, 12, 31), seq) for seq in range(1, 999, 2))
-                      if n.endswith("X"))
+        number = next(
+            n
+            for n in (make_id_number("110105", date(1949, 12, 31), seq) for seq in range(1, 999, 2))
+            if n.endswith("X")
+        )
         record["出生日期"] = "1949-12-31"
         value, expected = number.lower(), number
     record[column] = value
@@ -490,7 +528,10 @@ def test_conversion(column, value, attribute, expected):
     assert getattr(result.households[0].head, attribute) == expected
 
 
-@pytest.mark.parametrize("attribute_label, aid", [("一般贫困户", "none"), ("低保贫困户", "dibao"), ("特困供养贫困户", "tekun"), ("", "none")])
+@pytest.mark.parametrize(
+    "attribute_label, aid",
+    [("一般贫困户", "none"), ("低保贫困户", "dibao"), ("特困供养贫困户", "tekun"), ("", "none")],
+)
 def test_default_aid_category_comes_from_the_head_row(attribute_label, aid):
     records = family("H1", "户主", "配偶", "之子")
     records[0]["贫困户属性"] = attribute_label
@@ -503,16 +544,35 @@ def test_default_aid_category_comes_from_the_head_row(attribute_label, aid):
 
 def test_household_fields_come_from_the_head_row():
     records = family("H1", "之子", "户主", "配偶")  # the head is not the first row
-    records[1].update({"贫困户属性": "特困供养贫困户", "脱贫状态": "监测对象", "主要致贫原因": "因残",
-                       "联系电话": "13800000000", "家庭年收入": "4321"})
-    records[0].update({"贫困户属性": "低保贫困户", "脱贫状态": "未脱贫", "主要致贫原因": "缺水",
-                       "联系电话": "13911111111", "家庭年收入": "999"})
+    records[1].update(
+        {
+            "贫困户属性": "特困供养贫困户",
+            "脱贫状态": "监测对象",
+            "主要致贫原因": "因残",
+            "联系电话": "13800000000",
+            "家庭年收入": "4321",
+        }
+    )
+    records[0].update(
+        {
+            "贫困户属性": "低保贫困户",
+            "脱贫状态": "未脱贫",
+            "主要致贫原因": "缺水",
+            "联系电话": "13911111111",
+            "家庭年收入": "999",
+        }
+    )
     result = parse(sheet(records))
     assert result.errors == []
     household = result.households[0]
     assert household.head.row == 3
-    assert (household.attribute, household.poverty_status, household.main_cause, household.phone, household.annual_income) == (
-        "tekun", "monitored", "disability", "13800000000", Decimal("4321.00"))
+    assert (
+        household.attribute,
+        household.poverty_status,
+        household.main_cause,
+        household.phone,
+        household.annual_income,
+    ) == ("tekun", "monitored", "disability", "13800000000", Decimal("4321.00"))
     assert [m.row for m in household.members] == [2, 3, 4]
     assert household.members[0].phone == "13911111111"  # a member keeps their own phone
 
@@ -556,7 +616,10 @@ def test_duplicate_id_within_one_household():
     records[1]["证件号码"] = records[0]["证件号码"]
     records[1]["性别"], records[1]["出生日期"] = records[0]["性别"], records[0]["出生日期"]
     result = parse(sheet(records))
-    assert [(e.row, e.message) for e in result.errors] == [(2, "证件号码与第3行重复"), (3, "证件号码与第2行重复")]
+    assert [(e.row, e.message) for e in result.errors] == [
+        (2, "证件号码与第3行重复"),
+        (3, "证件号码与第2行重复"),
+    ]
     assert result.households == []
 
 
@@ -581,7 +644,9 @@ def test_household_without_head_does_not_repeat_a_relation_error():
 def test_household_with_several_heads(heads):
     records = family("H1", *(["户主"] * heads), "之子") + family("H2", "户主")
     result = parse(sheet(records))
-    assert result.errors == [RowError(row, "与户主关系", f"该户有{heads}个户主") for row in range(2, 2 + heads)]
+    assert result.errors == [
+        RowError(row, "与户主关系", f"该户有{heads}个户主") for row in range(2, 2 + heads)
+    ]
     assert [h.number for h in result.households] == ["H2"]
     assert result.rejected_rows == list(range(2, 3 + heads))
 
@@ -652,13 +717,28 @@ def _cells(row):
 
 
 def _member_key(member, household):
-    return (household.number, household.township, household.village, member.name, member.id_number, member.relation,
-            member.sex, member.birth_date, member.ethnicity, member.health_status, member.insured, member.aid_category,
-            household.attribute, household.poverty_status, household.main_cause, household.annual_income)
+    return (
+        household.number,
+        household.township,
+        household.village,
+        member.name,
+        member.id_number,
+        member.relation,
+        member.sex,
+        member.birth_date,
+        member.ethnicity,
+        member.health_status,
+        member.insured,
+        member.aid_category,
+        household.attribute,
+        household.poverty_status,
+        household.main_cause,
+        household.annual_income,
+    )
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(min_value=1, max_value=60), st.integers(min_value=0, max_value=10 ** 6))
+@given(st.integers(min_value=1, max_value=60), st.integers(min_value=0, max_value=10**6))
 def test_synthetic_rosters_parse_without_errors(n, seed):
     rows = synthetic_roster(n, seed=seed)
     result = parse(rows)
@@ -669,29 +749,44 @@ def test_synthetic_rosters_parse_without_errors(n, seed):
 
     # every row became the member it describes
     by_row = {m.row: m for h in result.households for m in h.members}
-    labels = {name: codes.label_to_code(table) for name, table in (
-        ("与户主关系", codes.RELATIONS), ("性别", codes.SEXES), ("健康状况", codes.HEALTH_STATUSES),
-        ("救助类别", codes.AID_CATEGORIES))}
+    labels = {
+        name: codes.label_to_code(table)
+        for name, table in (
+            ("与户主关系", codes.RELATIONS),
+            ("性别", codes.SEXES),
+            ("健康状况", codes.HEALTH_STATUSES),
+            ("救助类别", codes.AID_CATEGORIES),
+        )
+    }
     for number, row in enumerate(rows[1:], start=2):
         cells = _cells(row)
         member = by_row[number]
         assert member.name == cells["姓名"] and member.id_number == cells["证件号码"]
         assert member.household_number == cells["户编号"]
         assert member.birth_date == cells["出生日期"]
-        for column, attribute in (("与户主关系", "relation"), ("性别", "sex"), ("健康状况", "health_status"),
-                                  ("救助类别", "aid_category")):
+        for column, attribute in (
+            ("与户主关系", "relation"),
+            ("性别", "sex"),
+            ("健康状况", "health_status"),
+            ("救助类别", "aid_category"),
+        ):
             assert getattr(member, attribute) == labels[column][cells[column]]
         assert member.insured == (cells[INSURED] == "是")
 
     # parse -> serialise -> parse keeps every member and household
     again = parse(serialize_households(result.households))
     assert again.errors == []
-    assert [[_member_key(m, h) for m in h.members] for h in again.households] == \
-           [[_member_key(m, h) for m in h.members] for h in result.households]
+    assert [[_member_key(m, h) for m in h.members] for h in again.households] == [
+        [_member_key(m, h) for m in h.members] for h in result.households
+    ]
 
 
 @settings(max_examples=15, deadline=None)
-@given(st.integers(min_value=2, max_value=40), st.integers(min_value=0, max_value=10 ** 6), st.randoms(use_true_random=False))
+@given(
+    st.integers(min_value=2, max_value=40),
+    st.integers(min_value=0, max_value=10**6),
+    st.randoms(use_true_random=False),
+)
 def test_row_order_does_not_change_households(n, seed, rnd):
     rows = synthetic_roster(n, seed=seed)
     body = rows[1:]
@@ -712,14 +807,14 @@ def test_row_order_does_not_change_households(n, seed, rnd):
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(min_value=2, max_value=30), st.integers(min_value=0, max_value=10 ** 6), st.data())
+@given(st.integers(min_value=2, max_value=30), st.integers(min_value=0, max_value=10**6), st.data())
 def test_one_corrupted_id_rejects_exactly_its_household(n, seed, data):
     rows = synthetic_roster(n, seed=seed)
     index = data.draw(st.integers(min_value=1, max_value=len(rows) - 1))
     number = rows[index][4]
     position = data.draw(st.integers(min_value=0, max_value=17))
     replacement = data.draw(st.sampled_from([c for c in "0123456789" if c != number[position]]))
-    rows[index][4] = number[:position] + replacement + number[position + 1:]
+    rows[index][4] = number[:position] + replacement + number[position + 1 :]
     household = rows[index][2]
     result = parse(rows)
     assert [(e.row, e.column) for e in result.errors] == [(index + 1, "证件号码")]
@@ -755,7 +850,12 @@ def test_synthetic_roster_is_deterministic_and_plausible():
 
 def test_synthetic_roster_options():
     rows = synthetic_roster(50, seed=1, townships=["甲镇", "乙乡"], villages_per_township=2)
-    assert {(r[0], r[1]) for r in rows[1:]} <= {("甲镇", "甲镇一村"), ("甲镇", "甲镇二村"), ("乙乡", "乙乡一村"), ("乙乡", "乙乡二村")}
+    assert {(r[0], r[1]) for r in rows[1:]} <= {
+        ("甲镇", "甲镇一村"),
+        ("甲镇", "甲镇二村"),
+        ("乙乡", "乙乡一村"),
+        ("乙乡", "乙乡二村"),
+    }
     assert parse(rows).errors == []
 
 
@@ -790,5 +890,6 @@ def test_xlsx_round_trip(tmp_path, reader):
     from_file = parse(read)
     from_list = parse(rows)
     assert from_file.errors == []
-    assert [[_member_key(m, h) for m in h.members] for h in from_file.households] == \
-           [[_member_key(m, h) for m in h.members] for h in from_list.households]
+    assert [[_member_key(m, h) for m in h.members] for h in from_file.households] == [
+        [_member_key(m, h) for m in h.members] for h in from_list.households
+    ]

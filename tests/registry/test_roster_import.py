@@ -9,8 +9,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 
 from registry import roster, services
-from registry.models import Household, Member, Township, Village
 from registry.demo import synthetic_roster, write_xlsx
+from registry.models import Household, Member, Township, Village
 
 COL = {name: i for i, name in enumerate(roster.CANONICAL_HEADERS)}
 
@@ -89,7 +89,9 @@ def test_member_listed_under_another_household_is_moved(county_user, roster_rows
     numbers = list(dict.fromkeys(row[COL["户编号"]] for row in moved[1:]))
     # A non-head row of some household, moved to another household of the same village.
     row = next(r for r in moved[1:] if r[COL["与户主关系"]] != "户主")
-    target = next(r for r in moved[1:] if r[COL["户编号"]] != row[COL["户编号"]] and r[COL["与户主关系"]] == "户主")
+    target = next(
+        r for r in moved[1:] if r[COL["户编号"]] != row[COL["户编号"]] and r[COL["与户主关系"]] == "户主"
+    )
     row[COL["户编号"]] = target[COL["户编号"]]
     row[COL["乡镇"]], row[COL["行政村"]] = target[COL["乡镇"]], target[COL["行政村"]]
 
@@ -116,8 +118,12 @@ def test_members_missing_from_a_reimport_are_reported_not_deleted(county_user, r
 def test_new_head_replaces_an_absent_old_head(county_user):
     rows = synthetic_roster(40, seed=3)
     _import(rows, county_user)
-    head = next(r for r in rows[1:] if r[COL["与户主关系"]] == "户主"
-                and sum(1 for x in rows[1:] if x[COL["户编号"]] == r[COL["户编号"]]) >= 2)
+    head = next(
+        r
+        for r in rows[1:]
+        if r[COL["与户主关系"]] == "户主"
+        and sum(1 for x in rows[1:] if x[COL["户编号"]] == r[COL["户编号"]]) >= 2
+    )
     number = head[COL["户编号"]]
     successor = next(r for r in rows[1:] if r[COL["户编号"]] == number and r is not head)
     new_rows = [r for r in copy.deepcopy(rows) if r[COL["证件号码"]] != head[COL["证件号码"]]]
@@ -203,8 +209,12 @@ def test_rejected_rows_workbook_lists_the_bad_rows_with_their_reason(county_user
     bad[2][COL["性别"]] = "女" if bad[2][COL["性别"]] == "男" else "男"
     path = tmp_path / "roster.xlsx"
     write_xlsx(bad, path)
-    job = services.roster_job_create(user=county_user, uploaded_file=SimpleUploadedFile("roster.xlsx", path.read_bytes()),
-                                     create_areas=True, skip_invalid=True)
+    job = services.roster_job_create(
+        user=county_user,
+        uploaded_file=SimpleUploadedFile("roster.xlsx", path.read_bytes()),
+        create_areas=True,
+        skip_invalid=True,
+    )
     job = services.roster_job_run(job_id=job.pk, confirm=False)
     assert job.status == "previewed"
 
@@ -224,8 +234,12 @@ def test_job_run_is_idempotent(county_user, roster_rows, tmp_path):
 
     path = tmp_path / "roster.xlsx"
     write_xlsx(roster_rows, path)
-    job = services.roster_job_create(user=county_user, uploaded_file=SimpleUploadedFile("r.xlsx", path.read_bytes()),
-                                     create_areas=True, skip_invalid=False)
+    job = services.roster_job_create(
+        user=county_user,
+        uploaded_file=SimpleUploadedFile("r.xlsx", path.read_bytes()),
+        create_areas=True,
+        skip_invalid=False,
+    )
     services.roster_job_run(job_id=job.pk, confirm=False)
     services.roster_job_confirm(user=county_user, job=job)
     first = services.roster_job_run(job_id=job.pk, confirm=True)
@@ -254,7 +268,9 @@ def test_import_roster_command_json_and_exit_codes(county_user, roster_rows, tmp
         call_command("import_roster", str(bad), "--json", "--create-areas", stdout=out)
     assert refused.value.code == 1
     result = json.loads(out.getvalue())
-    assert result["errors"] == [{"row": index + 1, "column": "与户主关系", "message": result["errors"][0]["message"]}]
+    assert result["errors"] == [
+        {"row": index + 1, "column": "与户主关系", "message": result["errors"][0]["message"]}
+    ]
     assert "邻居" in result["errors"][0]["message"]
     assert Member.objects.count() == 0
 
@@ -263,8 +279,17 @@ def test_import_roster_command_json_and_exit_codes(county_user, roster_rows, tmp
     result = json.loads(out.getvalue())
     assert result["dry_run"] is True and result["members_created"] == len(roster_rows) - 1
     assert Member.objects.count() == 0
-    expected_keys = {"dry_run", "rows", "households_created", "households_updated", "members_created",
-                     "members_updated", "members_unchanged", "rows_skipped", "errors"}
+    expected_keys = {
+        "dry_run",
+        "rows",
+        "households_created",
+        "households_updated",
+        "members_created",
+        "members_updated",
+        "members_unchanged",
+        "rows_skipped",
+        "errors",
+    }
     assert expected_keys <= set(result)
 
     call_command("import_roster", str(good), "--create-areas", stdout=StringIO())

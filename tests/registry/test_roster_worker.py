@@ -6,8 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from registry import services, tasks
-from registry.models import Household, Member, RosterImport
 from registry.demo import synthetic_roster, write_xlsx
+from registry.models import Household, Member, RosterImport
 
 pytestmark = pytest.mark.integration
 
@@ -26,8 +26,12 @@ def test_upload_preview_and_confirm_run_on_the_worker(celery_worker_process, cou
     rows = synthetic_roster(60, seed=5)
     path = tmp_path / "roster.xlsx"
     write_xlsx(rows, path)
-    job = services.roster_job_create(user=county_user, uploaded_file=SimpleUploadedFile("roster.xlsx", path.read_bytes()),
-                                     create_areas=True, skip_invalid=False)
+    job = services.roster_job_create(
+        user=county_user,
+        uploaded_file=SimpleUploadedFile("roster.xlsx", path.read_bytes()),
+        create_areas=True,
+        skip_invalid=False,
+    )
     tasks.run_roster_job.delay(job.pk, False)
     job = _wait_for(job.pk, RosterImport.Status.PREVIEWED)
     assert job.preview["members_created"] == len(rows) - 1

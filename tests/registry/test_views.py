@@ -74,13 +74,18 @@ def test_township_user_api_is_scoped(client, township_user, people):
     assert [h["number"] for h in data["results"]] == ["E001"]
     assert c.get(f"/api/v1/registry/households/{people['west'].pk}/").status_code == 404
     assert c.get(f"/api/v1/registry/members/{people['west_head'].pk}/").status_code == 404
-    response = c.patch(f"/api/v1/registry/households/{people['west'].pk}/", {"phone": "1", "version": 1},
-                       content_type="application/json")
+    response = c.patch(
+        f"/api/v1/registry/households/{people['west'].pk}/",
+        {"phone": "1", "version": 1},
+        content_type="application/json",
+    )
     assert response.status_code == 404
     # Creating a household in another township's village is refused.
-    response = c.post("/api/v1/registry/households/",
-                      {"number": "X1", "village": people["west"].village_id, "poverty_status": "poor"},
-                      content_type="application/json")
+    response = c.post(
+        "/api/v1/registry/households/",
+        {"number": "X1", "village": people["west"].village_id, "poverty_status": "poor"},
+        content_type="application/json",
+    )
     assert response.status_code == 400
     assert not Household.objects.filter(number="X1").exists()
 
@@ -91,7 +96,11 @@ def test_ids_are_masked_in_lists_exports_and_api_lists(client, county_user, peop
     listing = c.get(reverse("registry:member_list")).content.decode()
     assert full not in listing and mask_id_number(full) in listing
     export = c.get(reverse("registry:member_list"), {"export": "xlsx"})
-    cells = [cell for row in load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True) for cell in row]
+    cells = [
+        cell
+        for row in load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True)
+        for cell in row
+    ]
     assert full not in cells and mask_id_number(full) in cells
     api_list = c.get("/api/v1/registry/members/").json()
     assert full not in str(api_list)
@@ -106,8 +115,11 @@ def test_supervisor_reads_everything_changes_nothing(client, supervisor, people)
     page = c.get(reverse("registry:member_detail", args=[people["east_head"].pk])).content.decode()
     assert people["east_head"].id_number not in page
     assert c.get(reverse("registry:household_edit", args=[people["east"].pk])).status_code == 403
-    response = c.patch(f"/api/v1/registry/households/{people['east'].pk}/", {"phone": "1", "version": 1},
-                       content_type="application/json")
+    response = c.patch(
+        f"/api/v1/registry/households/{people['east'].pk}/",
+        {"phone": "1", "version": 1},
+        content_type="application/json",
+    )
     assert response.status_code == 403
     assert c.get(reverse("registry:roster_import_list")).status_code == 403
 
@@ -116,10 +128,21 @@ def test_saving_over_a_newer_version_is_refused(client, county_user, people):
     c = _client(client, county_user)
     household = people["east"]
     url = reverse("registry:household_edit", args=[household.pk])
-    form = {"village": household.village_id, "phone": "13900000000", "attribute": "general",
-            "poverty_status": "lifted", "main_cause": "illness", "annual_income": "", "version": 1}
+    form = {
+        "village": household.village_id,
+        "phone": "13900000000",
+        "attribute": "general",
+        "poverty_status": "lifted",
+        "main_cause": "illness",
+        "annual_income": "",
+        "version": 1,
+    }
     assert c.post(url, form).status_code == 302  # first clerk saves: version 2
-    stale = {**form, "phone": "13800000000", "poverty_status": "monitored"}  # second clerk, opened at version 1
+    stale = {
+        **form,
+        "phone": "13800000000",
+        "poverty_status": "monitored",
+    }  # second clerk, opened at version 1
     response = c.post(url, stale)
     assert response.status_code == 200
     assert "已被他人修改" in response.content.decode()
@@ -144,7 +167,13 @@ def test_member_create_derives_sex_and_birth_and_refuses_bad_ids(client, county_
     c = _client(client, county_user)
     url = reverse("registry:member_create", args=[people["east"].pk])
     good = next_id_number("F")
-    base = {"name": "王小红", "relation": "daughter", "health_status": "healthy", "insured": "true", "aid_category": "none"}
+    base = {
+        "name": "王小红",
+        "relation": "daughter",
+        "health_status": "healthy",
+        "insured": "true",
+        "aid_category": "none",
+    }
     bad = good[:-1] + ("0" if good[-1] != "0" else "1")
     response = c.post(url, {**base, "id_number": bad})
     assert response.status_code == 200 and "校验位" in response.content.decode()
@@ -169,7 +198,7 @@ def test_list_query_count_does_not_grow_with_rows(client, county_user, areas, dj
             assert c.get("/api/v1/registry/members/").status_code == 200
         return len(ctx.captured_queries)
 
-    for i in range(3):
+    for _i in range(3):
         h = HouseholdFactory(village=areas["east_village"])
         MemberFactory(household=h)
     small = count_queries()
@@ -180,8 +209,9 @@ def test_list_query_count_does_not_grow_with_rows(client, county_user, areas, dj
     assert count_queries() == small
 
 
-def test_roster_upload_preview_confirm_and_rejected_rows(client, county_user, tmp_path,
-                                                         django_capture_on_commit_callbacks):
+def test_roster_upload_preview_confirm_and_rejected_rows(
+    client, county_user, tmp_path, django_capture_on_commit_callbacks
+):
     import copy
 
     from registry import roster
@@ -196,8 +226,9 @@ def test_roster_upload_preview_confirm_and_rejected_rows(client, county_user, tm
     c = _client(client, county_user)
     assert c.get(reverse("registry:roster_import_list")).status_code == 200
     with path.open("rb") as handle, django_capture_on_commit_callbacks(execute=True):
-        response = c.post(reverse("registry:roster_upload"),
-                          {"file": handle, "create_areas": "on", "skip_invalid": "on"})
+        response = c.post(
+            reverse("registry:roster_upload"), {"file": handle, "create_areas": "on", "skip_invalid": "on"}
+        )
     assert response.status_code == 302
     detail = c.get(response["Location"]).content.decode()
     assert "预检完成" in detail and "第5行" in detail and "长度应为18位" in detail
@@ -234,6 +265,7 @@ def test_roster_template_download_has_the_canonical_headers(client, county_user)
 
     response = _client(client, county_user).get(reverse("registry:roster_template"))
     assert response.status_code == 200
-    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content) if response.streaming
-                                     else response.content)).active
+    sheet = load_workbook(
+        io.BytesIO(b"".join(response.streaming_content) if response.streaming else response.content)
+    ).active
     assert [cell.value for cell in sheet[1]] == list(CANONICAL_HEADERS)

@@ -5,7 +5,14 @@ from types import SimpleNamespace
 import pytest
 
 from tests.factories import HouseholdFactory, MemberFactory
-from tests.settlement_world import CLAIMS_FILE, EXPECTED_FILE, POLICY_FILE, REGISTRY_STATUS, add_encounter, load
+from tests.settlement_world import (
+    CLAIMS_FILE,
+    EXPECTED_FILE,
+    POLICY_FILE,
+    REGISTRY_STATUS,
+    add_encounter,
+    load,
+)
 
 
 @pytest.fixture
@@ -26,10 +33,15 @@ def golden_world(areas, golden):
     members = {}
     for i, (key, raw) in enumerate(golden.claims["members"].items()):
         village = areas["east_village"] if i < 3 else areas["west_village"]
-        household = HouseholdFactory(village=village, number=f"G{key}",
-                                     poverty_status=REGISTRY_STATUS.get(raw["poverty_status"], raw["poverty_status"]))
+        household = HouseholdFactory(
+            village=village,
+            number=f"G{key}",
+            poverty_status=REGISTRY_STATUS.get(raw["poverty_status"], raw["poverty_status"]),
+        )
         members[key] = MemberFactory(household=household, name=f"患者{key}", aid_category=raw["aid_category"])
-    encounters = {raw["ref"]: add_encounter(members[raw["member"]], raw) for raw in golden.claims["encounters"]}
+    encounters = {
+        raw["ref"]: add_encounter(members[raw["member"]], raw) for raw in golden.claims["encounters"]
+    }
     return SimpleNamespace(members=members, encounters=encounters, **areas)
 
 

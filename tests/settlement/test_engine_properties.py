@@ -15,19 +15,34 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from settlement.engine import (
-    ClaimsError, PolicyError, compile_policy, parse_claims, settle, settle_claims,
+    ClaimsError,
+    PolicyError,
+    compile_policy,
+    parse_claims,
+    settle,
+    settle_claims,
     validate_policy,
 )
 
-FAST = settings(max_examples=120, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FAST = settings(
+    max_examples=120,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 KINDS = ["inpatient", "outpatient_chronic", "outpatient"]
 LEVELS = ["village", "township", "county", "city", "province", "out_of_province"]
 POVERTY = ["poor", "monitored", "lifted", "none"]
 AID = ["tekun", "orphan", "dibao", "dibao_edge", "none"]
-TIER_KINDS = ["basic_insurance", "catastrophic_insurance", "medical_aid", "supplementary",
-              "hospital_waiver", "backstop"]
+TIER_KINDS = [
+    "basic_insurance",
+    "catastrophic_insurance",
+    "medical_aid",
+    "supplementary",
+    "hospital_waiver",
+    "backstop",
+]
 PREFIXES = ["C", "C16", "E11", "I2"]
 DISEASES = ["C16.9", "C34.1", "E11.9", "I21.0", "I10", "J18.9"]
 PACKAGES = ["K35", "O80", "Z99"]
@@ -42,7 +57,7 @@ CENT = Decimal("0.01")
 
 
 def D(x):
-    return Decimal(str(x))          # JSON number or string → Decimal (float via its repr)
+    return Decimal(str(x))  # JSON number or string → Decimal (float via its repr)
 
 
 def rnd(x):
@@ -51,11 +66,18 @@ def rnd(x):
 
 def holds(cond, enc, mem):
     """CONDITIONS: every key must hold; a list means any of its values."""
+
     def any_of(v):
         return v if isinstance(v, list) else [v]
-    facts = {"kinds": enc["kind"], "levels": enc["level"],
-             "designated": enc.get("designated", True), "referred": enc.get("referred", True),
-             "poverty_statuses": mem["poverty_status"], "aid_categories": mem["aid_category"]}
+
+    facts = {
+        "kinds": enc["kind"],
+        "levels": enc["level"],
+        "designated": enc.get("designated", True),
+        "referred": enc.get("referred", True),
+        "poverty_statuses": mem["poverty_status"],
+        "aid_categories": mem["aid_category"],
+    }
     for key, val in cond.items():
         if key == "disease_codes":
             code = enc.get("disease_code")
@@ -68,8 +90,10 @@ def holds(cond, enc, mem):
 
 def rate_function(rate, bonus, level, d):
     """g(x) for this rate spec, with rate_bonus, cumulative bands shifted down by d."""
+
     def eff(r):
         return min(Decimal(1), D(r) + bonus)
+
     if "flat" in rate:
         return lambda x: x * eff(rate["flat"])
     if "by_level" in rate:
@@ -80,6 +104,7 @@ def rate_function(rate, bonus, level, d):
     if rate.get("measure", "above_deductible") == "cumulative":
         bands = [(None if u is None else u - d, r) for u, r in bands if u is None or u > d]
     if rate.get("mode", "progressive") == "progressive":
+
         def g(x):
             total, lower = Decimal(0), Decimal(0)
             for upper, r in bands:
@@ -90,19 +115,20 @@ def rate_function(rate, bonus, level, d):
                     break
                 lower = upper
             return total
+
         return g
 
     def g(x):
         for upper, r in bands:
             if upper is None or x <= upper:
                 return x * r
+
     return g
 
 
 def reference_settle(doc, claims):
     members, encounters = claims["members"], claims["encounters"]
-    order = sorted(range(len(encounters)),
-                   key=lambda i: (encounters[i]["member"], encounters[i]["date"], i))
+    order = sorted(range(len(encounters)), key=lambda i: (encounters[i]["member"], encounters[i]["date"], i))
     accumulators = {}
     outputs = [None] * len(encounters)
     with localcontext() as ctx:
@@ -123,8 +149,10 @@ def reference_settle(doc, claims):
                     if holds(ov["when"], e, m):
                         P.update(ov["set"])
                 base_now = R_in if P.get("base", "in_policy") == "in_policy" else R_in + R_out
-                A = accumulators.setdefault((e["member"], e["date"][:4], tier["key"]),
-                                            {"base": Decimal(0), "paid": Decimal(0), "count": 0})
+                A = accumulators.setdefault(
+                    (e["member"], e["date"][:4], tier["key"]),
+                    {"base": Decimal(0), "paid": Decimal(0), "count": 0},
+                )
                 if tier["kind"] == "backstop":
                     pay = Decimal(0)
                     r = P.get("self_pay_ratio_cap")
@@ -157,8 +185,9 @@ def reference_settle(doc, claims):
                         if ded.get("per", "encounter") == "encounter":
                             pay = g(max(Decimal(0), base_now - d))
                         else:
-                            pay = (g(max(Decimal(0), A["base"] + base_now - d))
-                                   - g(max(Decimal(0), A["base"] - d)))
+                            pay = g(max(Decimal(0), A["base"] + base_now - d)) - g(
+                                max(Decimal(0), A["base"] - d)
+                            )
                     pay = rnd(pay)
                     cap = P.get("cap") or {}
                     if cap.get("per_encounter") is not None:
@@ -176,14 +205,19 @@ def reference_settle(doc, claims):
                     R_in = Decimal(0)
                 payouts[tier["key"]] = pay
             s = lambda x: str(rnd(x))
-            outputs[i] = {"ref": e["ref"], "total_cost": s(total),
-                          "payouts": {k: s(v) for k, v in payouts.items()},
-                          "self_pay": s(R_in + R_out), "in_policy_self_pay": s(R_in),
-                          "out_of_policy_self_pay": s(R_out)}
+            outputs[i] = {
+                "ref": e["ref"],
+                "total_cost": s(total),
+                "payouts": {k: s(v) for k, v in payouts.items()},
+                "self_pay": s(R_in + R_out),
+                "in_policy_self_pay": s(R_in),
+                "out_of_policy_self_pay": s(R_out),
+            }
     return outputs
 
 
 # ============================================================================ strategies
+
 
 def cents_text(c):
     return f"{c // 100}.{c % 100:02d}"
@@ -203,6 +237,7 @@ def amounts(hi=3_000_000):
     """An amount in any JSON spelling: string with cents, int yuan, or float with cents.
     Half of them are round hundreds of yuan, so band uppers, deductibles and costs often meet
     exactly (that is where ≤ versus < shows)."""
+
     def spell(c_form):
         c, form = c_form
         if form == "int" and c % 100 == 0:
@@ -210,17 +245,21 @@ def amounts(hi=3_000_000):
         if form == "float":
             return float(cents_text(c))
         return cents_text(c)
-    cents_ = st.one_of(st.integers(0, hi // 10_000).map(lambda k: k * 10_000),
-                       st.integers(0, hi))
+
+    cents_ = st.one_of(st.integers(0, hi // 10_000).map(lambda k: k * 10_000), st.integers(0, hi))
     return st.tuples(cents_, st.sampled_from(["str", "int", "float"])).map(spell)
 
 
-AMOUNT, AMOUNT_2M, AMOUNT_1M, AMOUNT_500K = (amounts(), amounts(2_000_000), amounts(1_000_000),
-                                             amounts(500_000))
+AMOUNT, AMOUNT_2M, AMOUNT_1M, AMOUNT_500K = (
+    amounts(),
+    amounts(2_000_000),
+    amounts(1_000_000),
+    amounts(500_000),
+)
 OPTIONAL_AMOUNT = st.one_of(st.none(), AMOUNT)
 RATES = st.one_of(
-    st.integers(0, 100).map(lambda k: k / 100),                  # 0.65 as a JSON number
-    st.integers(0, 1000).map(lambda k: str(Decimal(k) / 1000)),   # "0.125"
+    st.integers(0, 100).map(lambda k: k / 100),  # 0.65 as a JSON number
+    st.integers(0, 1000).map(lambda k: str(Decimal(k) / 1000)),  # "0.125"
     st.sampled_from([0, 1, "1", 0.05, 0.5, 0.333333]),
 )
 OPTIONAL_RATE = st.one_of(RATES, st.none())
@@ -239,8 +278,9 @@ CONDITION_OPTIONS = {
     "disease_codes": st.lists(st.sampled_from(PREFIXES), min_size=1, max_size=2),
 }
 CONDITION_KEYS = st.lists(st.sampled_from(sorted(CONDITION_OPTIONS)), unique=True, max_size=2)
-UPPERS = st.lists(st.one_of(st.integers(1, 300).map(lambda k: k * 10_000),
-                            st.integers(1, 30_000_000)), max_size=3)
+UPPERS = st.lists(
+    st.one_of(st.integers(1, 300).map(lambda k: k * 10_000), st.integers(1, 30_000_000)), max_size=3
+)
 PACKAGE_CODES = st.lists(st.sampled_from(PACKAGES), unique=True, min_size=1, max_size=2)
 
 
@@ -285,8 +325,11 @@ def rate_specs(draw, bracket_allowed):
     bands = [[cents_text(u) if draw(st.booleans()) else u / 100, draw(RATES)] for u in uppers]
     bands.append([None, draw(RATES)])
     out = {"bands": bands}
-    mode = draw(st.sampled_from(["progressive", "bracket", "bracket", None] if bracket_allowed
-                                else ["progressive", None]))
+    mode = draw(
+        st.sampled_from(
+            ["progressive", "bracket", "bracket", None] if bracket_allowed else ["progressive", None]
+        )
+    )
     if mode:
         out["mode"] = mode
     measure = draw(st.sampled_from(["above_deductible", "cumulative", "cumulative", None]))
@@ -333,29 +376,35 @@ CAPS, PACKAGE_MAPS, SELF_PAY_CAPS = caps(), packages(), self_pay_caps()
 def tier_fields(draw, kind, bracket_allowed, per_year_allowed, for_override):
     """Settable fields valid for this kind of tier; fewer of them in an override."""
     if kind == "backstop":
-        options = {"self_pay_cap": (0.6, SELF_PAY_CAPS),
-                   "self_pay_ratio_cap": (0.6, OPTIONAL_RATE if for_override else RATES),
-                   "self_pay_ratio_of": (0.4, RATIO_OF),
-                   "base": (0.3, BASES)}
+        options = {
+            "self_pay_cap": (0.6, SELF_PAY_CAPS),
+            "self_pay_ratio_cap": (0.6, OPTIONAL_RATE if for_override else RATES),
+            "self_pay_ratio_of": (0.4, RATIO_OF),
+            "base": (0.3, BASES),
+        }
     else:
-        options = {"deductible": (0.75, DEDUCTIBLES[per_year_allowed]),
-                   "rate": (0.5, RATE_SPECS[bracket_allowed]),
-                   "rate_bonus": (0.3, SMALL_RATES),
-                   "cap": (0.4, CAPS),
-                   "packages": (0.25, PACKAGE_MAPS),
-                   "base": (0.25, BASES)}
+        options = {
+            "deductible": (0.75, DEDUCTIBLES[per_year_allowed]),
+            "rate": (0.5, RATE_SPECS[bracket_allowed]),
+            "rate_bonus": (0.3, SMALL_RATES),
+            "cap": (0.4, CAPS),
+            "packages": (0.25, PACKAGE_MAPS),
+            "base": (0.25, BASES),
+        }
     scale = 0.5 if for_override else 1.0
-    out = {name: draw(strategy) for name, (p, strategy) in options.items()
-           if chance(draw, p * scale)}
+    out = {name: draw(strategy) for name, (p, strategy) in options.items() if chance(draw, p * scale)}
     if for_override and not out:
         name = draw(st.sampled_from(sorted(options)))
         out[name] = draw(options[name][1])
     return out
 
 
-TIER_FIELDS = {(kind, year, over): tier_fields(kind, not year, year, over)
-               for kind in ("backstop", "other") for year in (True, False)
-               for over in (True, False)}
+TIER_FIELDS = {
+    (kind, year, over): tier_fields(kind, not year, year, over)
+    for kind in ("backstop", "other")
+    for year in (True, False)
+    for over in (True, False)
+}
 
 
 @st.composite
@@ -371,14 +420,21 @@ def tiers(draw, i, kind=None):
     t.update(draw(TIER_FIELDS[group, per_year_allowed, False]))
     if kind != "backstop" and "rate" not in t:
         t["rate"] = draw(RATE_SPECS[not per_year_allowed])
-    overrides = [{"when": draw(CONDITIONS), "set": draw(TIER_FIELDS[group, per_year_allowed, True])}
-                 for _ in range(draw(st.integers(0, 3)))]
+    overrides = [
+        {"when": draw(CONDITIONS), "set": draw(TIER_FIELDS[group, per_year_allowed, True])}
+        for _ in range(draw(st.integers(0, 3)))
+    ]
     if overrides:
         t["overrides"] = overrides
     if kind == "backstop":
-        has_cap = t.get("self_pay_cap") or t.get("self_pay_ratio_cap") is not None or any(
-            o["set"].get("self_pay_cap") or o["set"].get("self_pay_ratio_cap") is not None
-            for o in overrides)
+        has_cap = (
+            t.get("self_pay_cap")
+            or t.get("self_pay_ratio_cap") is not None
+            or any(
+                o["set"].get("self_pay_cap") or o["set"].get("self_pay_ratio_cap") is not None
+                for o in overrides
+            )
+        )
         if not has_cap:
             t["self_pay_ratio_cap"] = draw(RATES)
     return t
@@ -392,28 +448,37 @@ BACKSTOPS = [tiers(i, "backstop") for i in range(5)]
 def policies(draw):
     n = draw(st.integers(1, 4))
     out = [draw(TIERS[i]) for i in range(n)]
-    if draw(st.booleans()):                   # a backstop closing the chain, as counties do
+    if draw(st.booleans()):  # a backstop closing the chain, as counties do
         out.append(draw(BACKSTOPS[n]))
     return {"code": "p", "name": "random policy", "year": 2025, "tiers": out}
 
 
-DATES = st.sampled_from(["2024-12-31", "2025-01-01", "2025-03-15", "2025-03-15", "2025-07-01",
-                         "2025-11-30", "2026-01-02"])
-TOTALS = st.one_of(st.integers(0, 300).map(lambda k: k * 10_000), st.integers(0, 30_000_000),
-                   st.integers(0, 100_000))
+DATES = st.sampled_from(
+    ["2024-12-31", "2025-01-01", "2025-03-15", "2025-03-15", "2025-07-01", "2025-11-30", "2026-01-02"]
+)
+TOTALS = st.one_of(
+    st.integers(0, 300).map(lambda k: k * 10_000), st.integers(0, 30_000_000), st.integers(0, 100_000)
+)
 
 
 @st.composite
 def claims_docs(draw):
-    keys = ["A", "B"][:draw(st.integers(1, 2))]
-    members = {k: {"poverty_status": draw(st.sampled_from(POVERTY)),
-                   "aid_category": draw(st.sampled_from(AID))} for k in keys}
+    keys = ["A", "B"][: draw(st.integers(1, 2))]
+    members = {
+        k: {"poverty_status": draw(st.sampled_from(POVERTY)), "aid_category": draw(st.sampled_from(AID))}
+        for k in keys
+    }
     encounters = []
     for i in range(draw(st.integers(1, 10))):
         total = draw(TOTALS)
-        e = {"ref": f"r{i}", "member": draw(st.sampled_from(keys)), "date": draw(DATES),
-             "kind": draw(st.sampled_from(KINDS)), "level": draw(LEVEL),
-             "total_cost": cents_text(total)}
+        e = {
+            "ref": f"r{i}",
+            "member": draw(st.sampled_from(keys)),
+            "date": draw(DATES),
+            "kind": draw(st.sampled_from(KINDS)),
+            "level": draw(LEVEL),
+            "total_cost": cents_text(total),
+        }
         shape = draw(PERCENT)
         if shape < 30:
             e["in_policy_cost"] = cents_text(draw(st.integers(0, total)))
@@ -432,6 +497,7 @@ def claims_docs(draw):
 
 # ============================================================================ properties
 
+
 def cents(s):
     whole, frac = s.split(".")
     assert len(frac) == 2
@@ -441,25 +507,28 @@ def cents(s):
 def check_invariants(doc, claims, out):
     by_ref = {e["ref"]: e for e in claims["encounters"]}
     keys = [t["key"] for t in doc["tiers"]]
-    in_policy_base = {t["key"] for t in doc["tiers"] if t.get("base", "in_policy") == "in_policy"
-                      and not any("base" in o["set"] for o in t.get("overrides", []))}
-    assert [r["ref"] for r in out] == [e["ref"] for e in claims["encounters"]]   # input order
+    in_policy_base = {
+        t["key"]
+        for t in doc["tiers"]
+        if t.get("base", "in_policy") == "in_policy"
+        and not any("base" in o["set"] for o in t.get("overrides", []))
+    }
+    assert [r["ref"] for r in out] == [e["ref"] for e in claims["encounters"]]  # input order
     for r in out:
         e = by_ref[r["ref"]]
         total = cents(e["total_cost"])
         in_policy = cents(e.get("in_policy_cost", e["total_cost"]))
-        assert list(r["payouts"]) == keys                                        # policy order
+        assert list(r["payouts"]) == keys  # policy order
         pays = [cents(r["payouts"][k]) for k in keys]
         assert all(p >= 0 for p in pays)
         assert cents(r["total_cost"]) == total
         assert sum(pays) + cents(r["self_pay"]) == total
-        assert cents(r["in_policy_self_pay"]) + cents(r["out_of_policy_self_pay"]) == \
-            cents(r["self_pay"])
+        assert cents(r["in_policy_self_pay"]) + cents(r["out_of_policy_self_pay"]) == cents(r["self_pay"])
         # payouts come out of the in-policy cost first
         assert cents(r["in_policy_self_pay"]) == max(0, in_policy - sum(pays))
         paid_before = 0
         for k, p in zip(keys, pays):
-            if k in in_policy_base:             # never more than the in-policy cost left
+            if k in in_policy_base:  # never more than the in-policy cost left
                 assert p <= max(0, in_policy - paid_before)
             paid_before += p
 
@@ -480,10 +549,16 @@ def test_band_boundaries_agree_with_reference(rate, deductible, per_year, data):
     if "bands" not in rate:
         rate = {"bands": [[1000, 0.5], [None, 0.8]], "mode": "bracket"}
     if per_year:
-        rate["mode"] = "progressive"          # bracket with a per-year deductible is refused
+        rate["mode"] = "progressive"  # bracket with a per-year deductible is refused
     d = cents(cents_text(int(D(deductible) * 100)))
-    tier_ = {"key": "t", "kind": "basic_insurance", "name": "t", "fund": "f", "rate": rate,
-             "deductible": {"per": "year" if per_year else "encounter", "amount": deductible}}
+    tier_ = {
+        "key": "t",
+        "kind": "basic_insurance",
+        "name": "t",
+        "fund": "f",
+        "rate": rate,
+        "deductible": {"per": "year" if per_year else "encounter", "amount": deductible},
+    }
     doc = {"code": "p", "name": "n", "year": 2025, "tiers": [tier_]}
     uppers = [cents(cents_text(int(D(u) * 100))) for u, _ in rate["bands"] if u is not None]
     encounters = []
@@ -492,13 +567,19 @@ def test_band_boundaries_agree_with_reference(rate, deductible, per_year, data):
         delta = data.draw(st.sampled_from([-1, 0, 1]))
         # above_deductible uppers count above d; cumulative ones from zero
         at = upper + delta + (0 if rate.get("measure") == "cumulative" else d)
-        encounters.append({"ref": f"r{i}", "member": "M", "date": f"2025-0{i + 1}-01",
-                           "kind": "inpatient", "level": "county",
-                           "total_cost": cents_text(max(0, at))})
+        encounters.append(
+            {
+                "ref": f"r{i}",
+                "member": "M",
+                "date": f"2025-0{i + 1}-01",
+                "kind": "inpatient",
+                "level": "county",
+                "total_cost": cents_text(max(0, at)),
+            }
+        )
         if per_year:
-            break                             # one encounter: x is then exactly at − d
-    claims = {"members": {"M": {"poverty_status": "none", "aid_category": "none"}},
-              "encounters": encounters}
+            break  # one encounter: x is then exactly at − d
+    claims = {"members": {"M": {"poverty_status": "none", "aid_category": "none"}}, "encounters": encounters}
     assert settle_claims(doc, claims) == reference_settle(doc, claims)
 
 
@@ -526,14 +607,37 @@ def test_members_independent_and_order_only_matters_for_same_day_ties(doc, claim
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=True)
-    | st.sampled_from(["", "a", "0.5", "-1", "1e999999", "flat", "bands", "year", "inpatient",
-                      "backstop"]),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.sampled_from(["key", "kind", "rate", "flat", "bands", "per", "amount",
-                                       "tiers", "when", "set", "overrides", "by_level", "x"]),
-                      children, max_size=4),
-    max_leaves=20)
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=True)
+    | st.sampled_from(["", "a", "0.5", "-1", "1e999999", "flat", "bands", "year", "inpatient", "backstop"]),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "key",
+                    "kind",
+                    "rate",
+                    "flat",
+                    "bands",
+                    "per",
+                    "amount",
+                    "tiers",
+                    "when",
+                    "set",
+                    "overrides",
+                    "by_level",
+                    "x",
+                ]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
 
 
 @settings(FAST, max_examples=150)
@@ -566,6 +670,7 @@ def test_mutated_policy_is_refused_or_still_settles(doc, data):
             for i, v in enumerate(node):
                 paths.append((node, i))
                 walk(v, path + [i])
+
     walk(doc, [])
     parent, k = data.draw(st.sampled_from(paths))
     parent[k] = data.draw(st.sampled_from([None, -1, 2, "x", [], {}, True, "1.005", 0.5]))
@@ -574,31 +679,57 @@ def test_mutated_policy_is_refused_or_still_settles(doc, data):
     except PolicyError as exc:
         assert exc.errors and all(": " in e for e in exc.errors)
         return
-    claims = {"members": {"M": {"poverty_status": "poor", "aid_category": "dibao"}},
-              "encounters": [{"ref": "a", "member": "M", "date": "2025-01-01",
-                              "kind": "inpatient", "level": "county", "total_cost": "12345.67",
-                              "in_policy_cost": "10000.00"}]}
+    claims = {
+        "members": {"M": {"poverty_status": "poor", "aid_category": "dibao"}},
+        "encounters": [
+            {
+                "ref": "a",
+                "member": "M",
+                "date": "2025-01-01",
+                "kind": "inpatient",
+                "level": "county",
+                "total_cost": "12345.67",
+                "in_policy_cost": "10000.00",
+            }
+        ],
+    }
     try:
         expected = reference_settle(doc, claims)
     except Exception:
-        return            # the reference is not meant for every accepted corner (e.g. nulls)
+        return  # the reference is not meant for every accepted corner (e.g. nulls)
     assert settle_claims(policy, claims) == expected
 
 
 @settings(FAST, max_examples=60)
-@given(raw=st.lists(st.dictionaries(
-    st.sampled_from(["ref", "member", "date", "kind", "level", "total_cost", "in_policy_cost",
-                     "designated", "x"]),
-    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["", "x", "-1", "2025-13-01"])
-    | st.sampled_from(["2025-01-01", "inpatient", "county", "M", "1.50"]), max_size=8),
-    max_size=3))
+@given(
+    raw=st.lists(
+        st.dictionaries(
+            st.sampled_from(
+                ["ref", "member", "date", "kind", "level", "total_cost", "in_policy_cost", "designated", "x"]
+            ),
+            st.none()
+            | st.booleans()
+            | st.integers(-3, 3)
+            | st.sampled_from(["", "x", "-1", "2025-13-01"])
+            | st.sampled_from(["2025-01-01", "inpatient", "county", "M", "1.50"]),
+            max_size=8,
+        ),
+        max_size=3,
+    )
+)
 def test_claims_parsing_never_crashes(raw):
     try:
-        settle_claims({"code": "c", "name": "n", "year": 2025,
-                       "tiers": [{"key": "t", "kind": "basic_insurance", "name": "t",
-                                  "fund": "f", "rate": {"flat": 0.5}}]},
-                      {"members": {"M": {"poverty_status": "none", "aid_category": "none"}},
-                       "encounters": raw})
+        settle_claims(
+            {
+                "code": "c",
+                "name": "n",
+                "year": 2025,
+                "tiers": [
+                    {"key": "t", "kind": "basic_insurance", "name": "t", "fund": "f", "rate": {"flat": 0.5}}
+                ],
+            },
+            {"members": {"M": {"poverty_status": "none", "aid_category": "none"}}, "encounters": raw},
+        )
     except ClaimsError as exc:
         assert exc.errors and all(e.startswith(("encounters", "members")) for e in exc.errors)
 
@@ -606,6 +737,7 @@ def test_claims_parsing_never_crashes(raw):
 def test_reference_reproduces_the_golden_case():
     """The reference itself is checked against the contract's golden case."""
     from pathlib import Path
+
     root = Path(__file__).resolve().parents[2] / "fixtures"
     doc = json.loads((root / "policies/demo-county-2025.json").read_text("utf-8"))
     claims = json.loads((root / "settlement/demo-county-2025.claims.json").read_text("utf-8"))

@@ -13,7 +13,6 @@ from django.core.management.base import CommandError
 
 from settlement import engine
 from settlement.models import Settlement, SettlementLine
-
 from tests.settlement_world import CLAIMS_FILE, POLICY_FILE, ROOT, settle_all, stored_outputs
 
 
@@ -24,6 +23,7 @@ def preview_command(*args):
 
 
 # --- (a) the command ----------------------------------------------------------------------------
+
 
 def test_command_prints_the_expected_array_and_writes_nothing(db, golden):
     assert preview_command("--policy", str(POLICY_FILE), str(CLAIMS_FILE)) == golden.expected
@@ -36,8 +36,13 @@ def test_command_takes_a_stored_policy_code(county_user, policies, golden):
 
 
 def test_command_in_a_real_process_exit_status_and_streams(tmp_path, golden):
-    ok = subprocess.run([sys.executable, "manage.py", "settle_preview", "--policy", str(POLICY_FILE), str(CLAIMS_FILE)],
-                        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    ok = subprocess.run(
+        [sys.executable, "manage.py", "settle_preview", "--policy", str(POLICY_FILE), str(CLAIMS_FILE)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout) == golden.expected
 
@@ -45,20 +50,30 @@ def test_command_in_a_real_process_exit_status_and_streams(tmp_path, golden):
     bad["encounters"][2]["total_cost"] = "12.345"
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bad), encoding="utf-8")
-    refused = subprocess.run([sys.executable, "manage.py", "settle_preview", "--policy", str(POLICY_FILE), str(path)],
-                             cwd=ROOT, capture_output=True, text=True, timeout=120)
+    refused = subprocess.run(
+        [sys.executable, "manage.py", "settle_preview", "--policy", str(POLICY_FILE), str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert refused.returncode == 1
     assert refused.stdout == ""
     assert "encounters[2].total_cost" in refused.stderr
 
 
-@pytest.mark.parametrize("mutate, field", [
-    (lambda doc, claims: doc["tiers"][1]["rate"]["bands"].__setitem__(1, [40000, 0.7]),
-     "tiers[1].rate.bands[1]"),
-    (lambda doc, claims: doc["tiers"][0].__setitem__("colour", "red"), "tiers[0].colour"),
-    (lambda doc, claims: claims["encounters"][0].__setitem__("kind", "dental"), "encounters[0].kind"),
-    (lambda doc, claims: claims["members"]["A"].pop("aid_category"), "members.A.aid_category"),
-])
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (
+            lambda doc, claims: doc["tiers"][1]["rate"]["bands"].__setitem__(1, [40000, 0.7]),
+            "tiers[1].rate.bands[1]",
+        ),
+        (lambda doc, claims: doc["tiers"][0].__setitem__("colour", "red"), "tiers[0].colour"),
+        (lambda doc, claims: claims["encounters"][0].__setitem__("kind", "dental"), "encounters[0].kind"),
+        (lambda doc, claims: claims["members"]["A"].pop("aid_category"), "members.A.aid_category"),
+    ],
+)
 def test_command_refuses_invalid_input_naming_the_field(db, tmp_path, golden, document, mutate, field):
     mutate(document, golden.claims)
     policy_path, claims_path = tmp_path / "policy.json", tmp_path / "claims.json"
@@ -88,7 +103,11 @@ URL = "/api/v1/settlement/preview/"
 
 def test_api_preview_with_a_document(client, township_user, golden, document):
     client.force_login(township_user)
-    body = {"policy": document, "members": golden.claims["members"], "encounters": golden.claims["encounters"]}
+    body = {
+        "policy": document,
+        "members": golden.claims["members"],
+        "encounters": golden.claims["encounters"],
+    }
     response = client.post(URL, body, content_type="application/json")
     assert response.status_code == 200, response.content
     assert response.json() == golden.expected
@@ -96,10 +115,15 @@ def test_api_preview_with_a_document(client, township_user, golden, document):
 
 
 def test_api_preview_with_a_stored_code_and_json_numbers(client, supervisor, policies, golden):
-    client.force_login(supervisor)             # a preview changes nothing: read-only roles may run it
-    encounters = [{**e, "total_cost": float(e["total_cost"]),
-                   **({"in_policy_cost": float(e["in_policy_cost"])} if "in_policy_cost" in e else {})}
-                  for e in golden.claims["encounters"]]
+    client.force_login(supervisor)  # a preview changes nothing: read-only roles may run it
+    encounters = [
+        {
+            **e,
+            "total_cost": float(e["total_cost"]),
+            **({"in_policy_cost": float(e["in_policy_cost"])} if "in_policy_cost" in e else {}),
+        }
+        for e in golden.claims["encounters"]
+    ]
     body = {"policy_code": "demo-county-2025", "members": golden.claims["members"], "encounters": encounters}
     response = client.post(URL, body, content_type="application/json")
     assert response.status_code == 200, response.content
@@ -109,33 +133,58 @@ def test_api_preview_with_a_stored_code_and_json_numbers(client, supervisor, pol
 def test_api_preview_field_errors(client, county_user, golden, document):
     client.force_login(county_user)
     document["tiers"][2]["rate"] = {"flat": 1.5}
-    body = {"policy": document, "members": golden.claims["members"], "encounters": golden.claims["encounters"]}
+    body = {
+        "policy": document,
+        "members": golden.claims["members"],
+        "encounters": golden.claims["encounters"],
+    }
     response = client.post(URL, body, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["errors"] == ["policy.tiers[2].rate.flat: must be between 0 and 1"]
 
     body = {"policy_code": "nope", "members": {}, "encounters": []}
     assert client.post(URL, body, content_type="application/json").json()["errors"] == [
-        "policy_code: unknown policy 'nope'"]
-    body = {"policy": engine_valid_policy(), "members": {"M": {"poverty_status": "rich", "aid_category": "none"}},
-            "encounters": [{"ref": "x", "member": "M", "date": "2025-13-01", "kind": "outpatient",
-                            "level": "county", "total_cost": 1}]}
+        "policy_code: unknown policy 'nope'"
+    ]
+    body = {
+        "policy": engine_valid_policy(),
+        "members": {"M": {"poverty_status": "rich", "aid_category": "none"}},
+        "encounters": [
+            {
+                "ref": "x",
+                "member": "M",
+                "date": "2025-13-01",
+                "kind": "outpatient",
+                "level": "county",
+                "total_cost": 1,
+            }
+        ],
+    }
     errors = client.post(URL, body, content_type="application/json").json()["errors"]
     assert any(e.startswith("members.M.poverty_status:") for e in errors)
     assert any(e.startswith("encounters[0].date:") for e in errors)
 
 
 def engine_valid_policy():
-    return {"code": "t", "name": "t", "year": 2025,
-            "tiers": [{"key": "b", "kind": "basic_insurance", "name": "b", "fund": "f", "rate": {"flat": 0.5}}]}
+    return {
+        "code": "t",
+        "name": "t",
+        "year": 2025,
+        "tiers": [{"key": "b", "kind": "basic_insurance", "name": "b", "fund": "f", "rate": {"flat": 0.5}}],
+    }
 
 
 def test_api_preview_needs_a_role(client, golden, document):
-    body = {"policy": document, "members": golden.claims["members"], "encounters": golden.claims["encounters"]}
+    body = {
+        "policy": document,
+        "members": golden.claims["members"],
+        "encounters": golden.claims["encounters"],
+    }
     assert client.post(URL, body, content_type="application/json").status_code in (401, 403)
 
 
 # --- (c) the stored path ------------------------------------------------------------------------
+
 
 def test_stored_path_matches_every_field_of_the_expected_output(golden_world, policies, golden):
     settle_all(golden_world)
@@ -155,7 +204,9 @@ def test_stored_path_matches_every_field_of_the_expected_output(golden_world, po
 def test_golden_none_and_lifted_alike(golden):
     """The stored path keeps golden member B ("none") as a lifted household; under the demo
     policy that must not change a cent, or the stored-path comparison would be hollow."""
-    lifted = {**golden.claims, "members": {**golden.claims["members"],
-                                           "B": {"poverty_status": "lifted", "aid_category": "none"}}}
+    lifted = {
+        **golden.claims,
+        "members": {**golden.claims["members"], "B": {"poverty_status": "lifted", "aid_category": "none"}},
+    }
     document = json.loads(POLICY_FILE.read_text(encoding="utf-8"))
     assert engine.settle_claims(document, lifted) == golden.expected

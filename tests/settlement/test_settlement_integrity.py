@@ -13,8 +13,10 @@ from settlement import services
 from settlement.batch import SETTLEMENT_CENTS, SETTLEMENT_FIELDS
 from settlement.models import Settlement
 
-pytestmark = [pytest.mark.django_db,
-              pytest.mark.skipif(connection.vendor != "postgresql", reason="triggers are PostgreSQL's")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="triggers are PostgreSQL's"),
+]
 
 
 @pytest.fixture
@@ -48,7 +50,9 @@ def test_copy_of_a_settlement_for_a_missing_encounter_is_refused(settled):
     good = _copy_row(settled, is_current=False)
     bad = _copy_row(settled, encounter_id=missing, is_current=False)
     with pytest.raises(IntegrityError, match=f"encounter_id = {missing}"), transaction.atomic():
-        bulk.insert(Settlement, SETTLEMENT_FIELDS, iter([good, bad]), text_ready=True, count=2, cents=SETTLEMENT_CENTS)
+        bulk.insert(
+            Settlement, SETTLEMENT_FIELDS, iter([good, bad]), text_ready=True, count=2, cents=SETTLEMENT_CENTS
+        )
     # The whole statement was refused, the good row too.
     assert Settlement.objects.filter(encounter_id=settled.encounter_id).count() == 1
 
@@ -56,8 +60,13 @@ def test_copy_of_a_settlement_for_a_missing_encounter_is_refused(settled):
 def test_orm_insert_and_update_to_a_missing_encounter_are_refused(settled):
     missing = settled.encounter_id + 10_000
     with pytest.raises(IntegrityError, match="就诊记录不存在"), transaction.atomic():
-        Settlement.objects.create(**{**{name: getattr(settled, name) for name in SETTLEMENT_FIELDS
-                                        if name != "computed_at"}, "encounter_id": missing, "is_current": False})
+        Settlement.objects.create(
+            **{
+                **{name: getattr(settled, name) for name in SETTLEMENT_FIELDS if name != "computed_at"},
+                "encounter_id": missing,
+                "is_current": False,
+            }
+        )
     with pytest.raises(IntegrityError, match="就诊记录不存在"), transaction.atomic():
         Settlement.objects.filter(pk=settled.pk).update(encounter_id=missing)
     settled.refresh_from_db()
@@ -65,9 +74,17 @@ def test_orm_insert_and_update_to_a_missing_encounter_are_refused(settled):
 
 
 def test_an_encounter_with_settlements_cannot_be_deleted_even_by_sql(settled):
-    with pytest.raises(IntegrityError, match="已有结算记录"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(IntegrityError, match="已有结算记录"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("DELETE FROM claims_encounter WHERE id = %s", [settled.encounter_id])
-    with pytest.raises(IntegrityError, match="已有结算记录"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(IntegrityError, match="已有结算记录"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("UPDATE claims_encounter SET id = id + 100000 WHERE id = %s", [settled.encounter_id])
     assert Settlement.objects.filter(encounter_id=settled.encounter_id).exists()
 

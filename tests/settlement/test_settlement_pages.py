@@ -71,8 +71,9 @@ def test_pages_render_for_the_right_roles(client, settled, policies, request, wh
         assert client.get(reverse(name)).status_code == county_only, name
     assert client.get(reverse("settlement:policy_edit", args=[policy.pk])).status_code == county_only
     assert client.get(reverse("settlement:ledger")).status_code == (403 if who == "township_user" else 200)
-    run = services.settlement_run_start(user=request.getfixturevalue("county_user"), kind="settle_year", year=2025,
-                                        enqueue=False)
+    run = services.settlement_run_start(
+        user=request.getfixturevalue("county_user"), kind="settle_year", year=2025, enqueue=False
+    )
     assert client.get(reverse("settlement:run_detail", args=[run.pk])).status_code == county_only
     assert client.get(reverse("settlement:run_progress", args=[run.pk])).status_code == county_only
 
@@ -94,10 +95,22 @@ def test_supervisor_is_refused_every_post(client, settled, supervisor, policies,
     before = (Policy.objects.count(), SettlementRun.objects.count(), FundTransfer.objects.count())
     posts = [
         (reverse("settlement:policy_import"), {"text": json.dumps(draft_document(document))}),
-        (reverse("settlement:policy_edit", args=[policy.pk]), {"text": json.dumps(document), "resettle": "on"}),
+        (
+            reverse("settlement:policy_edit", args=[policy.pk]),
+            {"text": json.dumps(document), "resettle": "on"},
+        ),
         (reverse("settlement:policy_activate", args=[policy.pk]), {}),
-        (reverse("settlement:ledger"), {"fund": "城乡居民医保基金", "year": 2025, "month": 1, "amount": "1.00",
-                                        "paid_on": "2025-02-01", "reference": "X"}),
+        (
+            reverse("settlement:ledger"),
+            {
+                "fund": "城乡居民医保基金",
+                "year": 2025,
+                "month": 1,
+                "amount": "1.00",
+                "paid_on": "2025-02-01",
+                "reference": "X",
+            },
+        ),
         (reverse("settlement:run_start"), {"kind": "settle_year", "year": 2025}),
         (reverse("settlement:simulate"), {"policy": policy.pk, "year": 2025}),
     ]
@@ -109,16 +122,26 @@ def test_supervisor_is_refused_every_post(client, settled, supervisor, policies,
 def test_township_user_is_refused_county_actions(client, settled, township_user, policies):
     login(client, township_user)
     policy = policies[2025]
-    for url in (reverse("settlement:policy_activate", args=[policy.pk]), reverse("settlement:run_start"),
-                reverse("settlement:ledger"), reverse("settlement:policy_import")):
+    for url in (
+        reverse("settlement:policy_activate", args=[policy.pk]),
+        reverse("settlement:run_start"),
+        reverse("settlement:ledger"),
+        reverse("settlement:policy_import"),
+    ):
         assert client.post(url, {}).status_code == 403, url
 
 
 # --- the statement ------------------------------------------------------------------------------
 
+
 def _cell(html, attr, value):
-    match = re.search(rf'<tr data-tier="{value}">.*?<td class="money">([^<]*)</td>' if attr == "tier"
-                      else rf'data-field="{value}">([^<]*)<', html, re.S)
+    match = re.search(
+        rf'<tr data-tier="{value}">.*?<td class="money">([^<]*)</td>'
+        if attr == "tier"
+        else rf'data-field="{value}">([^<]*)<',
+        html,
+        re.S,
+    )
     return match.group(1).strip() if match else None
 
 
@@ -135,7 +158,7 @@ def test_statement_shows_the_golden_numbers(client, settled, county_user, golden
     assert yuan(expected["in_policy_self_pay"]) in html and yuan(expected["out_of_policy_self_pay"]) in html
     assert "患者（或家属）签字" in html and "@page" in html and "demo-county-2025" in html
     member = settled.members[ref[0]]
-    assert member.id_number not in html                       # masked on paper
+    assert member.id_number not in html  # masked on paper
 
 
 def test_encounter_page_links_its_statement(client, settled, township_user):
@@ -149,7 +172,9 @@ def test_member_page_shows_the_year_so_far(client, settled, township_user, golde
     login(client, township_user)
     member = settled.members["A"]
     html = client.get(reverse("registry:member_detail", args=[member.pk]) + "?year=2025").content.decode()
-    in_2025 = {e["ref"] for e in golden.claims["encounters"] if e["member"] == "A" and e["date"].startswith("2025")}
+    in_2025 = {
+        e["ref"] for e in golden.claims["encounters"] if e["member"] == "A" and e["date"].startswith("2025")
+    }
     basic = sum(D(r["payouts"]["basic"]) for r in golden.expected if r["ref"] in in_2025)
     assert "2025年度一站式结算累计" in html
     assert yuan(basic) in html
@@ -157,17 +182,38 @@ def test_member_page_shows_the_year_so_far(client, settled, township_user, golde
 
 # --- the ledger ---------------------------------------------------------------------------------
 
+
 def test_ledger_totals_are_the_lines_and_transfers(client, settled, county_user, supervisor):
     institution = current("A-2").institution
     login(client, county_user)
-    response = client.post(reverse("settlement:ledger") + "?year=2025", {
-        "fund": "城乡居民医保基金", "institution": institution.pk, "year": 2025, "month": 5, "amount": "10000.00",
-        "paid_on": "2025-06-10", "reference": "拨-2025-001", "note": ""})
+    response = client.post(
+        reverse("settlement:ledger") + "?year=2025",
+        {
+            "fund": "城乡居民医保基金",
+            "institution": institution.pk,
+            "year": 2025,
+            "month": 5,
+            "amount": "10000.00",
+            "paid_on": "2025-06-10",
+            "reference": "拨-2025-001",
+            "note": "",
+        },
+    )
     assert response.status_code == 302
-    services.fund_transfer_record(user=county_user, fund="医疗救助资金专户", institution=institution, year=2025,
-                                  month=9, amount="500.50", paid_on=datetime.date(2025, 10, 1), reference="拨-2")
-    owed = sum((l.amount for l in SettlementLine.objects.filter(settlement__is_current=True, settlement__year=2025)),
-               D("0.00"))
+    services.fund_transfer_record(
+        user=county_user,
+        fund="医疗救助资金专户",
+        institution=institution,
+        year=2025,
+        month=9,
+        amount="500.50",
+        paid_on=datetime.date(2025, 10, 1),
+        reference="拨-2",
+    )
+    owed = sum(
+        (l.amount for l in SettlementLine.objects.filter(settlement__is_current=True, settlement__year=2025)),
+        D("0.00"),
+    )
     paid = sum((t.amount for t in FundTransfer.objects.filter(year=2025)), D("0.00"))
     assert paid == D("10500.50")
     login(client, supervisor)
@@ -179,25 +225,50 @@ def test_ledger_totals_are_the_lines_and_transfers(client, settled, county_user,
         assert re.search(r'data-total="outstanding">([^<]*)<', html).group(1) == yuan(owed - paid)
         rows = page.context["ledger"]["rows"]
         assert sum((r["owed"] for r in rows), D(0)) == owed
-    basic = sum((l.amount for l in SettlementLine.objects.filter(settlement__is_current=True, settlement__year=2025,
-                                                                  fund="城乡居民医保基金",
-                                                                  settlement__institution=institution)), D(0))
-    page = client.get(reverse("settlement:ledger"), {"year": 2025, "fund": "城乡居民医保基金",
-                                                     "institution": institution.pk})
-    assert page.context["ledger"]["totals"] == {"owed": basic, "paid": D("10000.00"), "outstanding": basic - 10000}
+    basic = sum(
+        (
+            l.amount
+            for l in SettlementLine.objects.filter(
+                settlement__is_current=True,
+                settlement__year=2025,
+                fund="城乡居民医保基金",
+                settlement__institution=institution,
+            )
+        ),
+        D(0),
+    )
+    page = client.get(
+        reverse("settlement:ledger"),
+        {"year": 2025, "fund": "城乡居民医保基金", "institution": institution.pk},
+    )
+    assert page.context["ledger"]["totals"] == {
+        "owed": basic,
+        "paid": D("10000.00"),
+        "outstanding": basic - 10000,
+    }
     export = client.get(reverse("settlement:ledger"), {"year": 2025, "export": "xlsx"})
     assert export["Content-Type"] == XLSX
 
 
 def test_transfer_with_an_unknown_fund_is_refused(client, settled, county_user):
     login(client, county_user)
-    response = client.post(reverse("settlement:ledger") + "?year=2025", {
-        "fund": "城乡居民医保基金", "institution": current("A-2").institution.pk, "year": 2025, "month": 5,
-        "amount": "-3", "paid_on": "2025-06-10", "reference": "x"})
+    response = client.post(
+        reverse("settlement:ledger") + "?year=2025",
+        {
+            "fund": "城乡居民医保基金",
+            "institution": current("A-2").institution.pk,
+            "year": 2025,
+            "month": 5,
+            "amount": "-3",
+            "paid_on": "2025-06-10",
+            "reference": "x",
+        },
+    )
     assert response.status_code == 200 and not FundTransfer.objects.exists()
 
 
 # --- policies -----------------------------------------------------------------------------------
+
 
 def test_policy_import_refuses_an_invalid_document_naming_the_field(client, county_user, document):
     login(client, county_user)
@@ -215,7 +286,9 @@ def test_policy_import_by_upload_then_detail_edit_export(client, county_user, do
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     login(client, county_user)
-    upload = SimpleUploadedFile("p.json", json.dumps(document, ensure_ascii=False).encode(), "application/json")
+    upload = SimpleUploadedFile(
+        "p.json", json.dumps(document, ensure_ascii=False).encode(), "application/json"
+    )
     response = client.post(reverse("settlement:policy_import"), {"file": upload})
     policy = Policy.objects.get(code=document["code"])
     assert response.status_code == 302 and policy.status == "draft"
@@ -230,18 +303,21 @@ def test_policy_import_by_upload_then_detail_edit_export(client, county_user, do
 
 
 def test_editing_an_active_policy_asks_to_resettle_then_lists_differences(
-        client, settled, county_user, policies, django_capture_on_commit_callbacks):
+    client, settled, county_user, policies, django_capture_on_commit_callbacks
+):
     login(client, county_user)
     policy = policies[2025]
     doc = services.policy_export(code=policy.code)
-    doc["tiers"][2]["overrides"][2]["set"]["rate"] = {"flat": 0.9}       # 低保: 75% → 90%
+    doc["tiers"][2]["overrides"][2]["set"]["rate"] = {"flat": 0.9}  # 低保: 75% → 90%
     url = reverse("settlement:policy_edit", args=[policy.pk])
     response = client.post(url, {"text": json.dumps(doc)})
     assert response.status_code == 200 and "请确认" in response.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, {"text": json.dumps(doc), "resettle": "on"})
     run = SettlementRun.objects.get(kind="resettle_year")
-    assert response.status_code == 302 and response["Location"] == reverse("settlement:run_detail", args=[run.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "settlement:run_detail", args=[run.pk]
+    )
     page = client.get(response["Location"])
     people = page.context["people"]
     assert people and all(p["self_pay_difference"] <= 0 for p in people)
@@ -257,8 +333,10 @@ def test_editing_an_active_policy_asks_to_resettle_then_lists_differences(
 
 # --- batch runs and simulation -------------------------------------------------------------------
 
-def test_batch_run_from_the_page_with_progress(client, golden_world, policies, county_user,
-                                               django_capture_on_commit_callbacks):
+
+def test_batch_run_from_the_page_with_progress(
+    client, golden_world, policies, county_user, django_capture_on_commit_callbacks
+):
     login(client, county_user)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("settlement:run_start"), {"kind": "settle_year", "year": 2025})
@@ -290,8 +368,15 @@ def test_simulation_from_the_page(client, settled, county_user, document, django
     assert 'id="chart-funds"' in html and 'id="chart-bands"' in html and "echarts.min.js" in html
     labels = [r["label"] for r in page.context["rows"]]
     assert "大病保险承办机构支出（元）" in labels
-    stored = sum((l.amount for l in SettlementLine.objects.filter(settlement__is_current=True, settlement__year=2025,
-                                                                   fund="大病保险承办机构")), D(0))
+    stored = sum(
+        (
+            l.amount
+            for l in SettlementLine.objects.filter(
+                settlement__is_current=True, settlement__year=2025, fund="大病保险承办机构"
+            )
+        ),
+        D(0),
+    )
     row = next(r for r in page.context["rows"] if r["label"] == "大病保险承办机构支出（元）")
     assert D(row["stored"]) == stored and D(row["draft"]) > stored
     assert client.get(response["Location"] + "?export=xlsx")["Content-Type"] == XLSX
@@ -299,12 +384,14 @@ def test_simulation_from_the_page(client, settled, county_user, document, django
 
 # --- query counts ---------------------------------------------------------------------------------
 
+
 def _settlements(n, village):
-    for i in range(n):
+    for _i in range(n):
         household = HouseholdFactory(village=village)
         member = MemberFactory(household=household)
-        encounter = EncounterFactory(member=member, kind="inpatient", total_cost=D("1000.00"),
-                                     in_policy_cost=D("900.00"))
+        encounter = EncounterFactory(
+            member=member, kind="inpatient", total_cost=D("1000.00"), in_policy_cost=D("900.00")
+        )
         make_settlement(encounter, {"basic_insurance": D("500.00"), "medical_aid": D("100.00")})
 
 

@@ -17,7 +17,14 @@ from claims import services as claims_services
 from registry import services as registry_services
 from settlement import engine, selectors, services
 from settlement.demo import load_demo_settlement, policy_for_year
-from settlement.models import FundTransfer, Policy, Settlement, SettlementLine, SettlementProblem, SettlementRun
+from settlement.models import (
+    FundTransfer,
+    Policy,
+    Settlement,
+    SettlementLine,
+    SettlementProblem,
+    SettlementRun,
+)
 from tests.settlement_world import POLICY_FILE, settle_all, stored_outputs
 
 D = Decimal
@@ -37,6 +44,7 @@ def counts():
 
 # --- idempotency --------------------------------------------------------------------------------
 
+
 def test_settling_twice_writes_nothing_the_second_time(golden_world, policies):
     first = settle_all(golden_world)
     assert sum(r.settled for r in first.values()) == 15
@@ -47,11 +55,13 @@ def test_settling_twice_writes_nothing_the_second_time(golden_world, policies):
     assert counts() == before
     assert dict(Settlement.objects.values_list("id", "computed_at")) == stamps
     assert selectors.settled_encounter_ids([e.pk for e in golden_world.encounters.values()]) == {
-        e.pk for e in golden_world.encounters.values()}
+        e.pk for e in golden_world.encounters.values()
+    }
 
 
-def test_a_new_policy_with_the_same_amounts_leaves_settlements_alone(golden_world, policies, county_user, document,
-                                                                     django_capture_on_commit_callbacks):
+def test_a_new_policy_with_the_same_amounts_leaves_settlements_alone(
+    golden_world, policies, county_user, document, django_capture_on_commit_callbacks
+):
     settle_all(golden_world)
     before = counts()
     renamed = {**document, "code": "demo-county-2025-b", "name": "同样的政策，另一个编码"}
@@ -65,23 +75,32 @@ def test_a_new_policy_with_the_same_amounts_leaves_settlements_alone(golden_worl
 
 # --- re-settlement after an encounter correction -------------------------------------------------
 
-def test_encounter_correction_resettles_with_differences_to_the_cent(golden_world, policies, county_user, document,
-                                                                    golden, django_capture_on_commit_callbacks):
+
+def test_encounter_correction_resettles_with_differences_to_the_cent(
+    golden_world, policies, county_user, document, golden, django_capture_on_commit_callbacks
+):
     settle_all(golden_world)
     old = {s.encounter.ref: s for s in Settlement.objects.select_related("encounter")}
     a2 = golden_world.encounters["A-2"]
     with django_capture_on_commit_callbacks(execute=True):
         corrected, _ = claims_services.encounter_correct(
-            user=county_user, encounter=a2, version=a2.version, reason="费用录入错误",
-            changes={"total_cost": D("52000.00"), "in_policy_cost": D("47000.00")})
+            user=county_user,
+            encounter=a2,
+            version=a2.version,
+            reason="费用录入错误",
+            changes={"total_cost": D("52000.00"), "in_policy_cost": D("47000.00")},
+        )
     assert corrected.ref == "A-2-R1"
 
     claims = copy.deepcopy(golden.claims)
     claims["encounters"][1].update(ref="A-2-R1", total_cost="52000.00", in_policy_cost="47000.00")
     new = expected_outputs(document, claims)
     before = {case["ref"]: case for case in golden.expected}
-    assert stored_outputs() == {**{r: v for r, v in before.items() if r != "A-2"}, "A-2-R1": new["A-2-R1"],
-                                "A-3": new["A-3"]}
+    assert stored_outputs() == {
+        **{r: v for r, v in before.items() if r != "A-2"},
+        "A-2-R1": new["A-2-R1"],
+        "A-3": new["A-3"],
+    }
     # A-1 (earlier) is untouched; A-2's settlement is kept, superseded by A-2-R1's.
     assert Settlement.objects.get(pk=old["A-1"].pk).is_current
     replaced = Settlement.objects.get(pk=old["A-2"].pk)
@@ -102,23 +121,28 @@ def document_keys(document):
 
 # --- re-settlement after a policy correction -----------------------------------------------------
 
-def test_policy_correction_resettles_the_year_and_reports_refunds(golden_world, policies, county_user, document,
-                                                                 golden, django_capture_on_commit_callbacks):
+
+def test_policy_correction_resettles_the_year_and_reports_refunds(
+    golden_world, policies, county_user, document, golden, django_capture_on_commit_callbacks
+):
     settle_all(golden_world)
     corrected = copy.deepcopy(document)
     # 低保 medical aid raised from 75% to 80%, and the deductible lowered to 1500.
-    corrected["tiers"][2]["overrides"][2]["set"].update(rate={"flat": 0.80},
-                                                         deductible={"per": "year", "amount": 1500})
+    corrected["tiers"][2]["overrides"][2]["set"].update(
+        rate={"flat": 0.80}, deductible={"per": "year", "amount": 1500}
+    )
     with pytest.raises(services.SettlementError, match="重新结算"):
         services.policy_update_document(user=county_user, policy=policies[2025], document=corrected)
     with django_capture_on_commit_callbacks(execute=True):
-        services.policy_update_document(user=county_user, policy=policies[2025], document=corrected, resettle=True)
+        services.policy_update_document(
+            user=county_user, policy=policies[2025], document=corrected, resettle=True
+        )
     run = SettlementRun.objects.get(kind="resettle_year")
     assert run.status == "done"
 
     before = {case["ref"]: case for case in golden.expected}
     after = expected_outputs(corrected, golden.claims)
-    assert stored_outputs() == {**after, "F-3": before["F-3"]}       # F-3 is 2026: another policy
+    assert stored_outputs() == {**after, "F-3": before["F-3"]}  # F-3 is 2026: another policy
     changed = [ref for ref in after if ref != "F-3" and after[ref] != before[ref]]
     assert changed and run.result["resettled"] == len(changed)
     assert run.result["unchanged"] == 14 - len(changed)
@@ -132,8 +156,9 @@ def test_policy_correction_resettles_the_year_and_reports_refunds(golden_world, 
             bucket = top_up if delta > 0 else recovered
             if delta:
                 bucket[fund_of[key]] = bucket.get(fund_of[key], 0) + delta
-        nets[member_of[ref]] = nets.get(member_of[ref], 0) + cents(after[ref]["self_pay"]) - cents(
-            before[ref]["self_pay"])
+        nets[member_of[ref]] = (
+            nets.get(member_of[ref], 0) + cents(after[ref]["self_pay"]) - cents(before[ref]["self_pay"])
+        )
     refunds = {m: -n for m, n in nets.items() if n < 0}
     assert run.result["refund_patients"] == len(refunds)
     assert run.result["refund_total"] == engine.format_cents(sum(refunds.values()))
@@ -154,13 +179,16 @@ def test_policy_correction_resettles_the_year_and_reports_refunds(golden_world, 
 
 # --- needs attention ----------------------------------------------------------------------------
 
-def test_no_policy_then_activated(golden_world, county_user, document, golden, django_capture_on_commit_callbacks):
+
+def test_no_policy_then_activated(
+    golden_world, county_user, document, golden, django_capture_on_commit_callbacks
+):
     settle_all(golden_world)
     assert not Settlement.objects.exists()
     problems = SettlementProblem.objects.all()
     assert problems.count() == 15 and {p.reason for p in problems} == {"no_policy"}
     assert "2025年度没有生效的结算政策" in problems.filter(encounter__ref="A-1").get().detail
-    again = settle_all(golden_world)                     # the same problems: nothing rewritten
+    again = settle_all(golden_world)  # the same problems: nothing rewritten
     assert all(r.problems == r.encounters for r in again.values())
     with django_capture_on_commit_callbacks(execute=True):
         services.policy_import(user=county_user, document=document, status="active")
@@ -169,8 +197,9 @@ def test_no_policy_then_activated(golden_world, county_user, document, golden, d
     assert set(stored_outputs()) == {case["ref"] for case in golden.expected} - {"F-3"}
 
 
-def test_not_insured_then_registered_through_the_registry(golden_world, policies, county_user, golden,
-                                                          django_capture_on_commit_callbacks):
+def test_not_insured_then_registered_through_the_registry(
+    golden_world, policies, county_user, golden, django_capture_on_commit_callbacks
+):
     a = golden_world.members["A"]
     a.insured = None
     a.save()
@@ -181,19 +210,26 @@ def test_not_insured_then_registered_through_the_registry(golden_world, policies
     assert not Settlement.objects.filter(member=a).exists()
     a.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
-        registry_services.member_update(user=county_user, member=a, version=a.version, changes={"insured": True})
+        registry_services.member_update(
+            user=county_user, member=a, version=a.version, changes={"insured": True}
+        )
     assert not SettlementProblem.objects.exists()
     assert stored_outputs() == {case["ref"]: case for case in golden.expected}
 
 
-def test_registry_status_change_resettles_that_household(golden_world, policies, county_user, document, golden,
-                                                         django_capture_on_commit_callbacks):
+def test_registry_status_change_resettles_that_household(
+    golden_world, policies, county_user, document, golden, django_capture_on_commit_callbacks
+):
     settle_all(golden_world)
     household = golden_world.members["F"].household
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        registry_services.household_update(user=county_user, household=household, version=household.version,
-                                           changes={"poverty_status": "lifted"})
-    assert len(callbacks) == 1                              # one batch: F's member-years 2025 and 2026
+        registry_services.household_update(
+            user=county_user,
+            household=household,
+            version=household.version,
+            changes={"poverty_status": "lifted"},
+        )
+    assert len(callbacks) == 1  # one batch: F's member-years 2025 and 2026
     assert callbacks[0].pairs == {(golden_world.members["F"].pk, 2025), (golden_world.members["F"].pk, 2026)}
     claims = copy.deepcopy(golden.claims)
     claims["members"]["F"]["poverty_status"] = "lifted"
@@ -201,16 +237,18 @@ def test_registry_status_change_resettles_that_household(golden_world, policies,
     # A change that settlement does not depend on queues nothing.
     household.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        registry_services.household_update(user=county_user, household=household, version=household.version,
-                                           changes={"phone": "13800000000"})
+        registry_services.household_update(
+            user=county_user, household=household, version=household.version, changes={"phone": "13800000000"}
+        )
     assert callbacks == []
 
 
-def test_member_years_queued_in_one_transaction_go_as_one_batch(golden_world, policies, golden, settings,
-                                                                django_capture_on_commit_callbacks):
+def test_member_years_queued_in_one_transaction_go_as_one_batch(
+    golden_world, policies, golden, settings, django_capture_on_commit_callbacks
+):
     from settlement import tasks
 
-    settings.SETTLEMENT_CHUNK_MEMBERS = 4                 # 2025: tasks of 4 and 2 members; 2026: one member
+    settings.SETTLEMENT_CHUNK_MEMBERS = 4  # 2025: tasks of 4 and 2 members; 2026: one member
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         for encounter in golden_world.encounters.values():
             tasks.enqueue_member_year(encounter.member_id, encounter.service_date.year)
@@ -222,11 +260,16 @@ def test_settled_encounters_cannot_be_edited_in_claims(golden_world, policies, c
     settle_all(golden_world)
     encounter = golden_world.encounters["B-2"]
     with pytest.raises(claims_services.ClaimsError, match="已结算"):
-        claims_services.encounter_update(user=county_user, encounter=encounter, version=encounter.version,
-                                         changes={"total_cost": D("200.00"), "in_policy_cost": D("200.00")})
+        claims_services.encounter_update(
+            user=county_user,
+            encounter=encounter,
+            version=encounter.version,
+            changes={"total_cost": D("200.00"), "in_policy_cost": D("200.00")},
+        )
 
 
 # --- batch runs ---------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def small_chunks(settings):
@@ -234,8 +277,9 @@ def small_chunks(settings):
     settings.SETTLEMENT_SIMULATE_CHUNK_MEMBERS = 4
 
 
-def test_settle_year_run_through_the_tasks(golden_world, policies, county_user, golden, small_chunks,
-                                           django_capture_on_commit_callbacks):
+def test_settle_year_run_through_the_tasks(
+    golden_world, policies, county_user, golden, small_chunks, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         run = services.settlement_run_start(user=county_user, kind="settle_year", year=2025)
     run.refresh_from_db()
@@ -275,20 +319,21 @@ def test_a_failed_chunk_fails_the_run(golden_world, policies, county_user, small
     assert run.status == "failed" and "ZeroDivisionError" in run.error
 
 
-def test_simulation_compares_a_draft_with_what_is_stored(golden_world, policies, county_user, document, golden,
-                                                         small_chunks, django_capture_on_commit_callbacks):
+def test_simulation_compares_a_draft_with_what_is_stored(
+    golden_world, policies, county_user, document, golden, small_chunks, django_capture_on_commit_callbacks
+):
     settle_all(golden_world)
     before = counts()
     draft_doc = copy.deepcopy(document)
     draft_doc.update(code="draft-2025", name="草稿")
-    draft_doc["tiers"][3]["self_pay_cap"]["by_level"]["county"] = 2000     # backstop: 2000 a year in county
+    draft_doc["tiers"][3]["self_pay_cap"]["by_level"]["county"] = 2000  # backstop: 2000 a year in county
     draft_doc["tiers"][2]["overrides"][3]["set"]["rate"] = {"flat": 0.95}  # 特困 medical aid 95%
     draft = services.policy_import(user=county_user, document=draft_doc)
     with django_capture_on_commit_callbacks(execute=True):
         run = services.settlement_run_start(user=county_user, kind="simulate", year=2025, policy=draft)
     run.refresh_from_db()
     assert run.status == "done", run.error
-    assert counts() == before                                            # nothing stored
+    assert counts() == before  # nothing stored
     result = run.result
     assert result["threshold"] == "2000.00" and result["compared_with"] == "demo-county-2025"
 
@@ -306,11 +351,15 @@ def test_simulation_compares_a_draft_with_what_is_stored(golden_world, policies,
             m[2] += sum(cents(v) for v in out["payouts"].values())
             for key, amount in out["payouts"].items():
                 funds[fund_of[key]] += cents(amount)
-        poor = [m for key, m in per_member.items() if golden.claims["members"][key]["poverty_status"] == "poor"]
+        poor = [
+            m for key, m in per_member.items() if golden.claims["members"][key]["poverty_status"] == "poor"
+        ]
         return funds, per_member, poor
 
-    for label, outputs in (("policy_outcome", expected_outputs(draft_doc, golden.claims)),
-                           ("stored_outcome", {c["ref"]: c for c in golden.expected})):
+    for label, outputs in (
+        ("policy_outcome", expected_outputs(draft_doc, golden.claims)),
+        ("stored_outcome", {c["ref"]: c for c in golden.expected}),
+    ):
         funds, per_member, poor = outcome(outputs)
         got = result[label]
         assert got["encounters"] == 14 and got["patients"] == 6
@@ -324,6 +373,7 @@ def test_simulation_compares_a_draft_with_what_is_stored(golden_world, policies,
 
 
 # --- policies -----------------------------------------------------------------------------------
+
 
 def test_policy_import_refuses_an_invalid_document_and_stores_nothing(county_user, document):
     document["tiers"][1]["rate"]["bands"][1][0] = 10
@@ -340,8 +390,10 @@ def test_policy_import_replace_rules_and_export_round_trip(county_user, township
     assert draft.status == "draft" and draft.year == 2025
     changed = copy.deepcopy(document)
     changed["name"] = "修订稿"
-    assert services.policy_import(user=county_user, document=changed).name == "修订稿"    # a draft is replaced
-    assert services.policy_import(user=county_user, document=changed).history.count() == 2  # same again: no-op
+    assert services.policy_import(user=county_user, document=changed).name == "修订稿"  # a draft is replaced
+    assert (
+        services.policy_import(user=county_user, document=changed).history.count() == 2
+    )  # same again: no-op
     services.policy_activate(user=county_user, policy=draft, resettle=False)
     with pytest.raises(services.SettlementError) as refused:
         services.policy_import(user=county_user, document=document)
@@ -358,19 +410,24 @@ def test_policy_import_replace_rules_and_export_round_trip(county_user, township
     assert json.loads(out.getvalue()) == changed
 
 
-def test_import_policy_command_and_activation_retires_the_other(county_user, document, tmp_path,
-                                                                 django_capture_on_commit_callbacks):
+def test_import_policy_command_and_activation_retires_the_other(
+    county_user, document, tmp_path, django_capture_on_commit_callbacks
+):
     out = StringIO()
     call_command("import_policy", str(POLICY_FILE), stdout=out)
     assert "草稿" in out.getvalue()
     other = {**document, "code": "demo-county-2025-v2"}
     path = tmp_path / "v2.json"
     path.write_text(json.dumps(other), encoding="utf-8")
-    services.policy_activate(user=county_user, policy=Policy.objects.get(code="demo-county-2025"), resettle=False)
+    services.policy_activate(
+        user=county_user, policy=Policy.objects.get(code="demo-county-2025"), resettle=False
+    )
     with django_capture_on_commit_callbacks(execute=True):
         call_command("import_policy", str(path), "--activate", stdout=out)
-    assert dict(Policy.objects.values_list("code", "status")) == {"demo-county-2025": "retired",
-                                                                  "demo-county-2025-v2": "active"}
+    assert dict(Policy.objects.values_list("code", "status")) == {
+        "demo-county-2025": "retired",
+        "demo-county-2025-v2": "active",
+    }
     assert SettlementRun.objects.get().kind == "resettle_year"
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**document, "tiers": []}), encoding="utf-8")
@@ -380,12 +437,17 @@ def test_import_policy_command_and_activation_retires_the_other(county_user, doc
 
 def test_policies_api(client, county_user, township_user, document):
     client.force_login(township_user)
-    assert client.post("/api/v1/settlement/policies/", document, content_type="application/json").status_code == 403
+    assert (
+        client.post("/api/v1/settlement/policies/", document, content_type="application/json").status_code
+        == 403
+    )
     client.force_login(county_user)
     response = client.post("/api/v1/settlement/policies/", document, content_type="application/json")
     assert response.status_code == 201 and response.json()["status"] == "draft"
     bad = {**document, "year": "2025"}
-    response = client.post("/api/v1/settlement/policies/", {**bad, "code": "x"}, content_type="application/json")
+    response = client.post(
+        "/api/v1/settlement/policies/", {**bad, "code": "x"}, content_type="application/json"
+    )
     assert response.status_code == 400 and response.json()["errors"] == ["year: required, an integer"]
     client.force_login(township_user)
     listed = client.get("/api/v1/settlement/policies/").json()["results"]
@@ -394,8 +456,10 @@ def test_policies_api(client, county_user, township_user, document):
 
 # --- township isolation -------------------------------------------------------------------------
 
-def test_township_users_see_only_their_townships_settlements(golden_world, policies, client, township_user,
-                                                             other_township_user, supervisor):
+
+def test_township_users_see_only_their_townships_settlements(
+    golden_world, policies, client, township_user, other_township_user, supervisor
+):
     settle_all(golden_world)
     east = {"A", "B", "C"}
     mine = selectors.settlements_for(township_user)
@@ -410,15 +474,23 @@ def test_township_users_see_only_their_townships_settlements(golden_world, polic
     assert client.get(f"/api/v1/settlement/settlements/{west.pk}/").status_code == 404
     east_one = Settlement.objects.get(encounter__ref="A-2")
     detail = client.get(f"/api/v1/settlement/settlements/{east_one.pk}/").json()
-    assert detail["payouts"] == {"basic": "40387.50", "catastrophic": "0.00", "medical_aid": "1959.38",
-                                 "backstop": "1303.12"}
+    assert detail["payouts"] == {
+        "basic": "40387.50",
+        "catastrophic": "0.00",
+        "medical_aid": "1959.38",
+        "backstop": "1303.12",
+    }
     assert "*" in detail["member_id_number"]
     assert [line["tier_key"] for line in detail["lines"]] == ["basic", "medical_aid", "backstop"]
-    filtered = client.get(f"/api/v1/settlement/settlements/?member={golden_world.members['A'].pk}&year=2025"
-                          "&current=true").json()
+    filtered = client.get(
+        f"/api/v1/settlement/settlements/?member={golden_world.members['A'].pk}&year=2025&current=true"
+    ).json()
     assert {s["ref"] for s in filtered["results"]} == {"A-1", "A-2", "A-3"}
     # Another township's member id in the filter finds nothing.
-    assert client.get(f"/api/v1/settlement/settlements/?member={golden_world.members['D'].pk}").json()["count"] == 0
+    assert (
+        client.get(f"/api/v1/settlement/settlements/?member={golden_world.members['D'].pk}").json()["count"]
+        == 0
+    )
     # The ledger is for the county and supervisors.
     assert client.get("/api/v1/settlement/ledger/?year=2025").status_code == 403
     client.force_login(supervisor)
@@ -426,20 +498,38 @@ def test_township_users_see_only_their_townships_settlements(golden_world, polic
 
 
 def test_township_problems_scope(golden_world, township_user):
-    settle_all(golden_world)                            # no policy: every encounter needs attention
+    settle_all(golden_world)  # no policy: every encounter needs attention
     assert {p.encounter.member.name[-1] for p in selectors.problems_for(township_user)} == {"A", "B", "C"}
 
 
 # --- ledger and fund transfers ------------------------------------------------------------------
 
-def test_ledger_reconciles_with_lines_and_transfers(golden_world, policies, county_user, client,
-                                                    django_capture_on_commit_callbacks):
+
+def test_ledger_reconciles_with_lines_and_transfers(
+    golden_world, policies, county_user, client, django_capture_on_commit_callbacks
+):
     settle_all(golden_world)
     county = golden_world.encounters["A-2"].institution
-    services.fund_transfer_record(user=county_user, fund="城乡居民医保基金", institution=county, year=2025, month=5,
-                                  amount=D("40000.00"), paid_on=datetime.date(2025, 6, 10), reference="BK-1")
-    services.fund_transfer_record(user=county_user, fund="医疗救助资金专户", institution=county, year=2025, month=4,
-                                  amount="100.50", paid_on=datetime.date(2025, 6, 10), reference="BK-2")
+    services.fund_transfer_record(
+        user=county_user,
+        fund="城乡居民医保基金",
+        institution=county,
+        year=2025,
+        month=5,
+        amount=D("40000.00"),
+        paid_on=datetime.date(2025, 6, 10),
+        reference="BK-1",
+    )
+    services.fund_transfer_record(
+        user=county_user,
+        fund="医疗救助资金专户",
+        institution=county,
+        year=2025,
+        month=4,
+        amount="100.50",
+        paid_on=datetime.date(2025, 6, 10),
+        reference="BK-2",
+    )
     for period in ("month", "quarter"):
         ledger = selectors.ledger(year=2025, period=period)
         lines = SettlementLine.objects.filter(settlement__is_current=True, settlement__year=2025)
@@ -448,37 +538,66 @@ def test_ledger_reconciles_with_lines_and_transfers(golden_world, policies, coun
         assert ledger["totals"]["outstanding"] == ledger["totals"]["owed"] - ledger["totals"]["paid"]
         for fund, totals in ledger["funds"].items():
             assert totals["owed"] == sum(line.amount for line in lines if line.fund == fund)
-        cell = next(r for r in ledger["rows"] if r["fund"] == "城乡居民医保基金" and r["institution_id"] == county.pk
-                    and r["period"] == (5 if period == "month" else 2))
+        cell = next(
+            r
+            for r in ledger["rows"]
+            if r["fund"] == "城乡居民医保基金"
+            and r["institution_id"] == county.pk
+            and r["period"] == (5 if period == "month" else 2)
+        )
         # May: A-2 (40387.50); the second quarter adds F-1 (April, 9675.00), same hospital.
         owed = D("40387.50") if period == "month" else D("50062.50")
-        assert (cell["owed"], cell["paid"], cell["outstanding"]) == (owed, D("40000.00"), owed - D("40000.00"))
+        assert (cell["owed"], cell["paid"], cell["outstanding"]) == (
+            owed,
+            D("40000.00"),
+            owed - D("40000.00"),
+        )
     one = selectors.ledger(year=2025, fund="医疗救助资金专户", institution=county)
-    assert {r["fund"] for r in one["rows"]} == {"医疗救助资金专户"} and {r["institution_id"] for r in one["rows"]} == {
-        county.pk}
+    assert {r["fund"] for r in one["rows"]} == {"医疗救助资金专户"} and {
+        r["institution_id"] for r in one["rows"]
+    } == {county.pk}
     client.force_login(county_user)
     data = client.get(f"/api/v1/settlement/ledger/?year=2025&period=quarter&institution={county.pk}").json()
     assert data["totals"]["paid"] == "40100.50"
     assert client.get("/api/v1/settlement/ledger/?year=x&period=week").json()["errors"] == [
-        "year: required, an integer", "period: must be month or quarter"]
+        "year: required, an integer",
+        "period: must be month or quarter",
+    ]
 
     # After a re-settlement the ledger still equals the current lines.
     a3 = golden_world.encounters["A-3"]
     with django_capture_on_commit_callbacks(execute=True):
-        claims_services.encounter_correct(user=county_user, encounter=a3, version=a3.version, reason="更正",
-                                          changes={"total_cost": D("90000.00"), "in_policy_cost": D("80000.00")})
+        claims_services.encounter_correct(
+            user=county_user,
+            encounter=a3,
+            version=a3.version,
+            reason="更正",
+            changes={"total_cost": D("90000.00"), "in_policy_cost": D("80000.00")},
+        )
     lines = SettlementLine.objects.filter(settlement__is_current=True, settlement__year=2025)
     assert selectors.ledger(year=2025)["totals"]["owed"] == sum(line.amount for line in lines)
 
 
 def test_fund_transfer_validation(golden_world, policies, county_user, township_user):
     institution = golden_world.encounters["A-1"].institution
-    values = dict(fund="城乡居民医保基金", institution=institution, year=2025, month=3, amount=D("10.00"),
-                  paid_on=datetime.date(2025, 4, 1), reference="R")
+    values = dict(
+        fund="城乡居民医保基金",
+        institution=institution,
+        year=2025,
+        month=3,
+        amount=D("10.00"),
+        paid_on=datetime.date(2025, 4, 1),
+        reference="R",
+    )
     with pytest.raises(PermissionDenied):
         services.fund_transfer_record(user=township_user, **values)
-    for change, field in (({"fund": "小金库"}, "fund"), ({"amount": D("-1")}, "amount"),
-                          ({"amount": "1.234"}, "amount"), ({"month": 13}, "month"), ({"reference": ""}, "reference")):
+    for change, field in (
+        ({"fund": "小金库"}, "fund"),
+        ({"amount": D("-1")}, "amount"),
+        ({"amount": "1.234"}, "amount"),
+        ({"month": 13}, "month"),
+        ({"reference": ""}, "reference"),
+    ):
         with pytest.raises(services.SettlementError) as refused:
             services.fund_transfer_record(user=county_user, **{**values, **change})
         assert refused.value.errors[0].startswith(f"{field}:")
@@ -487,6 +606,7 @@ def test_fund_transfer_validation(golden_world, policies, county_user, township_
 
 
 # --- selectors for other apps and pages ---------------------------------------------------------
+
 
 def test_member_year_totals_and_cost_totals(golden_world, policies, golden):
     settle_all(golden_world)
@@ -499,7 +619,7 @@ def test_member_year_totals_and_cost_totals(golden_world, policies, golden):
     # A is poor: the poor override of the basic tier applies (member-level condition).
     assert basic["deductible"]["by_level"]["county"] == 250
     medical_aid = next(t for t in totals["tiers"] if t["key"] == "medical_aid")
-    assert medical_aid["deductible"] == {"per": "year", "amount": 2000}     # A is 低保
+    assert medical_aid["deductible"] == {"per": "year", "amount": 2000}  # A is 低保
     assert totals["self_pay"] == sum(D(c["self_pay"]) for c in a_cases)
     figures = selectors.member_cost_totals([a.pk])[a.pk]
     assert figures["basic_insurance"] == basic["paid"]
@@ -509,13 +629,17 @@ def test_member_year_totals_and_cost_totals(golden_world, policies, golden):
 
 # --- the demo -----------------------------------------------------------------------------------
 
+
 def test_demo_loader_imports_activates_and_settles_every_year(golden_world, county_user, golden):
     results = load_demo_settlement(user=county_user)
     assert set(results) == {2025, 2026}
-    assert dict(Policy.objects.values_list("code", "status")) == {"demo-county-2025": "active",
-                                                                  "demo-county-2026": "active"}
+    assert dict(Policy.objects.values_list("code", "status")) == {
+        "demo-county-2025": "active",
+        "demo-county-2026": "active",
+    }
     assert Policy.objects.get(code="demo-county-2026").document == policy_for_year(
-        json.loads(POLICY_FILE.read_text(encoding="utf-8")), 2026)
+        json.loads(POLICY_FILE.read_text(encoding="utf-8")), 2026
+    )
     assert stored_outputs() == {case["ref"]: case for case in golden.expected}
     before = counts()
     again = load_demo_settlement(user=county_user)

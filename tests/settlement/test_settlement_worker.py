@@ -33,16 +33,22 @@ def _wait_for_run(run_id, timeout=180):
 def _one_current_per_encounter():
     from django.db.models import Count
 
-    return not Settlement.objects.filter(is_current=True).values("encounter_id").annotate(
-        n=Count("id")).filter(n__gt=1).exists()
+    return (
+        not Settlement.objects.filter(is_current=True)
+        .values("encounter_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .exists()
+    )
 
 
-def test_the_same_member_year_queued_twenty_times(celery_worker_process, golden_world, policies, golden,
-                                                  county_user):
+def test_the_same_member_year_queued_twenty_times(
+    celery_worker_process, golden_world, policies, golden, county_user
+):
     a = golden_world.members["A"]
     results = [tasks.settle_member_year_task.delay(a.pk, 2025) for _ in range(20)]
     outcomes = [r.get(timeout=120) for r in results]
-    assert sum(o["settled"] for o in outcomes) == 3, outcomes[:2]     # settled once, by one of the twenty
+    assert sum(o["settled"] for o in outcomes) == 3, outcomes[:2]  # settled once, by one of the twenty
     assert sum(o["unchanged"] for o in outcomes) == 19 * 3
     assert Settlement.objects.count() == 3 and _one_current_per_encounter()
     expected = {case["ref"]: case for case in golden.expected if case["ref"].startswith("A-")}
@@ -52,14 +58,19 @@ def test_the_same_member_year_queued_twenty_times(celery_worker_process, golden_
     from claims import services as claims_services
 
     a2 = golden_world.encounters["A-2"]
-    claims_services.encounter_correct(user=county_user, encounter=a2, version=a2.version, reason="更正",
-                                      changes={"total_cost": Decimal("52000.00"), "in_policy_cost": Decimal("47000.00")})
+    claims_services.encounter_correct(
+        user=county_user,
+        encounter=a2,
+        version=a2.version,
+        reason="更正",
+        changes={"total_cost": Decimal("52000.00"), "in_policy_cost": Decimal("47000.00")},
+    )
     results = [tasks.settle_member_year_task.delay(a.pk, 2025) for _ in range(20)]
     outcomes = [r.get(timeout=120) for r in results]
-    deadline = time.monotonic() + 30                              # the two queued by the correction itself
+    deadline = time.monotonic() + 30  # the two queued by the correction itself
     while Settlement.objects.count() < 5 and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert Settlement.objects.count() == 5 and _one_current_per_encounter()   # A-2-R1 and the new A-3
+    assert Settlement.objects.count() == 5 and _one_current_per_encounter()  # A-2-R1 and the new A-3
     assert Settlement.objects.filter(is_current=False).count() == 2
     claims = copy.deepcopy(golden.claims)
     claims["encounters"][1].update(ref="A-2-R1", total_cost="52000.00", in_policy_cost="47000.00")
@@ -78,8 +89,12 @@ def county_year(transactional_db, county_user):
     engine_members, _ = store_county_year(members_raw, encounters_raw, user=county_user)
     policy = services.policy_import(user=county_user, document=load(POLICY_FILE))
     services.policy_activate(user=county_user, policy=policy, resettle=False)
-    pure = {s["ref"]: s for s in engine.settle_claims(load(POLICY_FILE), {"members": engine_members,
-                                                                          "encounters": encounters_raw})}
+    pure = {
+        s["ref"]: s
+        for s in engine.settle_claims(
+            load(POLICY_FILE), {"members": engine_members, "encounters": encounters_raw}
+        )
+    }
     pure["_patients"] = len({e["member"] for e in encounters_raw})
     return pure
 
@@ -101,7 +116,9 @@ def test_a_county_batch_through_the_worker_equals_the_pure_engine(county_year, c
         assert run.chunks.count() == -(-patients // 100) and run.done == run.total == patients
         _check_against_the_engine(run, county_year)
         # The same again: nothing changes.
-        again = _wait_for_run(services.settlement_run_start(user=county_user, kind="resettle_year", year=2025).pk)
+        again = _wait_for_run(
+            services.settlement_run_start(user=county_user, kind="resettle_year", year=2025).pk
+        )
         assert again.result["unchanged"] == len(county_year) - 1 and again.result["resettled"] == 0
         assert Settlement.objects.count() == len(county_year) - 1
     finally:
@@ -115,14 +132,18 @@ def test_a_worker_killed_mid_batch_a_new_one_finishes_it(county_year, county_use
     timeout (lowered here) has passed — the two that were in flight."""
     env = {"SETTLEMENT_CHUNK_MEMBERS": "50", "CELERY_VISIBILITY_TIMEOUT": "5", "CELERY_RESTORE_INTERVAL": "1"}
     settings_dict = connection.settings_dict
-    blocker = psycopg2.connect(dbname=settings_dict["NAME"], user=settings_dict["USER"],
-                               password=settings_dict["PASSWORD"] or None, host=settings_dict["HOST"] or "127.0.0.1",
-                               port=settings_dict["PORT"] or 5432)
+    blocker = psycopg2.connect(
+        dbname=settings_dict["NAME"],
+        user=settings_dict["USER"],
+        password=settings_dict["PASSWORD"] or None,
+        host=settings_dict["HOST"] or "127.0.0.1",
+        port=settings_dict["PORT"] or 5432,
+    )
     blocker.autocommit = True
     from settlement import selectors
 
     members = selectors.member_ids_to_settle(2025)
-    held = [members[2 * 50 + 10], members[5 * 50 + 10]]              # inside chunks 2 and 5
+    held = [members[2 * 50 + 10], members[5 * 50 + 10]]  # inside chunks 2 and 5
     with blocker.cursor() as cursor:
         for member_id in held:
             cursor.execute("SELECT pg_advisory_lock(%s, 2025)", [member_id])
@@ -146,7 +167,7 @@ def test_a_worker_killed_mid_batch_a_new_one_finishes_it(county_year, county_use
         blocker.close()
     done_before = SettlementRun.objects.get(pk=run.pk).done
     assert done_before < county_year["_patients"]
-    worker = start_worker(env=env, purge=False)                      # keep the queued chunks
+    worker = start_worker(env=env, purge=False)  # keep the queued chunks
     try:
         run = _wait_for_run(run.pk, timeout=240)
     finally:

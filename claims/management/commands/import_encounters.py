@@ -23,8 +23,13 @@ class Command(BaseCommand):
             rows = read_rows(options["file"])
         except ExcelReadError as exc:
             raise CommandError(str(exc))
-        report = services.encounter_import(rows=rows, user=user, dry_run=options["dry_run"],
-                                           skip_invalid=options["skip_invalid"], source_name=options["file"])
+        report = services.encounter_import(
+            rows=rows,
+            user=user,
+            dry_run=options["dry_run"],
+            skip_invalid=options["skip_invalid"],
+            source_name=options["file"],
+        )
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, default=str))
         else:
@@ -33,8 +38,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"{title}被拒绝：发现 {len(report.errors)} 处错误，未写入任何数据。")
             else:
                 self.stdout.write(f"{title}完成：共 {report.rows} 行。")
-            self.stdout.write(f"  新增 {report.created}，更新 {report.updated}，未变 {report.unchanged}，"
-                              f"跳过 {report.rows_skipped}；涉及 {report.member_years} 个人·年度待结算")
+            self.stdout.write(
+                f"  新增 {report.created}，更新 {report.updated}，未变 {report.unchanged}，"
+                f"跳过 {report.rows_skipped}；涉及 {report.member_years} 个人·年度待结算"
+            )
             for error in report.errors:
                 self.stdout.write(f"  {error}")
             for warning in report.warnings[:100]:

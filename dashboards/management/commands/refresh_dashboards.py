@@ -11,4 +11,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, year=None, **options):
         result = services.aggregates_refresh(years=year)
-        self.stdout.write(f"已刷新 {'、'.join(map(str, result.years))} 年：{result.cells} 行，用时 {result.seconds:.1f} 秒")
+        self.stdout.write(
+            f"已刷新 {'、'.join(map(str, result.years))} 年：{result.cells} 行，用时 {result.seconds:.1f} 秒"
+        )

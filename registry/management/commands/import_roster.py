@@ -25,9 +25,14 @@ class Command(BaseCommand):
             rows = read_rows(options["file"])
         except ExcelReadError as exc:
             raise CommandError(str(exc))
-        report = services.roster_import(rows=rows, user=user, dry_run=options["dry_run"],
-                                        skip_invalid=options["skip_invalid"], create_areas=options["create_areas"],
-                                        source_name=options["file"])
+        report = services.roster_import(
+            rows=rows,
+            user=user,
+            dry_run=options["dry_run"],
+            skip_invalid=options["skip_invalid"],
+            create_areas=options["create_areas"],
+            source_name=options["file"],
+        )
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, default=str))
         else:
@@ -42,8 +47,10 @@ class Command(BaseCommand):
                 return users.get(username=username)
             except users.model.DoesNotExist:
                 raise CommandError(f"用户「{username}」不存在。")
-        user = (users.filter(is_superuser=True).order_by("id").first()
-                or users.filter(profile__role=Role.COUNTY).order_by("id").first())
+        user = (
+            users.filter(is_superuser=True).order_by("id").first()
+            or users.filter(profile__role=Role.COUNTY).order_by("id").first()
+        )
         if user is None:
             raise CommandError("没有县级管理员账号：请先 createsuperuser，或用 --user 指定。")
         return user
@@ -55,10 +62,14 @@ class Command(BaseCommand):
             out.write(f"{title}被拒绝：发现 {len(report.errors)} 处错误，未写入任何数据。")
         else:
             out.write(f"{title}完成：共 {report.rows} 行。")
-        out.write(f"  新建户 {report.households_created}，更新户 {report.households_updated}，"
-                  f"未变户 {report.households_unchanged}")
-        out.write(f"  新建成员 {report.members_created}，更新成员 {report.members_updated}"
-                  f"（其中迁户 {report.members_moved}），未变成员 {report.members_unchanged}")
+        out.write(
+            f"  新建户 {report.households_created}，更新户 {report.households_updated}，"
+            f"未变户 {report.households_unchanged}"
+        )
+        out.write(
+            f"  新建成员 {report.members_created}，更新成员 {report.members_updated}"
+            f"（其中迁户 {report.members_moved}），未变成员 {report.members_unchanged}"
+        )
         out.write(f"  跳过行 {report.rows_skipped}")
         for error in report.errors:
             out.write(f"  {error}")

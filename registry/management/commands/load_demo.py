@@ -10,11 +10,10 @@ from django.utils import timezone
 
 from claims.demo import load_demo_claims
 from dashboards.services import aggregates_refresh
-from settlement.demo import load_demo_settlement
-
 from registry import services
 from registry.demo import DEMO_TOWNSHIPS, synthetic_roster
 from registry.models import Household, Profile, Role, Township
+from settlement.demo import load_demo_settlement
 
 DEMO_USERS = (
     # username, password, role, township, display name
@@ -35,13 +34,22 @@ class Command(BaseCommand):
         User = get_user_model()
         county = User.objects.filter(username="county").first()
         if county is None:
-            county = User.objects.create_user("county", password=DEMO_USERS[0][1], is_staff=True, is_superuser=True,
-                                              first_name=DEMO_USERS[0][4])
+            county = User.objects.create_user(
+                "county",
+                password=DEMO_USERS[0][1],
+                is_staff=True,
+                is_superuser=True,
+                first_name=DEMO_USERS[0][4],
+            )
             Profile.objects.create(user=county, role=Role.COUNTY)
         if not Household.objects.exists():
             rows = synthetic_roster(options["households"], seed=2025, townships=list(DEMO_TOWNSHIPS))
-            report = services.roster_import(rows=rows, user=county, create_areas=True, source_name="演示县花名册")
-            self.stdout.write(f"已导入演示名册：{report.households_created} 户，{report.members_created} 人。")
+            report = services.roster_import(
+                rows=rows, user=county, create_areas=True, source_name="演示县花名册"
+            )
+            self.stdout.write(
+                f"已导入演示名册：{report.households_created} 户，{report.members_created} 人。"
+            )
         year = timezone.localdate().year
         claims = load_demo_claims(user=county, year=year)
         self.stdout.write(f"就诊与救治演示数据：{claims['encounters']} 条就诊记录（{year}年）。")
@@ -56,7 +64,7 @@ class Command(BaseCommand):
             Profile.objects.create(user=user, role=role, township=township)
         self.stdout.write("")
         self.stdout.write("演示账号（仅供演示，正式使用前请删除或修改密码）：")
-        for username, password, role, township_name, display in DEMO_USERS:
+        for username, password, role, township_name, _display in DEMO_USERS:
             scope = f"，限{township_name}" if township_name else ""
             self.stdout.write(f"  {Role(role).label}{scope}：用户名 {username}  密码 {password}")
         self.stdout.write("打开 http://127.0.0.1:8000 登录。")

@@ -15,8 +15,9 @@ def read_json(path: str, what: str):
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CommandError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
-                           returncode=1)
+        raise CommandError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", returncode=1
+        )
 
 
 def error_lines(source: str, exc) -> str:

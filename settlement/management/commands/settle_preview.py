@@ -9,12 +9,18 @@ from ._common import error_lines, read_json
 
 
 class Command(BaseCommand):
-    help = ("按政策试算就诊记录的结算结果（一站式结算预览），以JSON数组按输入顺序输出，不写入数据库。"
-            "输入有误时退出码为1，错误信息（指明字段）写到标准错误。")
+    help = (
+        "按政策试算就诊记录的结算结果（一站式结算预览），以JSON数组按输入顺序输出，不写入数据库。"
+        "输入有误时退出码为1，错误信息（指明字段）写到标准错误。"
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--policy", required=True, metavar="POLICY.json|CODE",
-                            help="政策文件（JSON），或数据库中已存储政策的编码")
+        parser.add_argument(
+            "--policy",
+            required=True,
+            metavar="POLICY.json|CODE",
+            help="政策文件（JSON），或数据库中已存储政策的编码",
+        )
         parser.add_argument("claims", metavar="CLAIMS.json", help='{"members": {...}, "encounters": [...]}')
 
     def handle(self, *args, **options):

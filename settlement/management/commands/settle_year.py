@@ -9,8 +9,10 @@ from settlement.models import SettlementRun
 
 
 class Command(BaseCommand):
-    help = ("全县批量结算一个年度（按生效政策；只写入有变化的结算）。默认交给 Celery 执行；"
-            "--wait 等待完成并输出结果，--inline 在本进程内执行（无需 worker）。")
+    help = (
+        "全县批量结算一个年度（按生效政策；只写入有变化的结算）。默认交给 Celery 执行；"
+        "--wait 等待完成并输出结果，--inline 在本进程内执行（无需 worker）。"
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("year", type=int)
