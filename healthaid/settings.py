@@ -196,9 +196,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
-# Dashboard aggregates are rebuilt every 10 minutes (dashboards/services.aggregates_refresh).
+# Dashboard aggregates are rebuilt every 10 minutes (dashboards/services.aggregates_refresh);
+# the outbox is swept every minute (core/outbox.py: work a broker outage left pending).
 CELERY_BEAT_SCHEDULE = {
     "dashboards-refresh": {"task": "dashboards.tasks.refresh_aggregates", "schedule": 600.0},
+    "outbox-sweep": {"task": "core.tasks.outbox_dispatch_task", "schedule": 60.0},
 }
 
 REST_FRAMEWORK = {
