@@ -1,0 +1,22 @@
+"""What claims tells the apps above it, through the outbox (core/outbox.py).
+
+An encounter entered, corrected or imported changes what its member is owed for that year:
+claims records the member-year in the same transaction, and settlement's handler settles it.
+Claims never imports settlement."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from core.outbox import outbox_record_many
+
+# Key "member_id:year"; payload {"member_id": int, "year": int}.
+MEMBER_YEAR_CHANGED = "claims.member_year_changed"
+
+
+def record_member_years_changed(*, pairs: Iterable[tuple[int, int]]) -> None:
+    """Record, inside the caller's transaction, member-years whose encounters changed."""
+    outbox_record_many(
+        topic=MEMBER_YEAR_CHANGED,
+        entries=[(f"{m}:{y}", {"member_id": m, "year": y}) for m, y in sorted(set(pairs))],
+    )
