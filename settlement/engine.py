@@ -187,14 +187,15 @@ MESSAGES = {
 }
 
 
-def _msg(path, key, **kw):
+def _msg(path, message, /, **kw):
     """``"PATH：MESSAGE"`` from the table (just the message when there is no path)."""
-    text = MESSAGES[key].format(**kw) if kw else MESSAGES[key].replace("{{", "{").replace("}}", "}")
+    text = MESSAGES[message]
+    text = text.format(**kw) if kw else text.replace("{{", "{").replace("}}", "}")
     return f"{path}：{text}" if path else text
 
 
-def _err(errs, path, key, **kw):
-    errs.append(_msg(path, key, **kw))
+def _err(errs, path, message, /, **kw):
+    errs.append(_msg(path, message, **kw))
 
 
 def _shown(value):
