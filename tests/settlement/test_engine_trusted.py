@@ -40,6 +40,8 @@ def _trusted(e: Encounter, ref=None):
         _cents(e.in_policy_cost),
         e.disease_code or "",
         e.package or "",
+        poverty_status=e.poverty_status,  # the encounter's own facts, when it has them
+        aid_category=e.aid_category,
     )
 
 
