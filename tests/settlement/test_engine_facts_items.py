@@ -551,3 +551,35 @@ def test_itemised_bills_reconcile_and_fast_path_equals_readable(doc_, claims, ra
         s = fast[o["ref"]].as_dict()
         o = {k: v for k, v in o.items() if k != "deducted"}  # the batch keeps the deduction itself
         assert s == o
+
+
+# ------------------------------------------------------------------------------- the guide's example
+
+PINGLUO_BANDS = [
+    [1000, 0.2],
+    [1500, 0.25],
+    [2000, 0.3],
+    [2500, 0.35],
+    [3000, 0.4],
+    [3500, 0.45],
+    [4000, 0.5],
+    [None, 0.55],
+]
+
+
+@pytest.mark.parametrize("mode, paid", [("bracket", "4000.00"), ("progressive", "3702.60")])
+def test_pingluo_2004_worked_example_needs_bracket(mode, paid):
+    """平罗 (docs/policy-format.md §4.6): 300 deductible, 301–1,000 at 20%, +5 points per further
+    500 up to 55%, 4,000 a year; the published 8,432-yuan stay was reimbursed 4,000. Bracket:
+    (8,432 − 300) × 55% = 4,472.60, capped at 4,000. Progressive: 700 × 20% + 500 × (25% + 30%
+    + 35% + 40% + 45% + 50%) + 4,432 × 55% = 140 + 1,125 + 2,437.60 = 3,702.60."""
+    policy = doc(
+        tier(
+            "ncms",
+            deductible={"per": "encounter", "amount": 300},
+            rate={"bands": PINGLUO_BANDS, "mode": mode, "measure": "cumulative"},
+            cap={"per_year": 4000},
+        )
+    )
+    claims = {"members": MEMBERS, "encounters": [enc("x", date="2025-06-01", total_cost=8432)]}
+    assert settle_claims(policy, claims)[0]["payouts"]["ncms"] == paid
