@@ -387,6 +387,34 @@ def describe_tier(tier: dict) -> dict:
     return {"key": tier.get("key"), "name": tier.get("name"), "rows": rows, "overrides": overrides}
 
 
+CATEGORIES = {
+    "western_drug": "西药",
+    "patent_drug": "中成药",
+    "herbal": "中药饮片",
+    "exam": "检查",
+    "lab": "化验",
+    "treatment": "治疗",
+    "surgery": "手术",
+    "material": "卫生材料",
+    "bed": "床位",
+    "nursing": "护理",
+    "other": "其他",
+}
+
+
+@register.simple_tag
+def catalogue_text(document) -> str:
+    """The policy's 乙类先行自付比例 in words ("" when the policy has no ``catalogue``)."""
+    catalogue = (document or {}).get("catalogue")
+    if not isinstance(catalogue, dict):
+        return ""
+    text = f"乙类项目先行自付 {pct(catalogue.get('b_self_ratio', 0))}"
+    by_category = catalogue.get("b_self_ratio_by_category") or {}
+    if by_category:
+        text += "；其中" + "、".join(f"{CATEGORIES.get(c, c)} {pct(r)}" for c, r in by_category.items())
+    return text + "（每项单独四舍五入到分；甲类全部、丙类不计入政策范围内费用；仅用于有费用明细的就诊）"
+
+
 @register.simple_tag
 def policy_tiers(document):
     return [describe_tier(t) for t in (document or {}).get("tiers") or [] if isinstance(t, dict)]

@@ -92,3 +92,16 @@ def test_web_import_refuses_in_chinese_with_the_path(client, county_user, docume
     assert response.status_code == 200
     assert message in html.unescape(response.content.decode())
     assert not Policy.objects.exists()
+
+
+def test_policy_page_shows_the_catalogue(client, county_user):
+    import json as json_
+
+    from settlement import services
+    from tests.settlement_world import ROOT
+
+    document = json_.loads((ROOT / "fixtures" / "policies" / "demo-county-2025-items.json").read_text())
+    policy = services.policy_import(user=county_user, document=document)
+    client.force_login(county_user)
+    page = client.get(reverse("settlement:policy_detail", args=[policy.pk])).content.decode()
+    assert "乙类项目先行自付 10%；其中卫生材料 30%" in page

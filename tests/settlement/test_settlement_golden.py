@@ -78,6 +78,7 @@ def test_items_golden_case_with_the_stored_policy_code(client, county_user):
 
     document, claims, expected = case("-items")
     services.policy_import(user=county_user, document=document)
+    assert services.policy_export(code="demo-county-2025-items") == document  # the catalogue kept
     assert preview_command("--policy", "demo-county-2025-items", str(CASES["-items"][1])) == expected
     client.force_login(county_user)
     body = {
