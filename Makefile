@@ -1,6 +1,7 @@
 # Two commands for a new user: `make run` (demo county at http://127.0.0.1:8000) and
 # `make test` (the whole suite). `make setup` is what both start with, and is idempotent.
-PYTHON ?= python3
+# The project pins Python 3.11: use python3.11 when the machine has it, else python3.
+PYTHON ?= $(shell command -v python3.11 >/dev/null 2>&1 && echo python3.11 || echo python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import islice
@@ -27,12 +28,28 @@ _PLAIN = (str, int, bool)
 
 
 def text_safe(value: str) -> str:
-    """``value`` as a string of a ``text_ready`` row (see ``insert``): on PostgreSQL escaped
-    for COPY's text format (backslash, tab, newline, carriage return); elsewhere unchanged.
-    Call it once per distinct string (tier names, task ids), not per row."""
-    if connection.vendor != "postgresql":
-        return value
+    """``value`` as a string of a ``text_ready`` row (see ``insert``): escaped for COPY's text
+    format (backslash, tab, newline, carriage return), so that no string can read as ``NULL``
+    (``\\N``): a string ``\\N`` is sent as ``\\\\N``. The same encoding on every database
+    (the non-PostgreSQL path decodes it as COPY does). Call it once per distinct string (tier
+    names, task ids), not per row."""
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+_UNESCAPE = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _text_value(value):
+    """A value of a ``text_ready`` row as COPY's text format reads it: ``NULL`` is None, a
+    string escaped by ``text_safe`` is the original string; other values unchanged."""
+    if value.__class__ is not str:
+        return value
+    if value == NULL:
+        return None
+    if "\\" not in value:
+        return value
+    return _ESCAPED.sub(lambda m: _UNESCAPE.get(m.group(1), m.group(1)), value)
 
 
 class _CopyStream:
@@ -188,7 +205,8 @@ def insert(
     timestamps as ISO strings — and the fields named in ``cents`` (two-decimal amounts) are
     int cents. Each row is then written with one ``%`` formatting (amounts as ``12345e-2``,
     which NUMERIC reads exactly as 123.45), the cheapest way to send 100,000 rows. Elsewhere
-    ``NULL`` becomes None again and cents become those strings."""
+    each value is read back as COPY reads it (``NULL`` is None, ``text_safe``'s escapes are
+    undone: a string ``\\N`` stays a string) and cents become those strings."""
     if count is None and (return_ids or isinstance(rows, (list, tuple))):
         rows = rows if isinstance(rows, (list, tuple)) else list(rows)
         count = len(rows)
@@ -199,10 +217,7 @@ def insert(
         if text_ready:
             money = {fields.index(name) for name in cents}
             rows = [
-                [
-                    None if value == NULL else f"{value}e-2" if i in money else value
-                    for i, value in enumerate(row)
-                ]
+                [f"{value}e-2" if i in money else _text_value(value) for i, value in enumerate(row)]
                 for row in rows
             ]
         objs = [model(**dict(zip(fields, row))) for row in rows]

@@ -72,3 +72,48 @@ def test_no_secrets_in_the_repository():
         text = path.read_text(encoding="utf-8", errors="ignore")
         found += [f"{name}: {shape.pattern}" for shape in SECRET_SHAPES if shape.search(text)]
     assert not found, found
+
+
+def _compose():
+    import yaml
+
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))["services"]
+
+
+def _redirects_to_https(service) -> bool:
+    value = str(service.get("environment", {}).get("SECURE_SSL_REDIRECT", "1"))
+    # "${SECURE_SSL_REDIRECT:-1}": the default after ":-" is what runs when the variable is unset.
+    value = value.rsplit(":-", 1)[-1].rstrip("}") if value.startswith("${") else value
+    return value.lower() in ("1", "true", "yes", "on")
+
+
+def test_compose_redirects_to_https_only_behind_a_tls_proxy():
+    """SECURE_SSL_REDIRECT on a plain-HTTP port would redirect every request to an HTTPS nobody
+    serves: the app is reached only through Caddy, which terminates TLS on 443."""
+    services = _compose()
+    assert _redirects_to_https(services["web"])
+    assert "ports" not in services["web"], "web must not be published to the host beside the proxy"
+    proxy = services["caddy"]
+    assert proxy["image"].startswith("caddy:2")
+    assert {str(port).split(":")[-1].split("/")[0] for port in proxy["ports"]} >= {"80", "443"}
+    assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
+    caddyfile = (ROOT / "Caddyfile").read_text(encoding="utf-8")
+    assert "{$SITE_DOMAIN}" in caddyfile
+    assert re.search(r"^\s*reverse_proxy web:8000\s*$", caddyfile, re.MULTILINE)
+    published = [name for name, service in services.items() if "ports" in service]
+    assert published == ["caddy"], published
+
+
+def test_compose_beat_keeps_its_schedule_on_a_volume():
+    beat = _compose()["beat"]
+    assert "-s /data/celerybeat-schedule" in beat["command"]
+    assert any(str(volume).endswith(":/data") for volume in beat["volumes"])
+
+
+def test_dockerignore_keeps_local_state_out_of_the_image():
+    ignored = {
+        line.strip().rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".venv", "db.sqlite3", "media", ".git", "artifacts", "staticfiles", ".env"} <= ignored
