@@ -5,11 +5,9 @@ import must finish faster than openpyxl could merely read the file; writing uses
 write-only mode (templates, rejected rows). Exports of lists go through django-import-export.
 """
 
-import io
-
-from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
 from python_calamine import CalamineError, CalamineWorkbook
+
+from core.export import write_rows as core_write_rows
 
 
 class ExcelReadError(ValueError):
@@ -36,22 +34,4 @@ def read_rows(source):
 def write_rows(header, rows, *, sheet_title="Sheet1", highlight_column=None):
     """An .xlsx file (bytes) with a bold header; ``highlight_column`` (a header name) is
     filled in light red, used for the error column of rejected rows."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(sheet_title)
-    from openpyxl.cell import WriteOnlyCell
-
-    bold = Font(bold=True)
-    red = PatternFill("solid", fgColor="FFD7D7")
-    header_cells = []
-    for name in header:
-        cell = WriteOnlyCell(sheet, value=name)
-        cell.font = bold
-        if name == highlight_column:
-            cell.fill = red
-        header_cells.append(cell)
-    sheet.append(header_cells)
-    for row in rows:
-        sheet.append(list(row))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return core_write_rows(header, rows, sheet_title=sheet_title, highlight_column=highlight_column)

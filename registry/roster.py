@@ -43,23 +43,33 @@ __all__ = [
 
 # (MemberRow attribute, canonical header, required, aliases) in template order.
 _COLUMNS = (
-    ("township", "乡镇", True, ()),
-    ("village", "行政村", True, ("村",)),
-    ("household_number", "户编号", True, ()),
-    ("name", "姓名", True, ()),
-    ("id_number", "证件号码", True, ("身份证号", "身份证号码")),
-    ("relation", "与户主关系", True, ()),
+    ("township", "乡镇", True, ("乡(镇)", "乡镇(街道)", "乡(镇、街道)", "所属乡镇")),
+    ("village", "行政村", True, ("村", "行政村(社区)", "村(社区)", "所属行政村")),
+    ("household_number", "户编号", True, ("户编码", "户码")),
+    ("name", "姓名", True, ("成员姓名",)),
+    (
+        "id_number",
+        "证件号码",
+        True,
+        ("身份证号", "身份证号码", "公民身份号码", "身份证件号码", "证件号码(身份证号)", "证件号"),
+    ),
+    ("relation", "与户主关系", True, ("与户主的关系", "家庭关系")),
     ("sex", "性别", False, ()),
     ("ethnicity", "民族", False, ()),
-    ("birth_date", "出生日期", False, ()),
-    ("phone", "联系电话", False, ()),
-    ("household_attribute", "贫困户属性", False, ()),
+    ("birth_date", "出生日期", False, ("出生年月日",)),
+    ("phone", "联系电话", False, ("联系方式", "电话", "手机号码")),
+    ("household_attribute", "贫困户属性", False, ("户属性",)),
     ("poverty_status", "脱贫状态", True, ("贫困户状态",)),
     ("main_cause", "主要致贫原因", False, ("致贫原因",)),
     ("health_status", "健康状况", False, ()),
-    ("insured", "是否参加城乡居民基本医疗保险", False, ("是否参保",)),
-    ("aid_category", "救助类别", False, ()),
-    ("annual_income", "家庭年收入", False, ()),
+    (
+        "insured",
+        "是否参加城乡居民基本医疗保险",
+        False,
+        ("是否参保", "是否参加城乡居民医疗保险", "是否参加基本医疗保险"),
+    ),
+    ("aid_category", "救助类别", False, ("医疗救助类别",)),
+    ("annual_income", "家庭年收入", False, ("年收入", "家庭年纯收入")),
 )
 
 CANONICAL_HEADERS = [header for _, header, _, _ in _COLUMNS]

@@ -662,8 +662,58 @@ def rejected_rows_workbook(*, job: RosterImport) -> bytes:
     return write_rows([*header, "错误原因"], out, sheet_title="未导入的行", highlight_column="错误原因")
 
 
-def roster_template_workbook() -> bytes:
-    """An empty roster with the canonical headers, for staff who type a roster by hand."""
-    from .excel import write_rows
+def _choices(table) -> tuple[str, ...]:
+    return tuple(label for _, label, _ in table)
 
-    return write_rows(list(roster.CANONICAL_HEADERS), [], sheet_title="花名册")
+
+def roster_template_workbook() -> bytes:
+    """A blank roster for staff who type one by hand: the canonical headers, one example
+    row, the ID-number column as text, a dropdown on every coded column, and a sheet
+    explaining each column."""
+    from core.export import TemplateColumn, template_workbook
+
+    from . import codes
+
+    columns = [
+        TemplateColumn("乡镇", "乡（镇）名称，须与系统中的乡镇一致", "城关镇", True),
+        TemplateColumn("行政村", "行政村（社区）名称", "东关村", True),
+        TemplateColumn(
+            "户编号",
+            "全国扶贫开发信息系统的户编号；同户各成员填写相同的户编号",
+            "6402210010001",
+            True,
+            text=True,
+        ),
+        TemplateColumn("姓名", "成员姓名", "张三", True),
+        TemplateColumn(
+            "证件号码",
+            "18位公民身份号码（本列为文本格式，请勿改为数字，否则末尾几位会丢失）",
+            "640221196003150013",
+            True,
+            text=True,
+        ),
+        TemplateColumn("与户主关系", "每户有且只有一个“户主”", "户主", True, _choices(codes.RELATIONS)),
+        TemplateColumn("性别", "可不填：按证件号码判断", "男", choices=_choices(codes.SEXES)),
+        TemplateColumn("民族", "", "汉族"),
+        TemplateColumn(
+            "出生日期",
+            "可不填：按证件号码判断；填写时须与证件号码一致，格式 YYYY-MM-DD",
+            "1960-03-15",
+            text=True,
+        ),
+        TemplateColumn("联系电话", "户主行的电话作为本户电话", "13800000000", text=True),
+        TemplateColumn(
+            "贫困户属性",
+            "以户主行为准；不填为一般贫困户",
+            "一般贫困户",
+            choices=_choices(codes.HOUSEHOLD_ATTRIBUTES),
+        ),
+        TemplateColumn("脱贫状态", "以户主行为准", "未脱贫", True, _choices(codes.POVERTY_STATUSES)),
+        TemplateColumn("主要致贫原因", "以户主行为准", "因病", choices=_choices(codes.MAIN_CAUSES)),
+        TemplateColumn("健康状况", "不填为健康", "长期慢性病", choices=_choices(codes.HEALTH_STATUSES)),
+        TemplateColumn("是否参加城乡居民基本医疗保险", "是/否", "是", choices=("是", "否")),
+        TemplateColumn("救助类别", "不填时按贫困户属性确定", "无", choices=_choices(codes.AID_CATEGORIES)),
+        TemplateColumn("家庭年收入", "单位：元，以户主行为准", 12000),
+    ]
+    assert [c.header for c in columns] == list(roster.CANONICAL_HEADERS)
+    return template_workbook(title="花名册", columns=columns)

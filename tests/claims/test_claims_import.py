@@ -209,7 +209,9 @@ def test_web_upload_preview_confirm_and_rejected_rows(
         c.post(reverse("claims:import_confirm", args=[job.pk]))
     assert Encounter.objects.filter(ref__startswith="ZY").count() == 2
 
-    sheet = load_workbook(io.BytesIO(c.get(reverse("claims:import_rejected", args=[job.pk])).content)).active
+    sheet = load_workbook(
+        io.BytesIO(c.get(reverse("claims:import_rejected", args=[job.pk])).getvalue())
+    ).active
     out = list(sheet.iter_rows(values_only=True))
     assert out[0][-1] == "错误原因" and len(out) == 2
     assert out[1][0] == "ZY2" and "医疗机构: 未知的医疗机构" in out[1][-1]
@@ -248,7 +250,7 @@ def test_import_pages_are_for_county_staff(as_user, township_user, supervisor):
 
 def test_template_download_has_the_canonical_header(as_user, township_user):
     response = as_user(township_user).get(reverse("claims:import_template"))
-    header = next(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+    header = next(load_workbook(io.BytesIO(response.getvalue())).active.iter_rows(values_only=True))
     assert list(header) == HEADER
 
 

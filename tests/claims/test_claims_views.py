@@ -99,7 +99,7 @@ def test_township_lists_and_exports_hold_only_the_own_township(as_user, world, t
         export = c.get(reverse(f"claims:{name}"), {"export": "xlsx"})
         cells = {
             cell
-            for row in load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True)
+            for row in load_workbook(io.BytesIO(export.getvalue())).active.iter_rows(values_only=True)
             for cell in row
         }
         assert not (west | {"北关乡"}) & cells, name
@@ -115,7 +115,7 @@ def test_exports_mask_id_numbers(as_user, world, county_user):
     export = c.get(reverse("claims:encounter_list"), {"export": "xlsx"})
     cells = [
         cell
-        for row in load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True)
+        for row in load_workbook(io.BytesIO(export.getvalue())).active.iter_rows(values_only=True)
         for cell in row
     ]
     assert world.east_head.id_number not in cells

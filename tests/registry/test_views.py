@@ -63,8 +63,8 @@ def test_township_user_sees_only_own_township(client, township_user, people):
 def test_township_user_export_holds_only_own_township(client, township_user, people):
     c = _client(client, township_user)
     response = c.get(reverse("registry:member_list"), {"export": "xlsx"})
-    sheet = load_workbook(io.BytesIO(response.content)).active
-    names = [row[3] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    sheet = load_workbook(io.BytesIO(response.getvalue())).active
+    names = [row[3] for row in sheet.iter_rows(min_row=3, values_only=True)]
     assert sorted(names) == ["王小明", "王秀英"]
 
 
@@ -98,7 +98,7 @@ def test_ids_are_masked_in_lists_exports_and_api_lists(client, county_user, peop
     export = c.get(reverse("registry:member_list"), {"export": "xlsx"})
     cells = [
         cell
-        for row in load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True)
+        for row in load_workbook(io.BytesIO(export.getvalue())).active.iter_rows(values_only=True)
         for cell in row
     ]
     assert full not in cells and mask_id_number(full) in cells
@@ -244,7 +244,7 @@ def test_roster_upload_preview_confirm_and_rejected_rows(
     assert not Household.objects.filter(number=bad_household).exists()
 
     rejected = c.get(reverse("registry:roster_import_rejected", args=[job_id]))
-    sheet = load_workbook(io.BytesIO(rejected.content)).active
+    sheet = load_workbook(io.BytesIO(rejected.getvalue())).active
     out = list(sheet.iter_rows(values_only=True))
     assert out[0][-1] == "错误原因"
     assert {r[col["户编号"]] for r in out[1:]} == {bad_household}
