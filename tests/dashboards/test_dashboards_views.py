@@ -439,3 +439,16 @@ def test_notice_fund_columns_follow_the_tiers():
         ),
     ]
     assert fund_columns(rows) == ["城乡居民医保基金", "医疗救助资金专户"]
+
+
+def test_survey_and_risk_exports_write_a_formula_name_as_text(client, refreshed, county_user):
+    from registry.models import Member
+    from tests.sheets import EVIL, assert_evil_is_text
+
+    Member.objects.update(name=EVIL)
+    client.force_login(county_user)
+    for url in (
+        reverse("dashboards:survey") + f"?year={YEAR}&export=survey",
+        reverse("dashboards:risk_list") + f"?year={YEAR}&export=risk",
+    ):
+        assert_evil_is_text(client.get(url))

@@ -269,3 +269,20 @@ def test_roster_template_download_has_the_canonical_headers(client, county_user)
         io.BytesIO(b"".join(response.streaming_content) if response.streaming else response.content)
     ).active
     assert [cell.value for cell in sheet[1]] == list(CANONICAL_HEADERS)
+
+
+def test_member_and_household_exports_write_a_formula_name_as_text(client, county_user, people):
+    from registry.models import Member
+    from tests.sheets import EVIL, assert_evil_is_text
+
+    Member.objects.filter(pk=people["east_head"].pk).update(name=EVIL)
+    Household.objects.filter(pk=people["east"].pk).update(annual_income="12345.60")
+    c = _client(client, county_user)
+    members = assert_evil_is_text(c.get(reverse("registry:member_list"), {"export": "xlsx"}))
+    assert members.title == "家庭成员名单" and members.freeze_panes == "A3"
+    households = c.get(reverse("registry:household_list"), {"export": "xlsx", "q": "E001"})
+    sheet = assert_evil_is_text(households)
+    assert sheet.title == "贫困户名单"
+    header = [cell.value for cell in sheet[2]]
+    income = sheet.cell(row=3, column=header.index("家庭年收入") + 1)
+    assert income.value == 12345.6 and income.number_format == "#,##0.00"
