@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
+from core.imports import ImportJobError, import_job_confirm, import_job_create, import_job_run
 from healthaid import bulk
 
 from . import codes, roles, roster
@@ -555,111 +555,44 @@ def roster_import(
 
 
 def roster_job_create(*, user, uploaded_file, create_areas: bool, skip_invalid: bool) -> RosterImport:
+    """Store an uploaded roster and start its preview (through the outbox: never lost)."""
     roles.require_county(user)
-    return RosterImport.objects.create(
-        file=uploaded_file,
-        original_name=uploaded_file.name[:255],
-        uploaded_by=user,
-        create_areas=create_areas,
-        skip_invalid=skip_invalid,
+    try:
+        return import_job_create(
+            kind="roster",
+            user=user,
+            uploaded_file=uploaded_file,
+            create_areas=create_areas,
+            skip_invalid=skip_invalid,
+        )
+    except ImportJobError as exc:
+        raise RegistryError(exc.message) from None
+
+
+def roster_job_process(*, job: RosterImport, rows, confirm: bool, progress) -> RosterReport:
+    """The roster kind of ``core.imports``: parse and check (and, confirmed, write) the rows."""
+    return roster_import(
+        rows=rows,
+        user=job.uploaded_by,
+        dry_run=not confirm,
+        skip_invalid=job.skip_invalid,
+        create_areas=job.create_areas,
+        source_name=job.original_name,
+        progress=progress,
     )
 
 
-def _progress_key(job_id: int) -> str:
-    return f"roster-import-progress-{job_id}"
-
-
-def _job_progress(job_id: int) -> ProgressCallback:
-    # Progress goes through the cache (Redis in production): the job row itself is locked
-    # inside the import's transaction, where a poller could not see its updates.
-    def report(stage: str, done: int, total: int) -> None:
-        cache.set(_progress_key(job_id), (stage, int(100 * done / total) if total else 0), 3600)
-
-    return report
-
-
-def roster_job_progress(*, job: RosterImport) -> tuple[str, int]:
-    return cache.get(_progress_key(job.pk)) or (job.get_status_display(), 0)
-
-
 def roster_job_run(*, job_id: int, confirm: bool) -> RosterImport:
-    """Preview (``confirm=False``) or import a job's file.
-
-    Idempotent and safe to run twice at once: the job row is locked for the whole run and
-    its status is written in the same transaction as the import, so a retried or duplicated
-    task finds the job already done and returns it unchanged."""
-    from .excel import ExcelReadError, read_rows
-
-    wanted = RosterImport.Status.IMPORTING if confirm else RosterImport.Status.PREVIEWING
-    with transaction.atomic():
-        job = RosterImport.objects.select_for_update().get(pk=job_id)
-        if job.status != wanted:
-            return job
-        progress = _job_progress(job.pk)
-        try:
-            with job.file.open("rb") as handle:
-                rows = read_rows(handle)
-        except ExcelReadError as exc:
-            report = RosterReport(
-                dry_run=not confirm, refused=True, errors=[roster.RowError(1, "", str(exc))]
-            )
-        else:
-            report = roster_import(
-                rows=rows,
-                user=job.uploaded_by,
-                dry_run=not confirm,
-                skip_invalid=job.skip_invalid,
-                create_areas=job.create_areas,
-                source_name=job.original_name,
-                progress=progress,
-            )
-        if report.refused:
-            job.status = RosterImport.Status.REFUSED
-        else:
-            job.status = RosterImport.Status.DONE if confirm else RosterImport.Status.PREVIEWED
-        setattr(job, "result" if confirm else "preview", report.as_dict())
-        job.finished_at = timezone.now() if confirm or report.refused else None
-        job.save()
-    return job
+    """Preview (``confirm=False``) or import a job's file (``core.imports.import_job_run``)."""
+    return import_job_run(kind="roster", job_id=job_id, confirm=confirm)
 
 
 def roster_job_confirm(*, user, job: RosterImport) -> RosterImport:
     roles.require_county(user)
-    updated = RosterImport.objects.filter(pk=job.pk, status=RosterImport.Status.PREVIEWED).update(
-        status=RosterImport.Status.IMPORTING
-    )
-    if not updated:
-        raise RegistryError("该名册不处于待确认状态，不能导入。")
-    job.refresh_from_db()
-    return job
-
-
-def rejected_rows_workbook(*, job: RosterImport) -> bytes:
-    """The rows that were not imported, as the original columns plus 错误原因, so staff can fix
-    them and upload the file again."""
-    from .excel import read_rows, write_rows
-
-    report = job.result or job.preview or {}
-    rejected = set(report.get("rejected_rows", []))
-    messages: dict[int, list[str]] = {}
-    for error in report.get("errors", []):
-        messages.setdefault(error["row"], []).append(
-            f"{error['column']}: {error['message']}" if error["column"] else error["message"]
-        )
-    with job.file.open("rb") as handle:
-        rows = read_rows(handle)
-    header_row = report.get("header_row", 1)
-    header = (
-        [str(cell) for cell in rows[header_row - 1]]
-        if len(rows) >= header_row
-        else list(roster.CANONICAL_HEADERS)
-    )
-    out = []
-    for index, row in enumerate(rows[header_row:], start=header_row + 1):
-        if index in rejected:
-            reason = "；".join(messages.get(index, [])) or "同户其他行有错误，整户未导入"
-            out.append([*row, reason])
-    return write_rows([*header, "错误原因"], out, sheet_title="未导入的行", highlight_column="错误原因")
+    try:
+        return import_job_confirm(job=job)
+    except ImportJobError as exc:
+        raise RegistryError("该名册不处于待确认状态，不能导入。") from exc
 
 
 def _choices(table) -> tuple[str, ...]:
