@@ -300,21 +300,22 @@ def rejected_rows_workbook(*, rows: list, report: dict, whole_file: bool) -> byt
             reasons.setdefault(error["row"], []).append(
                 f"{error['column']}: {error['message']}" if error["column"] else error["message"]
             )
-    if not reasons and whole_file:
+    if not reasons:
         return None  # the header itself is wrong: the page says what to fix
     header = ["" if cell is None else str(cell) for cell in rows[header_row - 1]]
     width = len(header)
-    faulty, others = [], []
+    faulty, companions, others = [], [], []  # rows at fault, rows rejected with them, the rest
     for number, row in enumerate(rows[header_row:], start=header_row + 1):
         cells = list(row[:width]) + [None] * (width - len(row))
-        if number in rejected:
-            reason = "；".join(reasons.get(number, [])) or "同户其他行有错误，整户未导入"
-            faulty.append([*cells, reason, number])
+        if number in reasons:
+            faulty.append([*cells, "；".join(reasons[number]), number])
+        elif number in rejected:
+            companions.append([*cells, "同户其他行有错误，整户未导入", number])
         elif whole_file and any(cell not in (None, "") for cell in cells):
             others.append([*cells, "", number])
     return write_rows(
         [*header, ERROR_COLUMN, ROW_COLUMN],
-        faulty + others,
+        faulty + companions + others,
         sheet_title="错误标注" if whole_file else "未导入的行",
         highlight_column=ERROR_COLUMN,
     )
