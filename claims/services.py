@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from core.imports import ImportJobError, import_job_confirm, import_job_create, import_job_run
+from core.imports import import_job_confirm, import_job_create, import_job_run
 from core.rows import RowError
 from healthaid import bulk
 from registry import roles
@@ -1240,23 +1240,12 @@ def encounter_import(
 def encounter_job_create(*, user, uploaded_file, skip_invalid: bool) -> EncounterImport:
     """Store an uploaded discharge list and start its preview (through the outbox)."""
     roles.require_county(user)
-    try:
-        return import_job_create(
-            kind="encounters", user=user, uploaded_file=uploaded_file, skip_invalid=skip_invalid
-        )
-    except ImportJobError as exc:
-        raise ClaimsError(exc.message) from None
-
-
-def encounter_job_process(*, job: EncounterImport, rows, confirm: bool, progress) -> EncounterReport:
-    """The encounter kind of ``core.imports``: parse and check (and, confirmed, write) the rows."""
-    return encounter_import(
-        rows=rows,
-        user=job.uploaded_by,
-        dry_run=not confirm,
-        skip_invalid=job.skip_invalid,
-        source_name=job.original_name,
-        progress=progress,
+    return import_job_create(
+        kind="encounters",
+        user=user,
+        uploaded_file=uploaded_file,
+        error=ClaimsError,
+        skip_invalid=skip_invalid,
     )
 
 
@@ -1266,10 +1255,7 @@ def encounter_job_run(*, job_id: int, confirm: bool) -> EncounterImport:
 
 def encounter_job_confirm(*, user, job: EncounterImport) -> EncounterImport:
     roles.require_county(user)
-    try:
-        return import_job_confirm(job=job)
-    except ImportJobError as exc:
-        raise ClaimsError(exc.message) from None
+    return import_job_confirm(job=job, error=ClaimsError)
 
 
 def encounter_template_workbook() -> bytes:

@@ -860,25 +860,9 @@ class EncounterImportMixin(RoleRequiredMixin):
     summary_template = "claims/_encounter_import_summary.html"
     intro_template = "claims/_encounter_import_intro.html"
     form_class = EncounterUploadForm
-    url_names = {
-        "list": "claims:import_list",
-        "upload": "claims:import_upload",
-        "template": "claims:import_template",
-        "detail": "claims:import_detail",
-        "progress": "claims:import_progress",
-        "confirm": "claims:import_confirm",
-        "rejected": "claims:import_rejected",
-    }
-
-    def create_job(self, form):
-        return services.encounter_job_create(
-            user=self.request.user,
-            uploaded_file=form.cleaned_data["file"],
-            skip_invalid=form.cleaned_data["skip_invalid"],
-        )
-
-    def confirm_job(self, job):
-        return services.encounter_job_confirm(user=self.request.user, job=job)
+    url_names = imports.import_url_names("claims:import")
+    create_service = staticmethod(services.encounter_job_create)
+    confirm_service = staticmethod(services.encounter_job_confirm)
 
 
 class EncounterImportListView(EncounterImportMixin, imports.ImportListView):

@@ -62,18 +62,23 @@ class ImportKind:
     key: str  # "roster", "encounters"
     model: type[ImportJob]
     task: object  # a Celery task taking (job_id, confirm)
-    # (job, rows, confirm, progress) -> report: parse, check and (confirm) write.
+    # The importer: process(rows=, user=, dry_run=, skip_invalid=, source_name=, progress=,
+    # **options) -> report; parses, checks and (unless dry_run) writes.
     process: Callable
-    # (refused, errors) -> an empty report of the kind (a file that could not be read).
-    empty_report: Callable
-    unit: str = "行"  # what skip-invalid skips: "户" or "行"
+    # The report's class: report_class(dry_run=, refused=True, errors=) for a file not read.
+    report_class: type
+    options: tuple[str, ...] = ()  # fields of the job handed to the importer as they are
+
+    def empty_report(self, dry_run: bool, errors: list[RowError]):
+        return self.report_class(dry_run=dry_run, refused=True, errors=errors)
 
 
 _KINDS: dict[str, ImportKind] = {}
 
 
-def register_import_kind(kind: ImportKind) -> None:
-    _KINDS[kind.key] = kind
+def register_import_kind(key: str, model, task, process, report_class, options=()) -> None:
+    """Called from an ``AppConfig.ready``: plug a kind of import into the job stack."""
+    _KINDS[key] = ImportKind(key, model, task, process, report_class, tuple(options))
 
 
 def import_kind(key: str) -> ImportKind:
@@ -90,18 +95,21 @@ def import_kind_of(job: ImportJob) -> ImportKind:
 # --- create and start -------------------------------------------------------------------------
 
 
-def import_job_preflight(*, uploaded_file) -> None:
+def import_job_preflight(*, uploaded_file, error: type[Exception] = ImportJobError) -> None:
     """The checks an upload passes before it is stored (size, zip, sizes, hidden sheet); the
-    scan of the cells waits for the task. Raises ImportJobError with a Chinese message."""
+    scan of the cells waits for the task. Raises ``error`` with a Chinese message."""
     try:
         reader.inspect(uploaded_file, scan=False)
     except reader.SpreadsheetRefused as exc:
-        raise ImportJobError(exc.message) from None
+        raise error(exc.message) from None
 
 
-def import_job_create(*, kind: str, user, uploaded_file, **options) -> ImportJob:
-    """Store the upload as a job and record its start in the outbox (same transaction)."""
-    import_job_preflight(uploaded_file=uploaded_file)
+def import_job_create(
+    *, kind: str, user, uploaded_file, error: type[Exception] = ImportJobError, **options
+) -> ImportJob:
+    """Store the upload as a job and record its start in the outbox (same transaction).
+    The caller (the app's service) checks the role and names its domain error (``error``)."""
+    import_job_preflight(uploaded_file=uploaded_file, error=error)
     spec = import_kind(kind)
     with transaction.atomic():
         job = spec.model.objects.create(
@@ -133,7 +141,7 @@ def start_jobs(entries) -> None:
 outbox.register_handler(START_TOPIC, start_jobs, batch_size=50)
 
 
-def import_job_confirm(*, job: ImportJob) -> ImportJob:
+def import_job_confirm(*, job: ImportJob, error: type[Exception] = ImportJobError) -> ImportJob:
     """Previewed → importing, and the import recorded in the outbox. The caller checks roles."""
     spec = import_kind_of(job)
     with transaction.atomic():
@@ -141,7 +149,7 @@ def import_job_confirm(*, job: ImportJob) -> ImportJob:
             status=ImportJob.Status.IMPORTING, deliveries=0
         )
         if not updated:
-            raise ImportJobError("该文件不处于待确认状态，不能导入。")
+            raise error("该文件不处于待确认状态，不能导入。")
         _record_start(spec.key, job.pk, confirm=True)
     job.refresh_from_db()
     return job
@@ -250,7 +258,13 @@ def import_job_run(*, kind: str, job_id: int, confirm: bool) -> ImportJob:
             report = spec.empty_report(not confirm, [RowError(1, "", exc.message)])
         else:
             report = spec.process(
-                job=job, rows=rows, confirm=confirm, progress=job_progress_callback(kind, job_id)
+                rows=rows,
+                user=job.uploaded_by,
+                dry_run=not confirm,
+                skip_invalid=job.skip_invalid,
+                source_name=job.original_name,
+                progress=job_progress_callback(kind, job_id),
+                **{name: getattr(job, name) for name in spec.options},
             )
         if report.refused:
             job.status = ImportJob.Status.REFUSED

@@ -59,11 +59,22 @@ class ImportJobMixin:
             **extra,
         }
 
-    def create_job(self, form):  # pragma: no cover - every app overrides
-        raise NotImplementedError
+    # The app's services (they check roles): create(user=, uploaded_file=, **form options)
+    # and confirm(user=, job=); staticmethod() them on the view.
+    create_service = None
+    confirm_service = None
 
-    def confirm_job(self, job):  # pragma: no cover - every app overrides
-        raise NotImplementedError
+    def create_job(self, form):
+        options = {name: value for name, value in form.cleaned_data.items() if name != "file"}
+        return self.create_service(user=self.request.user, uploaded_file=form.cleaned_data["file"], **options)
+
+    def confirm_job(self, job):
+        return self.confirm_service(user=self.request.user, job=job)
+
+
+def import_url_names(prefix: str, **overrides) -> dict[str, str]:
+    """``{"list": f"{prefix}_list", …}`` for the URL_KEYS, but for the ``overrides``."""
+    return {key: overrides.get(key, f"{prefix}_{key}") for key in URL_KEYS}
 
 
 class ImportListView(ImportJobMixin, ListView):

@@ -6,20 +6,15 @@ class RegistryConfig(AppConfig):
     verbose_name = "建档立卡"
 
     def ready(self):
-        from core.imports import ImportKind, register_import_kind
+        from core.imports import register_import_kind
 
-        from . import services, tasks
-        from .models import RosterImport
+        from . import models, services, tasks
 
         register_import_kind(
-            ImportKind(
-                key="roster",
-                model=RosterImport,
-                task=tasks.run_roster_job,
-                process=services.roster_job_process,
-                empty_report=lambda dry_run, errors: services.RosterReport(
-                    dry_run=dry_run, refused=True, errors=errors
-                ),
-                unit="户",
-            )
+            "roster",
+            models.RosterImport,
+            tasks.run_roster_job,
+            services.roster_import,
+            services.RosterReport,
+            options=["create_areas"],
         )

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
-from core.imports import ImportJobError, import_job_confirm, import_job_create, import_job_run
+from core.imports import import_job_confirm, import_job_create, import_job_run
 from healthaid import bulk
 
 from . import codes, roles, roster
@@ -557,28 +557,13 @@ def roster_import(
 def roster_job_create(*, user, uploaded_file, create_areas: bool, skip_invalid: bool) -> RosterImport:
     """Store an uploaded roster and start its preview (through the outbox: never lost)."""
     roles.require_county(user)
-    try:
-        return import_job_create(
-            kind="roster",
-            user=user,
-            uploaded_file=uploaded_file,
-            create_areas=create_areas,
-            skip_invalid=skip_invalid,
-        )
-    except ImportJobError as exc:
-        raise RegistryError(exc.message) from None
-
-
-def roster_job_process(*, job: RosterImport, rows, confirm: bool, progress) -> RosterReport:
-    """The roster kind of ``core.imports``: parse and check (and, confirmed, write) the rows."""
-    return roster_import(
-        rows=rows,
-        user=job.uploaded_by,
-        dry_run=not confirm,
-        skip_invalid=job.skip_invalid,
-        create_areas=job.create_areas,
-        source_name=job.original_name,
-        progress=progress,
+    return import_job_create(
+        kind="roster",
+        user=user,
+        uploaded_file=uploaded_file,
+        error=RegistryError,
+        create_areas=create_areas,
+        skip_invalid=skip_invalid,
     )
 
 
@@ -589,10 +574,7 @@ def roster_job_run(*, job_id: int, confirm: bool) -> RosterImport:
 
 def roster_job_confirm(*, user, job: RosterImport) -> RosterImport:
     roles.require_county(user)
-    try:
-        return import_job_confirm(job=job)
-    except ImportJobError as exc:
-        raise RegistryError("该名册不处于待确认状态，不能导入。") from exc
+    return import_job_confirm(job=job, error=RegistryError)
 
 
 def _choices(table) -> tuple[str, ...]:

@@ -216,26 +216,11 @@ class RosterImportMixin(RoleRequiredMixin):
     summary_template = "registry/_roster_import_summary.html"
     intro_template = "registry/_roster_import_intro.html"
     form_class = RosterUploadForm
-    url_names = {
-        "list": "registry:roster_import_list",
-        "upload": "registry:roster_upload",
-        "template": "registry:roster_template",
-        "detail": "registry:roster_import_detail",
-        "progress": "registry:roster_import_progress",
-        "confirm": "registry:roster_import_confirm",
-        "rejected": "registry:roster_import_rejected",
-    }
-
-    def create_job(self, form):
-        return services.roster_job_create(
-            user=self.request.user,
-            uploaded_file=form.cleaned_data["file"],
-            create_areas=form.cleaned_data["create_areas"],
-            skip_invalid=form.cleaned_data["skip_invalid"],
-        )
-
-    def confirm_job(self, job):
-        return services.roster_job_confirm(user=self.request.user, job=job)
+    url_names = imports.import_url_names(
+        "registry:roster_import", upload="registry:roster_upload", template="registry:roster_template"
+    )
+    create_service = staticmethod(services.roster_job_create)
+    confirm_service = staticmethod(services.roster_job_confirm)
 
 
 class RosterImportListView(RosterImportMixin, imports.ImportListView):
