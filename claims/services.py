@@ -1259,6 +1259,29 @@ def encounter_job_confirm(*, user, job: EncounterImport) -> EncounterImport:
 
 
 def encounter_template_workbook() -> bytes:
-    from core.export import write_rows
+    """A blank discharge list: the canonical headers, one example row, text columns for the
+    numbers Excel would mangle, dropdowns for 就诊类型 and 是否按规定转诊, and a sheet of notes."""
+    from core.export import TemplateColumn, template_workbook
 
-    return write_rows(list(encounter_rows.CANONICAL_HEADERS), [], sheet_title="就诊清单")
+    kinds = tuple(label for _, label in codes.ENCOUNTER_KINDS)
+    columns = [
+        TemplateColumn(
+            "住院号/流水号", "医院的住院号或门诊流水号，同一文件中不能重复", "ZY2025000123", True, text=True
+        ),
+        TemplateColumn("姓名", "患者姓名（按证件号码匹配，姓名仅供核对）", "张三"),
+        TemplateColumn(
+            "证件号码", "18位公民身份号码（本列为文本格式）", "640221196003150013", True, text=True
+        ),
+        TemplateColumn("医疗机构", "须与系统中的医疗机构名称一致", "县人民医院", True),
+        TemplateColumn("就诊类型", "从下拉列表选择", "住院", True, kinds),
+        TemplateColumn("入院日期", "门诊填就诊日期，格式 YYYY-MM-DD", "2025-03-01", True, text=True),
+        TemplateColumn("出院日期", "住院必填，格式 YYYY-MM-DD", "2025-03-10", text=True),
+        TemplateColumn("诊断编码", "ICD-10 编码", "I10.x00", text=True),
+        TemplateColumn("诊断名称", "", "高血压"),
+        TemplateColumn("医疗总费用", "单位：元，最多两位小数", 12000.5, True),
+        TemplateColumn("政策范围内费用", "单位：元，不能大于医疗总费用", 10000, True),
+        TemplateColumn("单病种编码", "按单病种定额结算时填写", "", text=True),
+        TemplateColumn("是否按规定转诊", "不填视为“是”", "是", choices=("是", "否")),
+    ]
+    assert [c.header for c in columns] == list(encounter_rows.CANONICAL_HEADERS)
+    return template_workbook(title="就诊清单", columns=columns)

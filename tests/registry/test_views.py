@@ -270,6 +270,18 @@ def test_roster_template_download_has_the_canonical_headers(client, county_user)
         io.BytesIO(b"".join(response.streaming_content) if response.streaming else response.content)
     ).active
     assert [cell.value for cell in sheet[1]] == list(CANONICAL_HEADERS)
+    book = sheet.parent
+    id_column = CANONICAL_HEADERS.index("证件号码") + 1
+    assert sheet.cell(row=2, column=id_column).data_type == "s"  # the example, as text
+    assert sheet.cell(row=3, column=id_column).number_format == "@"  # typed IDs stay text
+    validated = {str(v.sqref).split(":")[0][:-1] for v in sheet.data_validations.dataValidation}
+    letters = {h: sheet.cell(row=1, column=i + 1).column_letter for i, h in enumerate(CANONICAL_HEADERS)}
+    for coded in ("与户主关系", "性别", "贫困户属性", "脱贫状态", "主要致贫原因", "健康状况", "救助类别"):
+        assert letters[coded] in validated, coded
+    notes = book["填写说明"]
+    assert [notes.cell(row=r, column=1).value for r in range(2, 2 + len(CANONICAL_HEADERS))] == list(
+        CANONICAL_HEADERS
+    )
 
 
 def test_member_and_household_exports_write_a_formula_name_as_text(client, county_user, people):
