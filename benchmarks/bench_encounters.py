@@ -107,9 +107,9 @@ def main():
     from claims.encounter_rows import serialize_encounters
     from claims.models import Encounter, Institution
     from claims.reference import load_reference_data
+    from core.reader import read_rows
     from registry import services as registry_services
     from registry.demo import synthetic_roster, write_xlsx
-    from registry.excel import read_rows
     from registry.models import Member
 
     user = get_user_model().objects.create_superuser("bench", password="bench-pass-123")

@@ -83,9 +83,9 @@ def main():
     use_fresh_database("healthaid_bench_roster")
     from django.contrib.auth import get_user_model
 
+    from core.reader import read_rows
     from registry import services
     from registry.demo import synthetic_roster, write_xlsx
-    from registry.excel import read_rows
     from registry.models import Household, Member
 
     user = get_user_model().objects.create_superuser("bench", password="bench-pass-123")

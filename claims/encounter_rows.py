@@ -1,11 +1,11 @@
 """Parsing of encounter rows (出院/就诊清单导入). Pure Python: no Django imports.
 
 Hospitals send their discharge lists as Excel sheets, one row per visit or stay. The caller
-reads the sheet (``registry.excel.read_rows``) and hands over the rows, header first.
+reads the sheet (``core.reader.read_rows``) and hands over the rows, header first.
 :func:`parse_encounters` checks every cell on its own (required cells, ID numbers, dates,
 money, the kind of visit) and across the file (a 住院号/流水号 used twice); what needs the
 database (is the person on the register, is the institution known, was the row imported
-before) is the service's part. Faults are :class:`registry.roster.RowError` with the Excel
+before) is the service's part. Faults are :class:`core.rows.RowError` with the Excel
 row number and the column's canonical header, so both imports report alike:
 ``第12行 出院日期: 早于入院日期``.
 
@@ -17,12 +17,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from itertools import chain
 
+from core.rows import MAX_TITLE_ROWS, RowError, find_header, normalize_header, parse_date_cell
+from core.rows import cell_text as _text
 from registry.idnumber import IdNumberError, validate_id_number
-from registry.roster import RowError, _parse_date, _text, normalize_header
 
 from . import codes
 
@@ -86,7 +87,7 @@ _MAX_LENGTH = {
 }
 _MONEY_LIMIT = Decimal("10000000000")  # DECIMAL(12, 2)
 _CENT = Decimal("0.01")
-_MAX_TITLE_ROWS = 5
+_MAX_TITLE_ROWS = MAX_TITLE_ROWS
 
 _KINDS = {label: code for code, label in codes.ENCOUNTER_KINDS}
 _KINDS.update(
@@ -202,40 +203,8 @@ def encounter_faults(
     return faults
 
 
-def parse_date_cell(value):
-    """A cell → date or None (unreadable)."""
-    cls = value.__class__
-    if cls is date:
-        return value
-    if cls is datetime:
-        return value.date()
-    if cls is str:
-        return _parse_date(value)
-    if (cls is int or cls is float) and 19000101 <= value <= 99991231 and value == int(value):
-        return _parse_date(str(int(value)))
-    return None
-
-
 def _find_header(iterator):
-    """-> (index of the header row in ``seen`` or None, seen, {header: [indexes]})."""
-    seen, first_non_blank, non_blank = [], None, 0
-    for row in iterator:
-        seen.append(row)
-        if all(cell is None or (cell.__class__ is str and not cell.strip()) for cell in row):
-            continue
-        mapping = {}
-        for index, cell in enumerate(row):
-            canonical = HEADER_ALIASES.get(normalize_header(cell))
-            if canonical is not None:
-                mapping.setdefault(canonical, []).append(index)
-        if mapping:
-            return len(seen) - 1, seen, mapping
-        if first_non_blank is None:
-            first_non_blank = len(seen) - 1
-        non_blank += 1
-        if non_blank >= _MAX_TITLE_ROWS:
-            break
-    return first_non_blank, seen, {}
+    return find_header(iterator, HEADER_ALIASES, max_title_rows=_MAX_TITLE_ROWS)
 
 
 def parse_encounters(rows: Iterable[Sequence[object]], *, today: date | None = None) -> ParsedEncounters:

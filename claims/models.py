@@ -9,7 +9,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from simple_history.models import HistoricalRecords
 
-from registry.models import Member, RosterImport, Township
+from core.models import ImportJob
+from registry.models import Member, Township
 
 from . import codes
 
@@ -470,24 +471,11 @@ class FollowUp(models.Model):
         return f"{self.member} {self.date}"
 
 
-class EncounterImport(models.Model):
+class EncounterImport(ImportJob):
     """One uploaded discharge list (出院清单) and what became of it (preview, then import)."""
 
-    Status = RosterImport.Status  # the same steps as a roster import
-
-    file = models.FileField("就诊清单文件", upload_to="encounters/%Y/%m/")
-    original_name = models.CharField("文件名", max_length=255)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name="上传人")
-    created_at = models.DateTimeField("上传时间", auto_now_add=True)
+    file = models.FileField("就诊清单文件", upload_to="encounters/%Y/%m/", blank=True)
     skip_invalid = models.BooleanField("跳过有错误的行，导入其余", default=False)
-    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.PREVIEWING)
-    preview = models.JSONField("预检结果", null=True, blank=True)
-    result = models.JSONField("导入结果", null=True, blank=True)
-    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
 
-    class Meta:
+    class Meta(ImportJob.Meta):
         verbose_name = verbose_name_plural = "就诊导入"
-        ordering = ["-created_at"]
-
-    def __str__(self):
-        return self.original_name

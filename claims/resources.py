@@ -1,27 +1,12 @@
-"""Excel exports of the claims lists (django-import-export resources).
-
-Each export is a list of (Chinese column, value) pairs; ID numbers are always masked: a list
-leaves the building more easily than a page.
+"""Excel exports of the claims lists: the columns of each (``core.export.Sheet``), a list of
+(Chinese column, value) pairs; the rows are the list's filtered queryset. ID numbers are
+always masked: a list leaves the building more easily than a page.
 """
 
 from operator import attrgetter
 
-from import_export import fields, resources
-
+from core.export import Sheet
 from registry.idnumber import mask_id_number
-from registry.models import Member
-
-from .models import (
-    Contract,
-    Disease,
-    Encounter,
-    FollowUp,
-    IllnessRecord,
-    Institution,
-    Screening,
-    ServicePackage,
-    Team,
-)
 
 
 def _yes(value):
@@ -37,17 +22,9 @@ def _display(name):
     return lambda obj: getattr(obj, f"get_{name}_display")()
 
 
-def export_resource(model, columns):
-    """A resource class exporting ``columns``: ``[(header, "dotted.attribute" or callable)]``."""
-    attrs, names = {}, []
-    for index, (header, value) in enumerate(columns):
-        name = f"col{index}"
-        names.append(name)
-        getter = attrgetter(value) if isinstance(value, str) else value
-        attrs[name] = fields.Field(column_name=header)
-        attrs[f"dehydrate_{name}"] = (lambda get: lambda self, obj: get(obj))(getter)
-    attrs["Meta"] = type("Meta", (), {"model": model, "fields": tuple(names), "export_order": tuple(names)})
-    return type(f"{model.__name__}ExportResource", (resources.ModelResource,), attrs)
+def export_resource(columns):
+    """The export of ``columns``: ``[(header, "dotted.attribute" or callable[, kind])]``."""
+    return Sheet(columns)
 
 
 _PERSON = [
@@ -59,7 +36,6 @@ _PERSON = [
 ]
 
 InstitutionResource = export_resource(
-    Institution,
     [
         ("医疗机构", "name"),
         ("机构编码", "code"),
@@ -70,7 +46,6 @@ InstitutionResource = export_resource(
 )
 
 DiseaseResource = export_resource(
-    Disease,
     [
         ("ICD-10编码", "code"),
         ("疾病名称", "name"),
@@ -83,7 +58,6 @@ DiseaseResource = export_resource(
 )
 
 PackageResource = export_resource(
-    ServicePackage,
     [
         ("服务包", "name"),
         ("档次", _display("tier")),
@@ -95,7 +69,6 @@ PackageResource = export_resource(
 )
 
 EncounterResource = export_resource(
-    Encounter,
     [
         ("就诊流水号", "ref"),
         *_PERSON,
@@ -116,7 +89,6 @@ EncounterResource = export_resource(
 )
 
 IllnessResource = export_resource(
-    IllnessRecord,
     [
         *_PERSON,
         ("诊断编码", "diagnosis_code"),
@@ -137,7 +109,6 @@ IllnessResource = export_resource(
 )
 
 ScreeningResource = export_resource(
-    Screening,
     [
         *_PERSON,
         ("年度", "year"),
@@ -149,7 +120,6 @@ ScreeningResource = export_resource(
 )
 
 TeamResource = export_resource(
-    Team,
     [
         ("团队", "name"),
         ("乡镇", "township.name"),
@@ -160,7 +130,6 @@ TeamResource = export_resource(
 )
 
 ContractResource = export_resource(
-    Contract,
     [
         ("乡镇", "household.village.township.name"),
         ("行政村", "household.village.name"),
@@ -178,7 +147,6 @@ ContractResource = export_resource(
 )
 
 FollowUpResource = export_resource(
-    FollowUp,
     [
         *_PERSON,
         ("随访日期", "date"),
@@ -193,7 +161,6 @@ FollowUpResource = export_resource(
 )
 
 DueFollowUpResource = export_resource(
-    Member,
     [
         ("乡镇", "household.village.township.name"),
         ("行政村", "household.village.name"),

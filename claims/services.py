@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from core.imports import import_job_confirm, import_job_create, import_job_run
+from core.rows import RowError
 from healthaid import bulk
 from registry import roles
 from registry.models import Household, Member, Village
@@ -1092,8 +1093,6 @@ def encounter_import(
     Rows are keyed by the hospital's 住院号/流水号: a row already imported is left alone when it
     is unchanged and updated when it changed and is not settled yet; re-importing the same file
     changes nothing. County staff only: the lists span townships."""
-    from registry.roster import RowError
-
     roles.require_county(user)
     report_progress = progress or (lambda stage, done, total: None)
     report = EncounterReport(dry_run=dry_run)
@@ -1239,84 +1238,50 @@ def encounter_import(
 
 
 def encounter_job_create(*, user, uploaded_file, skip_invalid: bool) -> EncounterImport:
+    """Store an uploaded discharge list and start its preview (through the outbox)."""
     roles.require_county(user)
-    return EncounterImport.objects.create(
-        file=uploaded_file,
-        original_name=uploaded_file.name[:255],
-        uploaded_by=user,
+    return import_job_create(
+        kind="encounters",
+        user=user,
+        uploaded_file=uploaded_file,
+        error=ClaimsError,
         skip_invalid=skip_invalid,
     )
 
 
-def _progress_key(job_id: int) -> str:
-    return f"encounter-import-progress-{job_id}"
-
-
-def encounter_job_progress(*, job: EncounterImport) -> tuple[str, int]:
-    return cache.get(_progress_key(job.pk)) or (job.get_status_display(), 0)
-
-
 def encounter_job_run(*, job_id: int, confirm: bool) -> EncounterImport:
-    """Preview (``confirm=False``) or import a job's file. Idempotent: the job row is locked
-    for the whole run and its status written in the same transaction as the import, so a
-    retried or duplicated task finds the job done and returns it unchanged."""
-    from registry.excel import ExcelReadError, read_rows
-    from registry.roster import RowError
-
-    wanted = EncounterImport.Status.IMPORTING if confirm else EncounterImport.Status.PREVIEWING
-    with transaction.atomic():
-        job = EncounterImport.objects.select_for_update().get(pk=job_id)
-        if job.status != wanted:
-            return job
-
-        def progress(stage: str, done: int, total: int) -> None:
-            # Through the cache: the job row is locked inside this transaction.
-            cache.set(_progress_key(job_id), (stage, int(100 * done / total) if total else 0), 3600)
-
-        try:
-            with job.file.open("rb") as handle:
-                rows = read_rows(handle)
-        except ExcelReadError as exc:
-            report = EncounterReport(dry_run=not confirm, refused=True, errors=[RowError(1, "", str(exc))])
-        else:
-            report = encounter_import(
-                rows=rows,
-                user=job.uploaded_by,
-                dry_run=not confirm,
-                skip_invalid=job.skip_invalid,
-                source_name=job.original_name,
-                progress=progress,
-            )
-        if report.refused:
-            job.status = EncounterImport.Status.REFUSED
-        else:
-            job.status = EncounterImport.Status.DONE if confirm else EncounterImport.Status.PREVIEWED
-        setattr(job, "result" if confirm else "preview", report.as_dict())
-        job.finished_at = timezone.now() if confirm or report.refused else None
-        job.save()
-    return job
+    return import_job_run(kind="encounters", job_id=job_id, confirm=confirm)
 
 
 def encounter_job_confirm(*, user, job: EncounterImport) -> EncounterImport:
     roles.require_county(user)
-    updated = EncounterImport.objects.filter(pk=job.pk, status=EncounterImport.Status.PREVIEWED).update(
-        status=EncounterImport.Status.IMPORTING
-    )
-    if not updated:
-        raise ClaimsError("该文件不处于待确认状态，不能导入。")
-    job.refresh_from_db()
-    return job
-
-
-def encounter_rejected_workbook(*, job: EncounterImport) -> bytes:
-    """The rows not imported, with their original columns and 错误原因, to fix and upload again
-    (the roster import's workbook: both jobs keep their report and file alike)."""
-    from registry.services import rejected_rows_workbook
-
-    return rejected_rows_workbook(job=job)
+    return import_job_confirm(job=job, error=ClaimsError)
 
 
 def encounter_template_workbook() -> bytes:
-    from registry.excel import write_rows
+    """A blank discharge list: the canonical headers, one example row, text columns for the
+    numbers Excel would mangle, dropdowns for 就诊类型 and 是否按规定转诊, and a sheet of notes."""
+    from core.export import TemplateColumn, template_workbook
 
-    return write_rows(list(encounter_rows.CANONICAL_HEADERS), [], sheet_title="就诊清单")
+    kinds = tuple(label for _, label in codes.ENCOUNTER_KINDS)
+    columns = [
+        TemplateColumn(
+            "住院号/流水号", "医院的住院号或门诊流水号，同一文件中不能重复", "ZY2025000123", True, text=True
+        ),
+        TemplateColumn("姓名", "患者姓名（按证件号码匹配，姓名仅供核对）", "张三"),
+        TemplateColumn(
+            "证件号码", "18位公民身份号码（本列为文本格式）", "640221196003150013", True, text=True
+        ),
+        TemplateColumn("医疗机构", "须与系统中的医疗机构名称一致", "县人民医院", True),
+        TemplateColumn("就诊类型", "从下拉列表选择", "住院", True, kinds),
+        TemplateColumn("入院日期", "门诊填就诊日期，格式 YYYY-MM-DD", "2025-03-01", True, text=True),
+        TemplateColumn("出院日期", "住院必填，格式 YYYY-MM-DD", "2025-03-10", text=True),
+        TemplateColumn("诊断编码", "ICD-10 编码", "I10.x00", text=True),
+        TemplateColumn("诊断名称", "", "高血压"),
+        TemplateColumn("医疗总费用", "单位：元，最多两位小数", 12000.5, True),
+        TemplateColumn("政策范围内费用", "单位：元，不能大于医疗总费用", 10000, True),
+        TemplateColumn("单病种编码", "按单病种定额结算时填写", "", text=True),
+        TemplateColumn("是否按规定转诊", "不填视为“是”", "是", choices=("是", "否")),
+    ]
+    assert [c.header for c in columns] == list(encounter_rows.CANONICAL_HEADERS)
+    return template_workbook(title="就诊清单", columns=columns)

@@ -3,18 +3,19 @@
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.views import View
-from django.views.generic import DetailView, FormView, ListView, TemplateView
+from django.views.generic import DetailView, FormView, TemplateView
 
+from core import views as imports
 from healthaid.views import FilteredListView, RoleRequiredMixin, xlsx_response
 from registry import roles
 from registry.idnumber import mask_id_number
 
-from . import filtersets, resources, selectors, services, tasks
+from . import filtersets, resources, selectors, services
 from .forms import (
     ContractForm,
     ContractTerminateForm,
@@ -30,7 +31,7 @@ from .forms import (
     TeamForm,
     TeamMemberForm,
 )
-from .models import Disease, EncounterImport, Institution, Screening, ServicePackage
+from .models import Disease, Institution, Screening, ServicePackage
 
 
 def _mask(rows, attr="member"):
@@ -851,95 +852,41 @@ class FollowUpFormView(ServiceFormView):
 # --- encounter import -----------------------------------------------------------------------------
 
 
-class EncounterImportListView(RoleRequiredMixin, ListView):
+class EncounterImportMixin(RoleRequiredMixin):
     county_required = True
-    template_name = "claims/import_list.html"
-    paginate_by = 20
-    context_object_name = "jobs"
-
-    def get_queryset(self):
-        return EncounterImport.objects.select_related("uploaded_by")
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.setdefault("form", EncounterUploadForm())
-        return context
-
-
-class EncounterUploadView(RoleRequiredMixin, FormView):
-    county_required = True
-    template_name = "claims/import_list.html"
+    import_kind = "encounters"
+    title = "就诊导入"
+    unit_label = "行"
+    summary_template = "claims/_encounter_import_summary.html"
+    intro_template = "claims/_encounter_import_intro.html"
     form_class = EncounterUploadForm
-
-    def form_valid(self, form):
-        job = services.encounter_job_create(
-            user=self.request.user,
-            uploaded_file=form.cleaned_data["file"],
-            skip_invalid=form.cleaned_data["skip_invalid"],
-        )
-        tasks.enqueue_encounter_job(job.pk, confirm=False)
-        return redirect("claims:import_detail", pk=job.pk)
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["jobs"] = EncounterImport.objects.select_related("uploaded_by")[:20]
-        return context
+    url_names = imports.import_url_names("claims:import")
+    create_service = staticmethod(services.encounter_job_create)
+    confirm_service = staticmethod(services.encounter_job_confirm)
 
 
-class EncounterImportDetailView(RoleRequiredMixin, DetailView):
-    county_required = True
-    template_name = "claims/import_detail.html"
-    context_object_name = "job"
-    queryset = EncounterImport.objects.select_related("uploaded_by")
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        job = self.object
-        report = job.result or job.preview
-        context.update(
-            report=report,
-            running=job.status in (EncounterImport.Status.PREVIEWING, EncounterImport.Status.IMPORTING),
-            can_confirm=job.status == EncounterImport.Status.PREVIEWED,
-            has_rejected=bool(report and report.get("rejected_rows")),
-        )
-        return context
+class EncounterImportListView(EncounterImportMixin, imports.ImportListView):
+    pass
 
 
-class EncounterImportProgressView(RoleRequiredMixin, View):
-    county_required = True
-
-    def get(self, request, pk):
-        job = get_object_or_404(EncounterImport, pk=pk)
-        done = job.status not in (EncounterImport.Status.PREVIEWING, EncounterImport.Status.IMPORTING)
-        stage, percent = services.encounter_job_progress(job=job)
-        return JsonResponse(
-            {"percent": 100 if done else percent, "stage": stage, "done": done, "redirect": None}
-        )
+class EncounterUploadView(EncounterImportMixin, imports.ImportUploadView):
+    pass
 
 
-class EncounterImportConfirmView(RoleRequiredMixin, View):
-    county_required = True
-
-    def post(self, request, pk):
-        job = get_object_or_404(EncounterImport, pk=pk)
-        try:
-            services.encounter_job_confirm(user=request.user, job=job)
-        except services.ClaimsError as exc:
-            messages.error(request, exc.message)
-        else:
-            tasks.enqueue_encounter_job(job.pk, confirm=True)
-        return redirect("claims:import_detail", pk=job.pk)
+class EncounterImportDetailView(EncounterImportMixin, imports.ImportDetailView):
+    pass
 
 
-class EncounterImportRejectedView(RoleRequiredMixin, View):
-    county_required = True
+class EncounterImportProgressView(EncounterImportMixin, imports.ImportProgressView):
+    pass
 
-    def get(self, request, pk):
-        job = get_object_or_404(EncounterImport, pk=pk)
-        if not (job.result or job.preview):
-            raise Http404("该文件还没有预检结果。")
-        stem = job.original_name.rsplit(".", 1)[0]
-        return xlsx_response(services.encounter_rejected_workbook(job=job), f"{stem}-未导入的行.xlsx")
+
+class EncounterImportConfirmView(EncounterImportMixin, imports.ImportConfirmView):
+    pass
+
+
+class EncounterImportRejectedView(EncounterImportMixin, imports.ImportRejectedView):
+    pass
 
 
 class EncounterTemplateView(RoleRequiredMixin, View):

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -39,3 +40,47 @@ class OutboxEntry(models.Model):
 
     def __str__(self):
         return f"{self.topic}:{self.key}"
+
+
+class ImportJob(models.Model):
+    """One uploaded spreadsheet and what became of it: preview, then import (abstract: the
+    roster import and the encounter import are its concrete kinds, see ``core.imports``).
+
+    ``deliveries`` counts the deliveries of the job's current task that never finished: a
+    task that killed its worker (out of memory, a crash in a native reader) is redelivered by
+    the broker; after ``IMPORT_MAX_DELIVERIES`` the job fails instead of killing another."""
+
+    class Status(models.TextChoices):
+        PREVIEWING = "previewing", "正在预检"
+        PREVIEWED = "previewed", "预检完成，待确认"
+        REFUSED = "refused", "已拒绝（有错误）"
+        IMPORTING = "importing", "正在导入"
+        DONE = "done", "导入完成"
+        FAILED = "failed", "处理失败"
+
+    RUNNING = (Status.PREVIEWING, Status.IMPORTING)
+
+    original_name = models.CharField("文件名", max_length=255)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name="上传人")
+    created_at = models.DateTimeField("上传时间", auto_now_add=True)
+    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.PREVIEWING)
+    preview = models.JSONField("预检结果", null=True, blank=True)
+    result = models.JSONField("导入结果", null=True, blank=True)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    rejected_file = models.FileField("错误行文件", upload_to="rejected/%Y/%m/", blank=True)
+    deliveries = models.PositiveIntegerField("未完成的投递次数", default=0)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.original_name
+
+    @property
+    def running(self) -> bool:
+        return self.status in self.RUNNING
+
+    @property
+    def report(self) -> dict | None:
+        return self.result or self.preview

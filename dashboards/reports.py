@@ -7,7 +7,6 @@ Values stay typed (int, Decimal, date) until the template or openpyxl formats th
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -15,7 +14,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 from claims.models import EncounterKind
-from registry.excel import write_rows
+from core import export
 from registry.idnumber import mask_id_number
 
 from . import definitions
@@ -23,6 +22,11 @@ from .definitions import Period, percent
 
 KIND_LABELS = dict(EncounterKind.choices)
 _UNITS = {"money": "(元)", "pct": "(%)"}
+_EXPORT_KINDS = {"int": "int", "money": "money", "pct": "pct", "date": "date", "text": "text"}
+
+
+def _value(index):
+    return lambda cells: cells[index].value
 
 
 @dataclass
@@ -54,12 +58,21 @@ class Table:
         self.rows.append(cells)
         self.row_classes.append(css)
 
-    def xlsx(self) -> bytes:
-        header = [column.label + _UNITS.get(column.kind, "") for column in self.columns]
-        body = [[cell.value for cell in row] for row in self.rows]
-        if self.footer:
-            body.append([cell.value for cell in self.footer])
-        return write_rows(header, body, sheet_title=re.sub(r"[\[\]:*?/\\]", "", self.title)[:31] or "Sheet1")
+    def sheet(self) -> export.Sheet:
+        """The table's columns for ``core.export``: rows are lists of cells."""
+        return export.Sheet(
+            [
+                export.Column(
+                    column.label + _UNITS.get(column.kind, ""),
+                    _value(index),
+                    _EXPORT_KINDS.get(column.kind, ""),
+                )
+                for index, column in enumerate(self.columns)
+            ]
+        )
+
+    def export_rows(self) -> list[list[Cell]]:
+        return [*self.rows, self.footer] if self.footer else list(self.rows)
 
     @property
     def lines(self):

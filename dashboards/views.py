@@ -16,11 +16,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 
-from healthaid.views import RoleRequiredMixin, xlsx_response
+from core.export import describe_filters
+from healthaid.views import RoleRequiredMixin, export_list
 from registry import roles
 from registry.selectors import townships_for, villages_for
 
 from . import reports, selectors, services, tasks
+from .definitions import Period
 from .filtersets import SurveyFilterSet, place_filterset
 from .forms import (
     NoticePickForm,
@@ -58,10 +60,26 @@ class TablesMixin:
         if key:
             for table in self.get_tables(export=True):
                 if table.key == key:
-                    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-                    return xlsx_response(table.xlsx(), f"{table.title}-{stamp}.xlsx")
+                    return export_list(
+                        table.sheet(), table.export_rows(), name=table.title, filters=self.export_filters()
+                    )
             raise Http404("没有这张表。")
         return super().get(request, *args, **kwargs)
+
+    def export_filters(self) -> list[tuple[str, str]]:
+        """The filters of the page, written in the title row of its exports."""
+        filters = []
+        period = getattr(self, "period", None)
+        if isinstance(period, Period):
+            filters.append(("期间", period.label))
+        for name in ("township", "village"):
+            place = getattr(self, name, None) if name in dir(type(self)) else None
+            if place is not None and hasattr(place, "name"):
+                filters.append(("乡镇" if name == "township" else "行政村", place.name))
+        filterset = getattr(self, "filterset", None) if "filterset" in dir(type(self)) else None
+        if filterset is not None:
+            filters += describe_filters(filterset.form)
+        return filters
 
 
 class PeriodMixin:

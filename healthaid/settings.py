@@ -249,3 +249,13 @@ LOGGING = {
 SETTLEMENT_CHUNK_MEMBERS = int(os.environ.get("SETTLEMENT_CHUNK_MEMBERS", "2000"))
 SETTLEMENT_SIMULATE_CHUNK_MEMBERS = int(os.environ.get("SETTLEMENT_SIMULATE_CHUNK_MEMBERS", "5000"))
 SETTLEMENT_WORKER_PROCESSES = int(os.environ.get("SETTLEMENT_WORKER_PROCESSES", "2"))
+
+# Uploaded spreadsheets (core.reader): refused before parsing beyond these limits.
+IMPORT_MAX_FILE_MB = float(os.environ.get("IMPORT_MAX_FILE_MB", "20"))
+IMPORT_MAX_UNCOMPRESSED_MB = float(os.environ.get("IMPORT_MAX_UNCOMPRESSED_MB", "400"))
+IMPORT_MAX_RATIO = int(os.environ.get("IMPORT_MAX_RATIO", "200"))  # uncompressed : compressed, per member
+IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "200000"))
+IMPORT_MAX_COLUMNS = int(os.environ.get("IMPORT_MAX_COLUMNS", "200"))
+IMPORT_MAX_CELLS = int(os.environ.get("IMPORT_MAX_CELLS", "5000000"))  # rows × columns of the used range
+# A job whose task was delivered this many times without finishing (it killed its worker) fails.
+IMPORT_MAX_DELIVERIES = int(os.environ.get("IMPORT_MAX_DELIVERIES", "3"))

@@ -7,6 +7,8 @@ from django.db.models.functions import Length
 from django.db.models.lookups import Exact
 from simple_history.models import HistoricalRecords
 
+from core.models import ImportJob
+
 from . import codes
 
 
@@ -179,31 +181,12 @@ class Profile(models.Model):
         return f"{self.user} ({self.get_role_display()})"
 
 
-class RosterImport(models.Model):
+class RosterImport(ImportJob):
     """One uploaded roster file and what became of it (preview, then import)."""
 
-    class Status(models.TextChoices):
-        PREVIEWING = "previewing", "正在预检"
-        PREVIEWED = "previewed", "预检完成，待确认"
-        REFUSED = "refused", "已拒绝（有错误）"
-        IMPORTING = "importing", "正在导入"
-        DONE = "done", "导入完成"
-        FAILED = "failed", "处理失败"
-
-    file = models.FileField("名册文件", upload_to="rosters/%Y/%m/")
-    original_name = models.CharField("文件名", max_length=255)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name="上传人")
-    created_at = models.DateTimeField("上传时间", auto_now_add=True)
+    file = models.FileField("名册文件", upload_to="rosters/%Y/%m/", blank=True)
     create_areas = models.BooleanField("自动创建未知的乡镇和村", default=False)
     skip_invalid = models.BooleanField("跳过有错误的户，导入其余", default=False)
-    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.PREVIEWING)
-    preview = models.JSONField("预检结果", null=True, blank=True)
-    result = models.JSONField("导入结果", null=True, blank=True)
-    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
 
-    class Meta:
+    class Meta(ImportJob.Meta):
         verbose_name = verbose_name_plural = "名册导入"
-        ordering = ["-created_at"]
-
-    def __str__(self):
-        return self.original_name

@@ -1,6 +1,6 @@
 """Parsing of roster rows (花名册导入). Pure Python: no Django imports.
 
-The caller reads the Excel sheet (``registry.excel.read_rows``) and hands over the rows:
+The caller reads the Excel sheet (``core.reader.read_rows``) and hands over the rows:
 the header row first, then one row per member. :func:`parse_roster` checks every cell,
 groups the members into households and reports every fault as a :class:`RowError` with the
 Excel row number and the column's canonical header. Only households whose every row is
@@ -17,13 +17,29 @@ import gc
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from itertools import chain
 from operator import itemgetter
 
+from core.rows import (
+    MAX_TITLE_ROWS,
+    RowError,
+    column_letter,
+    find_header,
+    is_blank,
+    normalize_header,
+    parse_date,
+    parse_date_cell,
+)
+from core.rows import cell_text as _text
+
 from . import codes
 from .idnumber import IdNumberError, validate_id_number
+
+_is_blank = is_blank
+_parse_date = parse_date
+_column_letter = column_letter
 
 __all__ = [
     "CANONICAL_HEADERS",
@@ -43,23 +59,33 @@ __all__ = [
 
 # (MemberRow attribute, canonical header, required, aliases) in template order.
 _COLUMNS = (
-    ("township", "乡镇", True, ()),
-    ("village", "行政村", True, ("村",)),
-    ("household_number", "户编号", True, ()),
-    ("name", "姓名", True, ()),
-    ("id_number", "证件号码", True, ("身份证号", "身份证号码")),
-    ("relation", "与户主关系", True, ()),
+    ("township", "乡镇", True, ("乡(镇)", "乡镇(街道)", "乡(镇、街道)", "所属乡镇")),
+    ("village", "行政村", True, ("村", "行政村(社区)", "村(社区)", "所属行政村")),
+    ("household_number", "户编号", True, ("户编码", "户码")),
+    ("name", "姓名", True, ("成员姓名",)),
+    (
+        "id_number",
+        "证件号码",
+        True,
+        ("身份证号", "身份证号码", "公民身份号码", "身份证件号码", "证件号码(身份证号)", "证件号"),
+    ),
+    ("relation", "与户主关系", True, ("与户主的关系", "家庭关系")),
     ("sex", "性别", False, ()),
     ("ethnicity", "民族", False, ()),
-    ("birth_date", "出生日期", False, ()),
-    ("phone", "联系电话", False, ()),
-    ("household_attribute", "贫困户属性", False, ()),
+    ("birth_date", "出生日期", False, ("出生年月日",)),
+    ("phone", "联系电话", False, ("联系方式", "电话", "手机号码")),
+    ("household_attribute", "贫困户属性", False, ("户属性",)),
     ("poverty_status", "脱贫状态", True, ("贫困户状态",)),
     ("main_cause", "主要致贫原因", False, ("致贫原因",)),
     ("health_status", "健康状况", False, ()),
-    ("insured", "是否参加城乡居民基本医疗保险", False, ("是否参保",)),
-    ("aid_category", "救助类别", False, ()),
-    ("annual_income", "家庭年收入", False, ()),
+    (
+        "insured",
+        "是否参加城乡居民基本医疗保险",
+        False,
+        ("是否参保", "是否参加城乡居民医疗保险", "是否参加基本医疗保险"),
+    ),
+    ("aid_category", "救助类别", False, ("医疗救助类别",)),
+    ("annual_income", "家庭年收入", False, ("年收入", "家庭年纯收入")),
 )
 
 CANONICAL_HEADERS = [header for _, header, _, _ in _COLUMNS]
@@ -108,8 +134,7 @@ _MAX_LENGTH = {
 _INCOME_LIMIT = Decimal("10000000000")
 _CENT = Decimal("0.01")
 _CACHEABLE = (str, float)
-# How many non-blank rows above the header may be title rows (e.g. "××县建档立卡花名册").
-_MAX_TITLE_ROWS = 5
+_MAX_TITLE_ROWS = MAX_TITLE_ROWS
 
 # Code lists: cell text -> code, and the message listing the accepted labels.
 _ATTRIBUTES = codes.label_to_code(codes.HOUSEHOLD_ATTRIBUTES)
@@ -149,21 +174,6 @@ MSG_NO_HEAD = "该户没有户主"
 
 # --------------------------------------------------------------------------------------
 # Results
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    row: int  # Excel row number: the header is row 1, the first data row 2
-    column: str  # canonical header, or "" for a fault of the whole file
-    message: str
-
-    def __str__(self):
-        if self.column:
-            return f"第{self.row}行 {self.column}: {self.message}"
-        return f"第{self.row}行: {self.message}"
-
-    def as_dict(self):
-        return {"row": self.row, "column": self.column, "message": self.message}
 
 
 @dataclass(slots=True)
@@ -233,45 +243,6 @@ class ParsedRoster:
 # Cells
 
 
-def normalize_header(cell) -> str:
-    """A header cell without any whitespace (full-width spaces and line breaks included)
-    and without the ``*`` that templates put on required columns."""
-    if cell is None:
-        return ""
-    text = "".join(str(cell).split())
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)  # full-width ＊ and brackets
-    return text.strip("*")
-
-
-def _text(value) -> str:
-    """Cell value -> stripped text; whole numbers lose their ``.0``."""
-    if value is None:
-        return ""
-    cls = value.__class__
-    if cls is str:
-        return value.strip()
-    if cls is float:
-        if value.is_integer():
-            return str(int(value))
-        return repr(value)
-    if cls is datetime:
-        return (
-            value.date().isoformat()
-            if not (value.hour or value.minute or value.second)
-            else value.isoformat(" ")
-        )
-    if cls is date:
-        return value.isoformat()
-    if cls is bool:
-        return "是" if value else "否"
-    return str(value).strip()
-
-
-def _is_blank(value) -> bool:
-    return value is None or (value.__class__ is str and not value.strip())
-
-
 def _lookup(table, text):
     """Slow path of a code lookup: ignore inner spaces and full-width forms."""
     text = unicodedata.normalize("NFKC", "".join(text.split()))
@@ -280,33 +251,6 @@ def _lookup(table, text):
 
 def _unknown(column, text):
     return f"未知的值「{text}」，应为：{_EXPECTED[column]}"
-
-
-def _parse_date(text: str) -> date | None:
-    """``YYYY-MM-DD``, ``YYYY/MM/DD``, ``YYYY.MM.DD`` (month and day may have one digit,
-    a time after a space is ignored), ``YYYYMMDD`` and ``YYYY年MM月DD日``; None if not a date."""
-    if len(text) == 8 and text.isdigit() and text.isascii():
-        parts = (text[:4], text[4:6], text[6:])
-    else:
-        day, _, time = text.partition(" ")
-        if ":" in time:  # a date-time typed as text: "1960-03-15 00:00:00"
-            text = day
-        if not text.isascii():
-            text = unicodedata.normalize("NFKC", text)
-            if text.endswith("日") and "年" in text and "月" in text:
-                text = text[:-1].replace("年", "-").replace("月", "-")
-        sep = text[4:5]
-        if sep not in ("-", "/", "."):
-            return None
-        parts = text.split(sep)
-        if len(parts) != 3 or len(parts[0]) != 4 or not (1 <= len(parts[1]) <= 2 and 1 <= len(parts[2]) <= 2):
-            return None
-        if not all(part.isascii() and part.isdigit() for part in parts):
-            return None
-    try:
-        return date(int(parts[0]), int(parts[1]), int(parts[2]))
-    except ValueError:
-        return None
 
 
 def _parse_income(value):
@@ -341,45 +285,7 @@ def _parse_income(value):
 
 
 def _find_header(iterator):
-    """-> (index of the header in ``seen``, seen, mapping): ``seen`` holds the rows read so
-    far, ``mapping`` is {canonical header: [column indexes]}. A few title rows above the
-    header (non-blank rows naming no known column, e.g. "××县建档立卡花名册") are passed
-    over; if none of the first rows names a known column, the first non-blank row is the
-    header (and the missing columns are reported)."""
-    seen = []
-    first_non_blank = None
-    non_blank = 0
-    for row in iterator:
-        seen.append(row)
-        if all(_is_blank(cell) for cell in row):
-            continue
-        mapping = _map_header(row)
-        if mapping:
-            return len(seen) - 1, seen, mapping
-        if first_non_blank is None:
-            first_non_blank = len(seen) - 1
-        non_blank += 1
-        if non_blank >= _MAX_TITLE_ROWS:
-            break
-    return first_non_blank, seen, {}
-
-
-def _map_header(row):
-    mapping = {}
-    for index, cell in enumerate(row):
-        canonical = HEADER_ALIASES.get(normalize_header(cell))
-        if canonical is not None:
-            mapping.setdefault(canonical, []).append(index)
-    return mapping
-
-
-def _column_letter(index):
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
+    return find_header(iterator, HEADER_ALIASES, max_title_rows=_MAX_TITLE_ROWS)
 
 
 def _header_errors(header_row, header, mapping):
@@ -620,21 +526,7 @@ def _parse_rows(source, first_row, width, mapping, today):
         if birth_cell == "":
             birth = info.birth_date if info is not None else None
         else:
-            cls = birth_cell.__class__
-            if cls is str:
-                birth = _parse_date(birth_cell)
-            elif cls is datetime:
-                birth = birth_cell.date()
-            elif cls is date:
-                birth = birth_cell
-            elif (
-                (cls is float or cls is int)
-                and 19000101 <= birth_cell <= 99991231
-                and birth_cell == int(birth_cell)
-            ):
-                birth = _parse_date(str(int(birth_cell)))
-            else:
-                birth = None
+            birth = parse_date_cell(birth_cell)
             if birth is None:
                 err((COL_BIRTH, f"无法识别的日期「{text(birth_cell)}」，应为YYYY-MM-DD"))
             elif info is not None and birth != info.birth_date:

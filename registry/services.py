@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
+from core.imports import import_job_confirm, import_job_create, import_job_run
 from healthaid import bulk
 
 from . import codes, roles, roster
@@ -555,115 +555,80 @@ def roster_import(
 
 
 def roster_job_create(*, user, uploaded_file, create_areas: bool, skip_invalid: bool) -> RosterImport:
+    """Store an uploaded roster and start its preview (through the outbox: never lost)."""
     roles.require_county(user)
-    return RosterImport.objects.create(
-        file=uploaded_file,
-        original_name=uploaded_file.name[:255],
-        uploaded_by=user,
+    return import_job_create(
+        kind="roster",
+        user=user,
+        uploaded_file=uploaded_file,
+        error=RegistryError,
         create_areas=create_areas,
         skip_invalid=skip_invalid,
     )
 
 
-def _progress_key(job_id: int) -> str:
-    return f"roster-import-progress-{job_id}"
-
-
-def _job_progress(job_id: int) -> ProgressCallback:
-    # Progress goes through the cache (Redis in production): the job row itself is locked
-    # inside the import's transaction, where a poller could not see its updates.
-    def report(stage: str, done: int, total: int) -> None:
-        cache.set(_progress_key(job_id), (stage, int(100 * done / total) if total else 0), 3600)
-
-    return report
-
-
-def roster_job_progress(*, job: RosterImport) -> tuple[str, int]:
-    return cache.get(_progress_key(job.pk)) or (job.get_status_display(), 0)
-
-
 def roster_job_run(*, job_id: int, confirm: bool) -> RosterImport:
-    """Preview (``confirm=False``) or import a job's file.
-
-    Idempotent and safe to run twice at once: the job row is locked for the whole run and
-    its status is written in the same transaction as the import, so a retried or duplicated
-    task finds the job already done and returns it unchanged."""
-    from .excel import ExcelReadError, read_rows
-
-    wanted = RosterImport.Status.IMPORTING if confirm else RosterImport.Status.PREVIEWING
-    with transaction.atomic():
-        job = RosterImport.objects.select_for_update().get(pk=job_id)
-        if job.status != wanted:
-            return job
-        progress = _job_progress(job.pk)
-        try:
-            with job.file.open("rb") as handle:
-                rows = read_rows(handle)
-        except ExcelReadError as exc:
-            report = RosterReport(
-                dry_run=not confirm, refused=True, errors=[roster.RowError(1, "", str(exc))]
-            )
-        else:
-            report = roster_import(
-                rows=rows,
-                user=job.uploaded_by,
-                dry_run=not confirm,
-                skip_invalid=job.skip_invalid,
-                create_areas=job.create_areas,
-                source_name=job.original_name,
-                progress=progress,
-            )
-        if report.refused:
-            job.status = RosterImport.Status.REFUSED
-        else:
-            job.status = RosterImport.Status.DONE if confirm else RosterImport.Status.PREVIEWED
-        setattr(job, "result" if confirm else "preview", report.as_dict())
-        job.finished_at = timezone.now() if confirm or report.refused else None
-        job.save()
-    return job
+    """Preview (``confirm=False``) or import a job's file (``core.imports.import_job_run``)."""
+    return import_job_run(kind="roster", job_id=job_id, confirm=confirm)
 
 
 def roster_job_confirm(*, user, job: RosterImport) -> RosterImport:
     roles.require_county(user)
-    updated = RosterImport.objects.filter(pk=job.pk, status=RosterImport.Status.PREVIEWED).update(
-        status=RosterImport.Status.IMPORTING
-    )
-    if not updated:
-        raise RegistryError("该名册不处于待确认状态，不能导入。")
-    job.refresh_from_db()
-    return job
+    return import_job_confirm(job=job, error=RegistryError)
 
 
-def rejected_rows_workbook(*, job: RosterImport) -> bytes:
-    """The rows that were not imported, as the original columns plus 错误原因, so staff can fix
-    them and upload the file again."""
-    from .excel import read_rows, write_rows
-
-    report = job.result or job.preview or {}
-    rejected = set(report.get("rejected_rows", []))
-    messages: dict[int, list[str]] = {}
-    for error in report.get("errors", []):
-        messages.setdefault(error["row"], []).append(
-            f"{error['column']}: {error['message']}" if error["column"] else error["message"]
-        )
-    with job.file.open("rb") as handle:
-        rows = read_rows(handle)
-    header_row = report.get("header_row", 1)
-    header = (
-        [str(cell) for cell in rows[header_row - 1]]
-        if len(rows) >= header_row
-        else list(roster.CANONICAL_HEADERS)
-    )
-    out = []
-    for index, row in enumerate(rows[header_row:], start=header_row + 1):
-        if index in rejected:
-            reason = "；".join(messages.get(index, [])) or "同户其他行有错误，整户未导入"
-            out.append([*row, reason])
-    return write_rows([*header, "错误原因"], out, sheet_title="未导入的行", highlight_column="错误原因")
+def _choices(table) -> tuple[str, ...]:
+    return tuple(label for _, label, _ in table)
 
 
 def roster_template_workbook() -> bytes:
-    """An empty roster with the canonical headers, for staff who type a roster by hand."""
-    from .excel import write_rows
+    """A blank roster for staff who type one by hand: the canonical headers, one example
+    row, the ID-number column as text, a dropdown on every coded column, and a sheet
+    explaining each column."""
+    from core.export import TemplateColumn, template_workbook
 
-    return write_rows(list(roster.CANONICAL_HEADERS), [], sheet_title="花名册")
+    from . import codes
+
+    columns = [
+        TemplateColumn("乡镇", "乡（镇）名称，须与系统中的乡镇一致", "城关镇", True),
+        TemplateColumn("行政村", "行政村（社区）名称", "东关村", True),
+        TemplateColumn(
+            "户编号",
+            "全国扶贫开发信息系统的户编号；同户各成员填写相同的户编号",
+            "6402210010001",
+            True,
+            text=True,
+        ),
+        TemplateColumn("姓名", "成员姓名", "张三", True),
+        TemplateColumn(
+            "证件号码",
+            "18位公民身份号码（本列为文本格式，请勿改为数字，否则末尾几位会丢失）",
+            "640221196003150013",
+            True,
+            text=True,
+        ),
+        TemplateColumn("与户主关系", "每户有且只有一个“户主”", "户主", True, _choices(codes.RELATIONS)),
+        TemplateColumn("性别", "可不填：按证件号码判断", "男", choices=_choices(codes.SEXES)),
+        TemplateColumn("民族", "", "汉族"),
+        TemplateColumn(
+            "出生日期",
+            "可不填：按证件号码判断；填写时须与证件号码一致，格式 YYYY-MM-DD",
+            "1960-03-15",
+            text=True,
+        ),
+        TemplateColumn("联系电话", "户主行的电话作为本户电话", "13800000000", text=True),
+        TemplateColumn(
+            "贫困户属性",
+            "以户主行为准；不填为一般贫困户",
+            "一般贫困户",
+            choices=_choices(codes.HOUSEHOLD_ATTRIBUTES),
+        ),
+        TemplateColumn("脱贫状态", "以户主行为准", "未脱贫", True, _choices(codes.POVERTY_STATUSES)),
+        TemplateColumn("主要致贫原因", "以户主行为准", "因病", choices=_choices(codes.MAIN_CAUSES)),
+        TemplateColumn("健康状况", "不填为健康", "长期慢性病", choices=_choices(codes.HEALTH_STATUSES)),
+        TemplateColumn("是否参加城乡居民基本医疗保险", "是/否", "是", choices=("是", "否")),
+        TemplateColumn("救助类别", "不填时按贫困户属性确定", "无", choices=_choices(codes.AID_CATEGORIES)),
+        TemplateColumn("家庭年收入", "单位：元，以户主行为准", 12000),
+    ]
+    assert [c.header for c in columns] == list(roster.CANONICAL_HEADERS)
+    return template_workbook(title="花名册", columns=columns)

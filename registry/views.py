@@ -2,19 +2,19 @@
 
 from django.contrib import messages
 from django.db.models import Count
-from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
+from core import views as imports
 from healthaid.views import FilteredListView, RoleRequiredMixin, xlsx_response
 
-from . import roles, selectors, services, tasks
+from . import roles, selectors, services
 from .filtersets import HouseholdFilterSet, MemberFilterSet
 from .forms import HouseholdForm, MemberCreateForm, MemberForm, RosterUploadForm
 from .idnumber import mask_id_number
-from .models import RosterImport
 from .resources import HouseholdResource, MemberResource
 
 
@@ -208,96 +208,43 @@ class AreaListView(RoleRequiredMixin, ListView):
 # --- roster import -------------------------------------------------------------------------
 
 
-class RosterImportListView(RoleRequiredMixin, ListView):
+class RosterImportMixin(RoleRequiredMixin):
     county_required = True
-    template_name = "registry/roster_import_list.html"
-    paginate_by = 20
-    context_object_name = "jobs"
-
-    def get_queryset(self):
-        return RosterImport.objects.select_related("uploaded_by")
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["form"] = RosterUploadForm()
-        return context
-
-
-class RosterUploadView(RoleRequiredMixin, FormView):
-    county_required = True
-    template_name = "registry/roster_import_list.html"
+    import_kind = "roster"
+    title = "名册导入"
+    unit_label = "户"
+    summary_template = "registry/_roster_import_summary.html"
+    intro_template = "registry/_roster_import_intro.html"
     form_class = RosterUploadForm
-
-    def form_valid(self, form):
-        job = services.roster_job_create(
-            user=self.request.user,
-            uploaded_file=form.cleaned_data["file"],
-            create_areas=form.cleaned_data["create_areas"],
-            skip_invalid=form.cleaned_data["skip_invalid"],
-        )
-        tasks.enqueue_roster_job(job.pk, confirm=False)
-        return redirect("registry:roster_import_detail", pk=job.pk)
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["jobs"] = RosterImport.objects.select_related("uploaded_by")[:20]
-        return context
+    url_names = imports.import_url_names(
+        "registry:roster_import", upload="registry:roster_upload", template="registry:roster_template"
+    )
+    create_service = staticmethod(services.roster_job_create)
+    confirm_service = staticmethod(services.roster_job_confirm)
 
 
-class RosterImportDetailView(RoleRequiredMixin, DetailView):
-    county_required = True
-    template_name = "registry/roster_import_detail.html"
-    context_object_name = "job"
-    queryset = RosterImport.objects.select_related("uploaded_by")
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        job = self.object
-        report = job.result or job.preview
-        context.update(
-            report=report,
-            running=job.status in (RosterImport.Status.PREVIEWING, RosterImport.Status.IMPORTING),
-            can_confirm=job.status == RosterImport.Status.PREVIEWED,
-            has_rejected=bool(report and report.get("rejected_rows")),
-        )
-        return context
+class RosterImportListView(RosterImportMixin, imports.ImportListView):
+    pass
 
 
-class RosterProgressView(RoleRequiredMixin, View):
-    county_required = True
-
-    def get(self, request, pk):
-        job = get_object_or_404(RosterImport, pk=pk)
-        done = job.status not in (RosterImport.Status.PREVIEWING, RosterImport.Status.IMPORTING)
-        stage, percent = services.roster_job_progress(job=job)
-        return JsonResponse(
-            {"percent": 100 if done else percent, "stage": stage, "done": done, "redirect": None}
-        )
+class RosterUploadView(RosterImportMixin, imports.ImportUploadView):
+    pass
 
 
-class RosterConfirmView(RoleRequiredMixin, View):
-    county_required = True
-
-    def post(self, request, pk):
-        job = get_object_or_404(RosterImport, pk=pk)
-        try:
-            services.roster_job_confirm(user=request.user, job=job)
-        except services.RegistryError as exc:
-            messages.error(request, exc.message)
-        else:
-            tasks.enqueue_roster_job(job.pk, confirm=True)
-        return redirect("registry:roster_import_detail", pk=job.pk)
+class RosterImportDetailView(RosterImportMixin, imports.ImportDetailView):
+    pass
 
 
-class RosterRejectedRowsView(RoleRequiredMixin, View):
-    county_required = True
+class RosterProgressView(RosterImportMixin, imports.ImportProgressView):
+    pass
 
-    def get(self, request, pk):
-        job = get_object_or_404(RosterImport, pk=pk)
-        if not (job.result or job.preview):
-            raise Http404("该名册还没有预检结果。")
-        stem = job.original_name.rsplit(".", 1)[0]
-        return xlsx_response(services.rejected_rows_workbook(job=job), f"{stem}-未导入的行.xlsx")
+
+class RosterConfirmView(RosterImportMixin, imports.ImportConfirmView):
+    pass
+
+
+class RosterRejectedRowsView(RosterImportMixin, imports.ImportRejectedView):
+    pass
 
 
 class RosterTemplateView(RoleRequiredMixin, View):

@@ -1,4 +1,4 @@
-"""Excel exports of the settlement pages (django-import-export resources).
+"""Excel exports of the settlement pages (``core.export`` sheets).
 
 Lists of settlements are model exports with one column per tier of the policies in the list;
 the ledger, a re-settlement's differences and a simulation are exports of rows the selectors
@@ -6,11 +6,7 @@ computed. ID numbers are always masked. Amounts are Decimals with two decimals."
 
 from decimal import Decimal
 
-from import_export import fields, resources
-
 from claims.resources import _masked, export_resource
-
-from .models import Settlement
 
 ZERO = Decimal("0.00")
 
@@ -43,23 +39,6 @@ def settlement_resource(tiers):
         ("政策范围外自付", "out_of_policy_self_pay"),
         ("适用政策", "policy.code"),
         ("状态", lambda o: "当前有效" if o.is_current else "已被重新结算"),
-        ("计算时间", lambda o: o.computed_at.strftime("%Y-%m-%d %H:%M")),
+        ("计算时间", "computed_at"),
     ]
-    return export_resource(Settlement, columns)
-
-
-def rows_resource(columns):
-    """A resource exporting dict rows: ``columns`` is ``[(header, key or callable)]``."""
-    attrs, names = {}, []
-    for index, (header, value) in enumerate(columns):
-        name = f"col{index}"
-        names.append(name)
-        getter = value if callable(value) else (lambda key: lambda row: row.get(key))(value)
-        attrs[name] = fields.Field(column_name=header)
-        attrs[f"dehydrate_{name}"] = (lambda get: lambda self, row: get(row))(getter)
-    attrs["Meta"] = type("Meta", (), {"fields": tuple(names), "export_order": tuple(names)})
-    return type("RowsResource", (resources.Resource,), attrs)
-
-
-def export_rows(columns, rows):
-    return rows_resource(columns)().export(queryset=list(rows))
+    return export_resource(columns)

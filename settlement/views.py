@@ -14,7 +14,8 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
-from healthaid.views import FilteredListView, RoleRequiredMixin, xlsx_response
+from core.export import describe_filters
+from healthaid.views import FilteredListView, RoleRequiredMixin, export_list
 from registry import roles
 from registry.idnumber import mask_id_number
 
@@ -191,9 +192,9 @@ class SettlementListView(FilteredListView):
         if request.GET.get("export") == "xlsx":
             filterset = self.get_filterset(self.get_filterset_class())
             queryset = filterset.qs if filterset.is_valid() else self.get_queryset().none()
-            resource = resources.settlement_resource(selectors.tier_columns(queryset))
-            return xlsx_response(
-                resource().export(queryset=queryset).xlsx, f"{self.export_name}-{_stamp()}.xlsx"
+            sheet = resources.settlement_resource(selectors.tier_columns(queryset))
+            return export_list(
+                sheet, queryset, name=self.export_name, filters=describe_filters(filterset.form)
             )
         return super().get(request, *args, **kwargs)
 
@@ -289,8 +290,13 @@ class LedgerView(CountyWideMixin, View):
         data = self.ledger(f)
         if request.GET.get("export") == "xlsx":
             rows = data["rows"] + [{"fund": "合计", "institution": "", "period_label": "", **data["totals"]}]
-            dataset = resources.export_rows(LEDGER_COLUMNS, rows)
-            return xlsx_response(dataset.xlsx, f"基金拨付台账-{f['year']}-{_stamp()}.xlsx")
+            return export_list(
+                resources.export_resource(LEDGER_COLUMNS),
+                rows,
+                name="基金拨付台账",
+                filters=describe_filters(form),
+                filename=f"基金拨付台账-{f['year']}-{_stamp()}.xlsx",
+            )
         transfer_form = None
         if roles.is_county(request.user):
             transfer_form = TransferForm(funds=funds, initial={"year": f["year"]})
@@ -476,8 +482,13 @@ class RunDetailView(RunMixin, View):
                         for fund in funds
                     ]
                 )
-                dataset = resources.export_rows(columns, people)
-                return xlsx_response(dataset.xlsx, f"重新结算差额-{run.year}-{_stamp()}.xlsx")
+                return export_list(
+                    resources.export_resource(columns),
+                    people,
+                    name="重新结算差额",
+                    filters=[("年度", str(run.year))],
+                    filename=f"重新结算差额-{run.year}-{_stamp()}.xlsx",
+                )
         return render(request, "settlement/run_detail.html", context)
 
     def export_simulation(self, run, context):
@@ -485,9 +496,13 @@ class RunDetailView(RunMixin, View):
         rows = context["rows"] + [
             {"label": f"未脱贫患者自付{b['band']}元的人数", **b} for b in context["bands"]
         ]
-        dataset = resources.export_rows(columns, rows)
-        return xlsx_response(
-            dataset.xlsx, f"政策模拟-{run.policy.code if run.policy else ''}-{run.year}.xlsx"
+        code = run.policy.code if run.policy else ""
+        return export_list(
+            resources.export_resource(columns),
+            rows,
+            name="政策模拟",
+            filters=[("草稿政策", code), ("年度", str(run.year))],
+            filename=f"政策模拟-{code}-{run.year}.xlsx",
         )
 
 

@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 
 from claims import encounter_rows, services
 from claims.models import Encounter, EncounterImport
+from core.outbox import outbox_dispatch
 from registry.demo import write_xlsx
 from registry.idnumber import make_id_number
 
@@ -198,21 +199,23 @@ def test_web_upload_preview_confirm_and_rejected_rows(
     assert "预检完成" in page and "第3行" in page and "外星医院" in page
     assert not Encounter.objects.filter(ref__startswith="ZY").exists()
 
-    with django_capture_on_commit_callbacks(execute=True):
-        c.post(reverse("claims:import_confirm", args=[job.pk]))
+    c.post(reverse("claims:import_confirm", args=[job.pk]))
+    outbox_dispatch()  # the sweeper (the test's one transaction never commits)
     job.refresh_from_db()
     assert job.status == "done" and job.result["created"] == 2
     assert "导入完成" in c.get(reverse("claims:import_detail", args=[job.pk])).content.decode()
     assert set(Encounter.objects.filter(ref__startswith="ZY").values_list("ref", flat=True)) == {"ZY1", "ZY3"}
     # Confirming twice does nothing more.
-    with django_capture_on_commit_callbacks(execute=True):
-        c.post(reverse("claims:import_confirm", args=[job.pk]))
+    c.post(reverse("claims:import_confirm", args=[job.pk]))
+    outbox_dispatch()
     assert Encounter.objects.filter(ref__startswith="ZY").count() == 2
 
-    sheet = load_workbook(io.BytesIO(c.get(reverse("claims:import_rejected", args=[job.pk])).content)).active
+    sheet = load_workbook(
+        io.BytesIO(c.get(reverse("claims:import_rejected", args=[job.pk])).getvalue())
+    ).active
     out = list(sheet.iter_rows(values_only=True))
-    assert out[0][-1] == "错误原因" and len(out) == 2
-    assert out[1][0] == "ZY2" and "医疗机构: 未知的医疗机构" in out[1][-1]
+    assert out[0][-2:] == ("错误原因", "原行号") and len(out) == 2
+    assert out[1][0] == "ZY2" and "医疗机构: 未知的医疗机构" in out[1][-2] and out[1][-1] == 3
     progress = c.get(reverse("claims:import_progress", args=[job.pk])).json()
     assert progress["done"] is True and progress["percent"] == 100
 
@@ -248,7 +251,7 @@ def test_import_pages_are_for_county_staff(as_user, township_user, supervisor):
 
 def test_template_download_has_the_canonical_header(as_user, township_user):
     response = as_user(township_user).get(reverse("claims:import_template"))
-    header = next(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+    header = next(load_workbook(io.BytesIO(response.getvalue())).active.iter_rows(values_only=True))
     assert list(header) == HEADER
 
 

@@ -99,7 +99,7 @@ def test_township_lists_and_exports_hold_only_the_own_township(as_user, world, t
         export = c.get(reverse(f"claims:{name}"), {"export": "xlsx"})
         cells = {
             cell
-            for row in load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True)
+            for row in load_workbook(io.BytesIO(export.getvalue())).active.iter_rows(values_only=True)
             for cell in row
         }
         assert not (west | {"北关乡"}) & cells, name
@@ -115,7 +115,7 @@ def test_exports_mask_id_numbers(as_user, world, county_user):
     export = c.get(reverse("claims:encounter_list"), {"export": "xlsx"})
     cells = [
         cell
-        for row in load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True)
+        for row in load_workbook(io.BytesIO(export.getvalue())).active.iter_rows(values_only=True)
         for cell in row
     ]
     assert world.east_head.id_number not in cells
@@ -537,3 +537,21 @@ def test_team_pages(as_user, world, township_user):
 def test_openapi_schema_lists_the_claims_routes(as_user, county_user):
     schema = as_user(county_user).get("/api/v1/schema/")
     assert schema.status_code == 200 and b"/api/v1/claims/encounters/{id}/correct/" in schema.content
+
+
+def test_claims_exports_write_a_formula_name_as_text(as_user, world, county_user):
+    from registry.models import Member
+    from tests.sheets import EVIL, assert_evil_is_text
+
+    Member.objects.filter(pk=world.east_head.pk).update(name=EVIL)
+    c = as_user(county_user)
+    for name in ("encounter_list", "contract_list", "illness_list"):
+        sheet = assert_evil_is_text(c.get(reverse(f"claims:{name}"), {"export": "xlsx"}))
+        assert "筛选条件" in sheet["A1"].value, name
+    encounters = assert_evil_is_text(c.get(reverse("claims:encounter_list"), {"export": "xlsx"}))
+    assert encounters.title == "就诊记录"
+    header = [cell.value for cell in encounters[2]]
+    total = encounters.cell(row=3, column=header.index("医疗总费用") + 1)
+    day = encounters.cell(row=3, column=header.index("入院/就诊日期") + 1)
+    assert total.data_type == "n" and total.number_format == "#,##0.00"
+    assert day.is_date and day.number_format == "yyyy-mm-dd"

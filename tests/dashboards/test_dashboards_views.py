@@ -150,8 +150,8 @@ def test_township_user_sees_only_own_township(client, notice, areas, township_us
         reverse("dashboards:survey") + f"?year={YEAR}&export=survey",
         reverse("dashboards:risk_list") + f"?year={YEAR}&export=risk",
     ):
-        sheet = load_workbook(io.BytesIO(client.get(url).content)).active
-        assert all(row[0] == "城关镇" for row in sheet.iter_rows(min_row=2, values_only=True)), url
+        sheet = load_workbook(io.BytesIO(client.get(url).getvalue())).active
+        assert all(row[0] == "城关镇" for row in sheet.iter_rows(min_row=3, values_only=True)), url
     # Writes a clinic may not do.
     assert (
         client.post(
@@ -165,10 +165,13 @@ def test_township_user_sees_only_own_township(client, notice, areas, township_us
 
 
 def _sheet(response):
+    """The rows of an export under its title row (the list's name and filters)."""
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
-    return [
-        list(row) for row in load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True)
+    rows = [
+        list(row) for row in load_workbook(io.BytesIO(response.getvalue())).active.iter_rows(values_only=True)
     ]
+    assert "筛选条件" in rows[0][0]
+    return rows[1:]
 
 
 def test_overview_export_holds_the_page_figures(client, refreshed, county_user):
@@ -436,3 +439,16 @@ def test_notice_fund_columns_follow_the_tiers():
         ),
     ]
     assert fund_columns(rows) == ["城乡居民医保基金", "医疗救助资金专户"]
+
+
+def test_survey_and_risk_exports_write_a_formula_name_as_text(client, refreshed, county_user):
+    from registry.models import Member
+    from tests.sheets import EVIL, assert_evil_is_text
+
+    Member.objects.update(name=EVIL)
+    client.force_login(county_user)
+    for url in (
+        reverse("dashboards:survey") + f"?year={YEAR}&export=survey",
+        reverse("dashboards:risk_list") + f"?year={YEAR}&export=risk",
+    ):
+        assert_evil_is_text(client.get(url))

@@ -48,11 +48,11 @@ def test_county_imports_fixes_and_reimports(live_app, browser_page, steps, count
     download.value.save_as(rejected_path)
     sheet = load_workbook(rejected_path).active
     rejected = [list(r) for r in sheet.iter_rows(values_only=True)]
-    assert rejected[0][-1] == "错误原因"
-    # Fix the ID number, drop the error column, upload again.
-    fixed = [rejected[0][:-1]]
+    assert rejected[0][-2:] == ["错误原因", "原行号"]
+    # Fix the ID number, drop the error and row-number columns, upload again.
+    fixed = [rejected[0][:-2]]
     for row in rejected[1:]:
-        row = row[:-1]
+        row = row[:-2]
         if row[COL["证件号码"]] == bad[3][COL["证件号码"]]:
             row[COL["证件号码"]] = good_id
         fixed.append(row)

@@ -203,7 +203,7 @@ def test_only_county_staff_import(township_user, supervisor, roster_rows):
 def test_rejected_rows_workbook_lists_the_bad_rows_with_their_reason(county_user, roster_rows, tmp_path):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from registry.excel import read_rows
+    from core.reader import read_rows
 
     bad = copy.deepcopy(roster_rows)
     bad[2][COL["性别"]] = "女" if bad[2][COL["性别"]] == "男" else "男"
@@ -218,15 +218,15 @@ def test_rejected_rows_workbook_lists_the_bad_rows_with_their_reason(county_user
     job = services.roster_job_run(job_id=job.pk, confirm=False)
     assert job.status == "previewed"
 
-    out = tmp_path / "rejected.xlsx"
-    out.write_bytes(services.rejected_rows_workbook(job=job))
-    rows = read_rows(out)
+    # Written once, when the preview ran (skip-invalid: only the rows not imported).
+    with job.rejected_file.open("rb") as handle:
+        rows = read_rows(handle)
 
-    assert rows[0][-1] == "错误原因"
+    assert rows[0][-2:] == ["错误原因", "原行号"]
     bad_ids = {r[COL["证件号码"]] for r in rows[1:]}
     assert bad[2][COL["证件号码"]] in bad_ids
-    reason = next(r[-1] for r in rows[1:] if r[COL["证件号码"]] == bad[2][COL["证件号码"]])
-    assert reason.startswith("性别")
+    reason, row_number = next(r[-2:] for r in rows[1:] if r[COL["证件号码"]] == bad[2][COL["证件号码"]])
+    assert reason.startswith("性别") and row_number == 3
 
 
 def test_job_run_is_idempotent(county_user, roster_rows, tmp_path):

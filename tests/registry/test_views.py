@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from core.outbox import outbox_dispatch
 from registry.idnumber import mask_id_number
 from registry.models import Household
 from tests.factories import HouseholdFactory, MemberFactory
@@ -63,8 +64,8 @@ def test_township_user_sees_only_own_township(client, township_user, people):
 def test_township_user_export_holds_only_own_township(client, township_user, people):
     c = _client(client, township_user)
     response = c.get(reverse("registry:member_list"), {"export": "xlsx"})
-    sheet = load_workbook(io.BytesIO(response.content)).active
-    names = [row[3] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    sheet = load_workbook(io.BytesIO(response.getvalue())).active
+    names = [row[3] for row in sheet.iter_rows(min_row=3, values_only=True)]
     assert sorted(names) == ["王小明", "王秀英"]
 
 
@@ -98,7 +99,7 @@ def test_ids_are_masked_in_lists_exports_and_api_lists(client, county_user, peop
     export = c.get(reverse("registry:member_list"), {"export": "xlsx"})
     cells = [
         cell
-        for row in load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True)
+        for row in load_workbook(io.BytesIO(export.getvalue())).active.iter_rows(values_only=True)
         for cell in row
     ]
     assert full not in cells and mask_id_number(full) in cells
@@ -235,8 +236,8 @@ def test_roster_upload_preview_confirm_and_rejected_rows(
     job_id = int(response["Location"].rstrip("/").split("/")[-1])
     assert Household.objects.count() == 0
 
-    with django_capture_on_commit_callbacks(execute=True):
-        c.post(reverse("registry:roster_import_confirm", args=[job_id]))
+    c.post(reverse("registry:roster_import_confirm", args=[job_id]))
+    outbox_dispatch()  # the sweeper (the test's one transaction never commits)
     assert "导入完成" in c.get(reverse("registry:roster_import_detail", args=[job_id])).content.decode()
     bad_household = bad[4][col["户编号"]]
     expected = len({r[col["户编号"]] for r in bad[1:]}) - 1
@@ -244,9 +245,9 @@ def test_roster_upload_preview_confirm_and_rejected_rows(
     assert not Household.objects.filter(number=bad_household).exists()
 
     rejected = c.get(reverse("registry:roster_import_rejected", args=[job_id]))
-    sheet = load_workbook(io.BytesIO(rejected.content)).active
+    sheet = load_workbook(io.BytesIO(rejected.getvalue())).active
     out = list(sheet.iter_rows(values_only=True))
-    assert out[0][-1] == "错误原因"
+    assert out[0][-2:] == ("错误原因", "原行号")
     assert {r[col["户编号"]] for r in out[1:]} == {bad_household}
     progress = c.get(reverse("registry:roster_import_progress", args=[job_id])).json()
     assert progress["done"] is True and progress["percent"] == 100
@@ -269,3 +270,32 @@ def test_roster_template_download_has_the_canonical_headers(client, county_user)
         io.BytesIO(b"".join(response.streaming_content) if response.streaming else response.content)
     ).active
     assert [cell.value for cell in sheet[1]] == list(CANONICAL_HEADERS)
+    book = sheet.parent
+    id_column = CANONICAL_HEADERS.index("证件号码") + 1
+    assert sheet.cell(row=2, column=id_column).data_type == "s"  # the example, as text
+    assert sheet.cell(row=3, column=id_column).number_format == "@"  # typed IDs stay text
+    validated = {str(v.sqref).split(":")[0][:-1] for v in sheet.data_validations.dataValidation}
+    letters = {h: sheet.cell(row=1, column=i + 1).column_letter for i, h in enumerate(CANONICAL_HEADERS)}
+    for coded in ("与户主关系", "性别", "贫困户属性", "脱贫状态", "主要致贫原因", "健康状况", "救助类别"):
+        assert letters[coded] in validated, coded
+    notes = book["填写说明"]
+    assert [notes.cell(row=r, column=1).value for r in range(2, 2 + len(CANONICAL_HEADERS))] == list(
+        CANONICAL_HEADERS
+    )
+
+
+def test_member_and_household_exports_write_a_formula_name_as_text(client, county_user, people):
+    from registry.models import Member
+    from tests.sheets import EVIL, assert_evil_is_text
+
+    Member.objects.filter(pk=people["east_head"].pk).update(name=EVIL)
+    Household.objects.filter(pk=people["east"].pk).update(annual_income="12345.60")
+    c = _client(client, county_user)
+    members = assert_evil_is_text(c.get(reverse("registry:member_list"), {"export": "xlsx"}))
+    assert members.title == "家庭成员名单" and members.freeze_panes == "A3"
+    households = c.get(reverse("registry:household_list"), {"export": "xlsx", "q": "E001"})
+    sheet = assert_evil_is_text(households)
+    assert sheet.title == "贫困户名单"
+    header = [cell.value for cell in sheet[2]]
+    income = sheet.cell(row=3, column=header.index("家庭年收入") + 1)
+    assert income.value == 12345.6 and income.number_format == "#,##0.00"

@@ -409,3 +409,16 @@ def test_list_and_export_queries_do_not_grow_with_rows(client, areas, request, w
         counts.append((len(page), len(export)))
         assert len(client.get(url).context["object_list"]) == n
     assert counts[0] == counts[1]
+
+
+def test_settlement_export_writes_a_formula_name_as_text(client, settled, county_user):
+    from registry.models import Member
+    from tests.sheets import EVIL, assert_evil_is_text
+
+    Member.objects.filter(pk=settled.members["A"].pk).update(name=EVIL)
+    login(client, county_user)
+    sheet = assert_evil_is_text(client.get(reverse("settlement:settlement_list") + "?export=xlsx"))
+    assert sheet.title == "一站式结算记录"
+    header = [cell.value for cell in sheet[2]]
+    payout = sheet.cell(row=3, column=header.index("报销合计") + 1)
+    assert payout.data_type == "n" and payout.number_format == "#,##0.00"

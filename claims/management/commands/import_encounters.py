@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from claims import services
-from registry.excel import ExcelReadError, read_rows
+from core.reader import SpreadsheetRefused, read_rows
 from registry.management.commands.import_roster import Command as RosterCommand
 
 
@@ -21,8 +21,8 @@ class Command(BaseCommand):
         user = RosterCommand._user(self, options.get("user"))
         try:
             rows = read_rows(options["file"])
-        except ExcelReadError as exc:
-            raise CommandError(str(exc))
+        except SpreadsheetRefused as exc:
+            raise CommandError(exc.message) from None
         report = services.encounter_import(
             rows=rows,
             user=user,

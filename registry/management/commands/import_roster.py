@@ -3,8 +3,8 @@ import json
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from core.reader import SpreadsheetRefused, read_rows
 from registry import services
-from registry.excel import ExcelReadError, read_rows
 from registry.models import Role
 
 
@@ -23,8 +23,8 @@ class Command(BaseCommand):
         user = self._user(options.get("user"))
         try:
             rows = read_rows(options["file"])
-        except ExcelReadError as exc:
-            raise CommandError(str(exc))
+        except SpreadsheetRefused as exc:
+            raise CommandError(exc.message) from None
         report = services.roster_import(
             rows=rows,
             user=user,
