@@ -1,0 +1,89 @@
+"""Flows a new clinic or county user hits on day one (patient search, filtered exports, …)."""
+
+from django.urls import reverse
+
+from claims.models import Encounter, IllnessRecord
+from tests.factories import EncounterFactory
+from tests.pages import export_rows
+
+
+def _picked_label(client, query):
+    """What the search box shows after the clerk picks the first suggestion."""
+    results = client.get(reverse("claims:member_search"), {"q": query}).json()["results"]
+    assert results
+    return results[0]
+
+
+def test_picking_a_suggested_patient_saves_the_encounter(as_user, world, township_user, settlement_spy):
+    """Regression: every suggestion label was 51–52 characters and the box allowed 50."""
+    c = as_user(township_user)
+    world.east_head.household.village.name = "城关镇第一行政村东片区下属自然村"
+    world.east_head.household.village.save()
+    picked = _picked_label(c, "王秀英")
+    assert len(picked["label"]) > 50
+    response = c.post(
+        reverse("claims:encounter_create"),
+        {
+            "member": picked["id"],
+            "member_query": picked["label"],
+            "institution": world.county_hospital.pk,
+            "kind": "inpatient",
+            "admission_date": "2025-04-01",
+            "discharge_date": "2025-04-05",
+            "diagnosis_code": "I63.9",
+            "total_cost": "1000.00",
+            "in_policy_cost": "800.00",
+            "referred": "on",
+        },
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    assert Encounter.objects.get(diagnosis_code="I63.9").member == world.east_head
+
+
+def test_picking_a_suggested_patient_saves_the_illness(as_user, world, township_user):
+    c = as_user(township_user)
+    picked = _picked_label(c, "王小明")
+    response = c.post(
+        reverse("claims:illness_create"),
+        {
+            "member": picked["id"],
+            "member_query": picked["label"] + " " * 3 + "x" * 60,
+            "diagnosis_code": "E11.9",
+            "diagnosed_on": "2025-02-01",
+            "status": "managed",
+        },
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    assert IllnessRecord.objects.get(diagnosis_code="E11.9").member == world.east_son
+
+
+def test_patient_of_another_township_cannot_be_carried_by_id(as_user, world, township_user):
+    c = as_user(township_user)
+    response = c.post(
+        reverse("claims:illness_create"),
+        {
+            "member": world.west_head.pk,
+            "member_query": "李建国",
+            "diagnosis_code": "E11.9",
+            "diagnosed_on": "2025-02-01",
+            "status": "managed",
+        },
+    )
+    assert response.status_code == 200
+    assert "本乡镇在册人员中找不到「李建国」" in response.content.decode()
+    assert not IllnessRecord.objects.filter(diagnosis_code="E11.9", member=world.west_head).exists()
+
+
+def test_filtered_encounter_export_holds_exactly_the_filtered_rows(as_user, world, county_user):
+    """Regression: with a filter the link read ``?township=3&export=xlsx?township=3``."""
+    for n in range(3):
+        EncounterFactory(member=world.east_son, institution=world.city_hospital, ref=f"E-CITY-{n}")
+    c = as_user(county_user)
+    url = reverse("claims:encounter_list")
+    rows = export_rows(c, url, {"township": world.east.pk})
+    expected = Encounter.objects.filter(member__household__village__township=world.east).count()
+    assert len(rows) == expected == 4
+    assert not any("李建国" in str(cell) for row in rows for cell in row)
+    rows = export_rows(c, url, {"township": world.west.pk})
+    assert len(rows) == 1 and any("李建国" == cell for cell in rows[0])
+    assert len(export_rows(c, url, {})) == Encounter.objects.count()
