@@ -162,6 +162,23 @@ class TownshipTableView(DashboardMixin, PeriodMixin, TablesMixin, TemplateView):
         return context
 
 
+class YearMixin:
+    """The year of a yearly page: ``?year=``, else this year if it has settlements, else the
+    latest year that has (opened from the menu, the page shows data, not 暂无数据). The year
+    select shows the year the page holds."""
+
+    @cached_property
+    def year(self):
+        return YearForm(self.request.GET or None).year_or_default(
+            lambda: selectors.default_year(self.request.user)
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(year=self.year, year_form=YearForm({"year": self.year}))
+        return context
+
+
 class ListPageMixin(TablesMixin):
     """A paginated table of live rows with place filters; the export holds every row."""
 
@@ -181,7 +198,10 @@ class ListPageMixin(TablesMixin):
         )
 
     def filtered(self):
-        return self.filterset.qs if self.filterset.is_valid() else self.get_objects().none()
+        # Unbound (opened from the menu, no query string): every row, not none.
+        if not self.filterset.is_bound or self.filterset.is_valid():
+            return self.filterset.qs
+        return self.get_objects().none()
 
     def get_tables(self, export=False):
         if export:
@@ -239,15 +259,11 @@ class FigureListView(DashboardMixin, PeriodMixin, ListPageMixin, TemplateView):
         return reports.figure_table(self.kwargs["figure"], objects, title)
 
 
-class RiskListView(DashboardMixin, ListPageMixin, TemplateView):
+class RiskListView(DashboardMixin, YearMixin, ListPageMixin, TemplateView):
     """因病返贫 risk: members whose self-pay of the year exceeds half their household's income."""
 
     template_name = "dashboards/risk_list.html"
     filterset_class = place_filterset(MemberYearCell, "village")
-
-    @cached_property
-    def year(self):
-        return YearForm(self.request.GET or None).year_or_default()
 
     @cached_property
     def without_income(self):
@@ -267,8 +283,6 @@ class RiskListView(DashboardMixin, ListPageMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context.update(
-            year=self.year,
-            year_form=YearForm(self.request.GET or None),
             without_income=self.without_income,
             stamp=selectors.year_stamp(self.year),
         )
@@ -520,14 +534,10 @@ class ObjectionResolveView(DashboardMixin, View):
 # --- fund use and the 因病致贫 survey ---------------------------------------------------------------
 
 
-class FundUseView(DashboardMixin, TablesMixin, TemplateView):
+class FundUseView(DashboardMixin, YearMixin, TablesMixin, TemplateView):
     """Money each fund paid per month, for publication (公开)."""
 
     template_name = "dashboards/fund_use.html"
-
-    @cached_property
-    def year(self):
-        return YearForm(self.request.GET or None).year_or_default()
 
     @cached_property
     def township(self):
@@ -549,8 +559,6 @@ class FundUseView(DashboardMixin, TablesMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         by_month, tiers = self.get_tables()
         context.update(
-            year=self.year,
-            year_form=YearForm(self.request.GET or None),
             township=self.township,
             townships=townships_for(self.request.user).order_by("name"),
             use=self.use,
@@ -560,23 +568,14 @@ class FundUseView(DashboardMixin, TablesMixin, TemplateView):
         return context
 
 
-class SurveyView(DashboardMixin, ListPageMixin, TemplateView):
+class SurveyView(DashboardMixin, YearMixin, ListPageMixin, TemplateView):
     """因病致贫 调查表: one row per member with an illness record, figures of a year."""
 
     template_name = "dashboards/survey.html"
     filterset_class = SurveyFilterSet
-
-    @cached_property
-    def year(self):
-        return YearForm(self.request.GET or None).year_or_default()
 
     def get_objects(self):
         return selectors.survey_members(self.request.user)
 
     def build_table(self, objects):
         return reports.survey_table(selectors.survey_rows(objects, self.year), f"{self.year}年因病致贫调查表")
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.update(year=self.year, year_form=YearForm(self.request.GET or None))
-        return context
