@@ -172,7 +172,8 @@ def contracts_without_followup(user, *, on: datetime.date | None = None):
 
     return (
         contracts_for(user)
-        .filter(status="active", start_date__lte=cutoff)
+        .in_force(on)
+        .filter(start_date__lte=cutoff)
         .annotate(
             first_quarter_end=ExpressionWrapper(
                 F("start_date") + datetime.timedelta(days=codes.FIRST_FOLLOWUP_DAYS), output_field=DateField()
@@ -191,7 +192,7 @@ def members_due_followup(user, *, on: datetime.date | None = None):
     ``last_followup``."""
     on = on or today()
     cutoff = on - datetime.timedelta(days=codes.FOLLOWUP_INTERVAL_DAYS)
-    contract = Contract.objects.filter(members=OuterRef("pk"), status="active").order_by("-start_date")
+    contract = Contract.objects.in_force(on).filter(members=OuterRef("pk")).order_by("-start_date")
     last = FollowUp.objects.filter(member=OuterRef("pk")).order_by("-date").values("date")[:1]
     managed = IllnessRecord.objects.filter(
         member=OuterRef("pk"), status__in=("managed", "treating", "pending")
@@ -215,7 +216,7 @@ def members_due_followup(user, *, on: datetime.date | None = None):
 def unsigned_households(village):
     """Registered households of ``village`` without a contract in force (every household on
     the register is a 建档立卡 poor household; 已脱贫 ones keep their policies)."""
-    active = Contract.objects.filter(household=OuterRef("pk"), status="active")
+    active = Contract.objects.in_force().filter(household=OuterRef("pk"))
     head = Member.objects.filter(household=OuterRef("pk"), relation="head")
     return (
         Household.objects.filter(village=village)

@@ -544,7 +544,7 @@ class TeamDetailView(ScopedDetailView):
         context.update(
             members=self.object.members.order_by("-active", "role", "name"),
             member_form=TeamMemberForm(),
-            active_contracts=self.object.contracts.filter(status="active").count(),
+            active_contracts=self.object.contracts.in_force().count(),
             history=selectors.record_history(self.object),
         )
         return context

@@ -307,7 +307,11 @@ def test_screening_a_village_creates_updates_and_unticks(world, township_user):
 # --- contracts and follow-ups ---------------------------------------------------------------------
 
 
-def test_contract_sign_checks_team_members_and_one_contract_in_force(world, township_user):
+def test_contract_sign_checks_team_members_and_one_contract_in_force(world, township_user, monkeypatch):
+    # Signed in 2025: the contracts below are in force (a lapsed one no longer blocks signing).
+    from django.utils import timezone
+
+    monkeypatch.setattr(timezone, "now", lambda: datetime.datetime(2025, 3, 15, 12, tzinfo=datetime.UTC))
     household = HouseholdFactory(village=world.east_village, number="E002")
     head = MemberFactory(household=household, relation="head")
     MemberFactory(household=household, relation="spouse")

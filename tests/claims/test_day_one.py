@@ -1,8 +1,10 @@
 """Flows a new clinic or county user hits on day one (patient search, filtered exports, …)."""
 
+import datetime
+
 from django.urls import reverse
 
-from claims.models import Encounter, IllnessRecord
+from claims.models import Contract, Encounter, IllnessRecord
 from tests.factories import EncounterFactory
 from tests.pages import export_rows
 
@@ -87,3 +89,60 @@ def test_filtered_encounter_export_holds_exactly_the_filtered_rows(as_user, worl
     rows = export_rows(c, url, {"township": world.west.pk})
     assert len(rows) == 1 and any("李建国" == cell for cell in rows[0])
     assert len(export_rows(c, url, {})) == Encounter.objects.count()
+
+
+def test_expire_contracts_is_scheduled_daily(settings):
+    schedules = [
+        e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "claims.tasks.expire_contracts"
+    ]
+    assert len(schedules) == 1
+    schedule = schedules[0]["schedule"]
+    # A crontab running once a day, or a plain period of one day.
+    runs_daily = (
+        getattr(schedule, "hour", None) is not None and len(schedule.hour) == 1 and len(schedule.minute) == 1
+    )
+    assert runs_daily or schedule == 86400
+
+
+def test_a_lapsed_contract_the_beat_missed_does_not_block_signing_again(as_user, world, township_user):
+    """Regression: expire_contracts never ran, so a contract past its end date stayed 履约中 and
+    its household could not sign again."""
+    old = world.east_contract
+    assert old.status == "active" and old.end_date < datetime.date.today()
+    c = as_user(township_user)
+    response = c.post(
+        reverse("claims:contract_create", args=[world.east_household.pk]),
+        {"team": world.east_team.pk, "package": world.package.pk, "start_date": datetime.date.today()},
+    )
+    assert response.status_code == 302, response.content.decode()
+    old.refresh_from_db()
+    assert old.status == "expired"
+    assert Contract.objects.get(household=world.east_household, status="active").pk != old.pk
+
+
+def test_lapsed_contracts_do_not_count_as_in_force(as_user, world, township_user):
+    end = world.east_contract.end_date
+    assert set(Contract.objects.in_force(on=end)) == {world.east_contract, world.west_contract}
+    assert list(Contract.objects.in_force(on=end + datetime.timedelta(days=1))) == []
+    c = as_user(township_user)
+    # A lapsed contract is not terminated as if it were in force.
+    c.post(
+        reverse("claims:contract_terminate", args=[world.east_contract.pk]), {"reason": "迁出", "version": 1}
+    )
+    world.east_contract.refresh_from_db()
+    assert world.east_contract.status != "terminated"
+    # 整村签约 signs the household of the lapsed contract again.
+    response = c.post(
+        reverse("claims:sign_village"),
+        {
+            "village": world.east_village.pk,
+            "team": world.east_team.pk,
+            "package": world.package.pk,
+            "start_date": datetime.date.today(),
+            "confirm": "1",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()
+    assert Contract.objects.in_force().get().household == world.east_household
+    world.east_contract.refresh_from_db()
+    assert world.east_contract.status == "expired"
