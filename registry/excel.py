@@ -27,9 +27,9 @@ def read_rows(source):
         sheet = workbook.get_sheet_by_index(0)
         rows = sheet.to_python(skip_empty_area=False)
     except (CalamineError, ValueError, OSError) as exc:  # calamine raises a few kinds
-        raise ExcelReadError(f"无法读取Excel文件（请上传 .xlsx 格式）：{exc}") from exc
+        raise ExcelReadError("无法读取Excel文件（请上传 .xlsx 格式）。") from exc
     except Exception as exc:  # zip / xml errors of a file that is not xlsx at all
-        raise ExcelReadError(f"无法读取Excel文件（请上传 .xlsx 格式）：{exc}") from exc
+        raise ExcelReadError("无法读取Excel文件（请上传 .xlsx 格式）。") from exc
     return rows
 
 

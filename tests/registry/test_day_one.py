@@ -19,3 +19,20 @@ def test_filtered_household_export_holds_exactly_the_filtered_rows(client, count
     assert numbers(export_rows(client, url, {"village": second_village.pk})) == ["H002"]
     assert numbers(export_rows(client, url, {"township": areas["west"].pk, "q": "H004"})) == ["H004"]
     assert len(export_rows(client, url, {})) == 6
+
+
+def test_a_file_that_is_not_excel_is_refused_in_chinese_only():
+    """Regression: "Cannot detect file format" leaked into the message."""
+    import io
+    import re
+
+    import pytest
+
+    from registry.excel import ExcelReadError, read_rows
+
+    for content in (b"name,id\n\xe7\x8e\x8b,1\n", b"%PDF-1.4 not a workbook"):
+        with pytest.raises(ExcelReadError) as caught:
+            read_rows(io.BytesIO(content))
+        message = str(caught.value)
+        assert "无法读取Excel文件" in message
+        assert not re.search(r"[A-Za-z]{3,}", re.sub(r"\.?xlsx|Excel", "", message)), message
