@@ -121,6 +121,13 @@ class MemberLookupMixin(forms.Form):
         return cleaned
 
 
+def _default_to_own_clinic(form, name, user):
+    """A new record's institution field starts at a township user's own clinic."""
+    clinic = selectors.own_clinic(user)
+    if clinic is not None:
+        form.initial.setdefault(name, clinic.pk)
+
+
 class EncounterForm(MemberLookupMixin, ServiceModelForm, VersionedForm):
     class Meta:
         model = Encounter
@@ -153,6 +160,7 @@ class EncounterForm(MemberLookupMixin, ServiceModelForm, VersionedForm):
         self.fields["referred"].initial = True
         if not (self.instance and self.instance.pk):
             self.fields.pop("version")
+            _default_to_own_clinic(self, "institution", user)
         if correcting:
             self.fields["reason"] = forms.CharField(
                 label="更正原因", max_length=80, widget=forms.TextInput(attrs={"class": "form-control"})
@@ -207,6 +215,7 @@ class IllnessForm(MemberLookupMixin, ServiceModelForm, VersionedForm):
         else:
             self.setup_member(user)
             self.fields.pop("version")
+            _default_to_own_clinic(self, "diagnosed_at", user)
         if figures_locked:
             for name in selectors.FIGURE_FIELDS:
                 self.fields.pop(name)
@@ -286,6 +295,9 @@ class ContractForm(ServiceModelForm, VersionedForm):
         else:
             self.fields.pop("version")
             self.initial.setdefault("members", list(household.members.values_list("pk", flat=True)))
+            teams = list(self.fields["team"].queryset[:2])
+            if len(teams) == 1:  # the only choice is preselected
+                self.initial.setdefault("team", teams[0].pk)
 
     def changes(self):
         return {name: self.cleaned_data[name] for name in self.Meta.fields}

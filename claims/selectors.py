@@ -48,6 +48,14 @@ def institutions(user=None):
     return Institution.objects.select_related("township")
 
 
+def own_clinic(user) -> Institution | None:
+    """A township user's own clinic (乡镇卫生院 of the township); None for county-wide roles."""
+    township_id = roles.township_id_of(user)
+    if township_id is None:
+        return None
+    return Institution.objects.filter(township_id=township_id, level="township").order_by("id").first()
+
+
 def diseases(user=None):
     return Disease.objects.all()
 

@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 
-from healthaid.views import RoleRequiredMixin, xlsx_response
+from healthaid.views import RoleRequiredMixin, page_filters, xlsx_response
 from registry import roles
 from registry.selectors import townships_for, villages_for
 
@@ -193,8 +193,9 @@ class ListPageMixin(TablesMixin):
 
     @cached_property
     def filterset(self):
-        return self.filterset_class(
-            self.request.GET or None, queryset=self.get_objects(), request=self.request
+        return page_filters(
+            self.filterset_class(self.request.GET or None, queryset=self.get_objects(), request=self.request),
+            self.request.user,
         )
 
     def filtered(self):

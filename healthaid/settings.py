@@ -208,6 +208,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Empty choices of list filters read 「全部」 (django-filter's default is "---------").
+FILTERS_EMPTY_CHOICE_LABEL = "全部"
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",

@@ -1,6 +1,7 @@
 """Flows a new clinic or county user hits on day one (patient search, filtered exports, …)."""
 
 import datetime
+import re
 
 from django.urls import reverse
 
@@ -146,3 +147,51 @@ def test_lapsed_contracts_do_not_count_as_in_force(as_user, world, township_user
     assert Contract.objects.in_force().get().household == world.east_household
     world.east_contract.refresh_from_db()
     assert world.east_contract.status == "expired"
+
+
+def _select(page, name):
+    """The <select name=...> element of a page (its HTML), or None."""
+    match = re.search(rf'<select name="{name}"[^>]*>.*?</select>', page, re.S)
+    return match.group(0) if match else None
+
+
+def _selected(select):
+    match = re.search(r'<option value="([^"]*)"[^>]*selected', select)
+    return match.group(1) if match else None
+
+
+def test_list_filters_read_like_a_clerk_expects(as_user, world, township_user, county_user):
+    c = as_user(township_user)
+    for url in (
+        reverse("registry:member_list"),
+        reverse("claims:encounter_list"),
+        reverse("claims:contract_list"),
+    ):
+        page = c.get(url).content.decode()
+        assert _select(page, "township") is None, url  # a clinic has one township
+        assert "---------" not in page and "全部</option>" in page, url
+    insured = _select(c.get(reverse("registry:member_list")).content.decode(), "insured")
+    assert re.findall(r"<option[^>]*>([^<]*)</option>", insured) == ["全部", "是", "否"]
+    assert _selected(insured) in ("", None)
+    # A clinic's filter finds only its own people whatever the query string says.
+    page = c.get(reverse("registry:member_list"), {"township": world.west.pk}).content.decode()
+    assert "李建国" not in page and "王秀英" in page
+
+    c = as_user(county_user)
+    page = c.get(reverse("registry:household_list")).content.decode()
+    assert _select(page, "township") and "城关镇一村" in _select(page, "village") and "北关乡一村" in page
+    page = c.get(reverse("registry:household_list"), {"township": world.west.pk}).content.decode()
+    villages = _select(page, "village")
+    assert "北关乡一村" in villages and "城关镇一村" not in villages
+    assert 'data-leads="township"' in _select(page, "township")
+
+
+def test_forms_start_with_the_clinic_own_choices(as_user, world, township_user):
+    c = as_user(township_user)
+    page = c.get(reverse("claims:encounter_create")).content.decode()
+    assert _selected(_select(page, "institution")) == str(world.east_clinic.pk)
+    page = c.get(reverse("claims:illness_create")).content.decode()
+    assert _selected(_select(page, "diagnosed_at")) == str(world.east_clinic.pk)
+    # 城关团队 is the township's only active team: preselected.
+    page = c.get(reverse("claims:contract_create", args=[world.east_household.pk])).content.decode()
+    assert _selected(_select(page, "team")) == str(world.east_team.pk)
