@@ -195,3 +195,30 @@ def test_forms_start_with_the_clinic_own_choices(as_user, world, township_user):
     # 城关团队 is the township's only active team: preselected.
     page = c.get(reverse("claims:contract_create", args=[world.east_household.pk])).content.decode()
     assert _selected(_select(page, "team")) == str(world.east_team.pk)
+
+
+def test_history_reads_in_chinese(as_user, world, township_user, in_2025):
+    """Regression: ``members：claims.HistoricalContract_members.None → …``."""
+    from claims import services
+
+    contract = world.east_contract
+    services.contract_update(
+        user=township_user, contract=contract, version=contract.version, changes={}, members=[world.east_head]
+    )
+    c = as_user(township_user)
+    page = c.get(reverse("claims:contract_detail", args=[contract.pk])).content.decode()
+    assert "Historical" not in page and "members：" not in page
+    assert "签约成员：王秀英、王小明 → <strong>王秀英</strong>" in page
+
+
+def test_history_shows_yes_no_in_chinese(as_user, world, township_user):
+    from registry import services as registry_services
+
+    c = as_user(township_user)
+    member = world.east_son
+    registry_services.member_update(
+        user=township_user, member=member, version=member.version, changes={"insured": not member.insured}
+    )
+    page = c.get(reverse("registry:member_detail", args=[member.pk])).content.decode()
+    old, new = ("是", "否") if member.insured else ("否", "是")
+    assert f"{old} → <strong>{new}</strong>" in page and "True" not in page and "False" not in page
