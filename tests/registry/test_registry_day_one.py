@@ -36,3 +36,25 @@ def test_a_file_that_is_not_excel_is_refused_in_chinese_only():
         message = str(caught.value)
         assert "无法读取Excel文件" in message
         assert not re.search(r"[A-Za-z]{3,}", re.sub(r"\.?xlsx|Excel", "", message)), message
+
+
+def test_lists_scroll_sideways_with_the_first_column_fixed(client, county_user, areas):
+    """Lists are wrapped for horizontal scrolling; static/css/tables.css (linked from every
+    page) keeps cells from wrapping and the first column sticky."""
+    import re
+
+    from django.contrib.staticfiles import finders
+
+    HouseholdFactory(village=areas["east_village"], number="H900")
+    client.force_login(county_user)
+    for name in (
+        "registry:household_list",
+        "registry:member_list",
+        "claims:illness_list",
+        "claims:team_list",
+    ):
+        page = client.get(reverse(name)).content.decode()
+        assert re.search(r'<div class="table-responsive">\s*<table', page), name
+        assert "css/tables.css" in page
+    css = open(finders.find("css/tables.css"), encoding="utf-8").read()
+    assert "position: sticky" in css and "white-space: nowrap" in css
