@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from registry import roles
 from registry.models import Household, Member
+from registry.selectors import households_for
 
 from . import codes, icd
 from .models import (
@@ -103,6 +104,20 @@ def member_search(user, query: str, *, limit: int = 10):
             | Q(household__number__startswith=query)
         )
         .order_by("household__number", "id")[:limit]
+    )
+
+
+def household_search(user, query: str, *, limit: int = 10):
+    """The user's households whose number, or a member's (e.g. the head's) name or ID number,
+    matches ``query`` (prefixes; the name anywhere): for finding the household to sign."""
+    query = (query or "").strip()
+    if not query:
+        return households_for(user).none()
+    people = Member.objects.filter(Q(name__contains=query) | Q(id_number__startswith=query.upper()))
+    return (
+        households_for(user)
+        .filter(Q(number__startswith=query) | Q(pk__in=people.values("household_id")))
+        .order_by("number")[:limit]
     )
 
 

@@ -222,3 +222,20 @@ def test_history_shows_yes_no_in_chinese(as_user, world, township_user):
     page = c.get(reverse("registry:member_detail", args=[member.pk])).content.decode()
     old, new = ("是", "否") if member.insured else ("否", "是")
     assert f"{old} → <strong>{new}</strong>" in page and "True" not in page and "False" not in page
+
+
+def test_signing_finds_the_household_by_head_name_id_number_or_number(as_user, world, township_user):
+    c = as_user(township_user)
+    lookup = reverse("claims:contract_sign_lookup")
+    target = reverse("claims:contract_create", args=[world.east_household.pk])
+    for typed in ("王秀英", world.east_head.id_number, world.east_head.id_number[:14], "E001"):
+        assert c.get(lookup, {"number": typed})["Location"] == target, typed
+        results = c.get(reverse("claims:household_search"), {"q": typed}).json()["results"]
+        assert [r["url"] for r in results] == [target], typed
+        assert "户主 王秀英" in results[0]["label"]
+    # Another township's household is not found, by suggestion or by lookup.
+    assert c.get(reverse("claims:household_search"), {"q": "李建国"}).json()["results"] == []
+    response = c.get(lookup, {"number": "李建国"}, follow=True)
+    assert "找不到「李建国」" in response.content.decode()
+    page = c.get(reverse("claims:contract_list")).content.decode()
+    assert reverse("claims:household_search") in page and "户主姓名、证件号码或户编号" in page
