@@ -72,12 +72,14 @@ class PackageForm(ServiceModelForm, BootstrapMixin, forms.ModelForm):
 class MemberLookupMixin(forms.Form):
     """Finds the patient from what the clinic types: a full ID number, or a name / household
     number that matches exactly one person of the user's township. The page's script fills
-    the hidden ``member`` field from a search list; without script the text alone works."""
+    the hidden ``member`` field (the patient's id) from a search list; the visible box is only
+    for searching, so its text (e.g. the chosen suggestion's label) is ignored once an id is
+    carried. Without script the text alone works."""
 
     member = forms.ModelChoiceField(queryset=Member.objects.none(), required=False, widget=forms.HiddenInput)
+    # No max_length: the box holds a suggestion's label (longer than any search) once picked.
     member_query = forms.CharField(
         label="患者",
-        max_length=50,
         required=False,
         help_text="输入姓名、证件号码或户编号查找本乡镇在册人员。",
         widget=forms.TextInput(attrs={"autocomplete": "off", "data-member-search": "1"}),
@@ -96,6 +98,9 @@ class MemberLookupMixin(forms.Form):
         cleaned = super().clean()
         if cleaned.get("member") is not None:
             return cleaned
+        # An id outside the user's township (or stale) is not an error of its own: the
+        # typed text is resolved instead, and a failure shows under the visible box.
+        self.errors.pop("member", None)
         query = (cleaned.get("member_query") or "").strip()
         if not query:
             self.add_error("member_query", "请输入患者的姓名、证件号码或户编号。")
@@ -114,6 +119,13 @@ class MemberLookupMixin(forms.Form):
         else:
             cleaned["member"] = found[0]
         return cleaned
+
+
+def _default_to_own_clinic(form, name, user):
+    """A new record's institution field starts at a township user's own clinic."""
+    clinic = selectors.own_clinic(user)
+    if clinic is not None:
+        form.initial.setdefault(name, clinic.pk)
 
 
 class EncounterForm(MemberLookupMixin, ServiceModelForm, VersionedForm):
@@ -148,6 +160,7 @@ class EncounterForm(MemberLookupMixin, ServiceModelForm, VersionedForm):
         self.fields["referred"].initial = True
         if not (self.instance and self.instance.pk):
             self.fields.pop("version")
+            _default_to_own_clinic(self, "institution", user)
         if correcting:
             self.fields["reason"] = forms.CharField(
                 label="更正原因", max_length=80, widget=forms.TextInput(attrs={"class": "form-control"})
@@ -202,6 +215,7 @@ class IllnessForm(MemberLookupMixin, ServiceModelForm, VersionedForm):
         else:
             self.setup_member(user)
             self.fields.pop("version")
+            _default_to_own_clinic(self, "diagnosed_at", user)
         if figures_locked:
             for name in selectors.FIGURE_FIELDS:
                 self.fields.pop(name)
@@ -281,6 +295,9 @@ class ContractForm(ServiceModelForm, VersionedForm):
         else:
             self.fields.pop("version")
             self.initial.setdefault("members", list(household.members.values_list("pk", flat=True)))
+            teams = list(self.fields["team"].queryset[:2])
+            if len(teams) == 1:  # the only choice is preselected
+                self.initial.setdefault("team", teams[0].pk)
 
     def changes(self):
         return {name: self.cleaned_data[name] for name in self.Meta.fields}

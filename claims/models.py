@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from core.models import ImportJob
@@ -363,8 +364,22 @@ class ServicePackage(models.Model):
         return [line.strip() for line in self.items.splitlines() if line.strip()]
 
 
+class ContractQuerySet(models.QuerySet):
+    def in_force(self, on=None):
+        """Contracts in force on ``on`` (default today): 履约中 and the end date not passed. A
+        contract past its end date is over even while the daily ``expire_contracts`` task has
+        not yet marked it 已到期 (every "in force" check goes through here)."""
+        return self.filter(status=ContractStatus.ACTIVE, end_date__gte=on or timezone.localdate())
+
+    def lapsed(self, on=None):
+        """Still 履约中 but past the end date: what ``contracts_expire`` marks 已到期."""
+        return self.filter(status=ContractStatus.ACTIVE, end_date__lt=on or timezone.localdate())
+
+
 class Contract(models.Model):
     """签约: a household's members signed to a team and a package for a period."""
+
+    objects = ContractQuerySet.as_manager()
 
     household = models.ForeignKey(
         "registry.Household", on_delete=models.PROTECT, related_name="contracts", verbose_name="签约户"

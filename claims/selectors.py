@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from registry import roles
 from registry.models import Household, Member
+from registry.selectors import households_for
 
 from . import codes, icd
 from .models import (
@@ -46,6 +47,14 @@ def today() -> datetime.date:
 
 def institutions(user=None):
     return Institution.objects.select_related("township")
+
+
+def own_clinic(user) -> Institution | None:
+    """A township user's own clinic (乡镇卫生院 of the township); None for county-wide roles."""
+    township_id = roles.township_id_of(user)
+    if township_id is None:
+        return None
+    return Institution.objects.filter(township_id=township_id, level="township").order_by("id").first()
 
 
 def diseases(user=None):
@@ -95,6 +104,20 @@ def member_search(user, query: str, *, limit: int = 10):
             | Q(household__number__startswith=query)
         )
         .order_by("household__number", "id")[:limit]
+    )
+
+
+def household_search(user, query: str, *, limit: int = 10):
+    """The user's households whose number, or a member's (e.g. the head's) name or ID number,
+    matches ``query`` (prefixes; the name anywhere): for finding the household to sign."""
+    query = (query or "").strip()
+    if not query:
+        return households_for(user).none()
+    people = Member.objects.filter(Q(name__contains=query) | Q(id_number__startswith=query.upper()))
+    return (
+        households_for(user)
+        .filter(Q(number__startswith=query) | Q(pk__in=people.values("household_id")))
+        .order_by("number")[:limit]
     )
 
 
@@ -172,7 +195,8 @@ def contracts_without_followup(user, *, on: datetime.date | None = None):
 
     return (
         contracts_for(user)
-        .filter(status="active", start_date__lte=cutoff)
+        .in_force(on)
+        .filter(start_date__lte=cutoff)
         .annotate(
             first_quarter_end=ExpressionWrapper(
                 F("start_date") + datetime.timedelta(days=codes.FIRST_FOLLOWUP_DAYS), output_field=DateField()
@@ -191,7 +215,7 @@ def members_due_followup(user, *, on: datetime.date | None = None):
     ``last_followup``."""
     on = on or today()
     cutoff = on - datetime.timedelta(days=codes.FOLLOWUP_INTERVAL_DAYS)
-    contract = Contract.objects.filter(members=OuterRef("pk"), status="active").order_by("-start_date")
+    contract = Contract.objects.in_force(on).filter(members=OuterRef("pk")).order_by("-start_date")
     last = FollowUp.objects.filter(member=OuterRef("pk")).order_by("-date").values("date")[:1]
     managed = IllnessRecord.objects.filter(
         member=OuterRef("pk"), status__in=("managed", "treating", "pending")
@@ -215,7 +239,7 @@ def members_due_followup(user, *, on: datetime.date | None = None):
 def unsigned_households(village):
     """Registered households of ``village`` without a contract in force (every household on
     the register is a 建档立卡 poor household; 已脱贫 ones keep their policies)."""
-    active = Contract.objects.filter(household=OuterRef("pk"), status="active")
+    active = Contract.objects.in_force().filter(household=OuterRef("pk"))
     head = Member.objects.filter(household=OuterRef("pk"), relation="head")
     return (
         Household.objects.filter(village=village)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("encounters/<int:pk>/", views.EncounterDetailView.as_view(), name="encounter_detail"),
     path("encounters/<int:pk>/edit/", views.EncounterEditView.as_view(), name="encounter_edit"),
     path("members/search/", views.MemberSearchView.as_view(), name="member_search"),
+    path("households/search/", views.HouseholdSearchView.as_view(), name="household_search"),
     path("illnesses/", views.IllnessListView.as_view(), name="illness_list"),
     path("illnesses/new/", views.IllnessCreateView.as_view(), name="illness_create"),
     path("illnesses/<int:pk>/", views.IllnessDetailView.as_view(), name="illness_detail"),

@@ -545,7 +545,7 @@ class TeamDetailView(ScopedDetailView):
         context.update(
             members=self.object.members.order_by("-active", "role", "name"),
             member_form=TeamMemberForm(),
-            active_contracts=self.object.contracts.filter(status="active").count(),
+            active_contracts=self.object.contracts.in_force().count(),
             history=selectors.record_history(self.object),
         )
         return context
@@ -648,19 +648,43 @@ class ContractDetailView(ScopedDetailView):
 
 
 class ContractSignLookupView(RoleRequiredMixin, View):
-    """From a household number typed on the contract list to that household's signing form."""
+    """From what is typed on the contract list (the head's name, an ID number or the 户编号;
+    the page's suggestions carry the household id) to that household's signing form."""
 
     write_required = True
 
     def get(self, request):
-        from registry.selectors import households_for
+        query = request.GET.get("number", "").strip()
+        found = list(selectors.household_search(request.user, query, limit=6)) if query else []
+        exact = [h for h in found if h.number == query]
+        found = exact or found
+        if len(found) == 1:
+            return redirect("claims:contract_create", household=found[0].pk)
+        if not found:
+            messages.error(request, f"本乡镇在册户中找不到「{query}」（可输入户主姓名、证件号码或户编号）。")
+        else:
+            names = "；".join(f"户{h.number}（户主{h.head_name or '无'}）" for h in found[:5])
+            messages.error(request, f"找到多户：{names}。请从下拉建议中选择，或输入完整的户编号。")
+        return redirect("claims:contract_list")
 
-        number = request.GET.get("number", "").strip()
-        household = households_for(request.user).filter(number=number).first() if number else None
-        if household is None:
-            messages.error(request, f"本乡镇在册户中找不到户编号「{number}」。")
-            return redirect("claims:contract_list")
-        return redirect("claims:contract_create", household=household.pk)
+
+class HouseholdSearchView(RoleRequiredMixin, View):
+    """Suggestions for the signing box: ``{"results": [{"id", "label", "url"}]}``."""
+
+    def get(self, request):
+        found = selectors.household_search(request.user, request.GET.get("q", ""))
+        return JsonResponse(
+            {
+                "results": [
+                    {
+                        "id": h.pk,
+                        "label": f"户{h.number} · 户主 {h.head_name or '—'} · {h.village.name} · {h.member_count}人",
+                        "url": reverse("claims:contract_create", args=[h.pk]),
+                    }
+                    for h in found
+                ]
+            }
+        )
 
 
 class ContractCreateView(ServiceFormView):

@@ -48,10 +48,11 @@ class PeriodForm(forms.Form):
 class YearForm(forms.Form):
     year = forms.TypedChoiceField(label="年度", coerce=int, choices=_years, required=False)
 
-    def year_or_default(self) -> int:
+    def year_or_default(self, default=None) -> int:
+        """The chosen year; else ``default()`` (e.g. the latest year with data); else this year."""
         if self.is_valid() and self.cleaned_data.get("year"):
             return self.cleaned_data["year"]
-        return timezone.localdate().year
+        return default() if default is not None else timezone.localdate().year
 
 
 class TargetsForm(forms.Form):

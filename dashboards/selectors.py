@@ -53,6 +53,20 @@ def targets() -> dict[str, Decimal]:
     return values
 
 
+def default_year(user) -> int:
+    """The year a yearly page opens on: this year if the user's townships have current
+    settlements in it, else the latest of the nine years before that has, else this year.
+    One indexed existence probe per year (settlement_current_ledger leads with the year)."""
+    this_year = today().year
+    settlements = roles.scope(
+        Settlement.objects.filter(is_current=True), user, "member__household__village__township_id"
+    )
+    for year in range(this_year, this_year - 10, -1):
+        if settlements.filter(year=year).exists():
+            return year
+    return this_year
+
+
 def year_stamp(year: int) -> YearStamp | None:
     return YearStamp.objects.filter(year=year).first()
 

@@ -17,7 +17,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from core.export import describe_filters
-from healthaid.views import RoleRequiredMixin, export_list
+from healthaid.views import RoleRequiredMixin, export_list, page_filters
 from registry import roles
 from registry.selectors import townships_for, villages_for
 
@@ -180,6 +180,23 @@ class TownshipTableView(DashboardMixin, PeriodMixin, TablesMixin, TemplateView):
         return context
 
 
+class YearMixin:
+    """The year of a yearly page: ``?year=``, else this year if it has settlements, else the
+    latest year that has (opened from the menu, the page shows data, not 暂无数据). The year
+    select shows the year the page holds."""
+
+    @cached_property
+    def year(self):
+        return YearForm(self.request.GET or None).year_or_default(
+            lambda: selectors.default_year(self.request.user)
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(year=self.year, year_form=YearForm({"year": self.year}))
+        return context
+
+
 class ListPageMixin(TablesMixin):
     """A paginated table of live rows with place filters; the export holds every row."""
 
@@ -194,12 +211,16 @@ class ListPageMixin(TablesMixin):
 
     @cached_property
     def filterset(self):
-        return self.filterset_class(
-            self.request.GET or None, queryset=self.get_objects(), request=self.request
+        return page_filters(
+            self.filterset_class(self.request.GET or None, queryset=self.get_objects(), request=self.request),
+            self.request.user,
         )
 
     def filtered(self):
-        return self.filterset.qs if self.filterset.is_valid() else self.get_objects().none()
+        # Unbound (opened from the menu, no query string): every row, not none.
+        if not self.filterset.is_bound or self.filterset.is_valid():
+            return self.filterset.qs
+        return self.get_objects().none()
 
     def get_tables(self, export=False):
         if export:
@@ -257,15 +278,11 @@ class FigureListView(DashboardMixin, PeriodMixin, ListPageMixin, TemplateView):
         return reports.figure_table(self.kwargs["figure"], objects, title)
 
 
-class RiskListView(DashboardMixin, ListPageMixin, TemplateView):
+class RiskListView(DashboardMixin, YearMixin, ListPageMixin, TemplateView):
     """因病返贫 risk: members whose self-pay of the year exceeds half their household's income."""
 
     template_name = "dashboards/risk_list.html"
     filterset_class = place_filterset(MemberYearCell, "village")
-
-    @cached_property
-    def year(self):
-        return YearForm(self.request.GET or None).year_or_default()
 
     @cached_property
     def without_income(self):
@@ -285,8 +302,6 @@ class RiskListView(DashboardMixin, ListPageMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context.update(
-            year=self.year,
-            year_form=YearForm(self.request.GET or None),
             without_income=self.without_income,
             stamp=selectors.year_stamp(self.year),
         )
@@ -538,14 +553,10 @@ class ObjectionResolveView(DashboardMixin, View):
 # --- fund use and the 因病致贫 survey ---------------------------------------------------------------
 
 
-class FundUseView(DashboardMixin, TablesMixin, TemplateView):
+class FundUseView(DashboardMixin, YearMixin, TablesMixin, TemplateView):
     """Money each fund paid per month, for publication (公开)."""
 
     template_name = "dashboards/fund_use.html"
-
-    @cached_property
-    def year(self):
-        return YearForm(self.request.GET or None).year_or_default()
 
     @cached_property
     def township(self):
@@ -567,8 +578,6 @@ class FundUseView(DashboardMixin, TablesMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         by_month, tiers = self.get_tables()
         context.update(
-            year=self.year,
-            year_form=YearForm(self.request.GET or None),
             township=self.township,
             townships=townships_for(self.request.user).order_by("name"),
             use=self.use,
@@ -578,23 +587,14 @@ class FundUseView(DashboardMixin, TablesMixin, TemplateView):
         return context
 
 
-class SurveyView(DashboardMixin, ListPageMixin, TemplateView):
+class SurveyView(DashboardMixin, YearMixin, ListPageMixin, TemplateView):
     """因病致贫 调查表: one row per member with an illness record, figures of a year."""
 
     template_name = "dashboards/survey.html"
     filterset_class = SurveyFilterSet
-
-    @cached_property
-    def year(self):
-        return YearForm(self.request.GET or None).year_or_default()
 
     def get_objects(self):
         return selectors.survey_members(self.request.user)
 
     def build_table(self, objects):
         return reports.survey_table(selectors.survey_rows(objects, self.year), f"{self.year}年因病致贫调查表")
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.update(year=self.year, year_form=YearForm(self.request.GET or None))
-        return context

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -201,7 +202,16 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "dashboards-refresh": {"task": "dashboards.tasks.refresh_aggregates", "schedule": 600.0},
     "outbox-sweep": {"task": "core.tasks.outbox_dispatch_task", "schedule": 60.0},
+    # Contracts past their end date become 已到期 (claims.services.contracts_expire), daily
+    # just after midnight (CELERY_TIMEZONE); signing expires its household's lapsed contract too.
+    "claims-expire-contracts": {
+        "task": "claims.tasks.expire_contracts",
+        "schedule": crontab(hour=0, minute=5),
+    },
 }
+
+# Empty choices of list filters read 「全部」 (django-filter's default is "---------").
+FILTERS_EMPTY_CHOICE_LABEL = "全部"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

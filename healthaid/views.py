@@ -1,5 +1,6 @@
 """Pieces every app's pages share: role checks, filtered lists with Excel export, home."""
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
@@ -29,6 +30,29 @@ class RoleRequiredMixin:
         return super().dispatch(request, *args, **kwargs)
 
 
+YES_NO = [("", "全部"), ("true", "是"), ("false", "否")]
+
+
+def page_filters(filterset, user):
+    """What a clerk expects of a list page's filters, for every list (the API and exports keep
+    the filter set as it is): yes/no filters offer 全部 / 是 / 否 (全部 first, not 未知); a
+    township clinic has no 乡镇 filter (it sees one township); for county staff the 行政村
+    choices follow the chosen 乡镇. Empty selects read 「全部」 (settings FILTERS_EMPTY_CHOICE_LABEL)."""
+    fields = filterset.form.fields
+    for field in fields.values():
+        if isinstance(field, forms.NullBooleanField):
+            field.widget = forms.Select(choices=YES_NO)
+    if "township" in fields and roles.township_id_of(user) is not None:
+        del fields["township"]
+    village, township = fields.get("village"), fields.get("township")
+    chosen = filterset.form.data.get("township") if filterset.is_bound else None
+    if village is not None and township is not None:
+        village.widget.attrs["data-follows"] = township.widget.attrs["data-leads"] = "township"
+        if chosen and str(chosen).isdigit():
+            village.queryset = village.queryset.filter(township_id=chosen)
+    return filterset
+
+
 class FilteredListView(RoleRequiredMixin, FilterView):
     """A paginated, filtered list whose ``?export=xlsx`` downloads the same filtered rows,
     written by ``core.export`` with the columns of ``resource_class`` (a ``core.export.Sheet``)."""
@@ -36,6 +60,9 @@ class FilteredListView(RoleRequiredMixin, FilterView):
     paginate_by = 50
     resource_class = None
     export_name = "export"
+
+    def get_filterset(self, filterset_class):
+        return page_filters(super().get_filterset(filterset_class), self.request.user)
 
     def get(self, request, *args, **kwargs):
         if request.GET.get("export") == "xlsx" and self.resource_class is not None:

@@ -1,5 +1,6 @@
 """The admin is for county staff (is_staff) only: users and roles, areas, and corrections."""
 
+from django import forms
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -44,10 +45,22 @@ class MemberAdmin(SimpleHistoryAdmin):
     raw_id_fields = ["household"]
 
 
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = Profile
+        fields = "__all__"
+        labels = {"user": "用户"}  # the field has no verbose_name (no migration for a label)
+
+
 @admin.register(Profile)
 class ProfileAdmin(SimpleHistoryAdmin):
-    list_display = ["user", "role", "township"]
+    form = ProfileForm
+    list_display = ["account", "role", "township"]
     list_filter = ["role", "township"]
+
+    @admin.display(description="用户", ordering="user__username")
+    def account(self, profile):
+        return profile.user
 
 
 @admin.register(RosterImport)

@@ -46,22 +46,32 @@ def member_history(member):
 
 
 def _with_changes(records, model):
-    labels = {f.name: f.verbose_name for f in model._meta.fields}
+    """Each record with its changes from the one before, in Chinese: field labels (many-to-many
+    fields too), choice labels, 是/否, and the related records' names."""
+    fields = {f.name: f for f in [*model._meta.fields, *model._meta.many_to_many]}
     out = []
     for newer, older in zip(records, records[1:] + [None]):
         changes = []
         if older is not None:
             delta = newer.diff_against(older, excluded_fields=["version", "updated_at"])
             for change in delta.changes:
-                changes.append(
-                    (
-                        labels.get(change.field, change.field),
-                        _display(older, change.field),
-                        _display(newer, change.field),
-                    )
-                )
+                field = fields.get(change.field)
+                label = field.verbose_name if field is not None else change.field
+                if field is not None and field.many_to_many:
+                    old, new = _names(field, change.old), _names(field, change.new)
+                else:
+                    old, new = _display(older, change.field), _display(newer, change.field)
+                changes.append((label, old, new))
         out.append((newer, changes))
     return out
+
+
+def _names(field, rows):
+    """The related records of a many-to-many change (rows of the history's through table)."""
+    key = field.m2m_reverse_field_name()
+    ids = [row[key] for row in rows or []]
+    names = dict(field.related_model._default_manager.filter(pk__in=ids).values_list("pk", "name"))
+    return "、".join(str(names.get(pk, f"#{pk}")) for pk in ids)
 
 
 def _display(record, field_name):
@@ -69,6 +79,8 @@ def _display(record, field_name):
     if getter:
         return getter()
     value = getattr(record, field_name)
+    if isinstance(value, bool):
+        return "是" if value else "否"
     if field_name == "village":
         return str(value) if value else ""
     return "" if value is None else value

@@ -14,7 +14,7 @@ from registry import roles
 from registry.idnumber import mask_id_number
 from registry.models import Member
 
-from . import batch
+from . import batch, explain
 from .models import FundTransfer, Policy, Settlement, SettlementLine, SettlementProblem, SettlementRun
 
 MEMBER_TOWNSHIP = "member__household__village__township_id"
@@ -406,6 +406,27 @@ def statement_for(user, pk: int) -> Settlement:
         .prefetch_related("lines", "supersedes__lines")
         .get(pk=pk)
     )
+
+
+def zero_payout_reasons(settlement: Settlement) -> list[tuple[str, str]]:
+    """Why each tier paid nothing (``explain.zero_payout_reasons``), for a statement whose
+    payers all paid 0.00; empty when something was paid."""
+    if settlement.payouts_total:
+        return []
+    encounter, member = settlement.encounter, settlement.member
+    facts = {
+        "kind": encounter.kind,
+        "level": settlement.institution.level,
+        "designated": settlement.institution.designated,
+        "referred": encounter.referred,
+        "poverty_status": member.household.poverty_status or "none",
+        "aid_category": member.aid_category or "none",
+        "disease_code": encounter.diagnosis_code,
+        "package": encounter.package,
+        "total_cost": settlement.total_cost,
+        "in_policy_cost": encounter.in_policy_cost,
+    }
+    return explain.zero_payout_reasons(settlement.policy.document, facts)
 
 
 def current_settlement_of(encounter) -> Settlement | None:

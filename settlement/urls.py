@@ -7,6 +7,11 @@ app_name = "settlement"
 urlpatterns = [
     path("", views.SettlementListView.as_view(), name="settlement_list"),
     path("<int:pk>/statement/", views.StatementView.as_view(), name="statement"),
+    path(
+        "encounters/<int:pk>/status/",
+        views.EncounterSettlementStatusView.as_view(),
+        name="encounter_status",
+    ),
     path("problems/", views.ProblemListView.as_view(), name="problem_list"),
     path("policies/", views.PolicyListView.as_view(), name="policy_list"),
     path("policies/import/", views.PolicyImportView.as_view(), name="policy_import"),

@@ -226,8 +226,31 @@ class StatementView(RoleRequiredMixin, DetailView):
             household=settlement.member.household,
             encounter=settlement.encounter,
             masked_id=mask_id_number(settlement.member.id_number),
+            zero_reasons=selectors.zero_payout_reasons(settlement),
         )
         return context
+
+
+class EncounterSettlementStatusView(RoleRequiredMixin, View):
+    """``{"state": "pending"|"settled"|"problem"|"superseded", "label"}``: polled by the
+    encounter page while its settlement runs (the page reloads when the state changes).
+    Scoped like the encounter page: another township's encounter answers 404."""
+
+    def get(self, request, pk):
+        from claims.selectors import encounters_for
+
+        encounter = get_object_or_404(encounters_for(request.user), pk=pk)
+        settlement = selectors.current_settlement_of(encounter)
+        problem = None if settlement else selectors.problem_of(encounter)
+        if settlement:
+            state, label = "settled", "已结算"
+        elif problem:
+            state, label = "problem", problem.get_reason_display()
+        elif not encounter.is_current:
+            state, label = "superseded", "已被更正"
+        else:
+            state, label = "pending", "结算中"
+        return JsonResponse({"state": state, "label": label})
 
 
 class ProblemListView(RoleRequiredMixin, ListView):

@@ -36,6 +36,7 @@ SCOPED = {
     "dashboards:township": ("registry.Township", "id"),
     "dashboards:notice": ("registry.Village", "township_id"),
     "settlement:statement": ("settlement.Settlement", "member__household__village__township_id"),
+    "settlement:encounter_status": ("claims.Encounter", "member__household__village__township_id"),
     "household-detail": ("registry.Household", "village__township_id"),
     "member-detail": ("registry.Member", "household__village__township_id"),
     "township-detail": ("registry.Township", "id"),

@@ -76,6 +76,17 @@ def world(areas, catalogue):
 
 
 @pytest.fixture
+def in_2025(monkeypatch):
+    """Today is 2025-06-15, when the world's contracts (2025-01-15 … 2026-01-14) are in force:
+    for tests of contracts in force (a lapsed one counts as ended, claims.models.ContractQuerySet)."""
+    import datetime
+
+    from django.utils import timezone
+
+    monkeypatch.setattr(timezone, "now", lambda: datetime.datetime(2025, 6, 15, 4, tzinfo=datetime.UTC))
+
+
+@pytest.fixture
 def settlement_spy(monkeypatch):
     """Stands in for the settlement app: ``settled`` holds the ids of settled encounters,
     ``queued`` records every (member id, year) queued for settlement."""

@@ -307,7 +307,7 @@ def test_screening_a_village_creates_updates_and_unticks(world, township_user):
 # --- contracts and follow-ups ---------------------------------------------------------------------
 
 
-def test_contract_sign_checks_team_members_and_one_contract_in_force(world, township_user):
+def test_contract_sign_checks_team_members_and_one_contract_in_force(world, township_user, in_2025):
     household = HouseholdFactory(village=world.east_village, number="E002")
     head = MemberFactory(household=household, relation="head")
     MemberFactory(household=household, relation="spouse")
@@ -360,7 +360,7 @@ def test_contract_sign_checks_team_members_and_one_contract_in_force(world, town
     assert again.members.count() == 2
 
 
-def test_sign_village_previews_then_signs_only_unsigned_households(world, township_user):
+def test_sign_village_previews_then_signs_only_unsigned_households(world, township_user, in_2025):
     new = [HouseholdFactory(village=world.east_village, number=f"E1{i}") for i in range(3)]
     for household in new:
         MemberFactory(household=household, relation="head")

@@ -77,7 +77,7 @@ def test_township_user_gets_404_for_every_page_of_another_township(as_user, worl
     assert c.get(reverse("claims:contract_detail", args=[world.east_contract.pk])).status_code == 200
 
 
-def test_township_lists_and_exports_hold_only_the_own_township(as_user, world, township_user):
+def test_township_lists_and_exports_hold_only_the_own_township(as_user, world, township_user, in_2025):
     for head in (world.east_head, world.west_head):
         Screening.objects.create(
             member=head, year=2025, round="checkup", checked_on=datetime.date(2025, 3, 1)
@@ -435,7 +435,7 @@ def test_screening_village_page(as_user, world, township_user):
     assert not Screening.objects.filter(member=world.east_son).exists()
 
 
-def test_sign_village_preview_then_confirm(as_user, world, township_user):
+def test_sign_village_preview_then_confirm(as_user, world, township_user, in_2025):
     c = as_user(township_user)
     households = [HouseholdFactory(village=world.east_village, number=f"E9{i}") for i in range(2)]
     for household in households:
@@ -457,7 +457,7 @@ def test_sign_village_preview_then_confirm(as_user, world, township_user):
     assert response.status_code == 200 and "form" in response.context and response.context["form"].errors
 
 
-def test_contract_pages_sign_print_followup_terminate(as_user, world, township_user):
+def test_contract_pages_sign_print_followup_terminate(as_user, world, township_user, in_2025):
     c = as_user(township_user)
     household = HouseholdFactory(village=world.east_village, number="E555")
     head = MemberFactory(household=household, relation="head", name="孙大成")
@@ -502,7 +502,9 @@ def test_contract_pages_sign_print_followup_terminate(as_user, world, township_u
     assert Contract.objects.get(pk=contract.pk).status == "terminated"
 
 
-def test_no_followup_list_shows_contracts_without_a_first_quarter_followup(as_user, world, township_user):
+def test_no_followup_list_shows_contracts_without_a_first_quarter_followup(
+    as_user, world, township_user, in_2025
+):
     c = as_user(township_user)
     lonely = HouseholdFactory(village=world.east_village, number="E777")
     MemberFactory(household=lonely, relation="head")

@@ -120,7 +120,7 @@ def test_clinic_records_illness_contract_and_stay(live_app, browser_page, steps,
 
     # 2. The family-doctor contract for the household (the whole family by default).
     open_menu(page, "就诊与救治", "家庭医生签约")
-    page.get_by_label("为单户签约：户编号").fill(world.household.number)
+    page.get_by_label("为单户签约：户主姓名、证件号码或户编号").fill(world.household.number)
     page.get_by_role("button", name="签约", exact=True).click()
     wait_for_text(page, f"签约：户 {world.household.number}")
     page.get_by_label("签约团队").select_option(label=world.team.name)
