@@ -14,7 +14,8 @@ Layout, top to bottom:
    per distinct *condition signature* of an encounter (kind, level, designated, referred,
    poverty status, aid category and, only when the policy asks, the disease-prefix matches),
    so settling an encounter is a cache lookup plus a few integer operations per tier;
-5. claims parsing (``Member``, ``Encounter``, ``parse_members``, ``parse_encounters``);
+5. claims parsing (``Member``, ``Encounter``, ``Item``, ``parse_members``, ``parse_encounters``),
+   with an encounter's own facts on its date of care and itemised bills;
 6. settlement (``settle``, ``Settlement``, ``settle_claims``).
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import json
 import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -41,6 +43,13 @@ __all__ = [
     "settle",
     "settle_sorted",
     "trusted_row",
+    "encounter_signature",
+    "FACT_CODES",
+    "N_ENCOUNTER_SIGNATURES",
+    "Item",
+    "ITEM_CLASSES",
+    "ITEM_CATEGORIES",
+    "MESSAGES",
     "ENCOUNTER_SIGNATURES",
     "Settlement",
     "settle_claims",
@@ -60,6 +69,21 @@ KINDS = ("inpatient", "outpatient_chronic", "outpatient")
 LEVELS = ("village", "township", "county", "city", "province", "out_of_province")
 POVERTY_STATUSES = ("poor", "monitored", "lifted", "none")
 AID_CATEGORIES = ("tekun", "orphan", "dibao", "dibao_edge", "none")
+# 医保目录类别 of an item on an itemised bill, and the categories of cost (费用类别).
+ITEM_CLASSES = ("A", "B", "C")
+ITEM_CATEGORIES = (
+    "western_drug",
+    "patent_drug",
+    "herbal",
+    "exam",
+    "lab",
+    "treatment",
+    "surgery",
+    "material",
+    "bed",
+    "nursing",
+    "other",
+)
 TIER_KINDS = (
     "basic_insurance",
     "catastrophic_insurance",
@@ -93,6 +117,92 @@ class PolicyError(_FieldErrors):
 
 class ClaimsError(_FieldErrors):
     """Members or encounters are malformed; ``.errors`` names every bad field."""
+
+
+# Every message a policy document or claims file can get, in Chinese: the one table the
+# command, the web import and the API all show (``docs/policy-format.md`` §7 lists them). An
+# error is ``"PATH：MESSAGE"`` (a full-width colon), PATH being the field's path in the
+# document (``tiers[1].rate.bands[2]``), so a county officer can find the field.
+MESSAGES = {
+    # numbers
+    "number": "必须是数字（不要写“元”“万”“%”或千分位逗号）",
+    "not_negative": "不能为负数",
+    "too_large": "金额不能超过 {max} 元",
+    "two_decimals": "金额最多两位小数（到分）",
+    "ratio_range": "比例必须在0到1之间（80%写成0.80）",
+    "ratio_decimals": "比例最多{n}位小数",
+    # structure
+    "unknown_field": "不认识的字段（拼写错误，或自己加的字段、备注）",
+    "unknown_value": "不认识的值 {value}（可填：{allowed}）",
+    "unknown_level": "不认识的医疗机构级别（可填：{allowed}）",
+    "object": "应是一个对象 {{…}}",
+    "list": "应是一个列表 […]",
+    "list_not_scalar": "应是一个列表 […]：只有一个值也要写成 [{value}]",
+    "not_empty": "列表不能为空：填值，或删掉这个条件",
+    "non_empty_string": "必须是非空文字",
+    "string": "必须是文字（加双引号）",
+    "bool": "必须是 true 或 false（不加引号）",
+    "not_null": "不能写 null",
+    "required": "缺少必填字段",
+    "required_string": "缺少必填字段，或填了空文字",
+    "required_integer": "缺少必填字段，应是不带引号的整数",
+    "required_list": "缺少必填字段，应是非空列表 […]",
+    "required_object": "缺少必填字段，应是一个对象 {{…}}",
+    # policy rules
+    "duplicate_key": "key {key!r} 重复（与 {other} 相同）",
+    "rate_required": "非兜底项目必须写报销比例 rate",
+    "rate_one_form": "flat、by_level、bands 三种写法必须且只能选一种",
+    "bands_list": "分段 bands 应是非空列表 [[上限, 比例], …]",
+    "band_pair": "每一段应写成 [上限, 比例]",
+    "band_null_not_last": "只有最后一段的上限可以写 null",
+    "band_last_not_null": "最后一段的上限必须写 null（表示“以上”）",
+    "bands_ascend": "分段上限必须递增",
+    "bracket_per_year": "全额按档（bracket）不能与全年累计起付线（per: year）同用",
+    "override_bracket_per_year": "套用这条特殊规定后，全额按档（bracket）会与全年累计起付线同用",
+    "repeat_factor_per_year": "repeat_factor 只能用于每次起付线（per: encounter）",
+    "not_on_backstop": "兜底项目不使用此字段（兜底只写 self_pay_cap / self_pay_ratio_cap）",
+    "backstop_only": "只有兜底项目（backstop）可以写此字段",
+    "backstop_without_cap": "兜底项目必须写 self_pay_cap 或 self_pay_ratio_cap（写在项目上或特殊规定里）",
+    "backstop_not_last": "兜底项目必须排在其他报销项目之后（其后还有 {after}）",
+    "self_pay_cap_per": "必须写明按年（year）还是按次（encounter）",
+    "self_pay_cap_amount": "个人自付限额需写 amount 或 by_level",
+    "not_overridable": "特殊规定不能修改这个字段",
+    "package_code_empty": "单病种代码不能为空",
+    "unknown_category": "不认识的费用类别（可填：{allowed}）",
+    # claims
+    "members_object": "应是一个对象 {{成员编号: 成员}}",
+    "claims_object": "应是含 members 和 encounters 的对象",
+    "member_required": "缺少必填字段：成员编号",
+    "unknown_member": "没有这个成员 {member!r}",
+    "duplicate_ref": "编号 {ref!r} 重复（与 {other} 相同）",
+    "date_required": "缺少必填字段，日期写成 YYYY-MM-DD",
+    "date_invalid": "不是有效日期",
+    "in_policy_above_total": "政策范围内费用不能大于医疗总费用",
+    "items_list": "费用明细应是非空列表 […]",
+    "item_class": "医保目录类别必须是 A、B 或 C",
+    "deducted_above_amount": "扣除金额不能大于项目金额",
+    "items_with_in_policy": "有费用明细时不能再写政策范围内费用（由明细算出）",
+    "items_total_mismatch": "医疗总费用 {total} 与明细金额合计 {sum} 不一致",
+    "float_amount": "请传 Decimal 或文字，不要传浮点数",
+}
+
+
+def _msg(path, key, **kw):
+    """``"PATH：MESSAGE"`` from the table (just the message when there is no path)."""
+    text = MESSAGES[key].format(**kw) if kw else MESSAGES[key].replace("{{", "{").replace("}}", "}")
+    return f"{path}：{text}" if path else text
+
+
+def _err(errs, path, key, **kw):
+    errs.append(_msg(path, key, **kw))
+
+
+def _shown(value):
+    """A bad value as the officer wrote it (JSON spelling, so ``"chronic"`` and ``true``)."""
+    try:
+        return json.dumps(value, ensure_ascii=False)[:40]
+    except (TypeError, ValueError):
+        return repr(value)[:40]
 
 
 # --------------------------------------------------------------------------------------------
@@ -135,18 +245,18 @@ def _amount_cents(value, path, errs):
     """Validate an amount (≥ 0, whole cents, bounded) and return it as int cents, or None."""
     d = _number(value)
     if d is None:
-        errs.append(f"{path}: must be a number")
+        _err(errs, path, "number")
         return None
     if d < 0:
-        errs.append(f"{path}: must be ≥ 0")
+        _err(errs, path, "not_negative")
         return None
     if d > MAX_AMOUNT:
-        errs.append(f"{path}: must be at most {MAX_AMOUNT}")
+        _err(errs, path, "too_large", max=MAX_AMOUNT)
         return None
     scaled = d * 100  # exact: ≤ 15 significant digits < context's 28
     cents = int(scaled)
     if scaled != cents:
-        errs.append(f"{path}: at most two decimals")
+        _err(errs, path, "two_decimals")
         return None
     return cents
 
@@ -155,14 +265,14 @@ def _rate(value, path, errs):
     """Validate a rate in [0, 1] with at most MAX_RATE_DECIMALS decimals; exact Decimal or None."""
     d = _number(value)
     if d is None:
-        errs.append(f"{path}: must be a number")
+        _err(errs, path, "number")
         return None
     if d < 0 or d > 1:
-        errs.append(f"{path}: must be between 0 and 1")
+        _err(errs, path, "ratio_range")
         return None
     d = d.normalize()
     if -d.as_tuple().exponent > MAX_RATE_DECIMALS:
-        errs.append(f"{path}: at most {MAX_RATE_DECIMALS} decimals")
+        _err(errs, path, "ratio_decimals", n=MAX_RATE_DECIMALS)
         return None
     return d
 
@@ -193,7 +303,7 @@ def _cents_to_decimal(cents):
 
 _BAD = object()
 
-_POLICY_FIELDS = ("code", "name", "year", "tiers")
+_POLICY_FIELDS = ("code", "name", "year", "tiers", "catalogue")
 _TIER_FIELDS = (
     "key",
     "kind",
@@ -246,30 +356,38 @@ def _is_obj(v):
 def _one_of(value, allowed, path, errs):
     if isinstance(value, str) and value in allowed:
         return value
-    errs.append(f"{path}: unknown value {value!r} (expected one of {', '.join(allowed)})")
+    _err(errs, path, "unknown_value", value=_shown(value), allowed="、".join(allowed))
     return _BAD
 
 
 def _unknown_fields(obj, allowed, path, errs):
     for name in obj:
         if name not in allowed:
-            errs.append(f"{path}.{name}: unknown field" if path else f"{name}: unknown field")
+            _err(errs, f"{path}.{name}" if path else name, "unknown_field")
 
 
 def _check_conditions(value, path, errs):
     """CONDITIONS → {key: frozenset(values)}; disease_codes → tuple of upper-case prefixes."""
     if not _is_obj(value):
-        errs.append(f"{path}: must be an object")
+        _err(errs, path, "object")
         return _BAD
     out = {}
     for key, raw in value.items():
         p = f"{path}.{key}"
         if key not in _CONDITION_VALUES:
-            errs.append(f"{p}: unknown field")
+            _err(errs, p, "unknown_field")
             continue
-        items = raw if isinstance(raw, list) else [raw]  # a list means any of its values
+        if isinstance(raw, list):
+            items = raw  # a list means any of its values
+        elif key in ("designated", "referred"):
+            items = [raw]  # a yes/no condition is one value (a list of them is allowed too)
+        else:
+            # "kinds": "inpatient" was once read as ["inpatient"]; a county officer who writes a
+            # bare value has usually lost a bracket in an edit, so it is refused, not guessed.
+            _err(errs, p, "list_not_scalar", value=_shown(raw))
+            continue
         if not items:
-            errs.append(f"{p}: must not be empty")
+            _err(errs, p, "not_empty")
             continue
         allowed = _CONDITION_VALUES[key]
         good = []
@@ -279,12 +397,12 @@ def _check_conditions(value, path, errs):
                 if isinstance(item, str) and item.strip():
                     good.append(item.strip().upper())
                 else:
-                    errs.append(f"{ip}: must be a non-empty string")
+                    _err(errs, ip, "non_empty_string")
             elif key in ("designated", "referred"):
                 if isinstance(item, bool):
                     good.append(item)
                 else:
-                    errs.append(f"{ip}: must be true or false")
+                    _err(errs, ip, "bool")
             elif _one_of(item, allowed, ip, errs) is not _BAD:
                 good.append(item)
         out[key] = tuple(dict.fromkeys(good)) if key == "disease_codes" else frozenset(good)
@@ -341,12 +459,12 @@ _DEFAULT_DEDUCTIBLE = _Deductible(per_year=False, amount=0, by_level={}, repeat_
 
 def _check_level_map(value, path, errs, check_value):
     if not _is_obj(value):
-        errs.append(f"{path}: must be an object")
+        _err(errs, path, "object")
         return _BAD
     out = {}
     for level, raw in value.items():
         if level not in _LEVEL_IX:
-            errs.append(f"{path}.{level}: unknown level (expected one of {', '.join(LEVELS)})")
+            _err(errs, f"{path}.{level}", "unknown_level", allowed="、".join(LEVELS))
             continue
         v = check_value(raw, f"{path}.{level}", errs)
         if v is not None:
@@ -356,7 +474,7 @@ def _check_level_map(value, path, errs, check_value):
 
 def _check_deductible(value, path, errs):
     if not _is_obj(value):
-        errs.append(f"{path}: must be an object")
+        _err(errs, path, "object")
         return _BAD
     n = len(errs)
     _unknown_fields(value, ("per", "amount", "by_level", "repeat_factor"), path, errs)
@@ -372,7 +490,7 @@ def _check_deductible(value, path, errs):
     if "repeat_factor" in value and value["repeat_factor"] is not None:
         rf = _rate(value["repeat_factor"], f"{path}.repeat_factor", errs)
         if per == "year":
-            errs.append(f"{path}.repeat_factor: only allowed with a per-encounter deductible")
+            _err(errs, f"{path}.repeat_factor", "repeat_factor_per_year")
     if len(errs) > n:
         return _BAD
     return _Deductible(per_year=(per == "year"), amount=amount, by_level=by_level, repeat_factor=rf)
@@ -380,11 +498,11 @@ def _check_deductible(value, path, errs):
 
 def _check_rate(value, path, errs):
     if not _is_obj(value):
-        errs.append(f"{path}: must be an object")
+        _err(errs, path, "object")
         return _BAD
     forms = [f for f in ("flat", "by_level", "bands") if f in value]
     if len(forms) != 1:
-        errs.append(f"{path}: must have exactly one of flat, by_level, bands")
+        _err(errs, path, "rate_one_form")
         return _BAD
     form = forms[0]
     n = len(errs)
@@ -405,7 +523,7 @@ def _check_rate(value, path, errs):
     bands = value["bands"]
     bp = f"{path}.bands"
     if not isinstance(bands, list) or not bands:
-        errs.append(f"{bp}: must be a non-empty list of [UPPER, rate]")
+        _err(errs, bp, "bands_list")
         return _BAD
     uppers, rates = [], []
     previous = None
@@ -413,21 +531,21 @@ def _check_rate(value, path, errs):
     for k, band in enumerate(bands):
         p = f"{bp}[{k}]"
         if not isinstance(band, list) or len(band) != 2:
-            errs.append(f"{p}: must be [UPPER, rate]")
+            _err(errs, p, "band_pair")
             continue
         upper_raw, rate_raw = band
         rates.append(_rate(rate_raw, f"{p}[1]", errs))
         if upper_raw is None:
             if k != last:
-                errs.append(f"{p}: only the last upper may be null")
+                _err(errs, p, "band_null_not_last")
             uppers.append(None)
             continue
         if k == last:
-            errs.append(f"{p}: the last upper must be null")
+            _err(errs, p, "band_last_not_null")
         upper = _amount_cents(upper_raw, f"{p}[0]", errs)
         if upper is not None:
             if previous is not None and upper <= previous:
-                errs.append(f"{p}: uppers must ascend")
+                _err(errs, p, "bands_ascend")
             previous = upper
         uppers.append(upper)
     if len(errs) > n:
@@ -444,7 +562,7 @@ def _check_cap(value, path, errs):
     if value is None:
         return None  # explicit "no cap" (e.g. in an override)
     if not _is_obj(value):
-        errs.append(f"{path}: must be an object")
+        _err(errs, path, "object")
         return _BAD
     n = len(errs)
     _unknown_fields(value, ("per_encounter", "per_year"), path, errs)
@@ -457,23 +575,23 @@ def _check_cap(value, path, errs):
 
 def _check_packages(value, path, errs):
     if not _is_obj(value):
-        errs.append(f"{path}: must be an object")
+        _err(errs, path, "object")
         return _BAD
     n = len(errs)
     out = {}
     for code, pkg in value.items():
         p = f"{path}.{code}"
         if not code.strip():
-            errs.append(f"{p}: package code must not be empty")
+            _err(errs, p, "package_code_empty")
             continue
         if not _is_obj(pkg):
-            errs.append(f"{p}: must be an object")
+            _err(errs, p, "object")
             continue
         _unknown_fields(pkg, ("name", "fund_pays"), p, errs)
         if "name" in pkg and not isinstance(pkg["name"], str):
-            errs.append(f"{p}.name: must be a string")
+            _err(errs, f"{p}.name", "string")
         if "fund_pays" not in pkg:
-            errs.append(f"{p}.fund_pays: required")
+            _err(errs, f"{p}.fund_pays", "required")
             continue
         cents = _amount_cents(pkg["fund_pays"], f"{p}.fund_pays", errs)
         if cents is not None:
@@ -489,13 +607,13 @@ def _check_self_pay_cap(value, path, errs):
     if value is None:
         return None
     if not _is_obj(value):
-        errs.append(f"{path}: must be an object")
+        _err(errs, path, "object")
         return _BAD
     n = len(errs)
     _unknown_fields(value, ("per", "amount", "by_level"), path, errs)
     if "per" not in value:
         # No default: "3000 a year" and "3000 a stay" differ too much to guess.
-        errs.append(f"{path}.per: required (year or encounter)")
+        _err(errs, f"{path}.per", "self_pay_cap_per")
         per = _BAD
     else:
         per = _one_of(value["per"], ("year", "encounter"), f"{path}.per", errs)
@@ -506,7 +624,7 @@ def _check_self_pay_cap(value, path, errs):
     if "by_level" in value:
         by_level = _check_level_map(value["by_level"], f"{path}.by_level", errs, _amount_cents)
     if value.get("amount") is None and not value.get("by_level"):
-        errs.append(f"{path}: needs amount or by_level")
+        _err(errs, path, "self_pay_cap_amount")
     if len(errs) > n:
         return _BAD
     return _SelfPayCap(per_year=(per == "year"), amount=amount, by_level=by_level)
@@ -551,10 +669,10 @@ _FIELD_DEFAULTS = {
 def _check_field(name, value, path, tier_kind, errs):
     """One settable field, written on the tier or in an override's ``set``."""
     if tier_kind == "backstop" and name in _NOT_ON_BACKSTOP:
-        errs.append(f"{path}: not used by a backstop tier")
+        _err(errs, path, "not_on_backstop")
         return _BAD
     if tier_kind not in (None, "backstop") and name in _BACKSTOP_ONLY:
-        errs.append(f"{path}: only allowed on a backstop tier")
+        _err(errs, path, "backstop_only")
         return _BAD
     if value is None and name in (
         "deductible",
@@ -564,7 +682,7 @@ def _check_field(name, value, path, tier_kind, errs):
         "packages",
         "self_pay_ratio_of",
     ):
-        errs.append(f"{path}: must not be null")
+        _err(errs, path, "not_null")
         return _BAD
     return _FIELD_CHECKERS[name](value, path, errs)
 
@@ -601,26 +719,26 @@ class _TierSpec:
 def _check_tier(i, tier, errs, seen_keys):
     p = f"tiers[{i}]"
     if not _is_obj(tier):
-        errs.append(f"{p}: must be an object")
+        _err(errs, p, "object")
         return None
     n = len(errs)
     _unknown_fields(tier, _TIER_FIELDS, p, errs)
 
     key = tier.get("key")
     if not isinstance(key, str) or not key.strip():
-        errs.append(f"{p}.key: required, a non-empty string")
+        _err(errs, f"{p}.key", "required_string")
     elif key in seen_keys:
-        errs.append(f"{p}.key: duplicate key {key!r} (also tiers[{seen_keys[key]}])")
+        _err(errs, f"{p}.key", "duplicate_key", key=key, other=f"tiers[{seen_keys[key]}]")
     else:
         seen_keys[key] = i
     kind = tier.get("kind")
     if kind is None:
-        errs.append(f"{p}.kind: required")
+        _err(errs, f"{p}.kind", "required")
     elif _one_of(kind, TIER_KINDS, f"{p}.kind", errs) is _BAD:
         kind = None  # unknown kind: skip kind-dependent checks below
     for name in ("name", "fund"):
         if not isinstance(tier.get(name), str) or not tier[name].strip():
-            errs.append(f"{p}.{name}: required, a non-empty string")
+            _err(errs, f"{p}.{name}", "required_string")
 
     applies_to = {}
     if "applies_to" in tier:
@@ -631,44 +749,41 @@ def _check_tier(i, tier, errs, seen_keys):
         if name in tier:
             fields[name] = _check_field(name, tier[name], f"{p}.{name}", kind, errs)
     if kind is not None and kind != "backstop" and "rate" not in tier:
-        errs.append(f"{p}.rate: required")
+        _err(errs, f"{p}.rate", "rate_required")
     if _bracket_with_year(fields):
-        errs.append(f"{p}.rate.mode: bracket cannot be used with a per-year deductible")
+        _err(errs, f"{p}.rate.mode", "bracket_per_year")
 
     overrides = []
     raw_overrides = tier.get("overrides", [])
     if not isinstance(raw_overrides, list):
-        errs.append(f"{p}.overrides: must be a list")
+        _err(errs, f"{p}.overrides", "list")
         raw_overrides = []
     for j, ov in enumerate(raw_overrides):
         op = f"{p}.overrides[{j}]"
         if not _is_obj(ov):
-            errs.append(f"{op}: must be an object")
+            _err(errs, op, "object")
             continue
         _unknown_fields(ov, ("when", "set"), op, errs)
         if "when" not in ov:
-            errs.append(f"{op}.when: required")
+            _err(errs, f"{op}.when", "required")
             when = _BAD
         else:
             when = _check_conditions(ov["when"], f"{op}.when", errs)
         sets = ov.get("set")
         if not _is_obj(sets):
-            errs.append(f"{op}.set: required, an object")
+            _err(errs, f"{op}.set", "required_object")
             continue
         normal = {}
         for name, value in sets.items():
             sp = f"{op}.set.{name}"
             if name not in _SETTABLE:
-                why = "cannot be overridden" if name in _TIER_FIELDS else "unknown field"
-                errs.append(f"{sp}: {why}")
+                _err(errs, sp, "not_overridable" if name in _TIER_FIELDS else "unknown_field")
                 continue
             normal[name] = _check_field(name, value, sp, kind, errs)
         # The tier as this override alone would leave it must still be valid.
         if _bracket_with_year({**fields, **normal}) and not _bracket_with_year(fields):
             culprit = "rate.mode" if "rate" in normal else "deductible.per"
-            errs.append(
-                f"{op}.set.{culprit}: with this override a bracket rate would have a per-year deductible"
-            )
+            _err(errs, f"{op}.set.{culprit}", "override_bracket_per_year")
         overrides.append(_Override(when=when, set=normal))
 
     if kind == "backstop":
@@ -677,9 +792,7 @@ def _check_tier(i, tier, errs, seen_keys):
             if _is_obj(ov) and _is_obj(ov.get("set")):
                 caps += [ov["set"].get("self_pay_cap"), ov["set"].get("self_pay_ratio_cap")]
         if all(c is None for c in caps):
-            errs.append(
-                f"{p}: a backstop needs self_pay_cap or self_pay_ratio_cap (on the tier or in an override)"
-            )
+            _err(errs, p, "backstop_without_cap")
 
     if len(errs) > n:
         return None
@@ -695,26 +808,73 @@ def _check_tier(i, tier, errs, seen_keys):
     )
 
 
+@dataclass(frozen=True)
+class _Catalogue:
+    """乙类先行自付比例: the patient's first share of a class-B item, by category or default."""
+
+    b_self_ratio: Decimal
+    by_category: dict  # category -> Decimal
+
+
+_DEFAULT_CATALOGUE = _Catalogue(b_self_ratio=Decimal(0), by_category={})
+
+
+def _check_catalogue(value, path, errs):
+    if not _is_obj(value):
+        _err(errs, path, "object")
+        return _BAD
+    n = len(errs)
+    _unknown_fields(value, ("b_self_ratio", "b_self_ratio_by_category"), path, errs)
+    ratio = Decimal(0)
+    if "b_self_ratio" in value:
+        ratio = _rate(value["b_self_ratio"], f"{path}.b_self_ratio", errs)
+    by_category = {}
+    raw = value.get("b_self_ratio_by_category", {})
+    cp = f"{path}.b_self_ratio_by_category"
+    if not _is_obj(raw):
+        _err(errs, cp, "object")
+    else:
+        for category, r in raw.items():
+            if category not in ITEM_CATEGORIES:
+                _err(errs, f"{cp}.{category}", "unknown_category", allowed="、".join(ITEM_CATEGORIES))
+                continue
+            by_category[category] = _rate(r, f"{cp}.{category}", errs)
+    if len(errs) > n:
+        return _BAD
+    return _Catalogue(b_self_ratio=ratio, by_category=by_category)
+
+
 def _check_policy(doc):
-    """(errors, normalised tiers)."""
+    """(errors, normalised tiers, normalised catalogue or None)."""
     errs = []
     if not _is_obj(doc):
-        return ["policy: must be a JSON object"], None
+        return [_msg("policy", "object")], None, None
     _unknown_fields(doc, _POLICY_FIELDS, "", errs)
     if not isinstance(doc.get("code"), str) or not doc["code"].strip():
-        errs.append("code: required, a non-empty string")
+        _err(errs, "code", "required_string")
     if not isinstance(doc.get("name"), str) or not doc["name"].strip():
-        errs.append("name: required, a non-empty string")
+        _err(errs, "name", "required_string")
     year = doc.get("year")
     if isinstance(year, bool) or not isinstance(year, int):
-        errs.append("year: required, an integer")
+        _err(errs, "year", "required_integer")
     tiers = doc.get("tiers")
     if not isinstance(tiers, list) or not tiers:
-        errs.append("tiers: required, a non-empty list")
-        return errs, None
+        _err(errs, "tiers", "required_list")
+        return errs, None, None
     seen = {}
     specs = [_check_tier(i, t, errs, seen) for i, t in enumerate(tiers)]
-    return errs, specs
+    # 兜底 closes the chain: it pays what is left after every other tier. A backstop written
+    # before another tier would be followed by payers that count on its leftovers.
+    kinds = [t.get("kind") if _is_obj(t) else None for t in tiers]
+    for i, kind in enumerate(kinds):
+        if kind == "backstop":
+            after = [f"tiers[{j}]" for j in range(i + 1, len(kinds)) if kinds[j] not in ("backstop", None)]
+            if after:
+                _err(errs, f"tiers[{i}].kind", "backstop_not_last", after="、".join(after))
+    catalogue = _check_catalogue(doc.get("catalogue"), "catalogue", errs) if "catalogue" in doc else None
+    if catalogue is _BAD:
+        catalogue = None
+    return errs, specs, catalogue
 
 
 def validate_policy(doc):
@@ -780,7 +940,7 @@ class CompiledPolicy:
     copy of the document it was compiled from). Everything else is the engine's cache.
     """
 
-    def __init__(self, doc, specs):
+    def __init__(self, doc, specs, catalogue=None):
         self.code = doc["code"]
         self.name = doc["name"]
         self.year = doc["year"]
@@ -817,6 +977,33 @@ class CompiledPolicy:
         self._plan_dict = {}
         self._disease_class = {}
         self._steps = {}
+        # 乙类先行自付比例 as integer numerators over 10**MAX_RATE_DECIMALS.
+        self.catalogue = catalogue or _DEFAULT_CATALOGUE
+        scale = 10**MAX_RATE_DECIMALS
+        self._b_scale = scale
+        self._b_default = int(self.catalogue.b_self_ratio * scale)
+        self._b_by_category = {c: int(r * scale) for c, r in self.catalogue.by_category.items()}
+
+    def bill(self, lines):
+        """An itemised bill under this policy's catalogue: ``(net total cents, in-policy cents,
+        deducted cents)``. ``lines``: ``(class, category or None, amount cents, deducted cents)``
+        per item, already valid (``Item.bill_line``, or rows of the database). With net =
+        amount − deducted: total = Σ net; in-policy = Σ net of A items + Σ (net − round(net × r))
+        of B items, each B item's self share rounded half up to the cent on its own."""
+        scale = self._b_scale
+        scale2 = 2 * scale
+        default, by_category = self._b_default, self._b_by_category
+        total = in_policy = deducted = 0
+        for item_class, category, amount, item_deducted in lines:
+            net = amount - item_deducted
+            total += net
+            deducted += item_deducted
+            if item_class == "A":
+                in_policy += net
+            elif item_class == "B":
+                r = by_category.get(category, default)
+                in_policy += net - (2 * net * r + scale) // scale2
+        return total, in_policy, deducted
 
     def __repr__(self):
         return f"<CompiledPolicy {self.code} ({len(self.tiers)} tiers)>"
@@ -937,10 +1124,10 @@ class CompiledPolicy:
 
 def compile_policy(doc):
     """Validate and compile a policy document; raises PolicyError naming every bad field."""
-    errs, specs = _check_policy(doc)
+    errs, specs, catalogue = _check_policy(doc)
     if errs:
         raise PolicyError(errs)
-    return CompiledPolicy(doc, specs)
+    return CompiledPolicy(doc, specs, catalogue)
 
 
 # --------------------------------------------------------------------------------------------
@@ -956,19 +1143,88 @@ class Member:
 
     def __post_init__(self):
         if self.poverty_status not in _POVERTY_IX:
-            raise ValueError(f"unknown poverty_status {self.poverty_status!r}")
+            raise ValueError(
+                _msg(
+                    "poverty_status",
+                    "unknown_value",
+                    value=_shown(self.poverty_status),
+                    allowed="、".join(POVERTY_STATUSES),
+                )
+            )
         if self.aid_category not in _AID_IX:
-            raise ValueError(f"unknown aid_category {self.aid_category!r}")
-        object.__setattr__(
-            self, "_sig", _POVERTY_IX[self.poverty_status] * len(AID_CATEGORIES) + _AID_IX[self.aid_category]
+            raise ValueError(
+                _msg(
+                    "aid_category",
+                    "unknown_value",
+                    value=_shown(self.aid_category),
+                    allowed="、".join(AID_CATEGORIES),
+                )
+            )
+        object.__setattr__(self, "_sig", _member_sig(self.poverty_status, self.aid_category))
+
+
+def _member_sig(poverty_status, aid_category):
+    return _POVERTY_IX[poverty_status] * len(AID_CATEGORIES) + _AID_IX[aid_category]
+
+
+# Per-encounter facts (the member's poverty status / aid category on the date of care) ride in
+# the encounter signature of a row, so the settlement loop stays one lookup per encounter:
+#
+#     row signature = ENCOUNTER_SIGNATURES[(kind, level, designated, referred)]
+#                     + N_ENCOUNTER_SIGNATURES * FACT_CODES[(poverty_status, aid_category)]
+#
+# where either fact may be None ("the member's"). FACT_CODES[(None, None)] is 0, so a row
+# without facts is exactly what it always was. The loop resolves a code against the member's
+# own facts (a fact given replaces the member's; the accumulators stay the member's).
+N_ENCOUNTER_SIGNATURES = _N_ENCOUNTER_SIGS
+_FACT_POVERTY = (None, *POVERTY_STATUSES)
+_FACT_AID = (None, *AID_CATEGORIES)
+FACT_CODES = {
+    (p, a): i * len(_FACT_AID) + j for i, p in enumerate(_FACT_POVERTY) for j, a in enumerate(_FACT_AID)
+}
+# _FACT_MEMBER_SIG[member signature][fact code] → the member signature the encounter is settled
+# under.
+_FACT_MEMBER_SIG = [
+    [
+        _member_sig(
+            p if p is not None else POVERTY_STATUSES[msig // len(AID_CATEGORIES)],
+            a if a is not None else AID_CATEGORIES[msig % len(AID_CATEGORIES)],
         )
+        for (p, a) in FACT_CODES
+    ]
+    for msig in range(_N_MEMBER_SIGS)
+]
+
+
+def encounter_signature(kind, level, designated, referred, poverty_status=None, aid_category=None):
+    """The signature a row of ``settle_sorted`` carries: (kind, level, designated, referred)
+    plus the encounter's own facts (None: the member's). Raises ValueError on unknown values."""
+    esig = ENCOUNTER_SIGNATURES.get((kind, level, designated, referred))
+    if esig is None:
+        raise ValueError(
+            _msg(
+                "kind/level", "unknown_value", value=_shown([kind, level]), allowed="、".join(KINDS + LEVELS)
+            )
+        )
+    if poverty_status is None and aid_category is None:
+        return esig
+    code = FACT_CODES.get((poverty_status, aid_category))
+    if code is None:
+        bad, allowed = (
+            ("poverty_status", POVERTY_STATUSES)
+            if poverty_status is not None and poverty_status not in _POVERTY_IX
+            else ("aid_category", AID_CATEGORIES)
+        )
+        value = poverty_status if bad == "poverty_status" else aid_category
+        raise ValueError(_msg(bad, "unknown_value", value=_shown(value), allowed="、".join(allowed)))
+    return esig + _N_ENCOUNTER_SIGS * code
 
 
 def _decimal_cents(value, name):
     """Constructor-side amount check for callers that build Encounters themselves."""
     errs = []
     if isinstance(value, float):
-        raise ValueError(f"{name}: pass a Decimal or a string, not a float")
+        raise ValueError(_msg(name, "float_amount"))
     cents = _amount_cents(value, name, errs)
     if errs:
         raise ValueError(errs[0])
@@ -976,64 +1232,167 @@ def _decimal_cents(value, name):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Item:
+    """One line of an itemised bill (费用明细). ``item_class`` is the JSON ``class``: ``A`` 甲类,
+    ``B`` 乙类, ``C`` 丙类. ``deducted`` (违规扣除) is paid by nobody but the institution."""
+
+    code: str
+    item_class: str
+    amount: Decimal
+    category: str | None = None
+    name: str | None = None
+    deducted: Decimal = Decimal(0)
+    _amount_cents: int = field(init=False, repr=False, compare=False)
+    _deducted_cents: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        if not isinstance(self.code, str) or not self.code.strip():
+            raise ValueError(_msg("code", "required_string"))
+        if self.item_class not in ITEM_CLASSES:
+            raise ValueError(_msg("class", "item_class"))
+        if self.category is not None and self.category not in ITEM_CATEGORIES:
+            raise ValueError(_msg("category", "unknown_category", allowed="、".join(ITEM_CATEGORIES)))
+        amount = _decimal_cents(self.amount, "amount")
+        deducted = _decimal_cents(self.deducted, "deducted")
+        if deducted > amount:
+            raise ValueError(_msg("deducted", "deducted_above_amount"))
+        object.__setattr__(self, "_amount_cents", amount)
+        object.__setattr__(self, "_deducted_cents", deducted)
+
+    @property
+    def bill_line(self):
+        """``(class, category, amount cents, deducted cents)``: what ``CompiledPolicy.bill`` reads."""
+        return (self.item_class, self.category, self._amount_cents, self._deducted_cents)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Encounter:
     """One visit or stay. Build it directly (keyword arguments, Decimal amounts) or with
-    ``parse_encounters``. ``in_policy_cost`` defaults to ``total_cost``."""
+    ``parse_encounters``. ``in_policy_cost`` defaults to ``total_cost``.
+
+    ``poverty_status`` / ``aid_category`` (optional): the member's facts on the date of care;
+    where given they replace the member's in the tiers' conditions.
+
+    ``items`` (optional, a tuple of ``Item``): an itemised bill. Then ``in_policy_cost`` must be
+    None (the policy's catalogue derives it), ``total_cost`` defaults to Σ amount and must equal
+    it, ``deducted`` is Σ deducted, and the settled total is ``total_cost − deducted``."""
 
     ref: str
     member: str
     date: datetime.date
     kind: str
     level: str
-    total_cost: Decimal
+    total_cost: Decimal | None = None
     in_policy_cost: Decimal | None = None
     designated: bool = True
     referred: bool = True
     disease_code: str | None = None
     package: str | None = None
+    poverty_status: str | None = None
+    aid_category: str | None = None
+    items: tuple | None = None
     # Derived once at construction so the settlement loop does integer work only.
     _total_cents: int = field(init=False, repr=False, compare=False)
-    _in_policy_cents: int = field(init=False, repr=False, compare=False)
+    _in_policy_cents: int | None = field(init=False, repr=False, compare=False)
     _sig: int = field(init=False, repr=False, compare=False)
-    _row: tuple = field(init=False, repr=False, compare=False)  # see ``trusted_row``
+    _row: tuple | None = field(init=False, repr=False, compare=False)  # see ``trusted_row``
 
     def __post_init__(self):
         setattr_ = object.__setattr__
         if isinstance(self.date, datetime.datetime):
             setattr_(self, "date", self.date.date())
         elif not isinstance(self.date, datetime.date):
-            raise ValueError("date: must be a datetime.date")
+            raise ValueError(_msg("date", "date_required"))
         if self.kind not in _KIND_IX:
-            raise ValueError(f"kind: unknown value {self.kind!r}")
+            raise ValueError(_msg("kind", "unknown_value", value=_shown(self.kind), allowed="、".join(KINDS)))
         if self.level not in _LEVEL_IX:
-            raise ValueError(f"level: unknown value {self.level!r}")
+            raise ValueError(
+                _msg("level", "unknown_value", value=_shown(self.level), allowed="、".join(LEVELS))
+            )
         if not isinstance(self.designated, bool) or not isinstance(self.referred, bool):
-            raise ValueError("designated/referred: must be booleans")
+            raise ValueError(_msg("designated/referred", "bool"))
+        sig = encounter_signature(
+            self.kind, self.level, self.designated, self.referred, self.poverty_status, self.aid_category
+        )
+        setattr_(self, "_sig", sig)
+        if self.items is not None:
+            self._itemised()
+            return
+        if self.total_cost is None:
+            raise ValueError(_msg("total_cost", "required"))
         total = _decimal_cents(self.total_cost, "total_cost")
         if self.in_policy_cost is None:
             setattr_(self, "in_policy_cost", self.total_cost)
         in_policy = _decimal_cents(self.in_policy_cost, "in_policy_cost")
         if in_policy > total:
-            raise ValueError("in_policy_cost: must be ≤ total_cost")
+            raise ValueError(_msg("in_policy_cost", "in_policy_above_total"))
         if not isinstance(self.total_cost, Decimal):
             setattr_(self, "total_cost", _cents_to_decimal(total))
         if not isinstance(self.in_policy_cost, Decimal):
             setattr_(self, "in_policy_cost", _cents_to_decimal(in_policy))
         setattr_(self, "_total_cents", total)
         setattr_(self, "_in_policy_cents", in_policy)
-        setattr_(self, "_sig", ENCOUNTER_SIGNATURES[(self.kind, self.level, self.designated, self.referred)])
         setattr_(
             self,
             "_row",
             (
                 self.ref,
-                self._sig,
+                sig,
                 self.date.year,
                 total,
                 in_policy,
                 self.package or None,
                 self.disease_code or None,
             ),
+        )
+
+    def _itemised(self):
+        setattr_ = object.__setattr__
+        items = tuple(self.items)
+        if not items:
+            raise ValueError(_msg("items", "items_list"))
+        if not all(isinstance(item, Item) for item in items):
+            raise ValueError(_msg("items", "items_list"))
+        if self.in_policy_cost is not None:
+            raise ValueError(_msg("in_policy_cost", "items_with_in_policy"))
+        gross = sum(item._amount_cents for item in items)
+        if self.total_cost is not None and _decimal_cents(self.total_cost, "total_cost") != gross:
+            raise ValueError(
+                _msg(
+                    "total_cost",
+                    "items_total_mismatch",
+                    total=format_cents(_decimal_cents(self.total_cost, "total_cost")),
+                    sum=format_cents(gross),
+                )
+            )
+        setattr_(self, "items", items)
+        setattr_(self, "total_cost", _cents_to_decimal(gross))
+        setattr_(self, "_total_cents", gross)
+        setattr_(self, "_in_policy_cents", None)
+        setattr_(self, "_row", None)  # the in-policy cost depends on the policy: see ``row_for``
+
+    @property
+    def deducted(self):
+        """Σ deducted of an itemised bill (Decimal); None without items."""
+        if self.items is None:
+            return None
+        return _cents_to_decimal(sum(item._deducted_cents for item in self.items))
+
+    def row_for(self, policy):
+        """The row ``settle_sorted`` takes for this encounter under ``policy`` (a CompiledPolicy):
+        ``_row`` for an encounter with costs, the bill's net total and in-policy cost under the
+        policy's catalogue for an itemised one."""
+        if self._row is not None:
+            return self._row
+        total, in_policy, _ = policy.bill(item.bill_line for item in self.items)
+        return (
+            self.ref,
+            self._sig,
+            self.date.year,
+            total,
+            in_policy,
+            self.package or None,
+            self.disease_code or None,
         )
 
 
@@ -1061,16 +1420,26 @@ def trusted_row(
     in_policy_cents,
     disease_code=None,
     package=None,
+    *,
+    poverty_status=None,
+    aid_category=None,
 ):
     """An encounter as ``settle_sorted`` takes it, from values that are already valid — rows
     read back from the database, whose constraints hold them (0 ≤ in-policy ≤ total, two
     decimals, a known kind); amounts in int cents. Skips ``Encounter``'s re-validation (and its
     Decimal objects) but not exactness: the row is exactly what ``Encounter(...)._row`` holds
-    for the same values (a property test checks it). An unknown kind or level raises
-    ValueError; ``ref`` is echoed in the Settlement (any key of the caller's)."""
-    sig = ENCOUNTER_SIGNATURES.get((kind, level, designated, referred))
-    if sig is None:
-        raise ValueError(f"kind/level: unknown value {(kind, level)!r}")
+    for the same values (a property test checks it). An unknown kind, level or fact raises
+    ValueError; ``ref`` is echoed in the Settlement (any key of the caller's).
+
+    ``poverty_status`` / ``aid_category``: the member's facts on the date of care (None: the
+    member's own, as given to ``settle_sorted`` with the group). For an itemised bill pass the
+    net total and in-policy cost from ``CompiledPolicy.bill``."""
+    if poverty_status is None and aid_category is None:
+        sig = ENCOUNTER_SIGNATURES.get((kind, level, designated, referred))
+        if sig is None:
+            sig = encounter_signature(kind, level, designated, referred)  # raises, naming it
+    else:
+        sig = encounter_signature(kind, level, designated, referred, poverty_status, aid_category)
     return (ref, sig, year, total_cents, in_policy_cents, package or None, disease_code or None)
 
 
@@ -1087,26 +1456,30 @@ _ENCOUNTER_FIELDS = (
     "in_policy_cost",
     "disease_code",
     "package",
+    "poverty_status",
+    "aid_category",
+    "items",
 )
+_ITEM_FIELDS = ("code", "class", "amount", "category", "name", "deducted")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 
 
 def _parse_members(raw, errs):
     if not _is_obj(raw):
-        errs.append("members: must be an object {KEY: MEMBER}")
+        _err(errs, "members", "members_object")
         return {}
     out = {}
     for key, m in raw.items():
         p = f"members.{key}"
         if not _is_obj(m):
-            errs.append(f"{p}: must be an object")
+            _err(errs, p, "object")
             continue
         n = len(errs)
         _unknown_fields(m, _MEMBER_FIELDS, p, errs)
         vals = {}
         for name, allowed in (("poverty_status", POVERTY_STATUSES), ("aid_category", AID_CATEGORIES)):
             if name not in m:
-                errs.append(f"{p}.{name}: required")
+                _err(errs, f"{p}.{name}", "required")
             else:
                 vals[name] = _one_of(m[name], allowed, f"{p}.{name}", errs)
         if len(errs) == n:
@@ -1123,60 +1496,132 @@ def parse_members(raw):
     return out
 
 
+def _parse_items(raw, p, errs):
+    """``items`` of one encounter → (tuple of Item, Σ amount cents), or None after errors."""
+    if not isinstance(raw, list) or not raw:
+        _err(errs, p, "items_list")
+        return None
+    n = len(errs)
+    out = []
+    gross = 0
+    for k, item in enumerate(raw):
+        ip = f"{p}[{k}]"
+        if not _is_obj(item):
+            _err(errs, ip, "object")
+            continue
+        m = len(errs)
+        _unknown_fields(item, _ITEM_FIELDS, ip, errs)
+        code = item.get("code")
+        if not isinstance(code, str) or not code.strip():
+            _err(errs, f"{ip}.code", "required_string")
+        if item.get("class") not in ITEM_CLASSES:
+            _err(errs, f"{ip}.class", "item_class")
+        category = item.get("category")
+        if category is not None and category not in ITEM_CATEGORIES:
+            _err(errs, f"{ip}.category", "unknown_category", allowed="、".join(ITEM_CATEGORIES))
+        name = item.get("name")
+        if name is not None and not isinstance(name, str):
+            _err(errs, f"{ip}.name", "string")
+        amount = None
+        if "amount" not in item:
+            _err(errs, f"{ip}.amount", "required")
+        else:
+            amount = _amount_cents(item["amount"], f"{ip}.amount", errs)
+        deducted = 0
+        if item.get("deducted") is not None:
+            deducted = _amount_cents(item["deducted"], f"{ip}.deducted", errs)
+            if deducted is not None and amount is not None and deducted > amount:
+                _err(errs, f"{ip}.deducted", "deducted_above_amount")
+        if len(errs) > m:
+            continue
+        gross += amount
+        out.append(
+            Item(
+                code=code,
+                item_class=item["class"],
+                amount=_cents_to_decimal(amount),
+                category=category,
+                name=name,
+                deducted=_cents_to_decimal(deducted),
+            )
+        )
+    return None if len(errs) > n else (tuple(out), gross)
+
+
 def _parse_encounters(raw, errs):
     if not isinstance(raw, list):
-        errs.append("encounters: must be a list")
+        _err(errs, "encounters", "list")
         return []
     out = []
     seen_refs = {}
     for i, e in enumerate(raw):
         p = f"encounters[{i}]"
         if not _is_obj(e):
-            errs.append(f"{p}: must be an object")
+            _err(errs, p, "object")
             continue
         n = len(errs)
         _unknown_fields(e, _ENCOUNTER_FIELDS, p, errs)
         ref = e.get("ref")
         if not isinstance(ref, str) or not ref.strip():
-            errs.append(f"{p}.ref: required, a non-empty string")
+            _err(errs, f"{p}.ref", "required_string")
         elif ref in seen_refs:
-            errs.append(f"{p}.ref: duplicate ref {ref!r} (also encounters[{seen_refs[ref]}])")
+            _err(errs, f"{p}.ref", "duplicate_ref", ref=ref, other=f"encounters[{seen_refs[ref]}]")
         else:
             seen_refs[ref] = i
         member = e.get("member")
         if not isinstance(member, str) or not member:
-            errs.append(f"{p}.member: required, a member key")
+            _err(errs, f"{p}.member", "member_required")
         date = e.get("date")
         if not isinstance(date, str) or not _DATE_RE.match(date):
-            errs.append(f"{p}.date: required, a date YYYY-MM-DD")
+            _err(errs, f"{p}.date", "date_required")
         else:
             try:
                 date = datetime.date.fromisoformat(date)
             except ValueError:
-                errs.append(f"{p}.date: not a valid date")
+                _err(errs, f"{p}.date", "date_invalid")
         for name, allowed in (("kind", KINDS), ("level", LEVELS)):
             if name not in e:
-                errs.append(f"{p}.{name}: required")
+                _err(errs, f"{p}.{name}", "required")
             else:
                 _one_of(e[name], allowed, f"{p}.{name}", errs)
         for name in ("designated", "referred"):
             if e.get(name) is not None and not isinstance(e[name], bool):  # null = default
-                errs.append(f"{p}.{name}: must be true or false")
+                _err(errs, f"{p}.{name}", "bool")
+        # The member's facts on the date of care; null = the member's (like a missing key).
+        for name, allowed in (("poverty_status", POVERTY_STATUSES), ("aid_category", AID_CATEGORIES)):
+            if e.get(name) is not None:
+                _one_of(e[name], allowed, f"{p}.{name}", errs)
         total = in_policy = None
-        if "total_cost" not in e:
-            errs.append(f"{p}.total_cost: required")
+        bill = None
+        if "items" in e:
+            bill = _parse_items(e["items"], f"{p}.items", errs)
+            if "in_policy_cost" in e:
+                _err(errs, f"{p}.in_policy_cost", "items_with_in_policy")
+            if e.get("total_cost") is not None:
+                total = _amount_cents(e["total_cost"], f"{p}.total_cost", errs)
+                if total is not None and bill is not None and total != bill[1]:
+                    _err(
+                        errs,
+                        f"{p}.total_cost",
+                        "items_total_mismatch",
+                        total=format_cents(total),
+                        sum=format_cents(bill[1]),
+                    )
         else:
-            total = _amount_cents(e["total_cost"], f"{p}.total_cost", errs)
-        if e.get("in_policy_cost") is None:
-            in_policy = total
-        else:
-            in_policy = _amount_cents(e["in_policy_cost"], f"{p}.in_policy_cost", errs)
-            if in_policy is not None and total is not None and in_policy > total:
-                errs.append(f"{p}.in_policy_cost: must be ≤ total_cost")
+            if "total_cost" not in e:
+                _err(errs, f"{p}.total_cost", "required")
+            else:
+                total = _amount_cents(e["total_cost"], f"{p}.total_cost", errs)
+            if e.get("in_policy_cost") is None:
+                in_policy = total
+            else:
+                in_policy = _amount_cents(e["in_policy_cost"], f"{p}.in_policy_cost", errs)
+                if in_policy is not None and total is not None and in_policy > total:
+                    _err(errs, f"{p}.in_policy_cost", "in_policy_above_total")
         for name in ("disease_code", "package"):
             v = e.get(name)
             if v is not None and not isinstance(v, str):
-                errs.append(f"{p}.{name}: must be a string")
+                _err(errs, f"{p}.{name}", "string")
         if len(errs) > n:
             continue
         out.append(
@@ -1188,10 +1633,13 @@ def _parse_encounters(raw, errs):
                 level=e["level"],
                 designated=e.get("designated") is not False,
                 referred=e.get("referred") is not False,
-                total_cost=_cents_to_decimal(total),
-                in_policy_cost=_cents_to_decimal(in_policy),
+                total_cost=None if bill is not None else _cents_to_decimal(total),
+                in_policy_cost=None if bill is not None else _cents_to_decimal(in_policy),
                 disease_code=e.get("disease_code") or None,
                 package=e.get("package") or None,
+                poverty_status=e.get("poverty_status"),
+                aid_category=e.get("aid_category"),
+                items=None if bill is None else bill[0],
             )
         )
     return out
@@ -1212,7 +1660,7 @@ def parse_claims(claims):
     Other top-level keys (``"policy"`` in the golden cases) are ignored."""
     errs = []
     if not _is_obj(claims):
-        raise ClaimsError(["claims: must be an object with members and encounters"])
+        raise ClaimsError([_msg("claims", "claims_object")])
     members = _parse_members(claims.get("members"), errs)
     encounters = _parse_encounters(claims.get("encounters"), errs)
     if not errs:
@@ -1224,7 +1672,7 @@ def parse_claims(claims):
 
 def _unknown_members(members, encounters):
     return [
-        f"encounters[{i}].member: unknown member {e.member!r}"
+        _msg(f"encounters[{i}].member", "unknown_member", member=e.member)
         for i, e in enumerate(encounters)
         if e.member not in members
     ]
@@ -1248,6 +1696,7 @@ class Settlement:
     in_policy_self_pay_cents: int
     out_of_policy_self_pay_cents: int
     tier_keys: tuple  # the policy's tier keys, policy order
+    deducted_cents: int | None = None  # itemised bills only: Σ deducted (违规扣除)
 
     @classmethod
     def from_amounts(cls, ref, total_cost, payouts, in_policy_self_pay, out_of_policy_self_pay):
@@ -1296,6 +1745,7 @@ class Settlement:
             "self_pay": f(self.in_policy_self_pay_cents + self.out_of_policy_self_pay_cents),
             "in_policy_self_pay": f(self.in_policy_self_pay_cents),
             "out_of_policy_self_pay": f(self.out_of_policy_self_pay_cents),
+            **({} if self.deducted_cents is None else {"deducted": f(self.deducted_cents)}),
         }
 
 
@@ -1321,18 +1771,25 @@ def settle(policy, members, encounters):
     for member_key, idxs in by_member.items():
         if len(idxs) > 1:
             idxs.sort(key=lambda i: encounters[i].date)
-        groups.append((members[member_key], [encounters[i]._row for i in idxs]))
+        groups.append((members[member_key], [encounters[i].row_for(policy) for i in idxs]))
         order += idxs
     results = [None] * len(encounters)
     for i, settled in zip(order, settle_sorted(policy, groups)):
+        e = encounters[i]
+        if e.items is not None:
+            settled.deducted_cents = sum(item._deducted_cents for item in e.items)
         results[i] = settled
     return results
 
 
 def settle_sorted(policy, groups, *, sums=None):
     """The settlement loop. ``groups``: ``(Member, rows)`` per member, each member once, its
-    rows (``Encounter._row`` or ``trusted_row``) already in settlement order (date, then entry
-    order). Returns one Settlement per row, in the order given (group after group).
+    rows (``Encounter.row_for(policy)`` or ``trusted_row``) already in settlement order (date,
+    then entry order). Returns one Settlement per row, in the order given (group after group).
+    A row is ``(ref, signature, year, total cents, in-policy cents, package, disease code)``;
+    its signature may carry the encounter's own facts (``encounter_signature``, ``FACT_CODES``),
+    which replace the group member's for that row's conditions only (the accumulators stay the
+    member's).
 
     This is what ``settle`` runs after grouping and sorting; callers that read encounters
     already sorted and valid (the database path) call it directly.
@@ -1359,12 +1816,19 @@ def settle_sorted(policy, groups, *, sums=None):
     summing = sums is not None
     paid_slots = range(1, 3 * n_tiers, 3)  # "paid" of each tier in an accumulator row
 
+    fact_sigs = _FACT_MEMBER_SIG
+
     for member, rows in groups:
         base_sig = member._sig * n_esigs
+        member_facts = fact_sigs[member._sig]
         accumulators = {}  # year -> [base, paid, count] × tiers, flat
         m_total = m_in = m_out = 0
         for ref, esig, year, total, in_policy, package, disease_code in rows:
-            sig = base_sig + esig
+            if esig < n_esigs:
+                sig = base_sig + esig
+            else:  # the encounter carries its own facts (see FACT_CODES)
+                code, esig = divmod(esig, n_esigs)
+                sig = member_facts[code] * n_esigs + esig
             if uses_disease:
                 dm = policy._disease_matches(disease_code)
                 plan = plan_dict.get((sig, dm))
