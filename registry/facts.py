@@ -23,8 +23,10 @@ import bisect
 import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import connection
+from django.utils import timezone
 
 from .models import Enrollment, HouseholdStatusPeriod, Member, MemberAidPeriod, MemberExit
 
@@ -240,3 +242,126 @@ def member_status_on(member_ids: Iterable[int], day: datetime.date) -> dict[int,
         )
     status = household_status_on(households.values(), day)
     return {m: status[h] for m, h in households.items()}
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+def _with_corrections(periods, model):
+    """Each period with ``corrections``: [(when, who, reason)] from its history (changes after
+    it was recorded), oldest first. One query."""
+    by_id = {p.pk: p for p in periods}
+    for p in periods:
+        p.corrections = []
+    if by_id:
+        for record in (
+            model.history.filter(id__in=list(by_id), history_type="~")
+            .select_related("history_user")
+            .order_by("history_date", "history_id")
+        ):
+            by_id[record.id].corrections.append(
+                (record.history_date, record.history_user, record.history_change_reason or "")
+            )
+    return periods
+
+
+def status_periods_of(household) -> list:
+    """The household's poverty-status periods, newest first, each with its corrections."""
+    periods = list(household.status_periods.select_related("created_by").order_by("-effective_from", "-id"))
+    return _with_corrections(periods, HouseholdStatusPeriod)
+
+
+def aid_periods_of(member) -> list:
+    periods = list(member.aid_periods.select_related("created_by").order_by("-effective_from", "-id"))
+    return _with_corrections(periods, MemberAidPeriod)
+
+
+def enrollments_of(member) -> list:
+    return list(member.enrollments.select_related("updated_by").order_by("-year"))
+
+
+def exit_of(member):
+    return MemberExit.objects.filter(member=member).select_related("created_by").first()
+
+
+def member_fact_context(member) -> dict:
+    """What the member page shows of dated facts."""
+    return {
+        "aid_periods": aid_periods_of(member),
+        "enrollments": enrollments_of(member),
+        "member_exit": exit_of(member),
+    }
+
+
+# --- 应保尽保: enrollment figures of a year ------------------------------------------------------
+
+
+@dataclass
+class EnrollmentRow:
+    township: str
+    members: int = 0
+    insured: int = 0
+    not_insured: int = 0
+    unrecorded: int = 0
+    subsidised: int = 0
+    subsidy: dict = None  # fund -> Decimal
+
+    @property
+    def rate(self):
+        """参保率 in percent (insured by that year's record / registered members)."""
+        return round(100 * self.insured / self.members, 2) if self.members else None
+
+    @property
+    def subsidy_total(self):
+        return sum(self.subsidy.values(), Decimal("0.00"))
+
+
+def enrollment_years() -> list[int]:
+    years = set(Enrollment.objects.order_by().values_list("year", flat=True).distinct())
+    years.add(timezone.localdate().year)
+    return sorted(years, reverse=True)
+
+
+def enrollment_figures(user, year: int) -> tuple[list[EnrollmentRow], EnrollmentRow, list[str]]:
+    """应保尽保 of ``year`` per township the user may see: registered members (those who had
+    not left the record before the year began), insured / not insured / not recorded by that
+    year's enrollment, and the premium subsidy per paying fund. Three grouped queries, whatever
+    the number of members. Returns (rows, total row, funds)."""
+    from django.db.models import Count, Q, Sum
+
+    from . import roles
+
+    start = datetime.date(year, 1, 1)
+    members = roles.scope(Member.objects.all(), user, "household__village__township_id").exclude(
+        exit__left_on__lt=start
+    )
+    rows = {}
+    for name, total, insured, not_insured in (
+        members.order_by()
+        .values_list("household__village__township__name")
+        .annotate(
+            n=Count("id", distinct=True),
+            insured=Count("enrollments", filter=Q(enrollments__year=year, enrollments__insured=True)),
+            not_insured=Count("enrollments", filter=Q(enrollments__year=year, enrollments__insured=False)),
+        )
+    ):
+        rows[name] = EnrollmentRow(name, total, insured, not_insured, total - insured - not_insured, 0, {})
+    funds = set()
+    for name, fund, amount, people in (
+        Enrollment.objects.filter(year=year, member__in=members, subsidy__gt=0)
+        .order_by()
+        .values_list("member__household__village__township__name", "subsidy_fund")
+        .annotate(amount=Sum("subsidy"), people=Count("id"))
+    ):
+        row = rows[name]
+        row.subsidy[fund] = amount
+        row.subsidised += people
+        funds.add(fund)
+    ordered = [rows[name] for name in sorted(rows)]
+    total = EnrollmentRow("合计", subsidy={})
+    for row in ordered:
+        for name in ("members", "insured", "not_insured", "unrecorded", "subsidised"):
+            setattr(total, name, getattr(total, name) + getattr(row, name))
+        for fund, amount in row.subsidy.items():
+            total.subsidy[fund] = total.subsidy.get(fund, Decimal("0.00")) + amount
+    return ordered, total, sorted(funds)

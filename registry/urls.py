@@ -13,6 +13,7 @@ urlpatterns = [
     path("members/<int:pk>/", views.MemberDetailView.as_view(), name="member_detail"),
     path("members/<int:pk>/edit/", views.MemberUpdateView.as_view(), name="member_edit"),
     path("areas/", views.AreaListView.as_view(), name="area_list"),
+    path("enrollment/", views.EnrollmentFiguresView.as_view(), name="enrollment_figures"),
     path("imports/", views.RosterImportListView.as_view(), name="roster_import_list"),
     path("imports/upload/", views.RosterUploadView.as_view(), name="roster_upload"),
     path("imports/template.xlsx", views.RosterTemplateView.as_view(), name="roster_template"),

@@ -48,6 +48,9 @@ SCOPED = {
     "encounter-detail": ("claims.Encounter", "member__household__village__township_id"),
     "encounter-correct": ("claims.Encounter", "member__household__village__township_id"),
     "settlement-detail": ("settlement.Settlement", "member__household__village__township_id"),
+    "household-status-changes": ("registry.Household", "village__township_id"),
+    "member-aid-category-changes": ("registry.Member", "household__village__township_id"),
+    "member-enrollments": ("registry.Member", "household__village__township_id"),
 }
 
 # Records every role may read (county-wide reference data); writes stay county-only.
