@@ -187,13 +187,13 @@ def _period_rows(ids, years):
             year_sql = f" AND e.year IN ({', '.join(['%s'] * len(wanted))})" if wanted else " AND 1 = 0"
             p_year = wanted
         sql = (
-            f"SELECT 'h', m.household_id, p.effective_from, p.poverty_status, NULL"
+            f"SELECT 'h', m.household_id, p.effective_from, p.poverty_status, CAST(NULL AS integer)"
             f"  FROM {status_t} p JOIN {member_t} m ON m.household_id = p.household_id WHERE {where_m}"
-            f" UNION ALL SELECT 'a', a.member_id, a.effective_from, a.aid_category, NULL"
+            f" UNION ALL SELECT 'a', a.member_id, a.effective_from, a.aid_category, CAST(NULL AS integer)"
             f"  FROM {aid_t} a WHERE {where_a}"
-            f" UNION ALL SELECT 'i', e.member_id, NULL, CASE WHEN e.insured THEN '1' ELSE '0' END, e.year"
+            f" UNION ALL SELECT 'i', e.member_id, NULL, CASE WHEN e.insured THEN '1' ELSE '0' END, CAST(e.year AS integer)"
             f"  FROM {enrol_t} e WHERE {where_e}{year_sql}"
-            f" UNION ALL SELECT 'x', x.member_id, x.left_on, x.reason, NULL FROM {exit_t} x WHERE {where_x}"
+            f" UNION ALL SELECT 'x', x.member_id, x.left_on, x.reason, CAST(NULL AS integer) FROM {exit_t} x WHERE {where_x}"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, [*p_m, *p_a, *p_e, *p_year, *p_x])

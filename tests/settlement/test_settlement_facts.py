@@ -8,40 +8,14 @@ re-settles the ones after it."""
 
 import datetime
 from decimal import Decimal
-from types import SimpleNamespace
-
-import pytest
 
 from registry import fact_services
 from settlement import batch, engine, services
 from settlement.models import Settlement, SettlementProblem, SettlementRun
-from tests.factories import HouseholdFactory, MemberFactory
-from tests.settlement_world import FIXTURES, POLICY_FILE, add_encounter, load, settle_all, stored_outputs
+from tests.settlement_world import FIXTURES, POLICY_FILE, load, settle_all, stored_outputs
 
 FACTS_CLAIMS = FIXTURES / "settlement" / "demo-county-2025-facts.claims.json"
-FACTS_EXPECTED = FIXTURES / "settlement" / "demo-county-2025-facts.expected.json"
 D = datetime.date
-
-
-@pytest.fixture
-def facts_golden():
-    return SimpleNamespace(
-        claims=load(FACTS_CLAIMS), expected={case["ref"]: case for case in load(FACTS_EXPECTED)}
-    )
-
-
-@pytest.fixture
-def facts_world(areas, facts_golden):
-    """Members L and M as they stood on 1 January 2025 (poor household, 低保), with the
-    golden encounters; no dated fact recorded yet."""
-    members = {}
-    for key in facts_golden.claims["members"]:
-        household = HouseholdFactory(village=areas["east_village"], number=f"F{key}", poverty_status="poor")
-        members[key] = MemberFactory(household=household, name=f"患者{key}", aid_category="dibao")
-    encounters = {
-        raw["ref"]: add_encounter(members[raw["member"]], raw) for raw in facts_golden.claims["encounters"]
-    }
-    return SimpleNamespace(members=members, encounters=encounters)
 
 
 def _record_history(user, members):
