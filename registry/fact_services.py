@@ -507,17 +507,43 @@ def enrollment_record(
 # --- hooks for the general edit services --------------------------------------------------------
 
 
+def _previous_value(obj, field: str):
+    """``field`` as it was before the save that just happened (from the history record before
+    the newest one), or None when there is none."""
+    records = list(obj.history.order_by("-history_date", "-history_id").values_list(field, flat=True)[:2])
+    return records[1] if len(records) == 2 else None
+
+
 def record_edited_facts(*, user, obj, changed, reason: str) -> None:
     """Called by ``household_update`` / ``member_update`` / ``member_create`` inside their
     transaction, after saving: a fact edited on the general form (脱贫状态, 救助类别, 是否参保)
     is recorded as a dated fact effective today (the form has no date; staff who know the
-    date use the change pages), so the history and the current column agree."""
+    date use the change pages), so the history and the current column agree. The caller
+    records the outbox event (it knows everything it changed)."""
     today = _today()
     reason = reason or "修改信息"
     if isinstance(obj, Household) and "poverty_status" in changed:
         periods = list(
             obj.status_periods.order_by("effective_from").values_list("effective_from", "poverty_status")
         )
+        if not periods:
+            # Written without dated history (a bulk import): the value it had until today
+            # becomes its first period, so the edit changes nothing before today.
+            before = _previous_value(obj, "poverty_status")
+            if before is not None and before != obj.poverty_status:
+                periods = [(FACTS_START, before)]
+                _save(
+                    HouseholdStatusPeriod(
+                        household=obj,
+                        poverty_status=before,
+                        event=StatusEvent.INITIAL,
+                        effective_from=FACTS_START,
+                        reason="首次登记变动前的状态",
+                        created_by=user,
+                    ),
+                    user,
+                    "初始登记",
+                )
         if periods and _value_on(periods, today, None) != obj.poverty_status:
             before = _value_before(periods, today, obj.poverty_status)
             HouseholdStatusPeriod.objects.filter(household=obj, effective_from=today).delete()
@@ -538,6 +564,22 @@ def record_edited_facts(*, user, obj, changed, reason: str) -> None:
             periods = list(
                 obj.aid_periods.order_by("effective_from").values_list("effective_from", "aid_category")
             )
+            if not periods:
+                before = _previous_value(obj, "aid_category")
+                if before is not None and before != obj.aid_category:
+                    periods = [(FACTS_START, before)]
+                    _save(
+                        MemberAidPeriod(
+                            member=obj,
+                            aid_category=before,
+                            event=AidEvent.INITIAL,
+                            effective_from=FACTS_START,
+                            reason="首次登记变动前的类别",
+                            created_by=user,
+                        ),
+                        user,
+                        "初始登记",
+                    )
             if periods and _value_on(periods, today, None) != obj.aid_category:
                 before = _value_before(periods, today, obj.aid_category)
                 MemberAidPeriod.objects.filter(member=obj, effective_from=today).delete()
@@ -569,10 +611,6 @@ def record_edited_facts(*, user, obj, changed, reason: str) -> None:
                     enrollment.premium = enrollment.personal_share = enrollment.subsidy = None
                 enrollment.updated_by = user
                 _save(enrollment, user, reason)
-    if isinstance(obj, Household) and "poverty_status" in changed:
-        events.record_member_facts_changed(household_id=obj.pk, effective_from=today)
-    elif isinstance(obj, Member) and {"aid_category", "insured"} & set(changed):
-        events.record_member_facts_changed(member_ids=[obj.pk], effective_from=today)
 
 
 def record_new_facts(*, user, obj) -> None:
