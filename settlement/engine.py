@@ -187,14 +187,15 @@ MESSAGES = {
 }
 
 
-def _msg(path, key, **kw):
+def _msg(path, message, /, **kw):
     """``"PATH：MESSAGE"`` from the table (just the message when there is no path)."""
-    text = MESSAGES[key].format(**kw) if kw else MESSAGES[key].replace("{{", "{").replace("}}", "}")
+    text = MESSAGES[message]
+    text = text.format(**kw) if kw else text.replace("{{", "{").replace("}}", "}")
     return f"{path}：{text}" if path else text
 
 
-def _err(errs, path, key, **kw):
-    errs.append(_msg(path, key, **kw))
+def _err(errs, path, message, /, **kw):
+    errs.append(_msg(path, message, **kw))
 
 
 def _shown(value):
@@ -1771,14 +1772,17 @@ def settle(policy, members, encounters):
     for member_key, idxs in by_member.items():
         if len(idxs) > 1:
             idxs.sort(key=lambda i: encounters[i].date)
-        groups.append((members[member_key], [encounters[i].row_for(policy) for i in idxs]))
+        # An itemised encounter has no precomputed row: its in-policy cost needs the policy.
+        groups.append(
+            (members[member_key], [encounters[i]._row or encounters[i].row_for(policy) for i in idxs])
+        )
         order += idxs
     results = [None] * len(encounters)
     for i, settled in zip(order, settle_sorted(policy, groups)):
-        e = encounters[i]
-        if e.items is not None:
-            settled.deducted_cents = sum(item._deducted_cents for item in e.items)
         results[i] = settled
+    for i, e in enumerate(encounters):
+        if e._row is None:  # itemised: the output also says what was deducted
+            results[i].deducted_cents = sum(item._deducted_cents for item in e.items)
     return results
 
 

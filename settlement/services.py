@@ -217,14 +217,14 @@ def settlement_preview(*, claims: dict, document: dict | None = None, code: str 
     if (document is None) == (code is None):
         raise SettlementError(
             "请提供政策文件或政策编码（二选一）。",
-            errors=["policy: give a document or a code"],
+            errors=["policy：请提供政策文件（policy）或政策编码（policy_code），二选一"],
             source="policy",
         )
     if code is not None:
         policy = Policy.objects.filter(code=code).first()
         if policy is None:
             raise SettlementError(
-                f"没有编码为「{code}」的政策。", errors=[f"policy_code: unknown policy {code!r}"]
+                f"没有编码为「{code}」的政策。", errors=[f"policy_code：没有编码为「{code}」的政策"]
             )
         compiled = batch.compiled_policy(policy)
     else:

@@ -1,7 +1,8 @@
 """Settlement API (/api/v1/settlement/…). Preview computes without writing; policies are read
 by every role and created (as drafts) by county staff; settlements are township-scoped
 (another township's settlement is a 404); the ledger is for county staff and supervisors.
-Errors of documents are ``{"errors": ["path: message", …]}``."""
+Errors of documents are ``{"errors": ["路径：说明", …]}`` (the engine's Chinese messages, each
+naming the field's path)."""
 
 from decimal import Decimal
 
@@ -39,7 +40,7 @@ class CountyOrSupervisor(BasePermission):
 
 def _error_response(exc: services.SettlementError, *, prefix: str = "") -> Response:
     errors = [
-        error if not prefix or error.startswith(f"{prefix}:") else f"{prefix}.{error}"
+        error if not prefix or error.startswith((f"{prefix}:", f"{prefix}：")) else f"{prefix}.{error}"
         for error in (exc.errors or [exc.message])
     ]
     code = status.HTTP_409_CONFLICT if exc.code == "conflict" else status.HTTP_400_BAD_REQUEST
@@ -68,17 +69,17 @@ class PreviewView(APIView):
         summary="一站式结算试算（不保存）",
         responses={
             200: OpenApiResponse(description="每条就诊一个结算结果，按输入顺序"),
-            400: OpenApiResponse(description='{"errors": ["字段路径: 错误说明", …]}'),
+            400: OpenApiResponse(description='{"errors": ["字段路径：错误说明", …]}'),
         },
     )
     def post(self, request):
         data = request.data if isinstance(request.data, dict) else None
         if data is None:
-            return Response({"errors": ["body: must be a JSON object"]}, status=status.HTTP_400_BAD_REQUEST)
+            return Response({"errors": ["body：应是一个JSON对象 {…}"]}, status=status.HTTP_400_BAD_REQUEST)
         document, code = data.get("policy"), data.get("policy_code")
         if document is not None and not isinstance(document, dict):
             return Response(
-                {"errors": ["policy: must be a JSON object (a policy document)"]},
+                {"errors": ["policy：应是一个JSON对象 {…}（政策文件）"]},
                 status=status.HTTP_400_BAD_REQUEST,
             )
         claims = {"members": data.get("members"), "encounters": data.get("encounters")}
@@ -104,7 +105,9 @@ class PolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(request=dict, responses={201: s.PolicySerializer}, summary="导入政策文件（保存为草稿）")
     def create(self, request):
         if not isinstance(request.data, dict):
-            return Response({"errors": ["policy: must be a JSON object"]}, status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {"errors": ["policy：应是一个JSON对象 {…}（政策文件）"]}, status=status.HTTP_400_BAD_REQUEST
+            )
         try:
             policy = services.policy_import(user=request.user, document=request.data)
         except services.SettlementError as exc:

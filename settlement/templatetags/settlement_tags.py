@@ -189,7 +189,73 @@ def deductible_text(d) -> str:
     return text
 
 
-def rate_text(rate, bonus=None) -> str:
+def _deductible_cases(d) -> list[tuple[str, Decimal]]:
+    """The distinct deductibles a patient can meet under a deductible spec, as (who, amount):
+    one per amount written in ``by_level`` (levels sharing an amount together), ``amount`` for
+    the levels not listed, and — with ``repeat_factor`` — the same for the second and later
+    encounters of the year (rounded half up to the cent, as the engine does)."""
+    d = d or {}
+    amount = _decimal(d.get("amount", 0)) or Decimal(0)
+    by_level = d.get("by_level") or {}
+    groups: dict[Decimal, list[str]] = {}
+    for level, value in by_level.items():
+        groups.setdefault(_decimal(value) or Decimal(0), []).append(LEVELS.get(level, level))
+    if len(by_level) < len(LEVELS):
+        groups.setdefault(amount, []).append("其他级别" if by_level else "")
+    cases = [("、".join(w for w in who if w), value) for value, who in groups.items()]
+    factor = _decimal(d.get("repeat_factor"))
+    if factor is not None and d.get("per", "encounter") == "encounter":
+        repeat = []
+        for who, value in cases:
+            again = (value * factor).quantize(CENT, ROUND_HALF_UP)
+            if again != value:  # a zero deductible stays zero: nothing new to show
+                repeat.append((f"{who}年内第二次及以后" if who else "年内第二次及以后", again))
+        cases += repeat
+    return cases
+
+
+def effective_bands(bands, measure, deductible) -> list[tuple[Decimal, Decimal | None, object]]:
+    """Bands as the patient meets them: ``(from, to or None, rate)`` on the cost counted from zero
+    (deductible included), for a deductible of ``deductible`` yuan — the rule of the contract:
+    with ``above_deductible`` a band [a, b] is the part above the deductible, so the patient's
+    cost runs from d + a to d + b; with ``cumulative`` the band is already counted from zero, so
+    it runs from max(a, d) to b, and a band wholly below the deductible (b ≤ d) is dropped."""
+    d = Decimal(deductible)
+    out, lower = [], Decimal(0)
+    for upper, rate in bands:
+        up = _decimal(upper)
+        if measure == "cumulative":
+            if up is not None and up <= d:
+                lower = up
+                continue
+            out.append((max(lower, d), up, rate))
+        else:
+            out.append((lower + d, None if up is None else up + d, rate))
+        if up is not None:
+            lower = up
+    return out
+
+
+def _yuan(value) -> str:
+    """Yuan without ".00" when whole ("1,300"; "1,300.50"): band edges read like the policy text."""
+    text = yuan(value)
+    return text[:-3] if text.endswith(".00") else text
+
+
+def _bands_text(rate, deductible) -> str:
+    bracket = rate.get("mode") == "bracket"
+    d = Decimal(deductible)
+    slices = [] if not d else [f"0–{_yuan(d)}元为起付线，不报销"]
+    for low, high, r in effective_bands(rate["bands"], rate.get("measure"), d):
+        span = f"{_yuan(low)}元以上" if high is None else f"{_yuan(low)}–{_yuan(high)}元"
+        slices.append(f"费用{span}：起付线以上全部按 {pct(r)}" if bracket else f"{span}部分 {pct(r)}")
+    return "；".join(slices)
+
+
+def rate_text(rate, bonus=None, deductible=None) -> str:
+    """A rate in words. Bands are shown as the patient meets them (``effective_bands``): on the
+    cost counted from zero, for each deductible the tier can have (``deductible`` is the tier's
+    deductible spec), followed by the bands as written in the document."""
     if not rate:
         return "—"
     if "flat" in rate:
@@ -198,16 +264,30 @@ def rate_text(rate, bonus=None) -> str:
         text = _by_level(rate["by_level"], pct) + "；未列出的级别不报销"
     elif "bands" in rate:
         cumulative = rate.get("measure") == "cumulative"
-        lower, slices = Decimal(0), []
+        mode = "全额按所在档次比例支付" if rate.get("mode") == "bracket" else "分段累进计算"
+        per_year = (deductible or {}).get("per") == "year"
+        basis = (
+            "按本年度累计进入本项的费用（从0算起、含起付线）"
+            if per_year
+            else "按进入本项的费用（从0算起、含起付线）"
+        )
+        cases = _deductible_cases(deductible)
+        if len(cases) == 1:
+            shown = f"{basis}：{_bands_text(rate, cases[0][1])}"
+        else:
+            shown = f"{basis}：" + "。".join(
+                f"〔{who + ' ' if who else ''}起付线{_yuan(value)}元〕{_bands_text(rate, value)}"
+                for who, value in cases
+            )
+        lower, written = Decimal(0), []
         for upper, r in rate["bands"]:
             base = "" if cumulative else "起付线以上"
             if upper is None:
-                slices.append(f"{base} {yuan(lower)}元以上部分 {pct(r)}")
+                written.append(f"{base}{_yuan(lower)}元以上部分 {pct(r)}")
             else:
-                slices.append(f"{base} {yuan(lower)}–{yuan(upper)}元部分 {pct(r)}")
+                written.append(f"{base}{_yuan(lower)}–{_yuan(upper)}元部分 {pct(r)}")
                 lower = Decimal(str(upper))
-        mode = "全额按所在档次比例支付" if rate.get("mode") == "bracket" else "分段累进计算"
-        text = "；".join(slices) + f"（{mode}{'，按从零起累计的费用分档' if cumulative else ''}）"
+        text = f"{shown}（{mode}；政策文件原文：{'；'.join(written)}）"
     else:
         text = str(rate)
     if bonus:
@@ -281,21 +361,58 @@ def describe_tier(tier: dict) -> dict:
     else:
         rows += [
             ("起付线", deductible_text(tier.get("deductible"))),
-            ("报销比例", rate_text(tier.get("rate"), tier.get("rate_bonus"))),
+            ("报销比例", rate_text(tier.get("rate"), tier.get("rate_bonus"), tier.get("deductible"))),
             ("封顶线", cap_text(tier.get("cap"))),
             ("单病种定额", packages_text(tier.get("packages"))),
         ]
     overrides = []
     for override in tier.get("overrides") or []:
         changes = []
-        for name, value in (override.get("set") or {}).items():
+        sets = override.get("set") or {}
+        for name, value in sets.items():
             label, show = FIELD_TEXT.get(name, (name, str))
             if name == "rate_bonus":
                 changes.append(show(value))
+            elif name == "rate" and value is not None:
+                # Bands as met under the deductible this override leaves in force.
+                deductible = sets.get("deductible", tier.get("deductible"))
+                changes.append(f"{label}改为 {rate_text(value, deductible=deductible)}")
+            elif name == "deductible" and "rate" not in sets and "bands" in (tier.get("rate") or {}):
+                changes.append(
+                    f"{label}改为 {show(value)}（分段随之变为：{rate_text(tier['rate'], deductible=value)}）"
+                )
             else:
                 changes.append(f"{label}改为 {show(value)}" if value is not None else f"{label}：不限")
         overrides.append((conditions_text(override.get("when")), "；".join(changes)))
     return {"key": tier.get("key"), "name": tier.get("name"), "rows": rows, "overrides": overrides}
+
+
+CATEGORIES = {
+    "western_drug": "西药",
+    "patent_drug": "中成药",
+    "herbal": "中药饮片",
+    "exam": "检查",
+    "lab": "化验",
+    "treatment": "治疗",
+    "surgery": "手术",
+    "material": "卫生材料",
+    "bed": "床位",
+    "nursing": "护理",
+    "other": "其他",
+}
+
+
+@register.simple_tag
+def catalogue_text(document) -> str:
+    """The policy's 乙类先行自付比例 in words ("" when the policy has no ``catalogue``)."""
+    catalogue = (document or {}).get("catalogue")
+    if not isinstance(catalogue, dict):
+        return ""
+    text = f"乙类项目先行自付 {pct(catalogue.get('b_self_ratio', 0))}"
+    by_category = catalogue.get("b_self_ratio_by_category") or {}
+    if by_category:
+        text += "；其中" + "、".join(f"{CATEGORIES.get(c, c)} {pct(r)}" for c, r in by_category.items())
+    return text + "（每项单独四舍五入到分；甲类全部、丙类不计入政策范围内费用；仅用于有费用明细的就诊）"
 
 
 @register.simple_tag

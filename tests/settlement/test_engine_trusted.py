@@ -40,6 +40,8 @@ def _trusted(e: Encounter, ref=None):
         _cents(e.in_policy_cost),
         e.disease_code or "",
         e.package or "",
+        poverty_status=e.poverty_status,  # the encounter's own facts, when it has them
+        aid_category=e.aid_category,
     )
 
 
@@ -142,9 +144,9 @@ def test_summing_mode_gives_the_sums_of_the_settlements(doc, claims):
 
 
 def test_a_trusted_row_still_refuses_an_unknown_kind_or_level():
-    with pytest.raises(ValueError, match="unknown"):
+    with pytest.raises(ValueError, match="不认识的值"):
         trusted_row(1, "inpatient", "moon", True, True, 2025, 100, 100)
-    with pytest.raises(ValueError, match="unknown"):
+    with pytest.raises(ValueError, match="不认识的值"):
         trusted_row(1, "dental", "county", True, True, 2025, 100, 100)
 
 

@@ -15,11 +15,78 @@ from settlement import engine
 from settlement.models import Settlement, SettlementLine
 from tests.settlement_world import CLAIMS_FILE, POLICY_FILE, ROOT, settle_all, stored_outputs
 
+# Every golden case: (policy file, claims file, expected file). The facts case carries the
+# member's poverty status / aid category per encounter; the items case itemised bills under a
+# policy with a ``catalogue``.
+CASES = {
+    name: (
+        ROOT / "fixtures" / "policies" / f"{policy}.json",
+        ROOT / "fixtures" / "settlement" / f"demo-county-2025{name}.claims.json",
+        ROOT / "fixtures" / "settlement" / f"demo-county-2025{name}.expected.json",
+    )
+    for name, policy in (
+        ("", "demo-county-2025"),
+        ("-facts", "demo-county-2025"),
+        ("-items", "demo-county-2025-items"),
+    )
+}
+CASE_IDS = [name or "base" for name in CASES]
+
+
+def case(name):
+    policy, claims, expected = CASES[name]
+    return (json.loads(path.read_text(encoding="utf-8")) for path in (policy, claims, expected))
+
 
 def preview_command(*args):
     out = StringIO()
     call_command("settle_preview", *args, stdout=out)
     return json.loads(out.getvalue())
+
+
+# --- every golden case through the pure engine, the command and the API --------------------------
+
+
+@pytest.mark.parametrize("name", CASES, ids=CASE_IDS)
+def test_golden_case_through_the_pure_engine(name):
+    document, claims, expected = case(name)
+    assert engine.settle_claims(document, claims) == expected
+
+
+@pytest.mark.parametrize("name", CASES, ids=CASE_IDS)
+def test_golden_case_through_the_command(db, name):
+    policy, claims, _ = CASES[name]
+    _, _, expected = case(name)
+    assert preview_command("--policy", str(policy), str(claims)) == expected
+    assert not Settlement.objects.exists()
+
+
+@pytest.mark.parametrize("name", CASES, ids=CASE_IDS)
+def test_golden_case_through_the_api(client, county_user, name):
+    document, claims, expected = case(name)
+    client.force_login(county_user)
+    body = {"policy": document, "members": claims["members"], "encounters": claims["encounters"]}
+    response = client.post(URL, body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert response.json() == expected
+    assert not Settlement.objects.exists()
+
+
+def test_items_golden_case_with_the_stored_policy_code(client, county_user):
+    """The catalogue survives import: the stored items policy previews the same array."""
+    from settlement import services
+
+    document, claims, expected = case("-items")
+    services.policy_import(user=county_user, document=document)
+    assert services.policy_export(code="demo-county-2025-items") == document  # the catalogue kept
+    assert preview_command("--policy", "demo-county-2025-items", str(CASES["-items"][1])) == expected
+    client.force_login(county_user)
+    body = {
+        "policy_code": "demo-county-2025-items",
+        "members": claims["members"],
+        "encounters": claims["encounters"],
+    }
+    assert client.post(URL, body, content_type="application/json").json() == expected
 
 
 # --- (a) the command ----------------------------------------------------------------------------
@@ -140,11 +207,11 @@ def test_api_preview_field_errors(client, county_user, golden, document):
     }
     response = client.post(URL, body, content_type="application/json")
     assert response.status_code == 400
-    assert response.json()["errors"] == ["policy.tiers[2].rate.flat: must be between 0 and 1"]
+    assert response.json()["errors"] == ["policy.tiers[2].rate.flat：比例必须在0到1之间（80%写成0.80）"]
 
     body = {"policy_code": "nope", "members": {}, "encounters": []}
     assert client.post(URL, body, content_type="application/json").json()["errors"] == [
-        "policy_code: unknown policy 'nope'"
+        "policy_code：没有编码为「nope」的政策"
     ]
     body = {
         "policy": engine_valid_policy(),
@@ -161,8 +228,8 @@ def test_api_preview_field_errors(client, county_user, golden, document):
         ],
     }
     errors = client.post(URL, body, content_type="application/json").json()["errors"]
-    assert any(e.startswith("members.M.poverty_status:") for e in errors)
-    assert any(e.startswith("encounters[0].date:") for e in errors)
+    assert any(e.startswith("members.M.poverty_status：") for e in errors)
+    assert any(e.startswith("encounters[0].date：") for e in errors)
 
 
 def engine_valid_policy():

@@ -395,7 +395,7 @@ def test_policy_import_refuses_an_invalid_document_and_stores_nothing(county_use
     document["tiers"][1]["rate"]["bands"][1][0] = 10
     with pytest.raises(services.SettlementError) as refused:
         services.policy_import(user=county_user, document=document)
-    assert "tiers[1].rate.bands[1]: uppers must ascend" in refused.value.errors
+    assert "tiers[1].rate.bands[1]：分段上限必须递增" in refused.value.errors
     assert not Policy.objects.exists()
 
 
@@ -447,7 +447,7 @@ def test_import_policy_command_and_activation_retires_the_other(
     assert SettlementRun.objects.get().kind == "resettle_year"
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**document, "tiers": []}), encoding="utf-8")
-    with pytest.raises(Exception, match="tiers: required"):
+    with pytest.raises(Exception, match="tiers：缺少必填字段"):
         call_command("import_policy", str(bad), stdout=StringIO())
 
 
@@ -464,7 +464,9 @@ def test_policies_api(client, county_user, township_user, document):
     response = client.post(
         "/api/v1/settlement/policies/", {**bad, "code": "x"}, content_type="application/json"
     )
-    assert response.status_code == 400 and response.json()["errors"] == ["year: required, an integer"]
+    assert response.status_code == 400 and response.json()["errors"] == [
+        "year：缺少必填字段，应是不带引号的整数"
+    ]
     client.force_login(township_user)
     listed = client.get("/api/v1/settlement/policies/").json()["results"]
     assert [p["code"] for p in listed] == ["demo-county-2025"]
