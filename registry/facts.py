@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection
+from django.db.models import F, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Enrollment, HouseholdStatusPeriod, Member, MemberAidPeriod, MemberExit
@@ -365,3 +367,24 @@ def enrollment_figures(user, year: int) -> tuple[list[EnrollmentRow], Enrollment
         for fund, amount in row.subsidy.items():
             total.subsidy[fund] = total.subsidy.get(fund, Decimal("0.00")) + amount
     return ordered, total, sorted(funds)
+
+
+def poverty_status_on(household: str, day) -> Coalesce:
+    """An ORM expression: the poverty status of the household at lookup ``household`` (e.g.
+    ``"member__household"``, or ``"pk"`` on households) on ``day`` (a lookup such as
+    ``"service_date"``, or a date): the period in force that day, else the first period (a day
+    before it), else the current column (no period). Two correlated index look-ups per row, so
+    aggregates stay one query."""
+    outer_household = OuterRef(household if household == "pk" else f"{household}_id")
+    on_day = OuterRef(day) if isinstance(day, str) else Value(day)
+    periods = HouseholdStatusPeriod.objects.filter(household_id=outer_household)
+    column = F("poverty_status") if household == "pk" else F(f"{household}__poverty_status")
+    return Coalesce(
+        Subquery(
+            periods.filter(effective_from__lte=on_day)
+            .order_by("-effective_from")
+            .values("poverty_status")[:1]
+        ),
+        Subquery(periods.order_by("effective_from").values("poverty_status")[:1]),
+        column,
+    )
