@@ -395,3 +395,46 @@ def test_pages_show_the_dated_history(client, east, county_user):
     assert "年度参保及参保资助" in page and "救助类别变动" in page
     page = client.get("/registry/enrollment/?year=2025").content.decode()
     assert "2025年度参保及参保资助" in page and "城关镇" in page
+
+
+def test_pages_record_dated_changes(client, east, west, clinic, supervisor):
+    client.force_login(clinic)
+    url = f"/registry/households/{east.household_id}/status/new/"
+    assert client.get(url).status_code == 200
+    response = client.post(
+        url,
+        {
+            "poverty_status": "lifted",
+            "effective_from": "2025-08-01",
+            "reason": "脱贫验收",
+            "document_number": "",
+        },
+    )
+    assert response.status_code == 302
+    assert east.household.status_periods.filter(
+        effective_from=D(2025, 8, 1), poverty_status="lifted"
+    ).exists()
+    # A refused change shows the service's message on the form, nothing written.
+    response = client.post(
+        url, {"poverty_status": "lifted", "effective_from": "2025-09-01", "reason": "再次"}
+    )
+    assert response.status_code == 200 and "状态没有变化" in response.content.decode()
+    response = client.post(
+        f"/registry/members/{east.pk}/enrollment/new/",
+        {
+            "year": 2025,
+            "insured": "1",
+            "premium": "380",
+            "personal_share": "0",
+            "subsidy": "380",
+            "subsidy_fund": "医疗救助资金",
+        },
+    )
+    assert response.status_code == 302 and Enrollment.objects.get(member=east, year=2025).subsidy == Decimal(
+        "380.00"
+    )
+    response = client.post(f"/registry/members/{east.pk}/exit/", {"reason": "death", "left_on": "2025-12-01"})
+    assert response.status_code == 302 and east.exit.get_reason_display() == "死亡"
+    assert client.get(f"/registry/members/{west.pk}/aid/new/").status_code == 404
+    client.force_login(supervisor)
+    assert client.get(f"/registry/members/{east.pk}/aid/new/").status_code == 403
