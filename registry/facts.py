@@ -128,7 +128,9 @@ _MISSING = object()
 
 def _in_clause(column: str, ids: list[int]) -> tuple[str, list]:
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s) AND {column} BETWEEN %s AND %s", [ids, ids[0], ids[-1]]
+        # Typed as the columns (bigint): ``bigint = ANY(integer[])`` is not hashed; the bounds
+        # let the planner estimate the rows (see settlement.batch.members_in).
+        return f"{column} = ANY(%s::bigint[]) AND {column} BETWEEN %s AND %s", [ids, ids[0], ids[-1]]
     return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
