@@ -18,7 +18,7 @@ from .viewsets import raise_api_error
 
 
 class _RecordedBy(serializers.Serializer):
-    def get_created_by(self, obj):
+    def get_created_by(self, obj) -> str | None:
         return obj.created_by.get_username() if obj.created_by_id else None
 
 
@@ -101,6 +101,12 @@ class EnrollmentSerializer(serializers.ModelSerializer):
 class _MemberFacts(generics.ListCreateAPIView):
     pagination_class = None
     parent_kind = "member"
+    model = None
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request object
+            return self.model.objects.none()
+        return self.rows(self.parent())
 
     def parent(self):
         if not hasattr(self, "_parent"):
@@ -128,9 +134,10 @@ class _MemberFacts(generics.ListCreateAPIView):
 class HouseholdStatusChangeList(_MemberFacts):
     serializer_class = StatusChangeSerializer
     parent_kind = "household"
+    model = HouseholdStatusPeriod
 
-    def get_queryset(self):
-        return self.parent().status_periods.select_related("created_by").order_by("-effective_from", "-id")
+    def rows(self, household):
+        return household.status_periods.select_related("created_by").order_by("-effective_from", "-id")
 
     def record(self, household, data):
         period = fact_services.household_status_change(user=self.request.user, household=household, **data)
@@ -140,9 +147,10 @@ class HouseholdStatusChangeList(_MemberFacts):
 @extend_schema(summary="成员救助类别变动，最新在前")
 class MemberAidChangeList(_MemberFacts):
     serializer_class = AidChangeSerializer
+    model = MemberAidPeriod
 
-    def get_queryset(self):
-        return self.parent().aid_periods.select_related("created_by").order_by("-effective_from", "-id")
+    def rows(self, member):
+        return member.aid_periods.select_related("created_by").order_by("-effective_from", "-id")
 
     def record(self, member, data):
         period = fact_services.member_aid_category_change(user=self.request.user, member=member, **data)
@@ -154,9 +162,10 @@ class MemberAidChangeList(_MemberFacts):
 )
 class MemberEnrollmentList(_MemberFacts):
     serializer_class = EnrollmentSerializer
+    model = Enrollment
 
-    def get_queryset(self):
-        return self.parent().enrollments.order_by("-year")
+    def rows(self, member):
+        return member.enrollments.order_by("-year")
 
     def record(self, member, data):
         return fact_services.enrollment_record(user=self.request.user, member=member, **data)
