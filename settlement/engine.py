@@ -101,6 +101,10 @@ _POVERTY_IX = {v: i for i, v in enumerate(POVERTY_STATUSES)}
 _AID_IX = {v: i for i, v in enumerate(AID_CATEGORIES)}
 _N_ENCOUNTER_SIGS = len(KINDS) * len(LEVELS) * 4
 _N_MEMBER_SIGS = len(POVERTY_STATUSES) * len(AID_CATEGORIES)
+# A row's signature may also carry the encounter's own facts (see FACT_CODES): one code per
+# (poverty status or "the member's", aid category or "the member's").
+_N_FACT_CODES = (len(POVERTY_STATUSES) + 1) * (len(AID_CATEGORIES) + 1)
+_ROW_SIG_SPAN = _N_ENCOUNTER_SIGS * _N_FACT_CODES
 
 
 class _FieldErrors(ValueError):
@@ -972,9 +976,11 @@ class CompiledPolicy:
         self._prefixes = tuple(sorted(prefixes))
         self.uses_disease_codes = bool(prefixes)
         # Plan caches. Without disease conditions: a flat list indexed by
-        # member_sig · N_ENCOUNTER_SIGS + encounter_sig. With them: a dict keyed by
-        # (that index, matching prefixes).
-        self._plan_table = [None] * (_N_MEMBER_SIGS * _N_ENCOUNTER_SIGS)
+        # member_sig · ROW_SIG_SPAN + row signature (the encounter signature plus, for an
+        # encounter with its own facts, N_ENCOUNTER_SIGS · fact code), so the loop needs no
+        # branch for facts. With disease conditions: a dict keyed by (that index, matching
+        # prefixes).
+        self._plan_table = [None] * (_N_MEMBER_SIGS * _ROW_SIG_SPAN)
         self._plan_dict = {}
         self._disease_class = {}
         self._steps = {}
@@ -1022,7 +1028,9 @@ class CompiledPolicy:
 
     def _plan(self, sig_index, disease_matches):
         """The tuple of compiled steps, one per tier that applies, for one signature."""
-        msig, esig = divmod(sig_index, _N_ENCOUNTER_SIGS)
+        msig, row_sig = divmod(sig_index, _ROW_SIG_SPAN)
+        fact_code, esig = divmod(row_sig, _N_ENCOUNTER_SIGS)
+        msig = _FACT_MEMBER_SIG[msig][fact_code]  # the encounter's facts replace the member's
         poverty_ix, aid_ix = divmod(msig, len(AID_CATEGORIES))
         kind_ix, rest = divmod(esig, len(LEVELS) * 4)
         level_ix, flags = divmod(rest, 4)
@@ -1768,21 +1776,21 @@ def settle(policy, members, encounters):
     missing = [k for k in by_member if k not in members]
     if missing:
         raise ClaimsError(_unknown_members(members, encounters))
-    groups, order = [], []
+    groups, order, itemised = [], [], []
     for member_key, idxs in by_member.items():
         if len(idxs) > 1:
             idxs.sort(key=lambda i: encounters[i].date)
-        # An itemised encounter has no precomputed row: its in-policy cost needs the policy.
-        groups.append(
-            (members[member_key], [encounters[i]._row or encounters[i].row_for(policy) for i in idxs])
-        )
+        rows = [encounters[i]._row for i in idxs]
+        if None in rows:  # itemised: the in-policy cost needs the policy's catalogue
+            rows = [encounters[i].row_for(policy) for i in idxs]
+            itemised += [i for i in idxs if encounters[i].items is not None]
+        groups.append((members[member_key], rows))
         order += idxs
     results = [None] * len(encounters)
     for i, settled in zip(order, settle_sorted(policy, groups)):
         results[i] = settled
-    for i, e in enumerate(encounters):
-        if e._row is None:  # itemised: the output also says what was deducted
-            results[i].deducted_cents = sum(item._deducted_cents for item in e.items)
+    for i in itemised:  # the output of an itemised encounter also says what was deducted
+        results[i].deducted_cents = sum(item._deducted_cents for item in encounters[i].items)
     return results
 
 
@@ -1812,7 +1820,7 @@ def settle_sorted(policy, groups, *, sums=None):
     table = policy._plan_table
     plan_dict = policy._plan_dict
     uses_disease = policy.uses_disease_codes
-    n_esigs = _N_ENCOUNTER_SIGS
+    row_span = _ROW_SIG_SPAN
     progressive, bracket = _progressive, _bracket
     results = []
     append = results.append
@@ -1820,19 +1828,12 @@ def settle_sorted(policy, groups, *, sums=None):
     summing = sums is not None
     paid_slots = range(1, 3 * n_tiers, 3)  # "paid" of each tier in an accumulator row
 
-    fact_sigs = _FACT_MEMBER_SIG
-
     for member, rows in groups:
-        base_sig = member._sig * n_esigs
-        member_facts = fact_sigs[member._sig]
+        base_sig = member._sig * row_span
         accumulators = {}  # year -> [base, paid, count] × tiers, flat
         m_total = m_in = m_out = 0
         for ref, esig, year, total, in_policy, package, disease_code in rows:
-            if esig < n_esigs:
-                sig = base_sig + esig
-            else:  # the encounter carries its own facts (see FACT_CODES)
-                code, esig = divmod(esig, n_esigs)
-                sig = member_facts[code] * n_esigs + esig
+            sig = base_sig + esig  # esig may carry the encounter's own facts (FACT_CODES)
             if uses_disease:
                 dm = policy._disease_matches(disease_code)
                 plan = plan_dict.get((sig, dm))

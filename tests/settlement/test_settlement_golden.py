@@ -155,11 +155,11 @@ def test_command_refuses_invalid_input_naming_the_field(db, tmp_path, golden, do
 
 
 def test_command_unknown_policy_code_or_broken_json(db, tmp_path):
-    with pytest.raises(CommandError, match="neither a file nor the code"):
+    with pytest.raises(CommandError, match="既不是政策文件，也不是已存政策的编码"):
         call_command("settle_preview", "--policy", "no-such-policy", str(CLAIMS_FILE), stdout=StringIO())
     broken = tmp_path / "claims.json"
     broken.write_text("{not json", encoding="utf-8")
-    with pytest.raises(CommandError, match="not valid JSON"):
+    with pytest.raises(CommandError, match="JSON格式错误：第1行第2列附近"):
         call_command("settle_preview", "--policy", str(POLICY_FILE), str(broken), stdout=StringIO())
 
 

@@ -41,6 +41,6 @@ class Command(BaseCommand):
             elif exc.source == "policy":
                 message = error_lines(f"policy {code}", exc)
             else:
-                message = f"--policy {code}: neither a file nor the code of a stored policy"
+                message = f"--policy {code}：既不是政策文件，也不是已存政策的编码"
             raise CommandError(message, returncode=1)
         self.stdout.write(json.dumps(results, ensure_ascii=False, indent=1))
