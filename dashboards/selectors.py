@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from claims.codes import FIRST_FOLLOWUP_DAYS, IN_COUNTY_LEVELS
 from claims.models import Contract, Encounter, FollowUp, IllnessRecord
-from registry import roles
+from registry import facts, roles
 from registry.models import Household, Member, Township, Village
 from settlement.models import Settlement, SettlementLine
 
@@ -493,8 +493,10 @@ def poor_inpatient_settlements(user, period: Period):
             service_date__gte=period.start,
             service_date__lte=period.end,
             encounter__kind="inpatient",
-            member__household__poverty_status__in=definitions.SELF_PAY_POOR_STATUSES,
         )
+        # The status on the day of care, as the figures count it (dashboards.services).
+        .alias(status_then=facts.poverty_status_on("member__household", "service_date"))
+        .filter(status_then__in=definitions.SELF_PAY_POOR_STATUSES)
         .order_by("service_date", "id")
     )
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from claims.codes import FIRST_FOLLOWUP_DAYS, IN_COUNTY_LEVELS
 from claims.models import Encounter, IllnessRecord
-from registry import roles
+from registry import facts, roles
 from registry.models import Household, Member, Village
 from settlement.models import Settlement, SettlementLine
 
@@ -164,7 +164,9 @@ def _refresh_settlements(year: int, village_ids, today) -> int:
             village_id=F(_MEMBER_VILLAGE),
             month=F("cell_month"),
             kind=F("encounter__kind"),
-            poverty_status=F("member__household__poverty_status"),
+            # The status on the day of care (dated facts), not today's: a stay of a household
+            # lifted later counts among the poor households' stays.
+            poverty_status=facts.poverty_status_on("member__household", "service_date"),
         )
         .annotate(
             settlements=Count("id"),

@@ -190,3 +190,179 @@ class RosterImport(ImportJob):
 
     class Meta(ImportJob.Meta):
         verbose_name = verbose_name_plural = "名册导入"
+
+
+# --- dated facts (动态管理): what was true from which day on ----------------------------------------
+#
+# A household's poverty status and a member's aid category are histories of periods: each row
+# says "from ``effective_from`` on, the value is …" until the next row of the same household
+# (member). The current columns (``Household.poverty_status``, ``Member.aid_category``) are kept
+# in step by the services as "the fact as of today", so code that only needs today reads them.
+# Settlement reads the fact on the day of care (``registry.facts.FactBook``). See docs/registry.md.
+
+
+class StatusEvent(models.TextChoices):
+    INITIAL = "initial", "初始登记"
+    ENROLL = "enroll", "纳入"
+    LIFT = "lift", "脱贫"
+    RELAPSE = "relapse", "返贫"
+    MONITOR = "monitor", "监测纳入"
+    UNMONITOR = "unmonitor", "解除监测"
+
+
+class AidEvent(models.TextChoices):
+    INITIAL = "initial", "初始登记"
+    GRANT = "grant", "认定"
+    CHANGE = "change", "变更"
+    WITHDRAW = "withdraw", "取消"
+
+
+class ExitReason(models.TextChoices):
+    DEATH = "death", "死亡"
+    MOVED = "moved", "迁出"
+    OTHER = "other", "其他"
+
+
+class HouseholdStatusPeriod(models.Model):
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="status_periods", verbose_name="贫困户"
+    )
+    poverty_status = models.CharField("脱贫状态", max_length=16, choices=PovertyStatus.choices)
+    event = models.CharField("变动类型", max_length=16, choices=StatusEvent.choices)
+    effective_from = models.DateField("生效日期")
+    reason = models.CharField("原因", max_length=200)
+    document_number = models.CharField("文号", max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name="登记人"
+    )
+    created_at = models.DateTimeField("登记时间", auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "脱贫状态变动"
+        ordering = ["household", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["household", "effective_from"], name="status_period_one_per_date"
+            ),
+            models.CheckConstraint(
+                condition=Q(poverty_status__in=PovertyStatus.values), name="status_period_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(event__in=StatusEvent.values), name="status_period_event_valid"
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="status_period_reason_required"),
+        ]
+
+    def __str__(self):
+        return f"{self.household_id} {self.effective_from} {self.poverty_status}"
+
+
+class MemberAidPeriod(models.Model):
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="aid_periods", verbose_name="成员"
+    )
+    aid_category = models.CharField("救助类别", max_length=16, choices=AidCategory.choices)
+    event = models.CharField("变动类型", max_length=16, choices=AidEvent.choices)
+    effective_from = models.DateField("生效日期")
+    reason = models.CharField("原因", max_length=200)
+    document_number = models.CharField("文号", max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name="登记人"
+    )
+    created_at = models.DateTimeField("登记时间", auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "救助类别变动"
+        ordering = ["member", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["member", "effective_from"], name="aid_period_one_per_date"),
+            models.CheckConstraint(
+                condition=Q(aid_category__in=AidCategory.values), name="aid_period_category_valid"
+            ),
+            models.CheckConstraint(condition=Q(event__in=AidEvent.values), name="aid_period_event_valid"),
+            models.CheckConstraint(condition=~Q(reason=""), name="aid_period_reason_required"),
+        ]
+
+    def __str__(self):
+        return f"{self.member_id} {self.effective_from} {self.aid_category}"
+
+
+class MemberExit(models.Model):
+    """A member who left the household's record (死亡, 迁出, 其他) on ``left_on``. The member
+    row stays (settlements and history point to it); care after that day is not settled."""
+
+    member = models.OneToOneField(Member, on_delete=models.PROTECT, related_name="exit", verbose_name="成员")
+    left_on = models.DateField("减员日期")
+    reason = models.CharField("减员原因", max_length=16, choices=ExitReason.choices)
+    note = models.CharField("说明", max_length=200, blank=True)
+    document_number = models.CharField("文号", max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name="登记人"
+    )
+    created_at = models.DateTimeField("登记时间", auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "成员减员"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reason__in=ExitReason.values), name="member_exit_reason_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.member_id} {self.left_on} {self.reason}"
+
+
+class Enrollment(models.Model):
+    """参保 and 参保资助 of one member for one year: insured or not, the premium, the part the
+    person paid and the subsidy (government's part), its category and the fund that paid it.
+    Amounts are null together when only "insured or not" is known (premium = personal share +
+    subsidy otherwise)."""
+
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="enrollments", verbose_name="成员"
+    )
+    year = models.PositiveSmallIntegerField("参保年度")
+    insured = models.BooleanField("已参保")
+    premium = models.DecimalField("个人缴费标准(元)", max_digits=10, decimal_places=2, null=True, blank=True)
+    personal_share = models.DecimalField(
+        "个人实缴(元)", max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    subsidy = models.DecimalField("资助金额(元)", max_digits=10, decimal_places=2, null=True, blank=True)
+    subsidy_category = models.CharField("资助类别", max_length=50, blank=True)
+    subsidy_fund = models.CharField("资助资金", max_length=50, blank=True)
+    source = models.CharField("来源", max_length=100, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name="登记人"
+    )
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = verbose_name_plural = "参保登记"
+        ordering = ["member", "-year"]
+        constraints = [
+            models.UniqueConstraint(fields=["member", "year"], name="enrollment_one_per_member_year"),
+            models.CheckConstraint(condition=Q(year__gte=2000, year__lte=2100), name="enrollment_year_valid"),
+            models.CheckConstraint(
+                condition=(Q(premium__isnull=True) & Q(personal_share__isnull=True) & Q(subsidy__isnull=True))
+                | (
+                    Q(premium__isnull=False)
+                    & Q(personal_share__gte=0)
+                    & Q(subsidy__gte=0)
+                    & Q(premium=models.F("personal_share") + models.F("subsidy"))
+                ),
+                name="enrollment_premium_is_share_plus_subsidy",
+            ),
+            models.CheckConstraint(
+                condition=Q(subsidy__isnull=True) | Q(subsidy=0) | ~Q(subsidy_fund=""),
+                name="enrollment_subsidy_names_fund",
+            ),
+        ]
+        indexes = [models.Index(fields=["year", "insured"])]
+
+    def __str__(self):
+        return f"{self.member_id} {self.year} {'参保' if self.insured else '未参保'}"

@@ -96,6 +96,9 @@ def household_create(
         )
         household._change_reason = "新建"
         household.save()
+        from .fact_services import record_new_facts  # dated facts (docs/registry.md)
+
+        record_new_facts(user=user, obj=household)
     return household
 
 
@@ -120,6 +123,9 @@ def household_update(
         current.version += 1
         current._change_reason = reason or "修改户信息"
         current.save()
+        from .fact_services import record_edited_facts  # a fact edited here is dated today
+
+        record_edited_facts(user=user, obj=current, changed=changed, reason=current._change_reason)
         from settlement.tasks import enqueue_registry_change  # re-settles if a fact it uses changed
 
         enqueue_registry_change(changed=changed, household_id=current.pk)
@@ -179,6 +185,9 @@ def member_create(
         )
         member._change_reason = "新增成员"
         member.save()
+        from .fact_services import record_new_facts  # dated facts (docs/registry.md)
+
+        record_new_facts(user=user, obj=member)
     return member
 
 
@@ -206,6 +215,9 @@ def member_update(*, user, member: Member, version: int, changes: dict, reason: 
         current.version += 1
         current._change_reason = reason or "修改成员信息"
         current.save()
+        from .fact_services import record_edited_facts  # a fact edited here is dated today
+
+        record_edited_facts(user=user, obj=current, changed=changed, reason=current._change_reason)
         from settlement.tasks import enqueue_registry_change  # re-settles if a fact it uses changed
 
         enqueue_registry_change(changed=changed, member_id=current.pk)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import fact_views, views
 
 app_name = "registry"
 
@@ -12,7 +12,12 @@ urlpatterns = [
     path("members/", views.MemberListView.as_view(), name="member_list"),
     path("members/<int:pk>/", views.MemberDetailView.as_view(), name="member_detail"),
     path("members/<int:pk>/edit/", views.MemberUpdateView.as_view(), name="member_edit"),
+    path("households/<int:pk>/status/new/", fact_views.StatusChangeView.as_view(), name="status_change"),
+    path("members/<int:pk>/aid/new/", fact_views.AidChangeView.as_view(), name="aid_change"),
+    path("members/<int:pk>/enrollment/new/", fact_views.EnrollmentView.as_view(), name="enrollment_record"),
+    path("members/<int:pk>/exit/", fact_views.ExitView.as_view(), name="member_exit"),
     path("areas/", views.AreaListView.as_view(), name="area_list"),
+    path("enrollment/", views.EnrollmentFiguresView.as_view(), name="enrollment_figures"),
     path("imports/", views.RosterImportListView.as_view(), name="roster_import_list"),
     path("imports/upload/", views.RosterUploadView.as_view(), name="roster_upload"),
     path("imports/template.xlsx", views.RosterTemplateView.as_view(), name="roster_template"),

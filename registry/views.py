@@ -6,12 +6,12 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views import View
-from django.views.generic import DetailView, FormView, ListView
+from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from core import views as imports
 from healthaid.views import FilteredListView, RoleRequiredMixin, xlsx_response
 
-from . import roles, selectors, services
+from . import facts, roles, selectors, services
 from .filtersets import HouseholdFilterSet, MemberFilterSet
 from .forms import HouseholdForm, MemberCreateForm, MemberForm, RosterUploadForm
 from .idnumber import mask_id_number
@@ -45,6 +45,7 @@ class HouseholdDetailView(RoleRequiredMixin, DetailView):
         context.update(
             members=members,
             history=history,
+            status_periods=facts.status_periods_of(household),
             status_changes=[
                 (record, change)
                 for record, changes in history
@@ -144,6 +145,7 @@ class MemberDetailView(RoleRequiredMixin, DetailView):
             shown_id=member.id_number if full else mask_id_number(member.id_number),
             id_is_full=full,
             history=selectors.member_history(member),
+            **facts.member_fact_context(member),
         )
         return context
 
@@ -203,6 +205,26 @@ class AreaListView(RoleRequiredMixin, ListView):
             .annotate(household_count=Count("households"))
             .order_by("township__name", "name")
         )
+
+
+class EnrollmentFiguresView(RoleRequiredMixin, TemplateView):
+    """应保尽保: a year's enrollment and premium subsidy per township (dated facts)."""
+
+    template_name = "registry/enrollment_figures.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        years = facts.enrollment_years()
+        try:
+            year = int(self.request.GET.get("year") or years[0])
+        except ValueError:
+            year = years[0]
+        if year not in years:
+            years = sorted({*years, year}, reverse=True) if 2000 <= year <= 2100 else years
+            year = year if year in years else years[0]
+        rows, total, funds = facts.enrollment_figures(self.request.user, year)
+        context.update(year=year, years=years, rows=rows, total=total, funds=funds)
+        return context
 
 
 # --- roster import -------------------------------------------------------------------------

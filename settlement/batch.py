@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from claims.models import Encounter
 from healthaid import bulk
-from registry.models import Member
+from registry import facts
 
 from . import engine
 from .models import Policy, PolicyStatus, Settlement, SettlementLine, SettlementProblem
@@ -139,17 +139,16 @@ def in_cents(expression) -> tuple:
     return expression, _cents
 
 
-def load_claims(member_ids, year: int, values=_ENCOUNTER_VALUES) -> tuple[dict, list[tuple]]:
-    """``({member_id: (insured, poverty_status, aid_category)}, encounter rows)``: the members'
-    current encounters whose service date is in ``year``, by member, then in (service_date, id)
-    order — the order the engine settles a member's encounters in (ties: entry order).
-    Amounts in int cents; ``values`` is a prefix of ``_ENCOUNTER_VALUES``."""
-    members = {
-        pk: (insured, poverty, aid)
-        for pk, insured, poverty, aid in Member.objects.filter(**members_in("pk", member_ids)).values_list(
-            "pk", "insured", "household__poverty_status", "aid_category"
-        )
-    }
+def load_claims(member_ids, year: int, values=_ENCOUNTER_VALUES) -> tuple[facts.FactBook, list[tuple]]:
+    """``(the members' dated facts, encounter rows)``: the facts as ``registry.facts.fact_book``
+    loads them (two queries, this year's enrollments), and the members' current encounters
+    whose service date is in ``year``, by member, then in (service_date, id) order — the order
+    the engine settles a member's encounters in (ties: entry order). Amounts in int cents;
+    ``values`` is a prefix of ``_ENCOUNTER_VALUES``."""
+    return facts.fact_book(member_ids, years=[year]), _encounter_rows(member_ids, year, values)
+
+
+def _encounter_rows(member_ids, year: int, values=_ENCOUNTER_VALUES) -> list[tuple]:
     total, convert = in_cents(F("total_cost"))
     in_policy, _ = in_cents(F("in_policy_cost"))
     names = [{"total_cost": "total_cents", "in_policy_cost": "in_policy_cents"}.get(v, v) for v in values]
@@ -162,10 +161,8 @@ def load_claims(member_ids, year: int, values=_ENCOUNTER_VALUES) -> tuple[dict, 
         .values_list(*names)
     )
     if convert is None:
-        return members, rows
-    return members, [
-        (*r[:E_TOTAL], convert(r[E_TOTAL]), convert(r[E_IN_POLICY]), *r[E_IN_POLICY + 1 :]) for r in rows
-    ]
+        return rows
+    return [(*r[:E_TOTAL], convert(r[E_TOTAL]), convert(r[E_IN_POLICY]), *r[E_IN_POLICY + 1 :]) for r in rows]
 
 
 def fetch_rows(queryset) -> list[tuple]:
@@ -221,28 +218,65 @@ def problem_detail(reason: str, *, year: int, insured=None, error: str = "") -> 
     if reason == Reason.NOT_INSURED:
         state = "登记为未参保" if insured is False else "参保情况未登记"
         return (
-            f"患者{state}。一站式结算以参加城乡居民基本医疗保险为前提；核实后在成员信息中登记“已参保”，"
+            f"患者{year}年度{state}。一站式结算以参加城乡居民基本医疗保险为前提；核实后登记该年度参保情况，"
             "系统将自动重新结算。"
         )
     return f"就诊数据无法结算：{error}"
 
 
-def _claims_for_engine(policy, members, rows, year):
+def exit_detail(left_on: datetime.date) -> str:
+    return (
+        f"患者已于{left_on:%Y-%m-%d}减员（死亡、迁出等），之后的就诊不在本县一站式结算；"
+        "如减员登记有误，请在成员信息中更正。"
+    )
+
+
+def member_year_facts(book: facts.FactBook, member_id: int, year: int):
+    """``(engine member, dated)`` for one member-year: the engine member carries the facts of
+    the year's first day; ``dated`` is True when poverty status or aid category changes during
+    the year (or the member left during it), so that each encounter must carry its own day's
+    facts (``encounter_facts``)."""
+    first, last = year_bounds(year)
+    dated = book.varies(member_id, first, last) or book.exit_of(member_id) is not None
+    return (
+        engine_member(book.poverty_status(member_id, first), book.aid_category(member_id, first)),
+        dated,
+    )
+
+
+def encounter_facts(book: facts.FactBook, member_id: int, day: datetime.date) -> dict:
+    """The engine's per-encounter facts (``trusted_row`` keywords) on ``day``."""
+    return {
+        "poverty_status": book.poverty_status(member_id, day),
+        "aid_category": book.aid_category(member_id, day),
+    }
+
+
+def _claims_for_engine(policy, book: facts.FactBook, rows, year):
     """(engine groups ``[(engine member, [trusted row, …]), …]`` for ``engine.settle_sorted``,
     the settleable rows in the same order, {encounter id: (reason, detail)}). ``rows`` come
     from ``load_claims`` (by member, in settlement order). The database's constraints already
     hold what ``engine.Encounter`` would check again (amounts of two decimals, 0 ≤ in-policy ≤
     total, known kinds), so rows become the engine's trusted rows directly; a row the engine
-    still refuses (an unknown institution level) gets the validated path's message."""
+    still refuses (an unknown institution level) gets the validated path's message.
+
+    Facts are those of the day of care (``book``: dated registry facts): insured by the year's
+    enrollment; poverty status and aid category on the encounter's date — carried by each row
+    only for the few members whose facts change during the year (``member_year_facts``); an
+    encounter after the member left the record is not settled."""
     problems, groups, settleable = {}, [], []
     trusted_row = engine.trusted_row
-    current, group = None, None
+    current, group, member, dated, insured = None, None, None, False, None
+    no_facts = {}
     for row in rows:
         member_id = row[E_MEMBER]
-        insured, poverty, aid = members[member_id]
         if policy is None:
             problems[row[E_ID]] = (Reason.NO_POLICY, problem_detail(Reason.NO_POLICY, year=year))
             continue
+        if member_id != current:
+            current, group = member_id, None
+            member, dated = member_year_facts(book, member_id, year)
+            insured = book.insured(member_id, year)
         if insured is not True:
             # Not enrolled (or not known to be): basic insurance pays only its own insured, and
             # every later tier is defined on what basic insurance left. Staff must check first.
@@ -251,6 +285,13 @@ def _claims_for_engine(policy, members, rows, year):
                 problem_detail(Reason.NOT_INSURED, year=year, insured=insured),
             )
             continue
+        day_facts = no_facts
+        if dated:
+            left_on = book.exited_before(member_id, row[E_DATE])
+            if left_on is not None:
+                problems[row[E_ID]] = (Reason.INVALID, exit_detail(left_on))
+                continue
+            day_facts = encounter_facts(book, member_id, row[E_DATE])
         try:
             trusted = trusted_row(
                 row[E_ID],
@@ -263,17 +304,19 @@ def _claims_for_engine(policy, members, rows, year):
                 row[E_IN_POLICY],
                 row[E_DIAGNOSIS],
                 row[E_PACKAGE],
+                **day_facts,
             )
-        except ValueError:
+        except ValueError as refused:
+            exc = refused
             try:
                 engine_encounter(row)
             except ValueError as precise:
                 exc = precise
             problems[row[E_ID]] = (Reason.INVALID, problem_detail(Reason.INVALID, year=year, error=str(exc)))
             continue
-        if member_id != current:
-            current, group = member_id, []
-            groups.append((engine_member(poverty, aid), group))
+        if group is None:
+            group = []
+            groups.append((member, group))
         group.append(trusted)
         settleable.append(row)
     return groups, settleable, problems
@@ -879,7 +922,7 @@ def engine_rows(member_ids, year: int) -> list[tuple]:
         with connection.cursor() as cursor:
             cursor.execute(_ENGINE_ROWS_SQL, [year, *_signature_table(), ids, ids[0], ids[-1], first, last])
             return cursor.fetchall()
-    _, rows = load_claims(ids, year, _SIMULATION_VALUES)
+    rows = _encounter_rows(ids, year, _SIMULATION_VALUES)
     out = []
     for row in rows:
         try:
@@ -906,24 +949,54 @@ def simulate_members(
     member_ids, year: int, compiled: engine.CompiledPolicy, threshold: int | None
 ) -> Outcome:
     """What ``compiled`` would pay for the members' current encounters of ``year`` (the same
-    encounters settlement would settle: registered as insured, of a kind and level the engine
-    knows). Writes nothing. Integer cents throughout: the engine's trusted rows straight from
+    encounters settlement would settle: insured that year, of a kind and level the engine
+    knows, on the facts of the day of care; a patient counts as poor by the status at the
+    year's end, as ``selectors.year_outcome``). Writes nothing. Integer cents throughout: the engine's trusted rows straight from
     the database (``engine_rows``), settled in the engine's summing mode (per-patient sums and
     per-tier paid sums, no Settlement objects)."""
-    members = {
-        pk: (insured, poverty, aid)
-        for pk, insured, poverty, aid in fetch_rows(
-            Member.objects.filter(**members_in("pk", member_ids)).values_list(
-                "pk", "insured", "household__poverty_status", "aid_category"
-            )
-        )
-    }
+    book = facts.fact_book(member_ids, years=[year])
+    insured = [m for m in sorted(book.members) if book.insured(m, year) is True]
+    facts_of = {m: member_year_facts(book, m, year) for m in insured}
+    # As settle_members: only the members insured that year are settled. Most members' facts
+    # are the same all year: their rows come from the database ready-made (``engine_rows``).
+    # The few whose facts change during the year (or who left) are read with their dates,
+    # and each encounter carries its own day's facts.
+    plain = [m for m in insured if not facts_of[m][1]]
+    dated = [m for m in insured if facts_of[m][1]]
     groups, group_members = [], []
-    for member_id, rows in itertools.groupby(engine_rows(member_ids, year), operator.itemgetter(0)):
-        insured, poverty, aid = members[member_id]
-        if insured is True:  # as settle_members: only the registered insured are settled
-            groups.append((engine_member(poverty, aid), list(rows)))
-            group_members.append(member_id)
+    for member_id, rows in itertools.groupby(engine_rows(plain, year), operator.itemgetter(0)):
+        groups.append((facts_of[member_id][0], list(rows)))
+        group_members.append(member_id)
+    if dated:
+        for member_id, rows in itertools.groupby(
+            _encounter_rows(dated, year, _SIMULATION_VALUES), operator.itemgetter(E_MEMBER)
+        ):
+            trusted = []
+            for row in rows:
+                if book.exited_before(member_id, row[E_DATE]) is not None:
+                    continue  # not settled (needs attention), as in settle_members
+                try:
+                    trusted.append(
+                        engine.trusted_row(
+                            member_id,
+                            row[E_KIND],
+                            row[E_LEVEL],
+                            row[E_DESIGNATED],
+                            row[E_REFERRED],
+                            year,
+                            row[E_TOTAL],
+                            row[E_IN_POLICY],
+                            row[E_DIAGNOSIS],
+                            row[E_PACKAGE],
+                            **encounter_facts(book, member_id, row[E_DATE]),
+                        )
+                    )
+                except ValueError:
+                    continue  # a kind or level the engine does not know, as engine_rows
+            if trusted:
+                groups.append((facts_of[member_id][0], trusted))
+                group_members.append(member_id)
+    year_end = year_bounds(year)[1]
     outcome = Outcome()
     if not groups:
         return outcome
@@ -934,7 +1007,7 @@ def simulate_members(
     ):
         self_pay = in_self + out_self
         add_member(
-            poverty_status=members[member_id][1],
+            poverty_status=book.poverty_status(member_id, year_end),
             encounters=n,
             total=total,
             payouts=total - self_pay,

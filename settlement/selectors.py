@@ -10,9 +10,8 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import ExtractMonth
 
 from claims.models import Encounter, Institution
-from registry import roles
+from registry import facts, roles
 from registry.idnumber import mask_id_number
-from registry.models import Member
 
 from . import batch, explain
 from .models import FundTransfer, Policy, Settlement, SettlementLine, SettlementProblem, SettlementRun
@@ -249,13 +248,9 @@ def year_outcome(year: int, *, threshold: int | None) -> batch.Outcome:
         .values_list("member_id")
         .annotate(n=Count("id"), **{f"{name}_cents": expression for name, expression in sums.items()})
     )
-    poverty = dict(
-        batch.fetch_rows(
-            Member.objects.filter(**batch.members_in("pk", (row[0] for row in per_member)))
-            .order_by()
-            .values_list("pk", "household__poverty_status")
-        )
-    )
+    # A patient counts as poor by the household's status at the year's end (dated facts), as
+    # the simulated side (``batch.simulate_members``) counts them.
+    poverty = facts.member_status_on((row[0] for row in per_member), batch.year_bounds(year)[1])
     for member_id, n, total, paid, self_pay, in_self in per_member:
         outcome.add_member(
             poverty_status=poverty[member_id],

@@ -49,6 +49,13 @@ SCOPED = {
     "encounter-detail": ("claims.Encounter", "member__household__village__township_id"),
     "encounter-correct": ("claims.Encounter", "member__household__village__township_id"),
     "settlement-detail": ("settlement.Settlement", "member__household__village__township_id"),
+    "household-status-changes": ("registry.Household", "village__township_id"),
+    "registry:status_change": ("registry.Household", "village__township_id"),
+    "registry:aid_change": ("registry.Member", "household__village__township_id"),
+    "registry:enrollment_record": ("registry.Member", "household__village__township_id"),
+    "registry:member_exit": ("registry.Member", "household__village__township_id"),
+    "member-aid-category-changes": ("registry.Member", "household__village__township_id"),
+    "member-enrollments": ("registry.Member", "household__village__township_id"),
 }
 
 # Records every role may read (county-wide reference data); writes stay county-only.

@@ -8,6 +8,7 @@ from tests.factories import HouseholdFactory, MemberFactory
 from tests.settlement_world import (
     CLAIMS_FILE,
     EXPECTED_FILE,
+    FIXTURES,
     POLICY_FILE,
     REGISTRY_STATUS,
     add_encounter,
@@ -57,3 +58,30 @@ def policies(county_user, document):
         policy = services.policy_import(user=county_user, document=doc)
         out[doc["year"]] = services.policy_activate(user=county_user, policy=policy, resettle=False)
     return out
+
+
+# --- dated facts (test_settlement_facts*.py) ---------------------------------------------------
+
+FACTS_CLAIMS = FIXTURES / "settlement" / "demo-county-2025-facts.claims.json"
+FACTS_EXPECTED = FIXTURES / "settlement" / "demo-county-2025-facts.expected.json"
+
+
+@pytest.fixture
+def facts_golden():
+    return SimpleNamespace(
+        claims=load(FACTS_CLAIMS), expected={case["ref"]: case for case in load(FACTS_EXPECTED)}
+    )
+
+
+@pytest.fixture
+def facts_world(areas, facts_golden):
+    """Members L and M as they stood on 1 January 2025 (poor household, 低保), with the
+    golden encounters; no dated fact recorded yet."""
+    members = {}
+    for key in facts_golden.claims["members"]:
+        household = HouseholdFactory(village=areas["east_village"], number=f"F{key}", poverty_status="poor")
+        members[key] = MemberFactory(household=household, name=f"患者{key}", aid_category="dibao")
+    encounters = {
+        raw["ref"]: add_encounter(members[raw["member"]], raw) for raw in facts_golden.claims["encounters"]
+    }
+    return SimpleNamespace(members=members, encounters=encounters)

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 
 from claims import services as claims_services
+from registry import fact_services
 from registry import services as registry_services
 from settlement import engine, selectors, services
 from settlement.demo import load_demo_settlement, policy_for_year
@@ -231,8 +232,23 @@ def test_registry_status_change_resettles_that_household(
         )
     assert len(callbacks) == 1  # one batch: F's member-years 2025 and 2026
     assert callbacks[0].pairs == {(golden_world.members["F"].pk, 2025), (golden_world.members["F"].pk, 2026)}
+    # The edit form has no date: the new status holds from today (dated facts), so F's stays,
+    # all before today, keep the status of their day of care and their settlements.
+    assert stored_outputs() == {case["ref"]: case for case in golden.expected}
+    assert Settlement.objects.filter(member=golden_world.members["F"]).count() == 3
+    # A dated change reaches back to its effective date: from 2025-11-01, F-2 and F-3 are lifted.
+    fact_services.household_status_change(
+        user=county_user,
+        household=household,
+        poverty_status="monitored",
+        effective_from=datetime.date(2025, 11, 1),
+        reason="纳入监测",
+    )
+    settle_all(golden_world)
     claims = copy.deepcopy(golden.claims)
-    claims["members"]["F"]["poverty_status"] = "lifted"
+    for raw in claims["encounters"]:
+        if raw["member"] == "F" and raw["date"] >= "2025-11-01":
+            raw["poverty_status"] = "monitored"
     assert stored_outputs() == expected_outputs(document, claims)
     # A change that settlement does not depend on queues nothing.
     household.refresh_from_db()

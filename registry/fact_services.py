@@ -1,0 +1,631 @@
+"""State changes of dated registry facts (动态管理): poverty status periods, aid-category periods,
+members leaving, yearly enrollment and premium subsidy (参保 / 参保资助).
+
+Each service is keyword-only, validates, then writes in one transaction and raises
+``RegistryError``. Each keeps the current columns (``Household.poverty_status``,
+``Member.aid_category``, ``Member.insured``) in step as "the fact as of today", and records
+``registry.events.record_member_facts_changed(..., effective_from=…)`` in its transaction so
+that settlement re-settles the member-years the change touches (and only from that day on).
+Rules: docs/registry.md, "Dated facts".
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import events, roles
+from .facts import FACTS_START
+from .models import (
+    AidCategory,
+    AidEvent,
+    Enrollment,
+    ExitReason,
+    Household,
+    HouseholdStatusPeriod,
+    Member,
+    MemberAidPeriod,
+    MemberExit,
+    PovertyStatus,
+    StatusEvent,
+)
+from .services import RegistryError
+
+_EARLIEST = datetime.date(2000, 1, 1)
+
+
+def _today() -> datetime.date:
+    return timezone.localdate()
+
+
+def _check_scope(user, township_id: int) -> None:
+    """A township clinic changes only its own township's people (pages and the API already
+    show them nothing else; this guards direct callers)."""
+    own = roles.township_id_of(user)
+    if own is not None and own != township_id:
+        raise RegistryError("只能修改本乡镇的人员信息。")
+
+
+def _check_date(value, field: str, what: str) -> datetime.date:
+    if isinstance(value, datetime.datetime) or not isinstance(value, datetime.date):
+        raise RegistryError(f"{what}必须是日期（YYYY-MM-DD）。", field=field)
+    if value < _EARLIEST:
+        raise RegistryError(f"{what}不能早于{_EARLIEST:%Y年%m月%d日}。", field=field)
+    if value > _today():
+        raise RegistryError(
+            f"{what}不能晚于今天：变动生效后再登记（文件已下发但尚未生效的，请在生效日登记）。", field=field
+        )
+    return value
+
+
+def _check_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise RegistryError("请填写变动原因。", field="reason")
+    if len(reason) > 200:
+        raise RegistryError("变动原因最多200字。", field="reason")
+    return reason
+
+
+def _check_document_number(document_number: str) -> str:
+    document_number = (document_number or "").strip()
+    if len(document_number) > 100:
+        raise RegistryError("文号最多100字。", field="document_number")
+    return document_number
+
+
+def _save(obj, user, reason: str) -> None:
+    obj._change_reason, obj._history_user = reason[:100], user
+    obj.save()
+
+
+def _value_before(periods, day, fallback):
+    """The value of a list of periods ``[(effective_from, value)]`` (ascending) just before
+    ``day``: the last period starting before it, else the first one, else ``fallback``."""
+    before = [value for start, value in periods if start < day]
+    if before:
+        return before[-1]
+    return periods[0][1] if periods else fallback
+
+
+def _value_on(periods, day, fallback):
+    on = [value for start, value in periods if start <= day]
+    if on:
+        return on[-1]
+    return periods[0][1] if periods else fallback
+
+
+# --- household poverty status -------------------------------------------------------------------
+
+
+def _status_event(before: str, after: str) -> str:
+    if after == "monitored":
+        return StatusEvent.MONITOR
+    if after == "lifted":
+        return StatusEvent.UNMONITOR if before == "monitored" else StatusEvent.LIFT
+    return StatusEvent.RELAPSE if before in ("lifted", "monitored") else StatusEvent.ENROLL
+
+
+def _ensure_initial_status(household: Household, user) -> None:
+    """A household written without history (a bulk import) gets its first period from
+    today's column, so that a later change has a "before"."""
+    if not household.status_periods.exists():
+        period = HouseholdStatusPeriod(
+            household=household,
+            poverty_status=household.poverty_status,
+            event=StatusEvent.INITIAL,
+            effective_from=FACTS_START,
+            reason="首次登记变动前的状态",
+            created_by=user,
+        )
+        _save(period, user, "初始登记")
+
+
+def _sync_household(household: Household, user, reason: str) -> None:
+    """Make ``poverty_status`` the status as of today (locked row)."""
+    periods = list(
+        household.status_periods.order_by("effective_from").values_list("effective_from", "poverty_status")
+    )
+    today_status = _value_on(periods, _today(), household.poverty_status)
+    if today_status != household.poverty_status:
+        household.poverty_status = today_status
+        household.version += 1
+        _save(household, user, reason)
+
+
+def household_status_change(
+    *,
+    user,
+    household: Household,
+    poverty_status: str,
+    effective_from: datetime.date,
+    reason: str,
+    document_number: str = "",
+) -> HouseholdStatusPeriod:
+    """Record that ``household``'s poverty status is ``poverty_status`` from ``effective_from``
+    on (纳入 / 脱贫 / 返贫 / 监测纳入 / 解除监测, derived from the status before). Stays before
+    that day keep the status they were settled with (脱贫不脱政策)."""
+    roles.require_write(user)
+    if poverty_status not in PovertyStatus.values:
+        raise RegistryError(
+            f"未知的脱贫状态「{poverty_status}」（可选：{'、'.join(PovertyStatus.labels)}）。",
+            field="poverty_status",
+        )
+    effective_from = _check_date(effective_from, "effective_from", "生效日期")
+    reason = _check_reason(reason)
+    document_number = _check_document_number(document_number)
+    with transaction.atomic():
+        current = Household.objects.select_for_update().select_related("village").get(pk=household.pk)
+        _check_scope(user, current.village.township_id)
+        _ensure_initial_status(current, user)
+        periods = list(
+            current.status_periods.order_by("effective_from").values_list("effective_from", "poverty_status")
+        )
+        if any(start == effective_from for start, _ in periods):
+            raise RegistryError(
+                f"{effective_from:%Y-%m-%d}已有一条脱贫状态记录；同一天只能有一条，如有错误请更正该记录。",
+                field="effective_from",
+            )
+        before = _value_before(periods, effective_from, current.poverty_status)
+        if before == poverty_status:
+            label = PovertyStatus(poverty_status).label
+            raise RegistryError(
+                f"该户在{effective_from:%Y-%m-%d}前已是「{label}」，状态没有变化。", field="poverty_status"
+            )
+        period = HouseholdStatusPeriod(
+            household=current,
+            poverty_status=poverty_status,
+            event=_status_event(before, poverty_status),
+            effective_from=effective_from,
+            reason=reason,
+            document_number=document_number,
+            created_by=user,
+        )
+        _save(period, user, reason)
+        _sync_household(current, user, f"{period.get_event_display()}：{reason}")
+        events.record_member_facts_changed(household_id=current.pk, effective_from=effective_from)
+    return period
+
+
+def household_status_period_correct(
+    *,
+    user,
+    period: HouseholdStatusPeriod,
+    reason: str,
+    poverty_status: str | None = None,
+    effective_from: datetime.date | None = None,
+    document_number: str | None = None,
+) -> HouseholdStatusPeriod:
+    """Correct a recorded period (a wrong date, status or 文号). The old values stay in the
+    period's history with who corrected it, when and why."""
+    roles.require_write(user)
+    reason = _check_reason(reason)
+    if poverty_status is not None and poverty_status not in PovertyStatus.values:
+        raise RegistryError(f"未知的脱贫状态「{poverty_status}」。", field="poverty_status")
+    if effective_from is not None:
+        effective_from = _check_date(effective_from, "effective_from", "生效日期")
+    with transaction.atomic():
+        household = (
+            Household.objects.select_for_update().select_related("village").get(pk=period.household_id)
+        )
+        _check_scope(user, household.village.township_id)
+        current = HouseholdStatusPeriod.objects.select_for_update().get(pk=period.pk)
+        old_day = current.effective_from
+        if effective_from is not None and effective_from != old_day:
+            if household.status_periods.filter(effective_from=effective_from).exists():
+                raise RegistryError(
+                    f"{effective_from:%Y-%m-%d}已有一条脱贫状态记录。", field="effective_from"
+                )
+            current.effective_from = effective_from
+        if poverty_status is not None:
+            current.poverty_status = poverty_status
+        if document_number is not None:
+            current.document_number = _check_document_number(document_number)
+        _save(current, user, f"更正：{reason}")
+        _sync_household(household, user, f"更正脱贫状态记录：{reason}")
+        events.record_member_facts_changed(
+            household_id=household.pk, effective_from=min(old_day, current.effective_from)
+        )
+    return current
+
+
+# --- member aid category ------------------------------------------------------------------------
+
+
+def _aid_event(before: str, after: str) -> str:
+    if after == "none":
+        return AidEvent.WITHDRAW
+    return AidEvent.GRANT if before == "none" else AidEvent.CHANGE
+
+
+def _ensure_initial_aid(member: Member, user) -> None:
+    if not member.aid_periods.exists():
+        period = MemberAidPeriod(
+            member=member,
+            aid_category=member.aid_category,
+            event=AidEvent.INITIAL,
+            effective_from=FACTS_START,
+            reason="首次登记变动前的类别",
+            created_by=user,
+        )
+        _save(period, user, "初始登记")
+
+
+def _sync_member_aid(member: Member, user, reason: str) -> None:
+    periods = list(
+        member.aid_periods.order_by("effective_from").values_list("effective_from", "aid_category")
+    )
+    today_aid = _value_on(periods, _today(), member.aid_category)
+    if today_aid != member.aid_category:
+        member.aid_category = today_aid
+        member.version += 1
+        _save(member, user, reason)
+
+
+def _locked_member(member: Member, user) -> Member:
+    current = Member.objects.select_for_update().select_related("household__village").get(pk=member.pk)
+    _check_scope(user, current.household.village.township_id)
+    return current
+
+
+def member_aid_category_change(
+    *,
+    user,
+    member: Member,
+    aid_category: str,
+    effective_from: datetime.date,
+    reason: str,
+    document_number: str = "",
+) -> MemberAidPeriod:
+    """Record that ``member``'s aid category (救助类别, granted and withdrawn by civil affairs)
+    is ``aid_category`` from ``effective_from`` on."""
+    roles.require_write(user)
+    if aid_category not in AidCategory.values:
+        raise RegistryError(
+            f"未知的救助类别「{aid_category}」（可选：{'、'.join(AidCategory.labels)}）。",
+            field="aid_category",
+        )
+    effective_from = _check_date(effective_from, "effective_from", "生效日期")
+    reason = _check_reason(reason)
+    document_number = _check_document_number(document_number)
+    with transaction.atomic():
+        current = _locked_member(member, user)
+        _ensure_initial_aid(current, user)
+        periods = list(
+            current.aid_periods.order_by("effective_from").values_list("effective_from", "aid_category")
+        )
+        if any(start == effective_from for start, _ in periods):
+            raise RegistryError(
+                f"{effective_from:%Y-%m-%d}已有一条救助类别记录；同一天只能有一条，如有错误请更正该记录。",
+                field="effective_from",
+            )
+        before = _value_before(periods, effective_from, current.aid_category)
+        if before == aid_category:
+            label = AidCategory(aid_category).label
+            raise RegistryError(
+                f"该成员在{effective_from:%Y-%m-%d}前已是「{label}」，类别没有变化。", field="aid_category"
+            )
+        period = MemberAidPeriod(
+            member=current,
+            aid_category=aid_category,
+            event=_aid_event(before, aid_category),
+            effective_from=effective_from,
+            reason=reason,
+            document_number=document_number,
+            created_by=user,
+        )
+        _save(period, user, reason)
+        _sync_member_aid(current, user, f"救助类别{period.get_event_display()}：{reason}")
+        events.record_member_facts_changed(member_ids=[current.pk], effective_from=effective_from)
+    return period
+
+
+def member_aid_period_correct(
+    *,
+    user,
+    period: MemberAidPeriod,
+    reason: str,
+    aid_category: str | None = None,
+    effective_from: datetime.date | None = None,
+    document_number: str | None = None,
+) -> MemberAidPeriod:
+    """Correct a recorded aid-category period; the old values stay in its history."""
+    roles.require_write(user)
+    reason = _check_reason(reason)
+    if aid_category is not None and aid_category not in AidCategory.values:
+        raise RegistryError(f"未知的救助类别「{aid_category}」。", field="aid_category")
+    if effective_from is not None:
+        effective_from = _check_date(effective_from, "effective_from", "生效日期")
+    with transaction.atomic():
+        member = _locked_member(Member(pk=period.member_id), user)
+        current = MemberAidPeriod.objects.select_for_update().get(pk=period.pk)
+        old_day = current.effective_from
+        if effective_from is not None and effective_from != old_day:
+            if member.aid_periods.filter(effective_from=effective_from).exists():
+                raise RegistryError(
+                    f"{effective_from:%Y-%m-%d}已有一条救助类别记录。", field="effective_from"
+                )
+            current.effective_from = effective_from
+        if aid_category is not None:
+            current.aid_category = aid_category
+        if document_number is not None:
+            current.document_number = _check_document_number(document_number)
+        _save(current, user, f"更正：{reason}")
+        _sync_member_aid(member, user, f"更正救助类别记录：{reason}")
+        events.record_member_facts_changed(
+            member_ids=[member.pk], effective_from=min(old_day, current.effective_from)
+        )
+    return current
+
+
+# --- members leaving ----------------------------------------------------------------------------
+
+
+def member_exit(
+    *, user, member: Member, left_on: datetime.date, reason: str, note: str = "", document_number: str = ""
+) -> MemberExit:
+    """Record that ``member`` left the record on ``left_on`` (死亡, 迁出, 其他). The member stays
+    (settlements and history point to it); care after that day is not settled (needs
+    attention), care up to it is untouched."""
+    roles.require_write(user)
+    if reason not in ExitReason.values:
+        raise RegistryError(
+            f"未知的减员原因「{reason}」（可选：{'、'.join(ExitReason.labels)}）。", field="reason"
+        )
+    left_on = _check_date(left_on, "left_on", "减员日期")
+    note = (note or "").strip()[:200]
+    with transaction.atomic():
+        current = _locked_member(member, user)
+        if MemberExit.objects.filter(member=current).exists():
+            raise RegistryError("该成员已登记减员。", field="left_on")
+        gone = MemberExit(
+            member=current,
+            left_on=left_on,
+            reason=reason,
+            note=note,
+            document_number=_check_document_number(document_number),
+            created_by=user,
+        )
+        _save(gone, user, f"减员：{ExitReason(reason).label}")
+        events.record_member_facts_changed(member_ids=[current.pk], effective_from=left_on)
+    return gone
+
+
+# --- enrollment and premium subsidy (参保 / 参保资助) -------------------------------------------
+
+_AMOUNTS = ("premium", "personal_share", "subsidy")
+_CENT = Decimal("0.01")
+
+
+def _amount(value, field: str, label: str) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, float):
+        value = str(value)
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise RegistryError(f"{label}必须是金额。", field=field) from None
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(_CENT) or amount >= Decimal("1e8"):
+        raise RegistryError(f"{label}须为不小于0、最多两位小数的金额。", field=field)
+    return amount.quantize(_CENT)
+
+
+def enrollment_record(
+    *,
+    user,
+    member: Member,
+    year: int,
+    insured: bool,
+    premium=None,
+    personal_share=None,
+    subsidy=None,
+    subsidy_category: str = "",
+    subsidy_fund: str = "",
+    source: str = "",
+) -> tuple[Enrollment, bool]:
+    """Record ``member``'s enrollment for ``year`` (one per member-year: a second call for the
+    same year updates it). Amounts are all given or all left out (only "insured or not"
+    known); premium = personal share + subsidy; a subsidy names its fund. Returns
+    ``(enrollment, created)``. The current year's record keeps ``Member.insured`` in step."""
+    roles.require_write(user)
+    if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= _today().year + 1:
+        raise RegistryError(f"参保年度须在2000年到{_today().year + 1}年之间。", field="year")
+    if not isinstance(insured, bool):
+        raise RegistryError("请填写是否参保。", field="insured")
+    amounts = {
+        "premium": _amount(premium, "premium", "个人缴费标准"),
+        "personal_share": _amount(personal_share, "personal_share", "个人实缴"),
+        "subsidy": _amount(subsidy, "subsidy", "资助金额"),
+    }
+    given = [name for name in _AMOUNTS if amounts[name] is not None]
+    if given and len(given) != 3:
+        if (
+            amounts["premium"] is not None
+            and amounts["subsidy"] is None
+            and amounts["personal_share"] is not None
+        ):
+            amounts["subsidy"] = amounts["premium"] - amounts["personal_share"]
+        elif (
+            amounts["premium"] is not None
+            and amounts["personal_share"] is None
+            and amounts["subsidy"] is not None
+        ):
+            amounts["personal_share"] = amounts["premium"] - amounts["subsidy"]
+        else:
+            raise RegistryError(
+                "缴费标准、个人实缴、资助金额须同时填写（或填写其中两项，系统算出第三项）。", field="premium"
+            )
+        for name in ("subsidy", "personal_share"):
+            if amounts[name] < 0:
+                raise RegistryError("个人实缴与资助金额之和须等于缴费标准，且都不小于0。", field=name)
+    if given and amounts["premium"] != amounts["personal_share"] + amounts["subsidy"]:
+        raise RegistryError(
+            f"缴费标准{amounts['premium']}元须等于个人实缴{amounts['personal_share']}元加资助金额"
+            f"{amounts['subsidy']}元。",
+            field="premium",
+        )
+    subsidy_category = (subsidy_category or "").strip()[:50]
+    subsidy_fund = (subsidy_fund or "").strip()[:50]
+    if amounts["subsidy"] and not subsidy_fund:
+        raise RegistryError("有资助金额时须填写资助资金（如医疗救助资金、衔接资金）。", field="subsidy_fund")
+    if not insured and amounts["subsidy"]:
+        raise RegistryError("未参保的人员不能登记参保资助金额。", field="subsidy")
+    values = {
+        "insured": insured,
+        **amounts,
+        "subsidy_category": subsidy_category,
+        "subsidy_fund": subsidy_fund,
+        "source": (source or "").strip()[:100],
+    }
+    with transaction.atomic():
+        current = _locked_member(member, user)
+        enrollment = Enrollment.objects.select_for_update().filter(member=current, year=year).first()
+        created = enrollment is None
+        if created:
+            enrollment = Enrollment(member=current, year=year, updated_by=user, **values)
+            _save(enrollment, user, f"登记{year}年度参保")
+        else:
+            changed = [name for name, value in values.items() if getattr(enrollment, name) != value]
+            if not changed:
+                return enrollment, False
+            for name in changed:
+                setattr(enrollment, name, values[name])
+            enrollment.updated_by = user
+            _save(enrollment, user, f"修改{year}年度参保")
+        if year == _today().year and current.insured is not insured:
+            current.insured = insured
+            current.version += 1
+            _save(current, user, f"{year}年度参保登记")
+        events.record_member_facts_changed(member_ids=[current.pk], effective_from=datetime.date(year, 1, 1))
+    return enrollment, created
+
+
+# --- hooks for the general edit services --------------------------------------------------------
+
+
+def _previous_value(obj, field: str):
+    """``field`` as it was before the save that just happened (from the history record before
+    the newest one), or None when there is none."""
+    records = list(obj.history.order_by("-history_date", "-history_id").values_list(field, flat=True)[:2])
+    return records[1] if len(records) == 2 else None
+
+
+def record_edited_facts(*, user, obj, changed, reason: str) -> None:
+    """Called by ``household_update`` / ``member_update`` / ``member_create`` inside their
+    transaction, after saving: a fact edited on the general form (脱贫状态, 救助类别, 是否参保)
+    is recorded as a dated fact effective today (the form has no date; staff who know the
+    date use the change pages), so the history and the current column agree. The caller
+    records the outbox event (it knows everything it changed)."""
+    today = _today()
+    reason = reason or "修改信息"
+    if isinstance(obj, Household) and "poverty_status" in changed:
+        periods = list(
+            obj.status_periods.order_by("effective_from").values_list("effective_from", "poverty_status")
+        )
+        if not periods:
+            # Written without dated history (a bulk import): the value it had until today
+            # becomes its first period, so the edit changes nothing before today.
+            before = _previous_value(obj, "poverty_status")
+            if before is not None and before != obj.poverty_status:
+                periods = [(FACTS_START, before)]
+                _save(
+                    HouseholdStatusPeriod(
+                        household=obj,
+                        poverty_status=before,
+                        event=StatusEvent.INITIAL,
+                        effective_from=FACTS_START,
+                        reason="首次登记变动前的状态",
+                        created_by=user,
+                    ),
+                    user,
+                    "初始登记",
+                )
+        if periods and _value_on(periods, today, None) != obj.poverty_status:
+            before = _value_before(periods, today, obj.poverty_status)
+            HouseholdStatusPeriod.objects.filter(household=obj, effective_from=today).delete()
+            _save(
+                HouseholdStatusPeriod(
+                    household=obj,
+                    poverty_status=obj.poverty_status,
+                    event=_status_event(before, obj.poverty_status),
+                    effective_from=today,
+                    reason=reason,
+                    created_by=user,
+                ),
+                user,
+                reason,
+            )
+    if isinstance(obj, Member):
+        if "aid_category" in changed:
+            periods = list(
+                obj.aid_periods.order_by("effective_from").values_list("effective_from", "aid_category")
+            )
+            if not periods:
+                before = _previous_value(obj, "aid_category")
+                if before is not None and before != obj.aid_category:
+                    periods = [(FACTS_START, before)]
+                    _save(
+                        MemberAidPeriod(
+                            member=obj,
+                            aid_category=before,
+                            event=AidEvent.INITIAL,
+                            effective_from=FACTS_START,
+                            reason="首次登记变动前的类别",
+                            created_by=user,
+                        ),
+                        user,
+                        "初始登记",
+                    )
+            if periods and _value_on(periods, today, None) != obj.aid_category:
+                before = _value_before(periods, today, obj.aid_category)
+                MemberAidPeriod.objects.filter(member=obj, effective_from=today).delete()
+                _save(
+                    MemberAidPeriod(
+                        member=obj,
+                        aid_category=obj.aid_category,
+                        event=_aid_event(before, obj.aid_category),
+                        effective_from=today,
+                        reason=reason,
+                        created_by=user,
+                    ),
+                    user,
+                    reason,
+                )
+        if "insured" in changed and obj.insured is not None:
+            enrollment = Enrollment.objects.filter(member=obj, year=today.year).first()
+            if enrollment is None:
+                _save(
+                    Enrollment(
+                        member=obj, year=today.year, insured=obj.insured, updated_by=user, source=reason[:100]
+                    ),
+                    user,
+                    reason,
+                )
+            elif enrollment.insured != obj.insured:
+                enrollment.insured = obj.insured
+                if not obj.insured:
+                    enrollment.premium = enrollment.personal_share = enrollment.subsidy = None
+                enrollment.updated_by = user
+                _save(enrollment, user, reason)
+
+
+def record_new_facts(*, user, obj) -> None:
+    """Called by ``household_create`` / ``member_create`` inside their transaction: the first
+    period (from ``FACTS_START``) and, for a member whose enrollment is known, this year's
+    enrollment."""
+    if isinstance(obj, Household):
+        _ensure_initial_status(obj, user)
+        return
+    _ensure_initial_aid(obj, user)
+    if obj.insured is not None:
+        _save(
+            Enrollment(
+                member=obj, year=_today().year, insured=obj.insured, updated_by=user, source="新增成员"
+            ),
+            user,
+            "新增成员",
+        )
