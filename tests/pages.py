@@ -1,10 +1,9 @@
 """Helpers for page tests: follow the links a user would click."""
 
 import html
-import io
 import re
 
-from openpyxl import load_workbook
+from tests.sheets import workbook
 
 
 def export_link(page: str) -> str:
@@ -18,7 +17,6 @@ def export_rows(client, url: str, params: dict) -> list[tuple]:
     """Opens the list filtered by ``params``, clicks 导出Excel and returns the sheet's data rows."""
     page = client.get(url, params).content.decode()
     response = client.get(url + export_link(page))
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("application/vnd.openxmlformats"), response["Content-Type"]
-    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
-    return rows[1:]
+    # Row 1 is the title (list name, filters applied), row 2 the header (core.export).
+    rows = list(workbook(response).active.iter_rows(values_only=True))
+    return rows[2:]

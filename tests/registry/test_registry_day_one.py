@@ -28,14 +28,14 @@ def test_a_file_that_is_not_excel_is_refused_in_chinese_only():
 
     import pytest
 
-    from registry.excel import ExcelReadError, read_rows
+    from core.reader import SpreadsheetRefused, read_rows
 
     for content in (b"name,id\n\xe7\x8e\x8b,1\n", b"%PDF-1.4 not a workbook"):
-        with pytest.raises(ExcelReadError) as caught:
+        with pytest.raises(SpreadsheetRefused) as caught:
             read_rows(io.BytesIO(content))
         message = str(caught.value)
-        assert "无法读取Excel文件" in message
-        assert not re.search(r"[A-Za-z]{3,}", re.sub(r"\.?xlsx|Excel", "", message)), message
+        assert "无法读取该文件" in message
+        assert not re.search(r"[A-Za-z]{3,}", re.sub(r"\.?xlsx?|Excel|WPS", "", message)), message
 
 
 def test_lists_scroll_sideways_with_the_first_column_fixed(client, county_user, areas):
