@@ -15,8 +15,10 @@ from django.utils import timezone
 
 from registry import roles
 from registry.models import Household, Member
+from registry.selectors import members_for as registry_members
+from registry.selectors import with_changes
 
-from . import codes, icd
+from . import codes, icd, ports
 from .models import (
     Contract,
     Disease,
@@ -77,8 +79,6 @@ def match_diseases(code: str) -> list[Disease]:
 
 
 def members_for(user):
-    from registry.selectors import members_for as registry_members
-
     return registry_members(user)
 
 
@@ -234,12 +234,9 @@ FIGURE_FIELDS = ("total_cost", "basic_insurance", "catastrophic_insurance", "civ
 
 def settled_figures(member_ids) -> dict[int, dict[str, Decimal]]:
     """The 因病致贫 survey figures of members from their settlements: ``{member_id: {field:
-    amount}}``. Empty until the settlement app offers ``member_cost_totals(member_ids)`` with
-    that shape; a member listed here has figures that are no longer entered by hand."""
-    from settlement import selectors as settlement_selectors
-
-    totals = getattr(settlement_selectors, "member_cost_totals", None)
-    return dict(totals(list(member_ids))) if totals else {}
+    amount}}`` (answered by the settlement app, see ports.py); a member listed here has
+    figures that are no longer entered by hand."""
+    return ports.member_cost_totals(member_ids)
 
 
 def illness_figures(record: IllnessRecord) -> tuple[dict[str, Decimal | None], bool]:
@@ -254,10 +251,7 @@ def illness_figures(record: IllnessRecord) -> tuple[dict[str, Decimal | None], b
 
 
 def settled_ids(encounter_ids) -> set:
-    from settlement.selectors import settled_encounter_ids
-
-    ids = [pk for pk in encounter_ids if pk is not None]
-    return set(settled_encounter_ids(ids)) if ids else set()
+    return ports.settled_encounter_ids(encounter_ids)
 
 
 def mark_settled(encounters) -> set:
@@ -293,7 +287,5 @@ def encounter_versions(encounter: Encounter) -> list[Encounter]:
 def record_history(obj):
     """An object's recorded versions, newest first, with the fields that changed:
     ``[(record, [(label, old, new), …]), …]`` (as the registry pages show them)."""
-    from registry.selectors import _with_changes
-
     records = list(obj.history.select_related("history_user").order_by("-history_date", "-history_id"))
-    return _with_changes(records, type(obj))
+    return with_changes(records, type(obj))

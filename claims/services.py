@@ -23,11 +23,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from healthaid import bulk
+from core import bulk
+from core.errors import DomainError
 from registry import roles
 from registry.models import Household, Member, Village
 
-from . import codes, encounter_rows, icd, selectors
+from . import codes, encounter_rows, events, icd, selectors
 from .models import (
     Contract,
     Disease,
@@ -46,14 +47,8 @@ ProgressCallback = Callable[[str, int, int], None]
 _CHUNK = 2000  # keeps IN (…) lists under SQLite's variable limit
 
 
-class ClaimsError(Exception):
-    """A refused claims operation."""
-
-    def __init__(self, message: str, field: str | None = None, *, code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.code = code
+class ClaimsError(DomainError):
+    """A refused claims operation (core.errors.DomainError: message, field, code)."""
 
 
 def _chunks(items: Sequence, size: int = _CHUNK):
@@ -803,18 +798,9 @@ def _service_year(values) -> int:
 
 
 def _enqueue(pairs: Iterable[tuple[int, int]]) -> None:
-    """Queue the settlement of each (member id, year) after the transaction commits. An import
-    touches thousands: the settlement app's ``enqueue_member_years(pairs)``, where it has one,
-    takes them in one call."""
-    from settlement import tasks
-
-    pairs = sorted(set(pairs))
-    many = getattr(tasks, "enqueue_member_years", None)
-    if many is not None and len(pairs) > 1:
-        many(pairs)
-        return
-    for member_id, year in pairs:
-        tasks.enqueue_member_year(member_id, year)
+    """Record, in the caller's transaction, the member-years to settle (claims.events: the
+    settlement app's outbox handler queues them after the commit, grouped by year)."""
+    events.record_member_years_changed(pairs=pairs)
 
 
 def encounter_warnings(*, member: Member, kind: str, diagnosis_code: str, chronic_index=None) -> list[str]:

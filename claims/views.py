@@ -3,16 +3,24 @@
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
-from healthaid.views import FilteredListView, RoleRequiredMixin, xlsx_response
-from registry import roles
+from core.forms import show_domain_error
+from registry import pages, roles
 from registry.idnumber import mask_id_number
+from registry.pages import (
+    ObjectMixin,
+    RoleRequiredMixin,
+    ScopedDetailView,
+    ScopedListView,
+    xlsx_response,
+)
+from registry.selectors import households_for
 
 from . import filtersets, resources, selectors, services, tasks
 from .forms import (
@@ -40,78 +48,10 @@ def _mask(rows, attr="member"):
     return rows
 
 
-class ServiceFormView(RoleRequiredMixin, FormView):
-    """A form whose ``save(form)`` calls a service: a ``ClaimsError`` goes back onto the form
-    (on its field when the form has it), warnings returned by the service become messages."""
+class ServiceFormView(pages.ServiceFormView):
+    """registry.pages.ServiceFormView with claims' form template."""
 
-    write_required = True
     template_name = "claims/form.html"
-    title = ""
-    success_message = "已保存。"
-    cancel_url = None
-
-    def save(self, form):
-        raise NotImplementedError
-
-    def form_valid(self, form):
-        try:
-            result = self.save(form)
-        except services.ClaimsError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-            return self.form_invalid(form)
-        warnings = result[1] if isinstance(result, tuple) else []
-        messages.success(self.request, self.success_message)
-        for warning in warnings:
-            messages.warning(self.request, warning)
-        return HttpResponseRedirect(self.get_success_url())
-
-    def get_form_kwargs(self):
-        kwargs = super().get_form_kwargs()
-        kwargs.update(self.extra_form_kwargs())
-        return kwargs
-
-    def extra_form_kwargs(self):
-        return {}
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.update(title=self.title, cancel_url=self.cancel_url or self.request.GET.get("next") or "")
-        return context
-
-
-class Scoped:
-    """``selector`` (a function of the user) gives the queryset, so township scoping stays in
-    selectors.py; ``ordering`` orders lists."""
-
-    selector = None
-    ordering = None
-
-    def get_queryset(self):
-        queryset = type(self).selector(self.request.user)
-        return queryset.order_by(*self.ordering) if self.ordering else queryset
-
-
-class ScopedListView(Scoped, FilteredListView):
-    pass
-
-
-class ScopedDetailView(Scoped, RoleRequiredMixin, DetailView):
-    pass
-
-
-class ObjectMixin:
-    """Loads ``self.object`` from ``queryset_for(user)``, by default the ``selector`` (404
-    outside the user's scope)."""
-
-    selector = None
-
-    def queryset_for(self, user):
-        return type(self).selector(user)
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and "pk" in kwargs:
-            self.object = get_object_or_404(self.queryset_for(request.user), pk=kwargs["pk"])
-        return super().dispatch(request, *args, **kwargs)
 
 
 # --- reference data -------------------------------------------------------------------------------
@@ -652,8 +592,6 @@ class ContractSignLookupView(RoleRequiredMixin, View):
     write_required = True
 
     def get(self, request):
-        from registry.selectors import households_for
-
         number = request.GET.get("number", "").strip()
         household = households_for(request.user).filter(number=number).first() if number else None
         if household is None:
@@ -666,8 +604,6 @@ class ContractCreateView(ServiceFormView):
     form_class = ContractForm
 
     def dispatch(self, request, *args, **kwargs):
-        from registry.selectors import households_for
-
         if request.user.is_authenticated:
             self.household = get_object_or_404(households_for(request.user), pk=kwargs["household"])
         return super().dispatch(request, *args, **kwargs)
@@ -770,7 +706,7 @@ class SignVillageView(RoleRequiredMixin, FormView):
                 user=self.request.user, dry_run=not confirm, **form.cleaned_data
             )
         except services.ClaimsError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            show_domain_error(form, exc)
             return self.form_invalid(form)
         if not confirm:
             return self.render_to_response(self.get_context_data(form=form, preview=report))

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from claims.codes import FIRST_FOLLOWUP_DAYS, IN_COUNTY_LEVELS
 from claims.models import Encounter, IllnessRecord
+from core.errors import DomainError
 from registry import roles
 from registry.models import Household, Member, Village
 from settlement.models import Settlement, SettlementLine
@@ -46,14 +47,8 @@ from .models import (
 ProgressCallback = Callable[[str, int, int], None]
 
 
-class DashboardError(Exception):
-    """A refused dashboard operation."""
-
-    def __init__(self, message: str, *, field: str | None = None, code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.code = code
+class DashboardError(DomainError):
+    """A refused dashboard operation (core.errors.DomainError: message, field, code)."""
 
 
 # --- aggregates --------------------------------------------------------------------------------

@@ -16,8 +16,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 
-from healthaid.views import RoleRequiredMixin, xlsx_response
+from core.forms import show_domain_error
 from registry import roles
+from registry.pages import RoleRequiredMixin, xlsx_response
 from registry.selectors import townships_for, villages_for
 
 from . import reports, selectors, services, tasks
@@ -294,7 +295,7 @@ class TargetsView(DashboardMixin, TemplateView):
             try:
                 services.targets_update(user=request.user, values=form.cleaned_data)
             except services.DashboardError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                show_domain_error(form, exc)
             else:
                 messages.success(request, "考核目标已保存。")
                 return redirect("dashboards:targets")

@@ -1,80 +1,18 @@
-"""Pieces every app's pages share: role checks, filtered lists with Excel export, home."""
+"""The home page (the project's own page; the apps' pages use registry.pages)."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.http import HttpResponse
-from django.utils import timezone
 from django.views.generic import TemplateView
-from django_filters.views import FilterView
 
 from registry import roles
-
-
-class RoleRequiredMixin:
-    """``write_required``: refuses supervisors on every method; ``county_required``: county
-    staff only. Township scoping is done by the querysets (selectors)."""
-
-    write_required = False
-    county_required = False
-
-    def dispatch(self, request, *args, **kwargs):
-        if not roles.can_read(request.user):
-            raise PermissionDenied("当前账号没有分配角色，请联系县级管理员。")
-        if self.county_required and not roles.is_county(request.user):
-            raise PermissionDenied("此功能仅限县级工作人员使用。")
-        if self.write_required and not roles.can_write(request.user):
-            raise PermissionDenied("当前账号为只读角色，不能修改数据。")
-        return super().dispatch(request, *args, **kwargs)
-
-
-class FilteredListView(RoleRequiredMixin, FilterView):
-    """A paginated, filtered list whose ``?export=xlsx`` downloads the same filtered rows
-    through a django-import-export resource."""
-
-    paginate_by = 50
-    resource_class = None
-    export_name = "export"
-
-    def get(self, request, *args, **kwargs):
-        if request.GET.get("export") == "xlsx" and self.resource_class is not None:
-            filterset = self.get_filterset(self.get_filterset_class())
-            queryset = filterset.qs if filterset.is_valid() else self.get_queryset()
-            dataset = self.resource_class().export(queryset=queryset)
-            stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-            return xlsx_response(dataset.xlsx, f"{self.export_name}-{stamp}.xlsx")
-        return super().get(request, *args, **kwargs)
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        if self.resource_class is not None:
-            query = self.request.GET.copy()
-            query.pop("page", None)
-            query["export"] = "xlsx"
-            context["export_url"] = f"?{query.urlencode()}"
-        return context
-
-
-def xlsx_response(content: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(
-        content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(filename)}"
-    return response
-
-
-def _quote(name):
-    from urllib.parse import quote
-
-    return quote(name)
+from registry.pages import RoleRequiredMixin
+from registry.selectors import townships_for
 
 
 class HomeView(RoleRequiredMixin, TemplateView):
     template_name = "home.html"
 
     def get_context_data(self, **kwargs):
-        from registry.selectors import townships_for
-
         context = super().get_context_data(**kwargs)
         user = self.request.user
         townships = (

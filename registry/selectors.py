@@ -37,15 +37,15 @@ def household_history(household):
     """The household's recorded versions, newest first, each with the fields that changed
     from the version before: ``[(record, [(label, old, new), …]), …]``."""
     records = list(household.history.select_related("history_user").order_by("-history_date", "-history_id"))
-    return _with_changes(records, Household)
+    return with_changes(records, Household)
 
 
 def member_history(member):
     records = list(member.history.select_related("history_user").order_by("-history_date", "-history_id"))
-    return _with_changes(records, Member)
+    return with_changes(records, Member)
 
 
-def _with_changes(records, model):
+def with_changes(records, model):
     labels = {f.name: f.verbose_name for f in model._meta.fields}
     out = []
     for newer, older in zip(records, records[1:] + [None]):

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.db import transaction
 
-from healthaid.celery import RETRIED
+from core.retry import RETRIED
 
 from . import services
 

@@ -6,7 +6,6 @@ import datetime
 import json
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,9 +13,9 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
-from healthaid.views import FilteredListView, RoleRequiredMixin, xlsx_response
 from registry import roles
 from registry.idnumber import mask_id_number
+from registry.pages import FilteredListView, RoleRequiredMixin, xlsx_response
 
 from . import resources, selectors, services
 from .forms import (
@@ -39,15 +38,6 @@ def _stamp():
 def _default_year():
     years = selectors.settlement_years()
     return years[0] if years else datetime.date.today().year
-
-
-class CountyWideMixin(RoleRequiredMixin):
-    """County staff and supervisors: the county-wide money pages (a township clinic → 403)."""
-
-    def dispatch(self, request, *args, **kwargs):
-        if roles.township_id_of(request.user) is not None:
-            raise PermissionDenied("此页面为全县资金数据，仅限县级工作人员和督查领导查看。")
-        return super().dispatch(request, *args, **kwargs)
 
 
 # --- policies -----------------------------------------------------------------------------------
@@ -252,8 +242,9 @@ LEDGER_COLUMNS = [
 ]
 
 
-class LedgerView(CountyWideMixin, View):
+class LedgerView(RoleRequiredMixin, View):
     template_name = "settlement/ledger.html"
+    county_wide = True  # county staff and supervisors: a township clinic → 403
 
     def filters(self):
         year = self.request.GET.get("year") or self.request.POST.get("year") or _default_year()

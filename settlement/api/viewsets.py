@@ -1,7 +1,7 @@
 """Settlement API (/api/v1/settlement/…). Preview computes without writing; policies are read
 by every role and created (as drafts) by county staff; settlements are township-scoped
 (another township's settlement is a 404); the ledger is for county staff and supervisors.
-Errors of documents are ``{"errors": ["path: message", …]}``."""
+Errors of documents are ``{"errors": ["path: message", …]}`` (core.api.exception_handler)."""
 
 from decimal import Decimal
 
@@ -35,15 +35,6 @@ class CountyOrSupervisor(BasePermission):
 
     def has_permission(self, request, view):
         return roles.role_of(request.user) in (Role.COUNTY, Role.SUPERVISOR)
-
-
-def _error_response(exc: services.SettlementError, *, prefix: str = "") -> Response:
-    errors = [
-        error if not prefix or error.startswith(f"{prefix}:") else f"{prefix}.{error}"
-        for error in (exc.errors or [exc.message])
-    ]
-    code = status.HTTP_409_CONFLICT if exc.code == "conflict" else status.HTTP_400_BAD_REQUEST
-    return Response({"detail": exc.message, "errors": errors}, status=code)
 
 
 def _plain(value):
@@ -85,9 +76,12 @@ class PreviewView(APIView):
         try:
             results = services.settlement_preview(claims=claims, document=document, code=code)
         except services.SettlementError as exc:
-            return _error_response(
-                exc, prefix="policy" if exc.source == "policy" and document is not None else ""
-            )
+            if exc.source == "policy" and document is not None:
+                # Paths into the document sent as "policy": name them from the request body.
+                exc.errors = [
+                    e if e.startswith("policy:") else f"policy.{e}" for e in exc.errors or [exc.message]
+                ]
+            raise  # core.api.exception_handler
         return Response(results)
 
 
@@ -105,10 +99,7 @@ class PolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def create(self, request):
         if not isinstance(request.data, dict):
             return Response({"errors": ["policy: must be a JSON object"]}, status=status.HTTP_400_BAD_REQUEST)
-        try:
-            policy = services.policy_import(user=request.user, document=request.data)
-        except services.SettlementError as exc:
-            return _error_response(exc)
+        policy = services.policy_import(user=request.user, document=request.data)
         return Response(self.get_serializer(policy).data, status=status.HTTP_201_CREATED)
 
 
