@@ -18,7 +18,7 @@ from registry.models import Household, Member
 from registry.selectors import members_for as registry_members
 from registry.selectors import with_changes
 
-from . import codes, icd, ports
+from . import codes, events, icd, ports
 from .models import (
     Contract,
     Disease,
@@ -252,6 +252,33 @@ def illness_figures(record: IllnessRecord) -> tuple[dict[str, Decimal | None], b
 
 def settled_ids(encounter_ids) -> set:
     return ports.settled_encounter_ids(encounter_ids)
+
+
+class SettlementState:
+    """Where an encounter stands with settlement, as the API reports it (``settlement_state``)."""
+
+    SUPERSEDED = "已被更正"
+    SETTLED = "已结算"
+    QUEUED = "结算排队中"  # recorded for settlement, not yet handed to a worker (e.g. broker down)
+    PENDING = "待结算"  # handed to settlement, not settled (yet, or with a problem to fix)
+
+
+def settlement_states(encounters) -> dict[int, str]:
+    """``{encounter id: SettlementState}`` for a page of encounters (two queries)."""
+    encounters = [e for e in encounters if e.pk is not None]
+    settled = settled_ids([e.pk for e in encounters])
+    queued = events.pending_member_years({(e.member_id, e.service_date.year) for e in encounters})
+    states = {}
+    for e in encounters:
+        if not e.is_current:
+            states[e.pk] = SettlementState.SUPERSEDED
+        elif e.pk in settled:
+            states[e.pk] = SettlementState.SETTLED
+        elif (e.member_id, e.service_date.year) in queued:
+            states[e.pk] = SettlementState.QUEUED
+        else:
+            states[e.pk] = SettlementState.PENDING
+    return states
 
 
 def mark_settled(encounters) -> set:
