@@ -14,17 +14,19 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from registry import roles
-from registry.models import Household, Member
+from registry.models import HealthStatus, Household, Member
 from registry.selectors import members_for as registry_members
 from registry.selectors import with_changes
 
 from . import codes, events, icd, ports
 from .models import (
     Contract,
+    ContractStatus,
     Disease,
     Encounter,
     FollowUp,
     IllnessRecord,
+    IllnessStatus,
     Institution,
     Screening,
     ServicePackage,
@@ -172,7 +174,7 @@ def contracts_without_followup(user, *, on: datetime.date | None = None):
 
     return (
         contracts_for(user)
-        .filter(status="active", start_date__lte=cutoff)
+        .filter(status=ContractStatus.ACTIVE, start_date__lte=cutoff)
         .annotate(
             first_quarter_end=ExpressionWrapper(
                 F("start_date") + datetime.timedelta(days=codes.FIRST_FOLLOWUP_DAYS), output_field=DateField()
@@ -191,10 +193,13 @@ def members_due_followup(user, *, on: datetime.date | None = None):
     ``last_followup``."""
     on = on or today()
     cutoff = on - datetime.timedelta(days=codes.FOLLOWUP_INTERVAL_DAYS)
-    contract = Contract.objects.filter(members=OuterRef("pk"), status="active").order_by("-start_date")
+    contract = Contract.objects.filter(members=OuterRef("pk"), status=ContractStatus.ACTIVE).order_by(
+        "-start_date"
+    )
     last = FollowUp.objects.filter(member=OuterRef("pk")).order_by("-date").values("date")[:1]
     managed = IllnessRecord.objects.filter(
-        member=OuterRef("pk"), status__in=("managed", "treating", "pending")
+        member=OuterRef("pk"),
+        status__in=(IllnessStatus.MANAGED, IllnessStatus.TREATING, IllnessStatus.PENDING),
     )
     return (
         members_for(user)
@@ -206,7 +211,7 @@ def members_due_followup(user, *, on: datetime.date | None = None):
             ill=Exists(managed),
         )
         .filter(contract_id__isnull=False)
-        .filter(Q(health_status__in=("chronic", "serious")) | Q(ill=True))
+        .filter(Q(health_status__in=(HealthStatus.CHRONIC, HealthStatus.SERIOUS)) | Q(ill=True))
         .filter(Q(last_followup__lte=cutoff) | Q(last_followup__isnull=True, contract_start__lte=cutoff))
         .order_by("last_followup", "contract_start", "id")
     )
@@ -215,7 +220,7 @@ def members_due_followup(user, *, on: datetime.date | None = None):
 def unsigned_households(village):
     """Registered households of ``village`` without a contract in force (every household on
     the register is a 建档立卡 poor household; 已脱贫 ones keep their policies)."""
-    active = Contract.objects.filter(household=OuterRef("pk"), status="active")
+    active = Contract.objects.filter(household=OuterRef("pk"), status=ContractStatus.ACTIVE)
     head = Member.objects.filter(household=OuterRef("pk"), relation="head")
     return (
         Household.objects.filter(village=village)

@@ -31,12 +31,15 @@ from registry.models import Household, Member, Village
 from . import codes, encounter_rows, events, icd, selectors
 from .models import (
     Contract,
+    ContractStatus,
     Disease,
     Encounter,
     EncounterImport,
+    EncounterKind,
     FollowUp,
     IllnessRecord,
     Institution,
+    InstitutionLevel,
     Screening,
     ServicePackage,
     Team,
@@ -108,9 +111,9 @@ PACKAGE_FIELDS = ("name", "tier", "items", "price", "personal_share", "active")
 
 def _check_institution(values: dict) -> None:
     level, township = values.get("level"), values.get("township")
-    if level in ("village", "township") and township is None:
+    if level in (InstitutionLevel.VILLAGE, InstitutionLevel.TOWNSHIP) and township is None:
         raise ClaimsError("乡镇卫生院和村卫生室必须填写所在乡镇。", "township")
-    if level not in ("village", "township") and township is not None:
+    if level not in (InstitutionLevel.VILLAGE, InstitutionLevel.TOWNSHIP) and township is not None:
         raise ClaimsError("县级及以上医疗机构不填所在乡镇。", "township")
     name = (values.get("name") or "").strip()
     if not name:
@@ -401,7 +404,7 @@ TEAM_MEMBER_FIELDS = ("name", "role", "phone", "active")
 
 
 def _check_clinic(user, institution: Institution) -> None:
-    if institution.level != "township" or institution.township_id is None:
+    if institution.level != InstitutionLevel.TOWNSHIP or institution.township_id is None:
         raise ClaimsError("家庭医生团队应隶属于乡镇卫生院。", "institution")
     _check_township(user, institution.township_id, "卫生院", "institution")
 
@@ -523,7 +526,7 @@ def contract_sign(
         raise ClaimsError("签约成员必须是本户成员。", "members")
     try:
         with transaction.atomic():
-            if Contract.objects.filter(household=household, status="active").exists():
+            if Contract.objects.filter(household=household, status=ContractStatus.ACTIVE).exists():
                 raise ClaimsError(
                     f"户 {household.number} 已有履约中的签约，请先解约或待其到期后再签。", "household"
                 )
@@ -555,7 +558,7 @@ def contract_update(
         township = current.household.village.township_id
         _check_township(user, township, "签约")
         _check_version(current, version, "签约")
-        if current.status != "active":
+        if current.status != ContractStatus.ACTIVE:
             raise ClaimsError("只有履约中的签约可以修改。")
         merged = {name: getattr(current, name) for name in CONTRACT_FIELDS}
         merged.update(changes)
@@ -592,7 +595,7 @@ def contract_terminate(*, user, contract: Contract, version: int, reason: str) -
         )
         _check_township(user, current.household.village.township_id, "签约")
         _check_version(current, version, "签约")
-        if current.status != "active":
+        if current.status != ContractStatus.ACTIVE:
             raise ClaimsError("该签约已不在履约中。")
         _apply(
             current,
@@ -683,9 +686,9 @@ def contract_sign_village(
 def contracts_expire(*, on: datetime.date | None = None) -> int:
     """Mark contracts whose end date has passed as expired (a daily task)."""
     on = on or selectors.today()
-    expired = list(Contract.objects.filter(status="active", end_date__lt=on))
+    expired = list(Contract.objects.filter(status=ContractStatus.ACTIVE, end_date__lt=on))
     for contract in expired:
-        contract.status = "expired"
+        contract.status = ContractStatus.EXPIRED
         contract.version += 1
     if expired:
         bulk_update_with_history(
@@ -808,7 +811,7 @@ def encounter_warnings(*, member: Member, kind: str, diagnosis_code: str, chroni
     if member.insured is not True:
         state = "未参加" if member.insured is False else "参保情况未知，可能未参加"
         warnings.append(f"{member.name}{state}城乡居民基本医疗保险，结算时基本医保不予报销，请核实参保情况。")
-    if kind == "outpatient_chronic":
+    if kind == EncounterKind.OUTPATIENT_CHRONIC:
         if chronic_index is None:
             matches = selectors.match_diseases(diagnosis_code)
             chronic = any(d.group == "chronic" for d in matches)
@@ -1155,7 +1158,7 @@ def encounter_import(
             warnings.append(
                 RowError(row.row, encounter_rows.COL_ID, f"{member['name']}未登记参加基本医疗保险")
             )
-        if row.kind == "outpatient_chronic" and not (
+        if row.kind == EncounterKind.OUTPATIENT_CHRONIC and not (
             row.diagnosis_code and chronic_ids.intersection(chronic_index.match(row.diagnosis_code))
         ):
             warnings.append(

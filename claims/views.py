@@ -38,7 +38,7 @@ from .forms import (
     TeamForm,
     TeamMemberForm,
 )
-from .models import Disease, EncounterImport, Institution, Screening, ServicePackage
+from .models import ContractStatus, Disease, EncounterImport, Institution, Screening, ServicePackage
 
 
 def _mask(rows, attr="member"):
@@ -98,12 +98,12 @@ class ReferenceFormView(ObjectMixin, ServiceFormView):
         return self.model.objects.all()
 
     def extra_form_kwargs(self):
-        return {"instance": getattr(self, "object", None)}
+        return {"instance": self.object}
 
     def save(self, form):
         values = {name: form.cleaned_data[name] for name in form.Meta.fields}
         return services.reference_save(
-            user=self.request.user, model=self.model, values=values, instance=getattr(self, "object", None)
+            user=self.request.user, model=self.model, values=values, instance=self.object
         )
 
     def get_success_url(self):
@@ -112,7 +112,7 @@ class ReferenceFormView(ObjectMixin, ServiceFormView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         verbose = self.model._meta.verbose_name
-        obj = getattr(self, "object", None)
+        obj = self.object
         context.update(
             title=f"修改{verbose}：{obj}" if obj else f"新增{verbose}",
             object=obj,
@@ -484,7 +484,7 @@ class TeamDetailView(ScopedDetailView):
         context.update(
             members=self.object.members.order_by("-active", "role", "name"),
             member_form=TeamMemberForm(),
-            active_contracts=self.object.contracts.filter(status="active").count(),
+            active_contracts=self.object.contracts.filter(status=ContractStatus.ACTIVE).count(),
             history=selectors.record_history(self.object),
         )
         return context
@@ -496,11 +496,11 @@ class TeamFormView(ObjectMixin, ServiceFormView):
     selector = selectors.teams_for
 
     def extra_form_kwargs(self):
-        return {"user": self.request.user, "instance": getattr(self, "object", None)}
+        return {"user": self.request.user, "instance": self.object}
 
     def save(self, form):
         data = {name: form.cleaned_data[name] for name in form.Meta.fields}
-        if getattr(self, "object", None):
+        if self.object:
             self.team = services.team_update(user=self.request.user, team=self.object, changes=data)
         else:
             self.team = services.team_create(user=self.request.user, **data)
@@ -511,7 +511,7 @@ class TeamFormView(ObjectMixin, ServiceFormView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        obj = getattr(self, "object", None)
+        obj = self.object
         context.update(
             title=f"修改团队：{obj}" if obj else "新建家庭医生团队", cancel_url=reverse("claims:team_list")
         )

@@ -1,4 +1,5 @@
-"""The pages' side of the domain error: shown on the form field it concerns."""
+"""The pages' side of the domain error: shown on the form field it concerns. Every page that
+saves through a service uses it, mostly through ``registry.pages.ServiceFormView``."""
 
 from .errors import DomainError
 
@@ -8,10 +9,3 @@ def show_domain_error(form, exc: DomainError) -> None:
     (a version conflict, a refused state change)."""
     on_field = exc.field if exc.field in form.fields and not exc.is_conflict else None
     form.add_error(on_field, exc.message)
-
-
-class DomainErrorFormMixin:
-    """For forms: ``form.add_domain_error(exc)``."""
-
-    def add_domain_error(self, exc: DomainError) -> None:
-        show_domain_error(self, exc)

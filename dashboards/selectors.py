@@ -406,14 +406,6 @@ def board(
 # --- the lists behind the figures (live) -----------------------------------------------------------
 
 
-def _place(queryset, path: str, *, township=None, village=None):
-    if village is not None:
-        queryset = queryset.filter(**{f"{path}": village})
-    elif township is not None:
-        queryset = queryset.filter(**{f"{path}__township": township})
-    return queryset
-
-
 def uninsured_members(user):
     """Members not counted as insured: 否 and 未知 alike."""
     return members_for(user).exclude(insured=True).order_by("household__number", "id")

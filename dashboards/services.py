@@ -23,7 +23,7 @@ from claims.codes import FIRST_FOLLOWUP_DAYS, IN_COUNTY_LEVELS
 from claims.models import Encounter, IllnessRecord
 from core.errors import DomainError
 from registry import roles
-from registry.models import Household, Member, Village
+from registry.models import Household, Member, PovertyStatus, Village
 from settlement.models import Settlement, SettlementLine
 
 from . import definitions, selectors
@@ -104,9 +104,9 @@ def _refresh_registry(village_ids) -> int:
         .values("village_id")
         .annotate(
             households=Count("id"),
-            households_poor=Count("id", filter=Q(poverty_status="poor")),
-            households_lifted=Count("id", filter=Q(poverty_status="lifted")),
-            households_monitored=Count("id", filter=Q(poverty_status="monitored")),
+            households_poor=Count("id", filter=Q(poverty_status=PovertyStatus.POOR)),
+            households_lifted=Count("id", filter=Q(poverty_status=PovertyStatus.LIFTED)),
+            households_monitored=Count("id", filter=Q(poverty_status=PovertyStatus.MONITORED)),
         )
     )
     members = (

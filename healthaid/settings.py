@@ -205,10 +205,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 # Dashboard aggregates are rebuilt every 10 minutes (dashboards/services.aggregates_refresh);
-# the outbox is swept every minute (core/outbox.py: work a broker outage left pending).
+# the outbox is swept every minute (core/outbox.py: work a broker outage left pending), and
+# contracts are expired daily.
 CELERY_BEAT_SCHEDULE = {
     "dashboards-refresh": {"task": "dashboards.tasks.refresh_aggregates", "schedule": 600.0},
     "outbox-sweep": {"task": "core.tasks.outbox_dispatch_task", "schedule": 60.0},
+    # Family-doctor contracts past their end date become 已到期 (claims.services.contracts_expire).
+    "contracts-expire": {"task": "claims.tasks.expire_contracts", "schedule": 86400.0},
 }
 
 REST_FRAMEWORK = {

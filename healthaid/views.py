@@ -5,6 +5,7 @@ from django.db.models import Count, Q
 from django.views.generic import TemplateView
 
 from registry import roles
+from registry.models import PovertyStatus
 from registry.pages import RoleRequiredMixin
 from registry.selectors import townships_for
 
@@ -25,7 +26,7 @@ class HomeView(RoleRequiredMixin, TemplateView):
                 ),
                 poor=Count(
                     "villages__households",
-                    filter=Q(villages__households__poverty_status="poor"),
+                    filter=Q(villages__households__poverty_status=PovertyStatus.POOR),
                     distinct=True,
                 ),
             )

@@ -16,7 +16,15 @@ from registry.idnumber import mask_id_number
 from registry.models import Member
 
 from . import batch
-from .models import FundTransfer, Policy, Settlement, SettlementLine, SettlementProblem, SettlementRun
+from .models import (
+    FundTransfer,
+    Policy,
+    PolicyStatus,
+    Settlement,
+    SettlementLine,
+    SettlementProblem,
+    SettlementRun,
+)
 
 MEMBER_TOWNSHIP = "member__household__village__township_id"
 _ZERO = Decimal("0.00")
@@ -463,7 +471,7 @@ def transfers(*, year: int, fund: str | None = None, institution=None):
 
 
 def draft_policies():
-    return Policy.objects.filter(status="draft").order_by("-year", "code")
+    return Policy.objects.filter(status=PolicyStatus.DRAFT).order_by("-year", "code")
 
 
 def statement(settlement: Settlement) -> dict:

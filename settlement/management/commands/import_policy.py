@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.actors import command_user
 from settlement import services
+from settlement.models import PolicyStatus
 
 from ._common import error_lines, read_json
 
@@ -27,7 +28,7 @@ class Command(BaseCommand):
             policy = services.policy_import(
                 user=user,
                 document=document,
-                status="active" if options["activate"] else "draft",
+                status=PolicyStatus.ACTIVE if options["activate"] else PolicyStatus.DRAFT,
                 replace=options["replace"],
             )
         except services.SettlementError as exc:
