@@ -15,7 +15,7 @@ from django.views.generic import DetailView, FormView, ListView
 
 from registry import roles
 from registry.idnumber import mask_id_number
-from registry.pages import FilteredListView, RoleRequiredMixin, xlsx_response
+from registry.pages import FilteredListView, RoleRequiredMixin, ServiceFormView, xlsx_response
 
 from . import resources, selectors, services
 from .forms import (
@@ -496,15 +496,14 @@ class RunProgressView(RunMixin, View):
         return JsonResponse({"percent": percent, "stage": stage, "done": finished, "redirect": None})
 
 
-class SimulationView(RoleRequiredMixin, FormView):
+class SimulationView(ServiceFormView):
     county_required = True
     template_name = "settlement/simulation.html"
     form_class = SimulationForm
+    success_message = ""
 
-    def get_form_kwargs(self):
-        kwargs = super().get_form_kwargs()
-        kwargs["policies"] = selectors.draft_policies()
-        return kwargs
+    def extra_form_kwargs(self):
+        return {"policies": selectors.draft_policies()}
 
     def get_initial(self):
         return {"year": _default_year(), "policy": self.request.GET.get("policy")}
@@ -514,15 +513,14 @@ class SimulationView(RoleRequiredMixin, FormView):
         context["runs"] = selectors.runs().filter(kind=SettlementRun.Kind.SIMULATE)[:10]
         return context
 
-    def form_valid(self, form):
-        try:
-            run = services.settlement_run_start(
-                user=self.request.user,
-                kind=SettlementRun.Kind.SIMULATE,
-                year=form.cleaned_data["year"],
-                policy=form.cleaned_data["policy"],
-            )
-        except services.SettlementError as exc:
-            form.add_error(None, exc.message)
-            return self.form_invalid(form)
-        return redirect("settlement:run_detail", pk=run.pk)
+    def save(self, form):
+        self.run = services.settlement_run_start(
+            user=self.request.user,
+            kind=SettlementRun.Kind.SIMULATE,
+            year=form.cleaned_data["year"],
+            policy=form.cleaned_data["policy"],
+        )
+        return self.run
+
+    def get_success_url(self):
+        return reverse("settlement:run_detail", args=[self.run.pk])
