@@ -267,6 +267,14 @@ class SettlementState:
     QUEUED = "结算排队中"  # recorded for settlement, not yet handed to a worker (e.g. broker down)
     PENDING = "待结算"  # handed to settlement, not settled (yet, or with a problem to fix)
 
+    # How the pages colour each state (Bootstrap badge classes).
+    BADGES = {
+        SUPERSEDED: "text-bg-secondary",
+        SETTLED: "text-bg-success",
+        QUEUED: "text-bg-warning",
+        PENDING: "text-bg-light",
+    }
+
 
 def settlement_states(encounters) -> dict[int, str]:
     """``{encounter id: SettlementState}`` for a page of encounters (two queries)."""

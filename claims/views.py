@@ -168,7 +168,10 @@ class EncounterListView(ScopedListView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["rows"] = _mask(list(context["object_list"]))
-        selectors.mark_settled(context["rows"])
+        states = selectors.settlement_states(context["rows"])
+        for row in context["rows"]:
+            row.settlement_state = states[row.pk]
+            row.settlement_badge = selectors.SettlementState.BADGES[states[row.pk]]
         return context
 
 

@@ -12,6 +12,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from claims.events import MEMBER_YEAR_CHANGED
 from core.models import OutboxEntry
@@ -61,16 +62,25 @@ def test_an_encounter_saved_through_the_api_is_settled_through_the_outbox(
     assert {ref: stored[ref] for ref in _golden_a(golden)} == _golden_a(golden)
 
 
-def test_settle_pending_queues_what_the_outbox_holds(golden_world, policies, golden, county_user):
+def _list_states(client, user):
+    client.force_login(user)
+    page = client.get(reverse("claims:encounter_list")).content.decode()
+    return {state: page.count(f">{state}</span>") for state in ("已结算", "结算排队中", "待结算")}
+
+
+def test_settle_pending_queues_what_the_outbox_holds(client, golden_world, policies, golden, county_user):
     from claims import events
 
     # Recorded in a transaction that never commits here (the test's): nothing kicked it.
     events.record_member_years_changed(pairs=[(golden_world.members["A"].pk, 2025)])
     assert not Settlement.objects.exists()
+    # A's three stays wait in the outbox; the twelve others were never recorded.
+    assert _list_states(client, county_user) == {"已结算": 0, "结算排队中": 3, "待结算": 12}
     out = StringIO()
     call_command("settle_pending", stdout=out)
     assert "2025年度：1 人排入结算" in out.getvalue() and "剩余 0 条" in out.getvalue()
     assert stored_outputs() == _golden_a(golden)
+    assert _list_states(client, county_user) == {"已结算": 3, "结算排队中": 0, "待结算": 12}
     out = StringIO()
     call_command("settle_pending", stdout=out)
     assert "已处理 0 条待办事件" in out.getvalue()
