@@ -365,6 +365,8 @@ class ServicePackage(models.Model):
 class Contract(models.Model):
     """签约: a household's members signed to a team and a package for a period."""
 
+    Status = ContractStatus  # for templates: ``contract.status == contract.Status.ACTIVE``
+
     household = models.ForeignKey(
         "registry.Household", on_delete=models.PROTECT, related_name="contracts", verbose_name="签约户"
     )

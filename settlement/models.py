@@ -33,6 +33,8 @@ class PolicyStatus(models.TextChoices):
 class Policy(models.Model):
     """A county's yearly policy document (settlement-contract.md); one active per year."""
 
+    Status = PolicyStatus  # for templates: ``policy.status == policy.Status.ACTIVE``
+
     code = models.CharField("政策编码", max_length=64, unique=True)
     name = models.CharField("政策名称", max_length=200)
     year = models.PositiveIntegerField("年度")
