@@ -1,7 +1,9 @@
 from django.apps import AppConfig
 
+from core.demo import DemoLoading
 
-class ClaimsConfig(AppConfig):
+
+class ClaimsConfig(DemoLoading, AppConfig):
     name = "claims"
     verbose_name = "疾病识别与就诊"
 
@@ -17,3 +19,9 @@ class ClaimsConfig(AppConfig):
             services.encounter_import,
             services.EncounterReport,
         )
+
+    def demo_load(self, demo):
+        from .demo import load_demo_claims  # models are not ready when the AppConfig is imported
+
+        loaded = load_demo_claims(user=demo.user, year=demo.year)
+        demo.say(f"就诊与救治演示数据：{loaded['encounters']} 条就诊记录（{demo.year}年）。")

@@ -3,7 +3,7 @@ catalogue, family-doctor teams and packages, contracts and follow-ups, illness r
 screening, and about 1,500 encounters over a year. Deterministic, and safe to run again:
 whatever exists is left alone.
 
-Called by ``registry``'s ``load_demo`` command once the demo roster is loaded:
+Called by ``load_demo`` (core/demo.py, through ``ClaimsConfig.demo_load``) once the demo roster is loaded:
 ``load_demo_claims(user=county_user, year=2025)``.
 """
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.outbox import outbox_record_many
+from core.outbox import outbox_record_many, pending
 
 # Key "member_id:year"; payload {"member_id": int, "year": int}.
 MEMBER_YEAR_CHANGED = "claims.member_year_changed"
@@ -18,5 +18,19 @@ def record_member_years_changed(*, pairs: Iterable[tuple[int, int]]) -> None:
     """Record, inside the caller's transaction, member-years whose encounters changed."""
     outbox_record_many(
         topic=MEMBER_YEAR_CHANGED,
-        entries=[(f"{m}:{y}", {"member_id": m, "year": y}) for m, y in sorted(set(pairs))],
+        entries=[(_key(m, y), {"member_id": m, "year": y}) for m, y in sorted(set(pairs))],
     )
+
+
+def _key(member_id: int, year: int) -> str:
+    return f"{member_id}:{year}"
+
+
+def pending_member_years(pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Which of these member-years are recorded and not yet handed to settlement (a broker
+    outage keeps them here until the sweep or ``settle_pending``)."""
+    wanted = {_key(m, y): (m, y) for m, y in pairs}
+    if not wanted:
+        return set()
+    keys = pending(MEMBER_YEAR_CHANGED).filter(key__in=list(wanted)).values_list("key", flat=True)
+    return {wanted[key] for key in keys}

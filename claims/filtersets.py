@@ -4,7 +4,7 @@ import django_filters
 from django.db.models import Q
 
 from registry import roles
-from registry.filtersets import _townships, _villages
+from registry.filtersets import township_choices, village_choices
 from registry.models import Member
 
 from .models import (
@@ -54,17 +54,19 @@ def _member_search(prefix=""):
     return search
 
 
-def _place_filters(place):
+def place_filters(place):
     """乡镇 and 行政村 filters for a model that reaches the village through ``place``."""
     return (
-        django_filters.ModelChoiceFilter(label="乡镇", field_name=f"{place}__township", queryset=_townships),
-        django_filters.ModelChoiceFilter(label="行政村", field_name=place, queryset=_villages),
+        django_filters.ModelChoiceFilter(
+            label="乡镇", field_name=f"{place}__township", queryset=township_choices
+        ),
+        django_filters.ModelChoiceFilter(label="行政村", field_name=place, queryset=village_choices),
     )
 
 
 class _PersonFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(label="搜索", method="search", help_text="姓名、证件号码或户编号")
-    township, village = _place_filters("member__household__village")
+    township, village = place_filters("member__household__village")
     search = _member_search("member__")
 
 
@@ -72,7 +74,7 @@ class InstitutionFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(label="名称", field_name="name", lookup_expr="contains")
     level = django_filters.ChoiceFilter(label="级别", choices=InstitutionLevel.choices)
     designated = django_filters.BooleanFilter(label="定点")
-    township = django_filters.ModelChoiceFilter(label="乡镇", queryset=_townships)
+    township = django_filters.ModelChoiceFilter(label="乡镇", queryset=township_choices)
 
     class Meta:
         model = Institution
@@ -149,7 +151,7 @@ class ScreeningFilterSet(_PersonFilterSet):
 
 
 class TeamFilterSet(django_filters.FilterSet):
-    township = django_filters.ModelChoiceFilter(label="乡镇", queryset=_townships)
+    township = django_filters.ModelChoiceFilter(label="乡镇", queryset=township_choices)
     active = django_filters.BooleanFilter(label="在岗")
 
     class Meta:
@@ -158,7 +160,7 @@ class TeamFilterSet(django_filters.FilterSet):
 
 
 class ContractFilterSet(_PersonFilterSet):
-    township, village = _place_filters("household__village")
+    township, village = place_filters("household__village")
     team = django_filters.ModelChoiceFilter(label="团队", queryset=_teams)
     package = django_filters.ModelChoiceFilter(label="服务包", queryset=ServicePackage.objects.all())
     status = django_filters.ChoiceFilter(label="状态", choices=ContractStatus.choices)
@@ -191,7 +193,7 @@ class DueFollowUpFilterSet(django_filters.FilterSet):
     """On members (the 应随访 list)."""
 
     q = django_filters.CharFilter(label="搜索", method="search", help_text="姓名、证件号码或户编号")
-    township, village = _place_filters("household__village")
+    township, village = place_filters("household__village")
     search = _member_search()
 
     class Meta:

@@ -380,6 +380,7 @@ class Contract(models.Model):
     """签约: a household's members signed to a team and a package for a period."""
 
     objects = ContractQuerySet.as_manager()
+    Status = ContractStatus  # for templates: ``contract.status == contract.Status.ACTIVE``
 
     household = models.ForeignKey(
         "registry.Household", on_delete=models.PROTECT, related_name="contracts", verbose_name="签约户"

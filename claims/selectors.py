@@ -14,16 +14,18 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from registry import roles
-from registry.models import Household, Member
-from registry.selectors import households_for
+from registry.models import HealthStatus, Household, Member
+from registry.selectors import households_for, with_changes
+from registry.selectors import members_for as registry_members
 
-from . import codes, icd
+from . import codes, events, icd, ports
 from .models import (
     Contract,
     Disease,
     Encounter,
     FollowUp,
     IllnessRecord,
+    IllnessStatus,
     Institution,
     Screening,
     ServicePackage,
@@ -86,8 +88,6 @@ def match_diseases(code: str) -> list[Disease]:
 
 
 def members_for(user):
-    from registry.selectors import members_for as registry_members
-
     return registry_members(user)
 
 
@@ -218,7 +218,8 @@ def members_due_followup(user, *, on: datetime.date | None = None):
     contract = Contract.objects.in_force(on).filter(members=OuterRef("pk")).order_by("-start_date")
     last = FollowUp.objects.filter(member=OuterRef("pk")).order_by("-date").values("date")[:1]
     managed = IllnessRecord.objects.filter(
-        member=OuterRef("pk"), status__in=("managed", "treating", "pending")
+        member=OuterRef("pk"),
+        status__in=(IllnessStatus.MANAGED, IllnessStatus.TREATING, IllnessStatus.PENDING),
     )
     return (
         members_for(user)
@@ -230,7 +231,7 @@ def members_due_followup(user, *, on: datetime.date | None = None):
             ill=Exists(managed),
         )
         .filter(contract_id__isnull=False)
-        .filter(Q(health_status__in=("chronic", "serious")) | Q(ill=True))
+        .filter(Q(health_status__in=(HealthStatus.CHRONIC, HealthStatus.SERIOUS)) | Q(ill=True))
         .filter(Q(last_followup__lte=cutoff) | Q(last_followup__isnull=True, contract_start__lte=cutoff))
         .order_by("last_followup", "contract_start", "id")
     )
@@ -258,12 +259,9 @@ FIGURE_FIELDS = ("total_cost", "basic_insurance", "catastrophic_insurance", "civ
 
 def settled_figures(member_ids) -> dict[int, dict[str, Decimal]]:
     """The 因病致贫 survey figures of members from their settlements: ``{member_id: {field:
-    amount}}``. Empty until the settlement app offers ``member_cost_totals(member_ids)`` with
-    that shape; a member listed here has figures that are no longer entered by hand."""
-    from settlement import selectors as settlement_selectors
-
-    totals = getattr(settlement_selectors, "member_cost_totals", None)
-    return dict(totals(list(member_ids))) if totals else {}
+    amount}}`` (answered by the settlement app, see ports.py); a member listed here has
+    figures that are no longer entered by hand."""
+    return ports.member_cost_totals(member_ids)
 
 
 def illness_figures(record: IllnessRecord) -> tuple[dict[str, Decimal | None], bool]:
@@ -278,10 +276,42 @@ def illness_figures(record: IllnessRecord) -> tuple[dict[str, Decimal | None], b
 
 
 def settled_ids(encounter_ids) -> set:
-    from settlement.selectors import settled_encounter_ids
+    return ports.settled_encounter_ids(encounter_ids)
 
-    ids = [pk for pk in encounter_ids if pk is not None]
-    return set(settled_encounter_ids(ids)) if ids else set()
+
+class SettlementState:
+    """Where an encounter stands with settlement, as the API reports it (``settlement_state``)."""
+
+    SUPERSEDED = "已被更正"
+    SETTLED = "已结算"
+    QUEUED = "结算排队中"  # recorded for settlement, not yet handed to a worker (e.g. broker down)
+    PENDING = "待结算"  # handed to settlement, not settled (yet, or with a problem to fix)
+
+    # How the pages colour each state (Bootstrap badge classes).
+    BADGES = {
+        SUPERSEDED: "text-bg-secondary",
+        SETTLED: "text-bg-success",
+        QUEUED: "text-bg-warning",
+        PENDING: "text-bg-light",
+    }
+
+
+def settlement_states(encounters) -> dict[int, str]:
+    """``{encounter id: SettlementState}`` for a page of encounters (two queries)."""
+    encounters = [e for e in encounters if e.pk is not None]
+    settled = settled_ids([e.pk for e in encounters])
+    queued = events.pending_member_years({(e.member_id, e.service_date.year) for e in encounters})
+    states = {}
+    for e in encounters:
+        if not e.is_current:
+            states[e.pk] = SettlementState.SUPERSEDED
+        elif e.pk in settled:
+            states[e.pk] = SettlementState.SETTLED
+        elif (e.member_id, e.service_date.year) in queued:
+            states[e.pk] = SettlementState.QUEUED
+        else:
+            states[e.pk] = SettlementState.PENDING
+    return states
 
 
 def mark_settled(encounters) -> set:
@@ -317,7 +347,5 @@ def encounter_versions(encounter: Encounter) -> list[Encounter]:
 def record_history(obj):
     """An object's recorded versions, newest first, with the fields that changed:
     ``[(record, [(label, old, new), …]), …]`` (as the registry pages show them)."""
-    from registry.selectors import _with_changes
-
     records = list(obj.history.select_related("history_user").order_by("-history_date", "-history_id"))
-    return _with_changes(records, type(obj))
+    return with_changes(records, type(obj))

@@ -22,21 +22,26 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from core import bulk
+from core.errors import DomainError
 from core.imports import import_job_confirm, import_job_create, import_job_run
 from core.rows import RowError
-from healthaid import bulk
 from registry import roles
 from registry.models import Household, Member, Village
 
-from . import codes, encounter_rows, icd, selectors
+from . import codes, encounter_rows, events, icd, selectors
 from .models import (
     Contract,
+    ContractStatus,
     Disease,
     Encounter,
     EncounterImport,
+    EncounterKind,
     FollowUp,
     IllnessRecord,
+    IllnessStatus,
     Institution,
+    InstitutionLevel,
     Screening,
     ServicePackage,
     Team,
@@ -47,14 +52,8 @@ ProgressCallback = Callable[[str, int, int], None]
 _CHUNK = 2000  # keeps IN (…) lists under SQLite's variable limit
 
 
-class ClaimsError(Exception):
-    """A refused claims operation."""
-
-    def __init__(self, message: str, field: str | None = None, *, code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.code = code
+class ClaimsError(DomainError):
+    """A refused claims operation (core.errors.DomainError: message, field, code)."""
 
 
 def _chunks(items: Sequence, size: int = _CHUNK):
@@ -114,9 +113,9 @@ PACKAGE_FIELDS = ("name", "tier", "items", "price", "personal_share", "active")
 
 def _check_institution(values: dict) -> None:
     level, township = values.get("level"), values.get("township")
-    if level in ("village", "township") and township is None:
+    if level in (InstitutionLevel.VILLAGE, InstitutionLevel.TOWNSHIP) and township is None:
         raise ClaimsError("乡镇卫生院和村卫生室必须填写所在乡镇。", "township")
-    if level not in ("village", "township") and township is not None:
+    if level not in (InstitutionLevel.VILLAGE, InstitutionLevel.TOWNSHIP) and township is not None:
         raise ClaimsError("县级及以上医疗机构不填所在乡镇。", "township")
     name = (values.get("name") or "").strip()
     if not name:
@@ -231,7 +230,7 @@ def illness_create(
     diagnosed_at: Institution | None = None,
     treatment_way: str = "",
     treatment_plan: str = "",
-    status: str = "pending",
+    status: str = IllnessStatus.PENDING,
     total_cost: Decimal | None = None,
     basic_insurance: Decimal | None = None,
     catastrophic_insurance: Decimal | None = None,
@@ -407,7 +406,7 @@ TEAM_MEMBER_FIELDS = ("name", "role", "phone", "active")
 
 
 def _check_clinic(user, institution: Institution) -> None:
-    if institution.level != "township" or institution.township_id is None:
+    if institution.level != InstitutionLevel.TOWNSHIP or institution.township_id is None:
         raise ClaimsError("家庭医生团队应隶属于乡镇卫生院。", "institution")
     _check_township(user, institution.township_id, "卫生院", "institution")
 
@@ -531,7 +530,7 @@ def contract_sign(
         with transaction.atomic():
             # A contract past its end date is over even if the daily task missed it.
             _expire(Contract.objects.lapsed(selectors.today()).filter(household=household))
-            if Contract.objects.filter(household=household, status="active").exists():
+            if Contract.objects.filter(household=household, status=ContractStatus.ACTIVE).exists():
                 raise ClaimsError(
                     f"户 {household.number} 已有履约中的签约，请先解约或待其到期后再签。", "household"
                 )
@@ -702,7 +701,7 @@ def contracts_expire(*, on: datetime.date | None = None) -> int:
 def _expire(lapsed) -> int:
     expired = list(lapsed.select_for_update())
     for contract in expired:
-        contract.status = "expired"
+        contract.status = ContractStatus.EXPIRED
         contract.version += 1
     if expired:
         bulk_update_with_history(
@@ -815,18 +814,9 @@ def _service_year(values) -> int:
 
 
 def _enqueue(pairs: Iterable[tuple[int, int]]) -> None:
-    """Queue the settlement of each (member id, year) after the transaction commits. An import
-    touches thousands: the settlement app's ``enqueue_member_years(pairs)``, where it has one,
-    takes them in one call."""
-    from settlement import tasks
-
-    pairs = sorted(set(pairs))
-    many = getattr(tasks, "enqueue_member_years", None)
-    if many is not None and len(pairs) > 1:
-        many(pairs)
-        return
-    for member_id, year in pairs:
-        tasks.enqueue_member_year(member_id, year)
+    """Record, in the caller's transaction, the member-years to settle (claims.events: the
+    settlement app's outbox handler queues them after the commit, grouped by year)."""
+    events.record_member_years_changed(pairs=pairs)
 
 
 def encounter_warnings(*, member: Member, kind: str, diagnosis_code: str, chronic_index=None) -> list[str]:
@@ -834,7 +824,7 @@ def encounter_warnings(*, member: Member, kind: str, diagnosis_code: str, chroni
     if member.insured is not True:
         state = "未参加" if member.insured is False else "参保情况未知，可能未参加"
         warnings.append(f"{member.name}{state}城乡居民基本医疗保险，结算时基本医保不予报销，请核实参保情况。")
-    if kind == "outpatient_chronic":
+    if kind == EncounterKind.OUTPATIENT_CHRONIC:
         if chronic_index is None:
             matches = selectors.match_diseases(diagnosis_code)
             chronic = any(d.group == "chronic" for d in matches)
@@ -1179,7 +1169,7 @@ def encounter_import(
             warnings.append(
                 RowError(row.row, encounter_rows.COL_ID, f"{member['name']}未登记参加基本医疗保险")
             )
-        if row.kind == "outpatient_chronic" and not (
+        if row.kind == EncounterKind.OUTPATIENT_CHRONIC and not (
             row.diagnosis_code and chronic_ids.intersection(chronic_index.match(row.diagnosis_code))
         ):
             warnings.append(

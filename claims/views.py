@@ -3,17 +3,25 @@
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.views import View
-from django.views.generic import DetailView, FormView, TemplateView
+from django.views.generic import FormView, TemplateView
 
 from core import views as imports
-from healthaid.views import FilteredListView, RoleRequiredMixin, xlsx_response
-from registry import roles
+from core.forms import show_domain_error
+from registry import pages, roles
 from registry.idnumber import mask_id_number
+from registry.pages import (
+    ObjectMixin,
+    RoleRequiredMixin,
+    ScopedDetailView,
+    ScopedListView,
+    xlsx_response,
+)
+from registry.selectors import households_for
 
 from . import filtersets, resources, selectors, services
 from .forms import (
@@ -41,78 +49,10 @@ def _mask(rows, attr="member"):
     return rows
 
 
-class ServiceFormView(RoleRequiredMixin, FormView):
-    """A form whose ``save(form)`` calls a service: a ``ClaimsError`` goes back onto the form
-    (on its field when the form has it), warnings returned by the service become messages."""
+class ServiceFormView(pages.ServiceFormView):
+    """registry.pages.ServiceFormView with claims' form template."""
 
-    write_required = True
     template_name = "claims/form.html"
-    title = ""
-    success_message = "已保存。"
-    cancel_url = None
-
-    def save(self, form):
-        raise NotImplementedError
-
-    def form_valid(self, form):
-        try:
-            result = self.save(form)
-        except services.ClaimsError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-            return self.form_invalid(form)
-        warnings = result[1] if isinstance(result, tuple) else []
-        messages.success(self.request, self.success_message)
-        for warning in warnings:
-            messages.warning(self.request, warning)
-        return HttpResponseRedirect(self.get_success_url())
-
-    def get_form_kwargs(self):
-        kwargs = super().get_form_kwargs()
-        kwargs.update(self.extra_form_kwargs())
-        return kwargs
-
-    def extra_form_kwargs(self):
-        return {}
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.update(title=self.title, cancel_url=self.cancel_url or self.request.GET.get("next") or "")
-        return context
-
-
-class Scoped:
-    """``selector`` (a function of the user) gives the queryset, so township scoping stays in
-    selectors.py; ``ordering`` orders lists."""
-
-    selector = None
-    ordering = None
-
-    def get_queryset(self):
-        queryset = type(self).selector(self.request.user)
-        return queryset.order_by(*self.ordering) if self.ordering else queryset
-
-
-class ScopedListView(Scoped, FilteredListView):
-    pass
-
-
-class ScopedDetailView(Scoped, RoleRequiredMixin, DetailView):
-    pass
-
-
-class ObjectMixin:
-    """Loads ``self.object`` from ``queryset_for(user)``, by default the ``selector`` (404
-    outside the user's scope)."""
-
-    selector = None
-
-    def queryset_for(self, user):
-        return type(self).selector(user)
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and "pk" in kwargs:
-            self.object = get_object_or_404(self.queryset_for(request.user), pk=kwargs["pk"])
-        return super().dispatch(request, *args, **kwargs)
 
 
 # --- reference data -------------------------------------------------------------------------------
@@ -159,12 +99,12 @@ class ReferenceFormView(ObjectMixin, ServiceFormView):
         return self.model.objects.all()
 
     def extra_form_kwargs(self):
-        return {"instance": getattr(self, "object", None)}
+        return {"instance": self.object}
 
     def save(self, form):
         values = {name: form.cleaned_data[name] for name in form.Meta.fields}
         return services.reference_save(
-            user=self.request.user, model=self.model, values=values, instance=getattr(self, "object", None)
+            user=self.request.user, model=self.model, values=values, instance=self.object
         )
 
     def get_success_url(self):
@@ -173,7 +113,7 @@ class ReferenceFormView(ObjectMixin, ServiceFormView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         verbose = self.model._meta.verbose_name
-        obj = getattr(self, "object", None)
+        obj = self.object
         context.update(
             title=f"修改{verbose}：{obj}" if obj else f"新增{verbose}",
             object=obj,
@@ -229,7 +169,10 @@ class EncounterListView(ScopedListView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["rows"] = _mask(list(context["object_list"]))
-        selectors.mark_settled(context["rows"])
+        states = selectors.settlement_states(context["rows"])
+        for row in context["rows"]:
+            row.settlement_state = states[row.pk]
+            row.settlement_badge = selectors.SettlementState.BADGES[states[row.pk]]
         return context
 
 
@@ -557,11 +500,11 @@ class TeamFormView(ObjectMixin, ServiceFormView):
     selector = selectors.teams_for
 
     def extra_form_kwargs(self):
-        return {"user": self.request.user, "instance": getattr(self, "object", None)}
+        return {"user": self.request.user, "instance": self.object}
 
     def save(self, form):
         data = {name: form.cleaned_data[name] for name in form.Meta.fields}
-        if getattr(self, "object", None):
+        if self.object:
             self.team = services.team_update(user=self.request.user, team=self.object, changes=data)
         else:
             self.team = services.team_create(user=self.request.user, **data)
@@ -572,7 +515,7 @@ class TeamFormView(ObjectMixin, ServiceFormView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        obj = getattr(self, "object", None)
+        obj = self.object
         context.update(
             title=f"修改团队：{obj}" if obj else "新建家庭医生团队", cancel_url=reverse("claims:team_list")
         )
@@ -691,8 +634,6 @@ class ContractCreateView(ServiceFormView):
     form_class = ContractForm
 
     def dispatch(self, request, *args, **kwargs):
-        from registry.selectors import households_for
-
         if request.user.is_authenticated:
             self.household = get_object_or_404(households_for(request.user), pk=kwargs["household"])
         return super().dispatch(request, *args, **kwargs)
@@ -795,7 +736,7 @@ class SignVillageView(RoleRequiredMixin, FormView):
                 user=self.request.user, dry_run=not confirm, **form.cleaned_data
             )
         except services.ClaimsError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            show_domain_error(form, exc)
             return self.form_invalid(form)
         if not confirm:
             return self.render_to_response(self.get_context_data(form=form, preview=report))

@@ -1,3 +1,7 @@
+"""The shared kernel every app builds on: the outbox by which a lower app causes work in a
+higher one, the one domain error, bulk inserts, the retry policy of tasks, the ``any_of``
+lookup, the system actor and the demo loader. It imports no other app of the project."""
+
 from django.apps import AppConfig
 
 
@@ -7,4 +11,7 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import imports  # noqa: F401  registers the outbox handler that starts import jobs
+        from . import (
+            imports,  # noqa: F401  registers the outbox handler that starts import jobs
+            lookups,  # noqa: F401  (registers field__any_of on every field)
+        )

@@ -5,7 +5,8 @@ importing it, and that work must survive a broker outage. So the lower app recor
 (``outbox_record(topic=…, key=…)``) in the transaction that changes the data; the higher app
 registers a handler for the topic (``register_handler`` in its ``AppConfig.ready``). After the
 commit a dispatch task is queued; if the broker is down the request still succeeds and the
-entry waits for the sweeper (beat every minute; ``manage.py outbox_dispatch`` by hand).
+entry waits for the sweeper (beat every minute; ``manage.py outbox_dispatch`` by hand, or
+``manage.py settle_pending`` for settlement's topics).
 
 A handler receives a list of pending entries of its topic and must be idempotent: an entry
 is marked done only after its handler returned, so a crash means it runs again.
@@ -86,7 +87,9 @@ def kick(topic: str) -> None:
     from .tasks import outbox_dispatch_task  # tasks imports this module
 
     try:
-        outbox_dispatch_task.apply_async((topic,), retry=False)
+        # No retry of the publish, no result to subscribe to: with the broker down this fails
+        # at once (the broker's connect and socket time-outs bound it, see settings).
+        outbox_dispatch_task.apply_async((topic,), retry=False, ignore_result=True)
     except Exception:  # the broker is down or slow: the sweeper will find the entries
         log.warning("outbox: could not queue dispatch of %s; the sweeper will", topic, exc_info=True)
 

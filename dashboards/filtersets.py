@@ -2,14 +2,14 @@
 
 import django_filters
 
-from claims.filtersets import _place_filters
+from claims.filtersets import place_filters
 from registry.models import Member, PovertyStatus
 
 
 def place_filterset(model, place: str):
     """A FilterSet with 乡镇 and 行政村 filters for ``model``, whose village is at ``place``
     (e.g. ``"member__household__village"``); the choices are scoped to the user."""
-    township, village = _place_filters(place)
+    township, village = place_filters(place)
     meta = type("Meta", (), {"model": model, "fields": ["township", "village"]})
     return type(
         f"{model.__name__}PlaceFilterSet",

@@ -17,8 +17,10 @@ from django.utils import timezone
 
 from claims.codes import FIRST_FOLLOWUP_DAYS, IN_COUNTY_LEVELS
 from claims.models import Contract, Encounter, FollowUp, IllnessRecord
+from claims.selectors import illnesses_for
 from registry import facts, roles
 from registry.models import Household, Member, Township, Village
+from registry.selectors import households_for, members_for
 from settlement.models import Settlement, SettlementLine
 
 from . import definitions
@@ -418,26 +420,14 @@ def board(
 # --- the lists behind the figures (live) -----------------------------------------------------------
 
 
-def _place(queryset, path: str, *, township=None, village=None):
-    if village is not None:
-        queryset = queryset.filter(**{f"{path}": village})
-    elif township is not None:
-        queryset = queryset.filter(**{f"{path}__township": township})
-    return queryset
-
-
 def uninsured_members(user):
     """Members not counted as insured: 否 and 未知 alike."""
-    from registry.selectors import members_for
-
     return members_for(user).exclude(insured=True).order_by("household__number", "id")
 
 
 def unsigned_households(user, period: Period, *, on: datetime.date | None = None):
     """Households that count for 签约率 without a contract in force on the period's measuring
     day (nothing for a period that has not begun)."""
-    from registry.selectors import households_for
-
     month = period.last_month_measured(on or today())
     if month is None:
         return Household.objects.none()
@@ -735,8 +725,6 @@ class SurveyRow:
 
 def survey_members(user):
     """Members with at least one illness record (one survey row each)."""
-    from registry.selectors import members_for
-
     has_illness = IllnessRecord.objects.filter(member=OuterRef("pk"))
     return (
         members_for(user)
@@ -828,8 +816,6 @@ ILLNESS_STATES = {
 def illnesses_in_period(user, period: Period, state: str = "all"):
     """Illness records diagnosed in the period (救治率's denominator), or those of them in a
     state of ILLNESS_STATES."""
-    from claims.selectors import illnesses_for
-
     queryset = illnesses_for(user).filter(diagnosed_on__gte=period.start, diagnosed_on__lte=period.end)
     statuses = ILLNESS_STATES[state]
     if statuses:

@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from claims.codes import FIRST_FOLLOWUP_DAYS, IN_COUNTY_LEVELS
 from claims.models import Encounter, IllnessRecord
+from core.errors import DomainError
 from registry import facts, roles
-from registry.models import Household, Member, Village
+from registry.models import Household, Member, PovertyStatus, Village
 from settlement.models import Settlement, SettlementLine
 
 from . import definitions, selectors
@@ -46,14 +47,8 @@ from .models import (
 ProgressCallback = Callable[[str, int, int], None]
 
 
-class DashboardError(Exception):
-    """A refused dashboard operation."""
-
-    def __init__(self, message: str, *, field: str | None = None, code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.code = code
+class DashboardError(DomainError):
+    """A refused dashboard operation (core.errors.DomainError: message, field, code)."""
 
 
 # --- aggregates --------------------------------------------------------------------------------
@@ -109,9 +104,9 @@ def _refresh_registry(village_ids) -> int:
         .values("village_id")
         .annotate(
             households=Count("id"),
-            households_poor=Count("id", filter=Q(poverty_status="poor")),
-            households_lifted=Count("id", filter=Q(poverty_status="lifted")),
-            households_monitored=Count("id", filter=Q(poverty_status="monitored")),
+            households_poor=Count("id", filter=Q(poverty_status=PovertyStatus.POOR)),
+            households_lifted=Count("id", filter=Q(poverty_status=PovertyStatus.LIFTED)),
+            households_monitored=Count("id", filter=Q(poverty_status=PovertyStatus.MONITORED)),
         )
     )
     members = (

@@ -17,8 +17,9 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from core.export import describe_filters
-from healthaid.views import RoleRequiredMixin, export_list, page_filters
+from core.forms import show_domain_error
 from registry import roles
+from registry.pages import RoleRequiredMixin, export_list, page_filters
 from registry.selectors import townships_for, villages_for
 
 from . import reports, selectors, services, tasks
@@ -327,7 +328,7 @@ class TargetsView(DashboardMixin, TemplateView):
             try:
                 services.targets_update(user=request.user, values=form.cleaned_data)
             except services.DashboardError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                show_domain_error(form, exc)
             else:
                 messages.success(request, "考核目标已保存。")
                 return redirect("dashboards:targets")

@@ -180,10 +180,18 @@ CACHES = {
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the task to be redelivered
 # Redis redelivers a dead worker's unacknowledged tasks once they are this old (seconds): it
 # must exceed the longest task. Tests that kill a worker lower it.
+# A broker that is down must not hold a web request: the after-commit kick of the outbox
+# (core/outbox.py) gives up within about a second (connect) and the sweeper does the work
+# later. socket_timeout bounds a command on a connection the broker dropped silently; it
+# exceeds kombu's 1 s BRPOP wait, so an idle worker's poll is not cut short.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
     "unacked_restore_interval": int(os.environ.get("CELERY_RESTORE_INTERVAL", "10")),
+    "socket_connect_timeout": 1,
+    "socket_timeout": 5,
 }
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 1
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # Redis restarting (tests/faults): a worker keeps trying to reconnect, at start-up too (a worker
 # started before Redis waits for it instead of exiting)...
@@ -198,7 +206,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 # Dashboard aggregates are rebuilt every 10 minutes (dashboards/services.aggregates_refresh);
-# the outbox is swept every minute (core/outbox.py: work a broker outage left pending).
+# the outbox is swept every minute (core/outbox.py: work a broker outage left pending), and
+# contracts are expired daily.
 CELERY_BEAT_SCHEDULE = {
     "dashboards-refresh": {"task": "dashboards.tasks.refresh_aggregates", "schedule": 600.0},
     "outbox-sweep": {"task": "core.tasks.outbox_dispatch_task", "schedule": 60.0},
@@ -226,6 +235,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # A service's DomainError → 400 (409 for a conflict), one body shape (core/api.py).
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "healthaid API",

@@ -1,7 +1,9 @@
 from django.apps import AppConfig
 
+from core.demo import DemoLoading
 
-class RegistryConfig(AppConfig):
+
+class RegistryConfig(DemoLoading, AppConfig):
     name = "registry"
     verbose_name = "建档立卡"
 
@@ -18,3 +20,8 @@ class RegistryConfig(AppConfig):
             services.RosterReport,
             options=["create_areas"],
         )
+
+    def demo_load(self, demo):
+        from .demo_load import demo_load  # models are not ready when the AppConfig is imported
+
+        demo_load(demo)

@@ -7,6 +7,6 @@ def role(request):
     return {
         "user_role": current,
         "user_can_write": roles.can_write(user),
-        "user_is_county": current == "county",
+        "user_is_county": roles.is_county(user),
         "user_township_id": roles.township_id_of(user) if current else None,
     }

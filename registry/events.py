@@ -10,6 +10,10 @@ import datetime
 
 from core.outbox import outbox_record
 
+# Fields of the registry a settlement depends on: the engine's member facts and enrolment.
+# A change of any other field (a phone number, an address) records nothing.
+SETTLEMENT_FACTS = frozenset({"poverty_status", "aid_category", "insured"})
+
 # Payload: {"member_ids": [int] | None, "household_id": int | None, "effective_from": "YYYY-MM-DD" | None}
 # effective_from None means "all of the member's encounters" (a correction of a fact that
 # has no date); otherwise only encounters on or after it can change.

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.generic import FormView
 
-from healthaid.views import RoleRequiredMixin
+from registry.pages import RoleRequiredMixin
 
 from . import fact_forms, fact_services, selectors
 from .services import RegistryError

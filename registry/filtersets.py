@@ -17,13 +17,13 @@ from .models import (
 )
 
 
-def _townships(request):
+def township_choices(request):
     if request is None:
         return Township.objects.none()
     return roles.scope(Township.objects.all(), request.user, "id")
 
 
-def _villages(request):
+def village_choices(request):
     if request is None:
         return Village.objects.none()
     return roles.scope(Village.objects.select_related("township"), request.user, "township_id")
@@ -32,9 +32,9 @@ def _villages(request):
 class HouseholdFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(label="搜索", method="search", help_text="户编号、户主或成员姓名、证件号码")
     township = django_filters.ModelChoiceFilter(
-        label="乡镇", field_name="village__township", queryset=_townships
+        label="乡镇", field_name="village__township", queryset=township_choices
     )
-    village = django_filters.ModelChoiceFilter(label="行政村", queryset=_villages)
+    village = django_filters.ModelChoiceFilter(label="行政村", queryset=village_choices)
     poverty_status = django_filters.ChoiceFilter(label="脱贫状态", choices=PovertyStatus.choices)
     attribute = django_filters.ChoiceFilter(label="贫困户属性", choices=HouseholdAttribute.choices)
     main_cause = django_filters.ChoiceFilter(label="主要致贫原因", choices=MainCause.choices)
@@ -54,10 +54,10 @@ class HouseholdFilterSet(django_filters.FilterSet):
 class MemberFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(label="搜索", method="search", help_text="姓名、证件号码或户编号")
     township = django_filters.ModelChoiceFilter(
-        label="乡镇", field_name="household__village__township", queryset=_townships
+        label="乡镇", field_name="household__village__township", queryset=township_choices
     )
     village = django_filters.ModelChoiceFilter(
-        label="行政村", field_name="household__village", queryset=_villages
+        label="行政村", field_name="household__village", queryset=village_choices
     )
     poverty_status = django_filters.ChoiceFilter(
         label="脱贫状态", field_name="household__poverty_status", choices=PovertyStatus.choices

@@ -37,15 +37,15 @@ def household_history(household):
     """The household's recorded versions, newest first, each with the fields that changed
     from the version before: ``[(record, [(label, old, new), …]), …]``."""
     records = list(household.history.select_related("history_user").order_by("-history_date", "-history_id"))
-    return _with_changes(records, Household)
+    return with_changes(records, Household)
 
 
 def member_history(member):
     records = list(member.history.select_related("history_user").order_by("-history_date", "-history_id"))
-    return _with_changes(records, Member)
+    return with_changes(records, Member)
 
 
-def _with_changes(records, model):
+def with_changes(records, model):
     """Each record with its changes from the one before, in Chinese: field labels (many-to-many
     fields too), choice labels, 是/否, and the related records' names."""
     fields = {f.name: f for f in [*model._meta.fields, *model._meta.many_to_many]}

@@ -15,25 +15,20 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
+from core import bulk
+from core.errors import DomainError
 from core.imports import import_job_confirm, import_job_create, import_job_run
-from healthaid import bulk
 
-from . import codes, roles, roster
+from . import codes, events, roles, roster
 from .idnumber import IdNumberError, validate_id_number
 from .models import Household, Member, RosterImport, Township, Village
 
 ProgressCallback = Callable[[str, int, int], None]
 
 
-class RegistryError(Exception):
-    """A refused registry operation. ``field`` names the form field when there is one;
-    ``code`` lets callers tell a version conflict (``"conflict"``) from bad input."""
-
-    def __init__(self, message: str, *, field: str | None = None, code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.code = code
+class RegistryError(DomainError):
+    """A refused registry operation (core.errors.DomainError: message, field, code —
+    ``"conflict"`` for a version conflict)."""
 
 
 # --- households and members edited by hand ------------------------------------------------
@@ -126,9 +121,8 @@ def household_update(
         from .fact_services import record_edited_facts  # a fact edited here is dated today
 
         record_edited_facts(user=user, obj=current, changed=changed, reason=current._change_reason)
-        from settlement.tasks import enqueue_registry_change  # re-settles if a fact it uses changed
-
-        enqueue_registry_change(changed=changed, household_id=current.pk)
+        if events.SETTLEMENT_FACTS.intersection(changed):  # settlement re-settles the member-years
+            events.record_member_facts_changed(household_id=current.pk)
     return current
 
 
@@ -218,9 +212,8 @@ def member_update(*, user, member: Member, version: int, changes: dict, reason: 
         from .fact_services import record_edited_facts  # a fact edited here is dated today
 
         record_edited_facts(user=user, obj=current, changed=changed, reason=current._change_reason)
-        from settlement.tasks import enqueue_registry_change  # re-settles if a fact it uses changed
-
-        enqueue_registry_change(changed=changed, member_id=current.pk)
+        if events.SETTLEMENT_FACTS.intersection(changed):  # settlement re-settles the member-years
+            events.record_member_facts_changed(member_ids=[current.pk])
     return current
 
 

@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from core.imports import import_job_execute
-from healthaid.celery import RETRIED
+from core.retry import RETRIED
 
 
 @shared_task(bind=True, **RETRIED)

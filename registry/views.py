@@ -2,19 +2,19 @@
 
 from django.contrib import messages
 from django.db.models import Count
-from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from core import views as imports
-from healthaid.views import FilteredListView, RoleRequiredMixin, xlsx_response
+from core.forms import show_domain_error
 
 from . import facts, roles, selectors, services
 from .filtersets import HouseholdFilterSet, MemberFilterSet
 from .forms import HouseholdForm, MemberCreateForm, MemberForm, RosterUploadForm
 from .idnumber import mask_id_number
+from .pages import FilteredListView, ObjectMixin, RoleRequiredMixin, ServiceFormView, xlsx_response
 from .resources import HouseholdResource, MemberResource
 
 
@@ -56,51 +56,16 @@ class HouseholdDetailView(RoleRequiredMixin, DetailView):
         return context
 
 
-class VersionedUpdateView(RoleRequiredMixin, FormView):
-    """Edit a record through a service that refuses saving over a newer version."""
-
-    write_required = True
-    form_class = None
-    service = None
-
-    def get_object(self):
-        raise NotImplementedError
-
-    def get_form_kwargs(self):
-        self.object = self.get_object()
-        kwargs = super().get_form_kwargs()
-        kwargs["instance"] = self.object
-        return kwargs
-
-    def form_valid(self, form):
-        try:
-            self.save(form)
-        except services.RegistryError as exc:
-            if exc.code == "conflict":
-                form.add_error(None, exc.message)
-            else:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-            return self.form_invalid(form)
-        messages.success(self.request, "已保存。")
-        return HttpResponseRedirect(self.get_success_url())
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["object"] = self.object
-        return context
-
-
-class HouseholdUpdateView(VersionedUpdateView):
+class HouseholdUpdateView(ObjectMixin, ServiceFormView):
     template_name = "registry/household_form.html"
     form_class = HouseholdForm
+    selector = selectors.households_for
 
-    def get_object(self):
-        return get_object_or_404(selectors.households_for(self.request.user), pk=self.kwargs["pk"])
+    def form_instance(self):
+        return self.object
 
-    def get_form_kwargs(self):
-        kwargs = super().get_form_kwargs()
-        kwargs["user"] = self.request.user
-        return kwargs
+    def extra_form_kwargs(self):
+        return {"user": self.request.user}
 
     def save(self, form):
         services.household_update(
@@ -150,12 +115,13 @@ class MemberDetailView(RoleRequiredMixin, DetailView):
         return context
 
 
-class MemberUpdateView(VersionedUpdateView):
+class MemberUpdateView(ObjectMixin, ServiceFormView):
     template_name = "registry/member_form.html"
     form_class = MemberForm
+    selector = selectors.members_for
 
-    def get_object(self):
-        return get_object_or_404(selectors.members_for(self.request.user), pk=self.kwargs["pk"])
+    def form_instance(self):
+        return self.object
 
     def save(self, form):
         services.member_update(
@@ -184,7 +150,7 @@ class MemberCreateView(RoleRequiredMixin, FormView):
                 user=self.request.user, household=self.household, **form.cleaned_data
             )
         except services.RegistryError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            show_domain_error(form, exc)
             return self.form_invalid(form)
         messages.success(self.request, f"已添加成员 {self.member.name}。")
         return redirect("registry:household_detail", pk=self.household.pk)

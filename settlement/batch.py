@@ -28,7 +28,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from claims.models import Encounter
-from healthaid import bulk
+from core import bulk
 from registry import facts
 
 from . import engine
@@ -81,7 +81,7 @@ def members_in(field: str, member_ids) -> dict:
     and between the smallest and the largest id. The bounds are what the planner can estimate
     (an array looks like a handful of rows to it): with them it reads a chunk's members — a
     slice of the sorted ids — through the member index instead of scanning the whole table.
-    ``any_of`` (``healthaid.lookups``: ``= ANY(ids)``, hashed by PostgreSQL) rather than
+    ``any_of`` (``core.lookups``: ``= ANY(ids)``, hashed by PostgreSQL) rather than
     ``IN (SELECT unnest(…))``: with the table's statistics stale after a year's COPY, the
     sub-select was planned as a nested loop that re-scanned 5,000 ids per settlement line of
     a simulation's stored side (2.9 s instead of 45 ms for one chunk)."""

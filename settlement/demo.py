@@ -1,5 +1,5 @@
 """The demo county's settlement (``make run``): the demo policy, active, and every demo
-encounter settled. Called by ``load_demo`` after the claims demo:
+encounter settled. Called by ``load_demo`` (``SettlementConfig.demo_load``) after the claims demo:
 ``load_demo_settlement(user=county_user)``. Safe to run again: a stored policy is left alone
 and settling again writes nothing.
 

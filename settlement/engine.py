@@ -28,6 +28,9 @@ import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from claims import codes as _claims_codes
+from registry import codes as _registry_codes
+
 __all__ = [
     "PolicyError",
     "ClaimsError",
@@ -65,10 +68,14 @@ __all__ = [
 # 1. Vocabularies and errors
 # --------------------------------------------------------------------------------------------
 
+# Institution levels and aid categories are the code tables' (one list each, Django-free);
+# kinds keep the contract's order (its error messages list them so) and poverty statuses add
+# the contract's "none" to the registry's three. tests/settlement/test_engine.py checks that
+# they agree with claims.codes and registry.codes.
 KINDS = ("inpatient", "outpatient_chronic", "outpatient")
-LEVELS = ("village", "township", "county", "city", "province", "out_of_province")
+LEVELS = tuple(code for code, _label in _claims_codes.INSTITUTION_LEVELS)
 POVERTY_STATUSES = ("poor", "monitored", "lifted", "none")
-AID_CATEGORIES = ("tekun", "orphan", "dibao", "dibao_edge", "none")
+AID_CATEGORIES = tuple(code for code, _label, _aliases in _registry_codes.AID_CATEGORIES)
 # 医保目录类别 of an item on an itemised bill, and the categories of cost (费用类别).
 ITEM_CLASSES = ("A", "B", "C")
 ITEM_CATEGORIES = (

@@ -9,7 +9,7 @@ from django import forms
 from django.db.models import Q
 
 from claims.models import Institution
-from registry.filtersets import _townships, _villages
+from registry.filtersets import township_choices, village_choices
 from registry.forms import BootstrapMixin
 
 from .filtersets import SettlementFilterSet
@@ -23,10 +23,10 @@ class SettlementPageFilterSet(SettlementFilterSet):
 
     q = django_filters.CharFilter(label="患者", method="search", help_text="姓名、证件号码或户编号")
     township = django_filters.ModelChoiceFilter(
-        label="乡镇", field_name="member__household__village__township", queryset=_townships
+        label="乡镇", field_name="member__household__village__township", queryset=township_choices
     )
     village = django_filters.ModelChoiceFilter(
-        label="行政村", field_name="member__household__village", queryset=_villages
+        label="行政村", field_name="member__household__village", queryset=village_choices
     )
     institution = django_filters.ModelChoiceFilter(
         label="医疗机构", queryset=Institution.objects.order_by("name")

@@ -33,6 +33,8 @@ class PolicyStatus(models.TextChoices):
 class Policy(models.Model):
     """A county's yearly policy document (settlement-contract.md); one active per year."""
 
+    Status = PolicyStatus  # for templates: ``policy.status == policy.Status.ACTIVE``
+
     code = models.CharField("政策编码", max_length=64, unique=True)
     name = models.CharField("政策名称", max_length=200)
     year = models.PositiveIntegerField("年度")
@@ -151,32 +153,8 @@ class Settlement(models.Model):
         db_index=False,
     )
     # Denormalised from the encounter (immutable here) so a member's year and the ledger are
-    # read without joins.
-    #
-    # member, institution, policy and run have no database FOREIGN KEY constraint
-    # (db_constraint=False; Django still protects / nulls them on delete). Checking them cost
-    # the batch four index probes and row locks per settlement at commit — most of a year's run. Their integrity comes from the one code
-    # path that writes settlements (batch.settle_members): member and institution are copied
-    # from the encounter row read in the same transaction, whose own FOREIGN KEYs hold them
-    # (this row's encounter is checked by the triggers above); the policy is the year's active one, read in the
-    # same transaction (policies are never deleted: runs and settlements PROTECT them); the run
-    # is the one whose chunk row the transaction holds locked.
-    #
-    # Indexes (each costs the batch an insertion per settlement): member and policy have no
-    # index of their own. Every read by member goes through ``settlement_member_year``
-    # (member, year) — current or not, with or without a year; reads by policy are the API's
-    # filter by policy code (a policy's settlements are a large share of a year: a sequential
-    # scan is the plan anyway) and Django's PROTECT check when a policy is deleted (policies
-    # are never deleted: their runs and settlements keep them). encounter is read through the
-    # one-current-per-encounter constraint's index, (encounter, 0 when current else id): it
-    # leads with the encounter, so it also serves a clinic's look-up of an encounter's whole
-    # settlement history (API ``ref``), and one index fewer is one insertion fewer per row.
-    # institution and run have none since migration 0008 (each cost a year's batch ~70 ms and
-    # ~8 MB of WAL per 100,000 settlements, and all rows of a run share one run id): reads by
-    # institution go through ``settlement_current_ledger`` (year, institution) — the ledger,
-    # and lists, which show current settlements unless asked otherwise (its rows of every year
-    # are a small share of the table); the one reader by run, the re-settlement list, goes
-    # through (member, year) with the run's chunk members.
+    # read without joins. No FOREIGN KEY constraints and few indexes, for the batch's speed: why,
+    # and what keeps them right, in docs/settlement.md ("Settlement rows: constraints and indexes").
     member = models.ForeignKey(
         Member,
         on_delete=models.PROTECT,

@@ -3,6 +3,7 @@ dashboards) and the batch runs. Township scoping goes through ``roles.scope``.""
 
 from __future__ import annotations
 
+import datetime
 from collections import defaultdict
 from decimal import Decimal
 
@@ -14,7 +15,15 @@ from registry import facts, roles
 from registry.idnumber import mask_id_number
 
 from . import batch, explain
-from .models import FundTransfer, Policy, Settlement, SettlementLine, SettlementProblem, SettlementRun
+from .models import (
+    FundTransfer,
+    Policy,
+    PolicyStatus,
+    Settlement,
+    SettlementLine,
+    SettlementProblem,
+    SettlementRun,
+)
 
 MEMBER_TOWNSHIP = "member__household__village__township_id"
 _ZERO = Decimal("0.00")
@@ -69,9 +78,14 @@ def member_cost_totals(member_ids) -> dict[int, dict[str, Decimal]]:
     return out
 
 
-def member_years_with_encounters(*, member_ids=None, household_id=None) -> set[tuple[int, int]]:
-    """(member id, year) of the current encounters of some members or of a household."""
+def member_years_with_encounters(
+    *, member_ids=None, household_id=None, since: datetime.date | None = None
+) -> set[tuple[int, int]]:
+    """(member id, year) of the current encounters of some members or of a household, those
+    of service date ``since`` or later when it is given."""
     encounters = Encounter.objects.filter(is_current=True)
+    if since is not None:
+        encounters = encounters.filter(service_date__gte=since)
     if member_ids is not None:
         encounters = encounters.filter(member_id__in=list(member_ids))
     if household_id is not None:
@@ -473,7 +487,7 @@ def transfers(*, year: int, fund: str | None = None, institution=None):
 
 
 def draft_policies():
-    return Policy.objects.filter(status="draft").order_by("-year", "code")
+    return Policy.objects.filter(status=PolicyStatus.DRAFT).order_by("-year", "code")
 
 
 def statement(settlement: Settlement) -> dict:

@@ -18,9 +18,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from claims.models import Institution
+from core.errors import DomainError
 from registry import roles
 
-from . import batch, engine
+from . import batch, engine, events, selectors
 from .batch import SettleResult
 from .models import FundTransfer, Policy, PolicyStatus, SettlementRun, SettlementRunChunk
 
@@ -43,17 +44,17 @@ __all__ = [
 ]
 
 
-class SettlementError(Exception):
-    """A refused settlement operation. ``errors``: ``"path: message"`` per bad field (policy
-    documents, claims); ``source``: which input they are paths into (``"policy"`` or
-    ``"claims"``); ``code``: ``"conflict"`` for a state that forbids the change."""
+class SettlementError(DomainError):
+    """A refused settlement operation (core.errors.DomainError: message, field, code —
+    ``"conflict"`` for a state that forbids the change; ``errors``: ``"path: message"`` per bad
+    field of a policy document or claims). ``source``: which input those paths are into
+    (``"policy"`` or ``"claims"``)."""
 
-    def __init__(self, message: str, *, errors=None, source: str = "", code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.errors = list(errors or [])
+    def __init__(
+        self, message: str, field: str | None = None, code: str | None = None, *, errors=None, source=""
+    ):
+        super().__init__(message, field, code, errors=errors)
         self.source = source
-        self.code = code
 
 
 def _save(obj, user, reason: str) -> None:
@@ -267,7 +268,7 @@ def settlement_run_start(
 ) -> SettlementRun:
     """Queue a batch run over ``year``: settle or re-settle it with its active policy, or
     simulate ``policy`` (typically a draft) against what is stored. The run is executed by
-    Celery after the transaction commits (``tasks.start_run``); with ``enqueue=False`` the
+    Celery after the transaction commits (recorded in the outbox: ``handlers.run_started``); with ``enqueue=False`` the
     caller executes it (``settlement_run_execute``)."""
     roles.require_county(user)
     if kind not in SettlementRun.Kind.values:
@@ -285,15 +286,11 @@ def settlement_run_start(
             )
     run = SettlementRun.objects.create(kind=kind, year=year, policy=policy, started_by=user)
     if enqueue:
-        from . import tasks
-
-        tasks.enqueue_run(run.pk)
+        events.record_run_started(run_id=run.pk)
     return run
 
 
 def _run_members(run: SettlementRun) -> list[int]:
-    from . import selectors
-
     return selectors.member_ids_to_settle(run.year, stored_too=run.kind != SettlementRun.Kind.SIMULATE)
 
 
@@ -371,8 +368,6 @@ def settlement_run_chunk(*, run_id: int, index: int, task_id: str = "") -> bool:
         if chunk.done or run.status != SettlementRun.Status.RUNNING:
             return False
         if run.kind == SettlementRun.Kind.SIMULATE:
-            from . import selectors
-
             threshold, _ = _simulation_threshold(run)
             if not chunk.member_ids:
                 partial = {"stored": selectors.year_outcome(run.year, threshold=threshold).to_json()}
@@ -404,8 +399,6 @@ def settlement_run_chunk(*, run_id: int, index: int, task_id: str = "") -> bool:
 def _finish(run: SettlementRun) -> None:
     partials = [p for p in run.chunks.values_list("result", flat=True) if p is not None]
     if run.kind == SettlementRun.Kind.SIMULATE:
-        from . import selectors
-
         draft, stored = batch.Outcome(), None
         threshold, active = _simulation_threshold(run)
         for partial in partials:

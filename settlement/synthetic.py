@@ -3,7 +3,7 @@
 ``store_county_year`` takes the claims-JSON shape of ``benchmarks/bench_engine.generate_county_year``
 (members keyed by a string, encounters with level/designated instead of an institution) and
 writes townships, villages, one household per member, members, institutions and encounters
-with COPY (``healthaid.bulk``), so 100,000 encounters load in seconds. It returns the members
+with COPY (``core.bulk``), so 100,000 encounters load in seconds. It returns the members
 as the registry will present them to the engine (a ``none`` poverty status becomes
 ``lifted``: the registry has only 建档立卡 households), so a pure-engine run over the same
 input can be compared with what the database path stores.
@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from claims.models import Encounter, Institution
-from healthaid import bulk
+from core import bulk
 from registry.idnumber import make_id_number
 from registry.models import Household, Member, Township, Village
 

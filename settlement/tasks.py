@@ -6,15 +6,13 @@ only what changed; a run's chunk records its completion in the same transaction 
 settlements."""
 
 from celery import shared_task
-from django.conf import settings
-from django.db import transaction
 
-from healthaid.celery import RETRIED, TRANSIENT_ERRORS
+from core.retry import RETRIED, TRANSIENT_ERRORS
 
-from . import selectors, services
+from . import services
 
-# Fields of the registry that change a settlement: the engine's member facts and enrolment.
-SETTLEMENT_FACTS = frozenset({"poverty_status", "aid_category", "insured"})
+# Queued by the outbox handlers (handlers.py), never imported by services.py: services record
+# in the outbox what must be queued, so the dependency runs one way (tasks → services).
 
 
 @shared_task(bind=True, **RETRIED)
@@ -51,61 +49,3 @@ def run_chunk(self, run_id: int, index: int) -> bool:
         # Anything else will fail again: stop the run rather than leave it running for ever.
         services.settlement_run_fail(run_id=run_id, error=f"分片{index}: {exc!r}")
         raise
-
-
-class _MemberYears:
-    """The member-years queued by one transaction, sent when it commits: grouped by year, in
-    tasks of up to ``SETTLEMENT_CHUNK_MEMBERS`` members, so an import that touches 20,000
-    member-years queues a dozen tasks, not 20,000."""
-
-    def __init__(self):
-        self.pairs = set()
-
-    def __call__(self):
-        by_year = {}
-        for member_id, year in self.pairs:
-            by_year.setdefault(year, []).append(member_id)
-        size = settings.SETTLEMENT_CHUNK_MEMBERS
-        for year, member_ids in sorted(by_year.items()):
-            member_ids.sort()
-            for start in range(0, len(member_ids), size):
-                chunk = member_ids[start : start + size]
-                if len(chunk) == 1:
-                    settle_member_year_task.delay(chunk[0], year)
-                else:
-                    settle_member_years_task.delay(chunk, year)
-
-
-def enqueue_member_year(member_id: int, year: int) -> None:
-    """Queue (after commit) the settlement of one member's encounters of one year. Calls
-    within one transaction are gathered into one batch (see ``_MemberYears``)."""
-    connection = transaction.get_connection()
-    if connection.in_atomic_block:
-        # The batch this transaction already queued, if any (a rolled-back savepoint drops
-        # its callbacks from this list, so a batch found here will run at commit).
-        for _, callback, _ in connection.run_on_commit:
-            if isinstance(callback, _MemberYears):
-                callback.pairs.add((member_id, year))
-                return
-    batch = _MemberYears()
-    batch.pairs.add((member_id, year))
-    transaction.on_commit(batch)
-
-
-def enqueue_run(run_id: int) -> None:
-    transaction.on_commit(lambda: start_run.delay(run_id))
-
-
-def enqueue_registry_change(
-    *, changed, member_id: int | None = None, household_id: int | None = None
-) -> None:
-    """Called by the registry's services after a member or household was saved: when a fact
-    the settlement depends on changed (``SETTLEMENT_FACTS``), queue the member-years that
-    have encounters."""
-    if not SETTLEMENT_FACTS.intersection(changed):
-        return
-    member_ids = [member_id] if member_id is not None else None
-    for member, year in sorted(
-        selectors.member_years_with_encounters(member_ids=member_ids, household_id=household_id)
-    ):
-        enqueue_member_year(member, year)

@@ -6,7 +6,6 @@ import datetime
 import json
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,9 +14,9 @@ from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
 from core.export import describe_filters
-from healthaid.views import FilteredListView, RoleRequiredMixin, export_list
 from registry import roles
 from registry.idnumber import mask_id_number
+from registry.pages import FilteredListView, RoleRequiredMixin, ServiceFormView, export_list
 
 from . import resources, selectors, services
 from .forms import (
@@ -40,15 +39,6 @@ def _stamp():
 def _default_year():
     years = selectors.settlement_years()
     return years[0] if years else datetime.date.today().year
-
-
-class CountyWideMixin(RoleRequiredMixin):
-    """County staff and supervisors: the county-wide money pages (a township clinic → 403)."""
-
-    def dispatch(self, request, *args, **kwargs):
-        if roles.township_id_of(request.user) is not None:
-            raise PermissionDenied("此页面为全县资金数据，仅限县级工作人员和督查领导查看。")
-        return super().dispatch(request, *args, **kwargs)
 
 
 # --- policies -----------------------------------------------------------------------------------
@@ -276,8 +266,9 @@ LEDGER_COLUMNS = [
 ]
 
 
-class LedgerView(CountyWideMixin, View):
+class LedgerView(RoleRequiredMixin, View):
     template_name = "settlement/ledger.html"
+    county_wide = True  # county staff and supervisors: a township clinic → 403
 
     def filters(self):
         year = self.request.GET.get("year") or self.request.POST.get("year") or _default_year()
@@ -543,15 +534,14 @@ class RunProgressView(RunMixin, View):
         return JsonResponse({"percent": percent, "stage": stage, "done": finished, "redirect": None})
 
 
-class SimulationView(RoleRequiredMixin, FormView):
+class SimulationView(ServiceFormView):
     county_required = True
     template_name = "settlement/simulation.html"
     form_class = SimulationForm
+    success_message = ""
 
-    def get_form_kwargs(self):
-        kwargs = super().get_form_kwargs()
-        kwargs["policies"] = selectors.draft_policies()
-        return kwargs
+    def extra_form_kwargs(self):
+        return {"policies": selectors.draft_policies()}
 
     def get_initial(self):
         return {"year": _default_year(), "policy": self.request.GET.get("policy")}
@@ -561,15 +551,14 @@ class SimulationView(RoleRequiredMixin, FormView):
         context["runs"] = selectors.runs().filter(kind=SettlementRun.Kind.SIMULATE)[:10]
         return context
 
-    def form_valid(self, form):
-        try:
-            run = services.settlement_run_start(
-                user=self.request.user,
-                kind=SettlementRun.Kind.SIMULATE,
-                year=form.cleaned_data["year"],
-                policy=form.cleaned_data["policy"],
-            )
-        except services.SettlementError as exc:
-            form.add_error(None, exc.message)
-            return self.form_invalid(form)
-        return redirect("settlement:run_detail", pk=run.pk)
+    def save(self, form):
+        self.run = services.settlement_run_start(
+            user=self.request.user,
+            kind=SettlementRun.Kind.SIMULATE,
+            year=form.cleaned_data["year"],
+            policy=form.cleaned_data["policy"],
+        )
+        return self.run
+
+    def get_success_url(self):
+        return reverse("settlement:run_detail", args=[self.run.pk])

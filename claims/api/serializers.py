@@ -194,6 +194,9 @@ class EncounterSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.Mode
     scoped_fields = {"member": selectors.members_for}
     version = VersionField()
     warnings = serializers.SerializerMethodField(help_text="录入或修改后需要核实的提示（不影响保存）。")
+    settlement_state = serializers.SerializerMethodField(
+        help_text="结算状态：已结算、结算排队中（已登记待结算，等待后台处理）、待结算、已被更正。"
+    )
 
     class Meta:
         model = Encounter
@@ -218,6 +221,7 @@ class EncounterSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.Mode
             "is_current",
             "version",
             "warnings",
+            "settlement_state",
         ]
         read_only_fields = ["service_date", "supersedes", "is_current"]
         extra_kwargs = {
@@ -226,6 +230,14 @@ class EncounterSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.Mode
 
     def get_warnings(self, obj) -> list[str]:
         return getattr(obj, "_warnings", [])
+
+    def get_settlement_state(self, obj) -> str:
+        # One look-up for the whole page of a list (the parent's instances), not one per row.
+        states = self.context.setdefault("settlement_states", {})
+        if obj.pk not in states:
+            page = self.parent.instance if isinstance(self.parent, serializers.ListSerializer) else None
+            states.update(selectors.settlement_states(list(page) if page is not None else [obj]))
+        return states[obj.pk]
 
 
 class CorrectionSerializer(EncounterSerializer):

@@ -1,29 +1,19 @@
 """Claims API (/api/v1/claims/…). Querysets come from selectors (township scoping); writes go
-through services, whose ClaimsError becomes a 400 (409 for a version conflict or an edit of a
+through services, whose ClaimsError (a core.errors.DomainError) becomes, through
+core.api.exception_handler, a 400 (409 for a version conflict or an edit of a
 settled encounter, which is corrected through ``POST encounters/{id}/correct/`` instead)."""
 
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
 from .. import filtersets, selectors, services
 from ..models import Disease, Institution, ServicePackage
 from . import serializers as s
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-
-
-def raise_api_error(exc: services.ClaimsError):
-    if exc.code in ("conflict", "settled", "superseded"):
-        raise Conflict(exc.message)
-    raise ValidationError({exc.field or "non_field_errors": [exc.message]})
 
 
 class ServiceViewSet(
@@ -49,20 +39,14 @@ class ServiceViewSet(
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("version", None)
-        try:
-            serializer.instance = self.create_service(data)
-        except services.ClaimsError as exc:
-            raise_api_error(exc)
+        serializer.instance = self.create_service(data)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         version = data.pop("version", None)
         if self.versioned and version is None:
             raise ValidationError({"version": ["修改时必须提交版本号（version）。"]})
-        try:
-            serializer.instance = self.update_service(serializer.instance, data, version)
-        except services.ClaimsError as exc:
-            raise_api_error(exc)
+        serializer.instance = self.update_service(serializer.instance, data, version)
 
 
 class ReferenceViewSet(ServiceViewSet):
@@ -213,14 +197,11 @@ class EncounterViewSet(ServiceViewSet):
         data.pop("ref", None)
         if version is None:
             raise ValidationError({"version": ["更正时必须提交版本号（version）。"]})
-        try:
-            corrected = _with_warnings(
-                services.encounter_correct(
-                    user=request.user, encounter=encounter, version=version, changes=data, reason=reason
-                )
+        corrected = _with_warnings(
+            services.encounter_correct(
+                user=request.user, encounter=encounter, version=version, changes=data, reason=reason
             )
-        except services.ClaimsError as exc:
-            raise_api_error(exc)
+        )
         return Response(
             s.EncounterSerializer(corrected, context=self.get_serializer_context()).data,
             status=status.HTTP_201_CREATED,

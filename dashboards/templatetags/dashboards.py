@@ -25,8 +25,3 @@ def cell(value, kind="text"):
     if kind == "date" and isinstance(value, datetime.date):
         return value.strftime("%Y-%m-%d")
     return value
-
-
-@register.filter
-def getitem(mapping, key):
-    return mapping.get(key) if mapping else None

@@ -13,8 +13,6 @@ from rest_framework.response import Response
 
 from .. import fact_services, selectors
 from ..models import Enrollment, HouseholdStatusPeriod, MemberAidPeriod, PovertyStatus
-from ..services import RegistryError
-from .viewsets import raise_api_error
 
 
 class _RecordedBy(serializers.Serializer):
@@ -121,10 +119,8 @@ class _MemberFacts(generics.ListCreateAPIView):
         parent = self.parent()  # 404 before anything else for another township's record
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            obj, created = self.record(parent, dict(serializer.validated_data))
-        except RegistryError as exc:
-            raise_api_error(exc)
+        # A RegistryError becomes a 400/409 in core.api.exception_handler.
+        obj, created = self.record(parent, dict(serializer.validated_data))
         return Response(
             self.get_serializer(obj).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )

@@ -1,26 +1,16 @@
 """Registry API (/api/v1/registry/…). Querysets come from selectors (township scoping);
-writes go through services, whose RegistryError becomes a 400 (409 for a version conflict)."""
+writes go through services, whose RegistryError (a core.errors.DomainError) becomes a 400, or a 409
+for a version conflict, through core.api.exception_handler."""
 
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework import mixins, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
 from .. import selectors, services
 from ..filtersets import HouseholdFilterSet, MemberFilterSet
 from .serializers import HouseholdSerializer, MemberSerializer, TownshipSerializer, VillageSerializer
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-
-
-def raise_api_error(exc: services.RegistryError):
-    if exc.code == "conflict":
-        raise Conflict(exc.message)
-    raise ValidationError({exc.field or "non_field_errors": [exc.message]})
 
 
 class TownshipViewSet(viewsets.ReadOnlyModelViewSet):
@@ -57,10 +47,7 @@ class HouseholdViewSet(
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("version", None)
-        try:
-            serializer.instance = services.household_create(user=self.request.user, **data)
-        except services.RegistryError as exc:
-            raise_api_error(exc)
+        serializer.instance = services.household_create(user=self.request.user, **data)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
@@ -68,12 +55,9 @@ class HouseholdViewSet(
         if version is None:
             raise ValidationError({"version": ["修改时必须提交版本号（version）。"]})
         data.pop("number", None)
-        try:
-            serializer.instance = services.household_update(
-                user=self.request.user, household=serializer.instance, version=version, changes=data
-            )
-        except services.RegistryError as exc:
-            raise_api_error(exc)
+        serializer.instance = services.household_update(
+            user=self.request.user, household=serializer.instance, version=version, changes=data
+        )
 
     def update(self, request, *args, **kwargs):
         response = super().update(request, *args, **kwargs)
@@ -105,10 +89,7 @@ class MemberViewSet(
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("version", None)
-        try:
-            serializer.instance = services.member_create(user=self.request.user, **data)
-        except services.RegistryError as exc:
-            raise_api_error(exc)
+        serializer.instance = services.member_create(user=self.request.user, **data)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
@@ -116,9 +97,6 @@ class MemberViewSet(
         if version is None:
             raise ValidationError({"version": ["修改时必须提交版本号（version）。"]})
         data.pop("household", None)
-        try:
-            serializer.instance = services.member_update(
-                user=self.request.user, member=serializer.instance, version=version, changes=data
-            )
-        except services.RegistryError as exc:
-            raise_api_error(exc)
+        serializer.instance = services.member_update(
+            user=self.request.user, member=serializer.instance, version=version, changes=data
+        )

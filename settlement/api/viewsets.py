@@ -2,7 +2,7 @@
 by every role and created (as drafts) by county staff; settlements are township-scoped
 (another township's settlement is a 404); the ledger is for county staff and supervisors.
 Errors of documents are ``{"errors": ["路径：说明", …]}`` (the engine's Chinese messages, each
-naming the field's path)."""
+naming the field's path; core.api.exception_handler)."""
 
 from decimal import Decimal
 
@@ -36,15 +36,6 @@ class CountyOrSupervisor(BasePermission):
 
     def has_permission(self, request, view):
         return roles.role_of(request.user) in (Role.COUNTY, Role.SUPERVISOR)
-
-
-def _error_response(exc: services.SettlementError, *, prefix: str = "") -> Response:
-    errors = [
-        error if not prefix or error.startswith((f"{prefix}:", f"{prefix}：")) else f"{prefix}.{error}"
-        for error in (exc.errors or [exc.message])
-    ]
-    code = status.HTTP_409_CONFLICT if exc.code == "conflict" else status.HTTP_400_BAD_REQUEST
-    return Response({"detail": exc.message, "errors": errors}, status=code)
 
 
 def _plain(value):
@@ -86,9 +77,12 @@ class PreviewView(APIView):
         try:
             results = services.settlement_preview(claims=claims, document=document, code=code)
         except services.SettlementError as exc:
-            return _error_response(
-                exc, prefix="policy" if exc.source == "policy" and document is not None else ""
-            )
+            if exc.source == "policy" and document is not None:
+                # Paths into the document sent as "policy": name them from the request body.
+                exc.errors = [
+                    e if e.startswith("policy:") else f"policy.{e}" for e in exc.errors or [exc.message]
+                ]
+            raise  # core.api.exception_handler
         return Response(results)
 
 
@@ -108,10 +102,7 @@ class PolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             return Response(
                 {"errors": ["policy：应是一个JSON对象 {…}（政策文件）"]}, status=status.HTTP_400_BAD_REQUEST
             )
-        try:
-            policy = services.policy_import(user=request.user, document=request.data)
-        except services.SettlementError as exc:
-            return _error_response(exc)
+        policy = services.policy_import(user=request.user, document=request.data)
         return Response(self.get_serializer(policy).data, status=status.HTTP_201_CREATED)
 
 

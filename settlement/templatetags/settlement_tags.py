@@ -8,6 +8,7 @@ from django import template
 
 from claims.codes import ENCOUNTER_KINDS, INSTITUTION_LEVELS
 from registry.codes import AID_CATEGORIES
+from settlement import selectors
 
 register = template.Library()
 
@@ -426,8 +427,6 @@ def policy_tiers(document):
 @register.inclusion_tag("settlement/_member_year_totals.html", takes_context=True)
 def member_year_totals(context, member):
     """Where ``member`` stands this year (``?year=`` switches), per tier of the year's policy."""
-    from settlement import selectors
-
     request = context.get("request")
     year = datetime.date.today().year
     raw = request.GET.get("year", "") if request is not None else ""
@@ -447,8 +446,6 @@ def member_year_totals(context, member):
 @register.inclusion_tag("settlement/_encounter_settlement.html", takes_context=True)
 def encounter_settlement(context, encounter):
     """The encounter's current settlement (link to its statement) or why it is not settled."""
-    from settlement import selectors
-
     settlement = selectors.current_settlement_of(encounter)
     return {
         "settlement": settlement,

@@ -88,21 +88,24 @@ def in_2025(monkeypatch):
 
 @pytest.fixture
 def settlement_spy(monkeypatch):
-    """Stands in for the settlement app: ``settled`` holds the ids of settled encounters,
-    ``queued`` records every (member id, year) queued for settlement."""
+    """Stands in for the settlement app: ``settled`` holds the ids of settled encounters (what
+    settlement answers claims through claims/ports.py), ``queued`` records every (member id,
+    year) claims records for settlement (claims.events, the outbox)."""
+    import claims.events
     import settlement.selectors
-    import settlement.tasks
 
     spy = SimpleNamespace(settled=set(), queued=[])
     monkeypatch.setattr(
         settlement.selectors, "settled_encounter_ids", lambda ids: {pk for pk in ids if pk in spy.settled}
     )
-    monkeypatch.setattr(
-        settlement.tasks, "enqueue_member_year", lambda member_id, year: spy.queued.append((member_id, year))
-    )
-    monkeypatch.setattr(
-        settlement.tasks, "enqueue_member_years", lambda pairs: spy.queued.extend(pairs), raising=False
-    )
+    record = claims.events.record_member_years_changed
+
+    def recorded(*, pairs):
+        pairs = sorted(set(pairs))
+        spy.queued.extend(pairs)
+        record(pairs=pairs)
+
+    monkeypatch.setattr(claims.events, "record_member_years_changed", recorded)
     return spy
 
 

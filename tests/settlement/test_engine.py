@@ -1272,3 +1272,17 @@ def test_amounts_as_numbers_or_strings_agree():
     b = run(pol, [enc("a", "100.10")])
     c = run(pol, [enc("a", "100.1")])
     assert a == b == c and a[0]["payouts"]["t"] == "65.07"
+
+
+def test_the_engine_speaks_the_code_tables_vocabulary():
+    """One list per code table: the contract's kinds, levels and member facts are the ones
+    claims and the registry store (the registry has no "none" status: every registered
+    household is 建档立卡; the contract's "none" is for members outside it)."""
+    from claims import codes as claims_codes
+    from registry import codes as registry_codes
+    from settlement import engine
+
+    assert set(engine.KINDS) == {code for code, _ in claims_codes.ENCOUNTER_KINDS}
+    assert engine.LEVELS == tuple(code for code, _ in claims_codes.INSTITUTION_LEVELS)
+    assert engine.AID_CATEGORIES == tuple(code for code, *_ in registry_codes.AID_CATEGORIES)
+    assert set(engine.POVERTY_STATUSES) == {code for code, *_ in registry_codes.POVERTY_STATUSES} | {"none"}

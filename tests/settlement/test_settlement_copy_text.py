@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from healthaid import bulk
+from core import bulk
 from settlement.batch import LINE_CENTS, LINE_FIELDS
 from settlement.models import SettlementLine
 

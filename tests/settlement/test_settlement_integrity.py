@@ -8,7 +8,7 @@ serves look-ups by encounter) to its rule."""
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from healthaid import bulk
+from core import bulk
 from settlement import services
 from settlement.batch import SETTLEMENT_CENTS, SETTLEMENT_FIELDS
 from settlement.models import Settlement

@@ -13,10 +13,14 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 
+from claims import events as claims_events
 from claims import services as claims_services
+from claims.events import MEMBER_YEAR_CHANGED
+from core.models import OutboxEntry
 from registry import fact_services
 from registry import services as registry_services
-from settlement import engine, selectors, services
+from registry.events import MEMBER_FACTS_CHANGED
+from settlement import engine, handlers, selectors, services
 from settlement.demo import load_demo_settlement, policy_for_year
 from settlement.models import (
     FundTransfer,
@@ -223,15 +227,19 @@ def test_registry_status_change_resettles_that_household(
 ):
     settle_all(golden_world)
     household = golden_world.members["F"].household
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with handlers.watch() as queued, django_capture_on_commit_callbacks(execute=True) as callbacks:
         registry_services.household_update(
             user=county_user,
             household=household,
             version=household.version,
             changes={"poverty_status": "lifted"},
         )
-    assert len(callbacks) == 1  # one batch: F's member-years 2025 and 2026
-    assert callbacks[0].pairs == {(golden_world.members["F"].pk, 2025), (golden_world.members["F"].pk, 2026)}
+    assert len(callbacks) == 1  # one outbox kick at commit
+    entry = OutboxEntry.objects.get(topic=MEMBER_FACTS_CHANGED)
+    assert entry.payload["household_id"] == household.pk and entry.done_at is not None
+    # F's member-years 2025 and 2026, one task each
+    f = golden_world.members["F"].pk
+    assert queued == [("member_years", 2025, [f]), ("member_years", 2026, [f])]
     # The edit form has no date: the new status holds from today (dated facts), so F's stays,
     # all before today, keep the status of their day of care and their settlements.
     assert stored_outputs() == {case["ref"]: case for case in golden.expected}
@@ -262,13 +270,14 @@ def test_registry_status_change_resettles_that_household(
 def test_member_years_queued_in_one_transaction_go_as_one_batch(
     golden_world, policies, golden, settings, django_capture_on_commit_callbacks
 ):
-    from settlement import tasks
-
     settings.SETTLEMENT_CHUNK_MEMBERS = 4  # 2025: tasks of 4 and 2 members; 2026: one member
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with handlers.watch() as queued, django_capture_on_commit_callbacks(execute=True) as callbacks:
         for encounter in golden_world.encounters.values():
-            tasks.enqueue_member_year(encounter.member_id, encounter.service_date.year)
-    assert len(callbacks) == 1 and len(callbacks[0].pairs) == 7
+            claims_events.record_member_years_changed(
+                pairs=[(encounter.member_id, encounter.service_date.year)]
+            )
+    assert len(callbacks) == 1 and OutboxEntry.objects.filter(topic=MEMBER_YEAR_CHANGED).count() == 7
+    assert [(year, len(members)) for _, year, members in queued] == [(2025, 4), (2025, 2), (2026, 1)]
     assert stored_outputs() == {case["ref"]: case for case in golden.expected}
 
 

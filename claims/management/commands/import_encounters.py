@@ -3,8 +3,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from claims import services
+from core.actors import command_user
 from core.reader import SpreadsheetRefused, read_rows
-from registry.management.commands.import_roster import Command as RosterCommand
 
 
 class Command(BaseCommand):
@@ -15,10 +15,10 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="只预检，不写入")
         parser.add_argument("--skip-invalid", action="store_true", help="跳过有错误的行，导入其余各行")
         parser.add_argument("--json", action="store_true", help="以JSON输出结果")
-        parser.add_argument("--user", help="记录为操作人的用户名（默认：第一个县级管理员）")
+        parser.add_argument("--user", help="记录为操作人的用户名（默认：系统（命令行））")
 
     def handle(self, *args, **options):
-        user = RosterCommand._user(self, options.get("user"))
+        user = command_user(options.get("user"))
         try:
             rows = read_rows(options["file"])
         except SpreadsheetRefused as exc:

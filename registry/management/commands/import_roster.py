@@ -1,11 +1,10 @@
 import json
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from core.actors import command_user
 from core.reader import SpreadsheetRefused, read_rows
 from registry import services
-from registry.models import Role
 
 
 class Command(BaseCommand):
@@ -17,10 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("--skip-invalid", action="store_true", help="跳过有错误的户，导入其余各户")
         parser.add_argument("--create-areas", action="store_true", help="自动创建未知的乡镇和行政村")
         parser.add_argument("--json", action="store_true", help="以JSON输出结果")
-        parser.add_argument("--user", help="记录为操作人的用户名（默认：第一个县级管理员）")
+        parser.add_argument("--user", help="记录为操作人的用户名（默认：系统（命令行））")
 
     def handle(self, *args, **options):
-        user = self._user(options.get("user"))
+        user = command_user(options.get("user"))
         try:
             rows = read_rows(options["file"])
         except SpreadsheetRefused as exc:
@@ -39,21 +38,6 @@ class Command(BaseCommand):
             self._print(report)
         if report.refused:
             raise SystemExit(1)
-
-    def _user(self, username):
-        users = get_user_model().objects
-        if username:
-            try:
-                return users.get(username=username)
-            except users.model.DoesNotExist:
-                raise CommandError(f"用户「{username}」不存在。")
-        user = (
-            users.filter(is_superuser=True).order_by("id").first()
-            or users.filter(profile__role=Role.COUNTY).order_by("id").first()
-        )
-        if user is None:
-            raise CommandError("没有县级管理员账号：请先 createsuperuser，或用 --user 指定。")
-        return user
 
     def _print(self, report):
         out = self.stdout

@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.management.commands.import_roster import Command as RosterCommand
+from core.actors import command_user
 from settlement import services
+from settlement.models import PolicyStatus
 
 from ._common import error_lines, read_json
 
@@ -18,16 +19,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--replace", action="store_true", help="替换同编码的生效/停用政策（生效政策修改后重新结算该年度）"
         )
-        parser.add_argument("--user", help="记录为操作人的用户名（默认：第一个县级管理员）")
+        parser.add_argument("--user", help="记录为操作人的用户名（默认：系统（命令行））")
 
     def handle(self, *args, **options):
-        user = RosterCommand._user(self, options.get("user"))
+        user = command_user(options.get("user"))
         document = read_json(options["file"], "policy")
         try:
             policy = services.policy_import(
                 user=user,
                 document=document,
-                status="active" if options["activate"] else "draft",
+                status=PolicyStatus.ACTIVE if options["activate"] else PolicyStatus.DRAFT,
                 replace=options["replace"],
             )
         except services.SettlementError as exc:

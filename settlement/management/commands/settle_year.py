@@ -3,7 +3,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.management.commands.import_roster import Command as RosterCommand
+from core.actors import command_user
 from settlement import services
 from settlement.models import SettlementRun
 
@@ -20,10 +20,10 @@ class Command(BaseCommand):
         parser.add_argument("--wait", action="store_true", help="等待任务完成并输出结果")
         parser.add_argument("--inline", action="store_true", help="在本进程内执行，不经 Celery")
         parser.add_argument("--timeout", type=int, default=3600, help="--wait 最长等待秒数")
-        parser.add_argument("--user", help="记录为发起人的用户名（默认：第一个县级管理员）")
+        parser.add_argument("--user", help="记录为发起人的用户名（默认：系统（命令行））")
 
     def handle(self, *args, **options):
-        user = RosterCommand._user(self, options.get("user"))
+        user = command_user(options.get("user"))
         kind = SettlementRun.Kind.RESETTLE_YEAR if options["resettle"] else SettlementRun.Kind.SETTLE_YEAR
         if options["inline"]:
             run = self._start(user, kind, options["year"], enqueue=False)

@@ -1,4 +1,4 @@
-"""``field__any_of`` (healthaid/lookups.py): the batch's "these members" filter. Same rows as
+"""``field__any_of`` (core/lookups.py): the batch's "these members" filter. Same rows as
 ``__in``, on plain and foreign-key fields, with the ids sent as one parameter."""
 
 import pytest

@@ -4,7 +4,7 @@ Django's ``__in`` with a list sends one parameter per id (thousands, for a batch
 ``__in=RawSQL("SELECT unnest(%s)")`` is a sub-select the planner may turn into a nested loop
 re-scanning the ids per row when a table's statistics are stale. ``= ANY(array)`` is one
 parameter and one hashed filter (PostgreSQL 14+). Imported (so registered on every field)
-by ``settlement.apps``. SQLite (``make run``): ``IN (SELECT value FROM json_each(%s))``."""
+by ``core.apps``. SQLite (``make run``): ``IN (SELECT value FROM json_each(%s))``."""
 
 import json
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from healthaid import bulk
+from core import bulk
 from registry.models import Household, Member
 from tests.factories import HouseholdFactory, next_id_number
 
