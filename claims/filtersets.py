@@ -6,6 +6,7 @@ from django.db.models import Q
 from registry import roles
 from registry.filtersets import _townships, _villages
 from registry.models import Member
+from registry.selectors import id_number_q
 
 from .models import (
     Contract,
@@ -47,7 +48,7 @@ def _member_search(prefix=""):
             return queryset
         return queryset.filter(
             Q(**{f"{prefix}name__contains": value})
-            | Q(**{f"{prefix}id_number__startswith": value.upper()})
+            | id_number_q(getattr(self.request, "user", None), value, f"{prefix}id_number")
             | Q(**{f"{prefix}household__number__startswith": value})
         )
 

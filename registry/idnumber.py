@@ -20,6 +20,7 @@ __all__ = [
     "check_digit",
     "is_valid_id_number",
     "make_id_number",
+    "mask_birth_date",
     "mask_id_number",
     "normalize_id_number",
     "validate_id_number",
@@ -135,15 +136,25 @@ def is_valid_id_number(value: str, *, today: date | None = None) -> bool:
 
 
 def mask_id_number(number: str) -> str:
-    """``640221********123X``: the first 6 and last 4 characters, 8 asterisks between.
-    Anything that is not 18 characters long is masked entirely but for its last 4 characters
-    (if it has more than 4), so a malformed number never leaks in full."""
+    """``640***************3X``: the first 3 and the last 2 characters, 13 asterisks between.
+
+    The one masking function: every page, API field, export and history line that shows an ID
+    number to a role not allowed the full number goes through it (docs/security.md). It hides
+    the whole birth date (characters 7–14) and all but the region's province, so the number
+    cannot be rebuilt from the masked form plus the birth year shown beside it. Anything that
+    is not 18 characters long keeps only its last 2 characters (if it has more than 5), so a
+    malformed number never leaks in full either."""
     number = number or ""
     if len(number) == 18:
-        return number[:6] + "********" + number[14:]
-    if len(number) > 4:
-        return "*" * (len(number) - 4) + number[-4:]
+        return number[:3] + "*" * 13 + number[16:]
+    if len(number) > 5:
+        return "*" * (len(number) - 2) + number[-2:]
     return "*" * len(number)
+
+
+def mask_birth_date(birth: date | None) -> str:
+    """What is shown of a birth date beside a masked ID number: the year only (``1975年``)."""
+    return f"{birth.year}年" if birth else ""
 
 
 def make_id_number(region6: str, birth: date, seq3: int, sex: str | None = None) -> str:

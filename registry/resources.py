@@ -5,7 +5,7 @@ ID numbers are always masked in exports: a list leaves the building more easily 
 
 from import_export import fields, resources
 
-from .idnumber import mask_id_number
+from .idnumber import mask_birth_date, mask_id_number
 from .models import Household, Member
 
 
@@ -55,7 +55,7 @@ class MemberResource(resources.ModelResource):
     id_number = fields.Field(column_name="证件号码")
     relation = fields.Field(column_name="与户主关系")
     sex = fields.Field(column_name="性别")
-    birth_date = fields.Field(attribute="birth_date", column_name="出生日期")
+    birth_date = fields.Field(attribute="birth_date", column_name="出生年份")
     health_status = fields.Field(column_name="健康状况")
     insured = fields.Field(column_name="是否参保")
     aid_category = fields.Field(column_name="救助类别")
@@ -81,6 +81,10 @@ class MemberResource(resources.ModelResource):
 
     def dehydrate_id_number(self, obj):
         return mask_id_number(obj.id_number)
+
+    def dehydrate_birth_date(self, obj):
+        # Beside a masked ID number, the year only (docs/security.md).
+        return mask_birth_date(obj.birth_date)
 
     def dehydrate_relation(self, obj):
         return obj.get_relation_display()

@@ -13,7 +13,7 @@ from healthaid.views import FilteredListView, RoleRequiredMixin, xlsx_response
 from . import roles, selectors, services, tasks
 from .filtersets import HouseholdFilterSet, MemberFilterSet
 from .forms import HouseholdForm, MemberCreateForm, MemberForm, RosterUploadForm
-from .idnumber import mask_id_number
+from .idnumber import mask_birth_date, mask_id_number
 from .models import RosterImport
 from .resources import HouseholdResource, MemberResource
 
@@ -41,6 +41,7 @@ class HouseholdDetailView(RoleRequiredMixin, DetailView):
         members = list(household.members.order_by("id"))
         for member in members:
             member.masked_id = mask_id_number(member.id_number)
+            member.shown_birth = mask_birth_date(member.birth_date)
         history = selectors.household_history(household)
         context.update(
             members=members,
@@ -139,10 +140,11 @@ class MemberDetailView(RoleRequiredMixin, DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         member = self.object
-        full = roles.can_view_full_id(self.request.user)
+        user = self.request.user
         context.update(
-            shown_id=member.id_number if full else mask_id_number(member.id_number),
-            id_is_full=full,
+            shown_id=roles.shown_id_number(user, member.id_number),
+            shown_birth=roles.shown_birth_date(user, member.birth_date),
+            id_is_full=roles.can_view_full_id(user),
             history=selectors.member_history(member),
         )
         return context
@@ -154,6 +156,11 @@ class MemberUpdateView(VersionedUpdateView):
 
     def get_object(self):
         return get_object_or_404(selectors.members_for(self.request.user), pk=self.kwargs["pk"])
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["user"] = self.request.user
+        return kwargs
 
     def save(self, form):
         services.member_update(
