@@ -10,6 +10,7 @@ cheap: no regular expressions, birth dates cached, the check sum in one C call.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from operator import mul
 from typing import NamedTuple
@@ -22,6 +23,7 @@ __all__ = [
     "make_id_number",
     "mask_birth_date",
     "mask_id_number",
+    "mask_id_numbers_in_text",
     "normalize_id_number",
     "validate_id_number",
 ]
@@ -155,6 +157,21 @@ def mask_id_number(number: str) -> str:
 def mask_birth_date(birth: date | None) -> str:
     """What is shown of a birth date beside a masked ID number: the year only (``1975年``)."""
     return f"{birth.year}年" if birth else ""
+
+
+# A 15-digit (first-generation) or 18-character ID number standing alone in a text: not part of
+# a longer run of digits. URL-encoded spaces and separators around it do not matter.
+_ID_IN_TEXT = re.compile(
+    r"(?:(?<![0-9A-Za-z])|(?<=%[0-9A-Fa-f]{2}))(?:[0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9A-Za-z])"
+)
+
+
+def mask_id_numbers_in_text(text: str) -> str:
+    """``text`` with every ID number in it masked (for log lines: URLs carry typed searches).
+    15-digit numbers keep their last 2 characters only."""
+    if not text or not any(ch.isdigit() for ch in text):
+        return text
+    return _ID_IN_TEXT.sub(lambda m: mask_id_number(m.group(0)), text)
 
 
 def make_id_number(region6: str, birth: date, seq3: int, sex: str | None = None) -> str:
