@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "healthaid.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -307,6 +308,17 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["mask_id_numbers"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# A user refused this many times within the window for a duplicate ID number or encounter
+# reference (healthaid.ratelimit) is refused every further try until the window ends.
+EXISTENCE_PROBE_LIMIT = int(os.environ.get("EXISTENCE_PROBE_LIMIT", "10"))
+EXISTENCE_PROBE_WINDOW = int(os.environ.get("EXISTENCE_PROBE_WINDOW", "3600"))
+# Encounters whose admission lies further back than this many days are accepted with a warning.
+ENCOUNTER_OLD_ADMISSION_DAYS = int(os.environ.get("ENCOUNTER_OLD_ADMISSION_DAYS", "365"))
+
+# Years a query parameter may ask for (?year=…): anything else is a form error / 400, not a 500.
+YEAR_MIN = int(os.environ.get("YEAR_MIN", "2000"))
+YEAR_MAX = int(os.environ.get("YEAR_MAX", "2100"))
 
 # Batch settlement: at most this many members per Celery task (settle / re-settle a year;
 # simulate a policy). A run splits its members into equal chunks, as many as a multiple of

@@ -6,7 +6,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, Throttled, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
@@ -21,6 +21,8 @@ class Conflict(APIException):
 
 
 def raise_api_error(exc: services.ClaimsError):
+    if exc.code == "throttled":
+        raise Throttled(detail=exc.message)
     if exc.code in ("conflict", "settled", "superseded"):
         raise Conflict(exc.message)
     raise ValidationError({exc.field or "non_field_errors": [exc.message]})

@@ -4,7 +4,7 @@ writes go through services, whose RegistryError becomes a 400 (409 for a version
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, Throttled, ValidationError
 from rest_framework.filters import OrderingFilter
 
 from .. import selectors, services
@@ -18,6 +18,8 @@ class Conflict(APIException):
 
 
 def raise_api_error(exc: services.RegistryError):
+    if exc.code == "throttled":
+        raise Throttled(detail=exc.message)
     if exc.code == "conflict":
         raise Conflict(exc.message)
     raise ValidationError({exc.field or "non_field_errors": [exc.message]})
