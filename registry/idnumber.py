@@ -138,7 +138,7 @@ def is_valid_id_number(value: str, *, today: date | None = None) -> bool:
 
 
 def mask_id_number(number: str) -> str:
-    """``640***************3X``: the first 3 and the last 2 characters, 13 asterisks between.
+    """``640*************3X``: the first 3 and the last 2 characters, 13 asterisks between.
 
     The one masking function: every page, API field, export and history line that shows an ID
     number to a role not allowed the full number goes through it (docs/security.md). It hides
