@@ -3,9 +3,11 @@
 import django_filters
 from django.db.models import Q
 
+from core.filters import YearFilter
 from registry import roles
 from registry.filtersets import township_choices, village_choices
 from registry.models import Member
+from registry.selectors import id_number_q
 
 from .models import (
     Contract,
@@ -47,7 +49,7 @@ def _member_search(prefix=""):
             return queryset
         return queryset.filter(
             Q(**{f"{prefix}name__contains": value})
-            | Q(**{f"{prefix}id_number__startswith": value.upper()})
+            | id_number_q(getattr(self.request, "user", None), value, f"{prefix}id_number")
             | Q(**{f"{prefix}household__number__startswith": value})
         )
 
@@ -135,7 +137,7 @@ class IllnessFilterSet(_PersonFilterSet):
 
 
 class ScreeningFilterSet(_PersonFilterSet):
-    year = django_filters.NumberFilter(label="年度")
+    year = YearFilter(label="年度")
     round = django_filters.ChoiceFilter(label="轮次", choices=ScreeningRound.choices)
     checked = django_filters.BooleanFilter(label="已筛查")
     with_findings = django_filters.BooleanFilter(label="有筛查发现", method="filter_findings")
@@ -207,7 +209,7 @@ class EncounterFilterSet(_PersonFilterSet):
         label="机构级别", field_name="institution__level", choices=InstitutionLevel.choices
     )
     kind = django_filters.ChoiceFilter(label="就诊类型", choices=EncounterKind.choices)
-    year = django_filters.NumberFilter(label="年度", field_name="service_date", lookup_expr="year")
+    year = YearFilter(label="年度", field_name="service_date", lookup_expr="year")
     date_from = django_filters.DateFilter(label="结算日期从", field_name="service_date", lookup_expr="gte")
     date_to = django_filters.DateFilter(label="至", field_name="service_date", lookup_expr="lte")
     diagnosis = django_filters.CharFilter(

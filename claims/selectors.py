@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from registry import roles
 from registry.models import HealthStatus, Household, Member
-from registry.selectors import households_for, with_changes
+from registry.selectors import households_for, id_number_q, with_changes
 from registry.selectors import members_for as registry_members
 
 from . import codes, events, icd, ports
@@ -92,17 +92,14 @@ def members_for(user):
 
 
 def member_search(user, query: str, *, limit: int = 10):
-    """Members matching a name, an ID number (prefix) or a household number (prefix)."""
+    """Members matching a name, an ID number (prefix for county staff, the whole number for
+    other roles: ``registry.selectors.id_number_q``) or a household number (prefix)."""
     query = (query or "").strip()
     if not query:
         return Member.objects.none()
     return (
         members_for(user)
-        .filter(
-            Q(name__contains=query)
-            | Q(id_number__startswith=query.upper())
-            | Q(household__number__startswith=query)
-        )
+        .filter(Q(name__contains=query) | id_number_q(user, query) | Q(household__number__startswith=query))
         .order_by("household__number", "id")[:limit]
     )
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -25,6 +26,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from core import bulk
 from core.errors import DomainError
 from core.imports import import_job_confirm, import_job_create, import_job_run
+from core.ratelimit import probe_blocked, probe_counted
 from core.rows import RowError
 from registry import roles
 from registry.models import Household, Member, Village
@@ -866,6 +868,53 @@ def _encounter_values(values: dict) -> dict:
     return values
 
 
+DUPLICATE_REF_TOWNSHIP = "该就诊流水号无法使用，请核对流水号（或留空自动生成），或联系县级工作人员。"
+TOO_MANY_DUPLICATE_REFS = "就诊流水号被拒绝的次数过多，请稍后再试，或联系县级工作人员。"
+
+
+def _duplicate_ref(user, ref: str) -> ClaimsError:
+    """County staff are told the reference exists; a township clinic gets one message that does
+    not say whether (or in which township) it exists, and its refusals are counted."""
+    if roles.is_county(user):
+        return ClaimsError(f"就诊流水号「{ref}」已存在。", "ref")
+    probe_counted(user, "ref")
+    return ClaimsError(DUPLICATE_REF_TOWNSHIP, "ref")
+
+
+BIRTH_YEAR_PROBES = "该患者出生当年的就诊记录被拒绝的次数过多，请稍后再试，或联系县级工作人员。"
+
+
+def _check_member_dates(user, values: dict) -> None:
+    """An encounter cannot begin before the member was born (the registry keeps no exit or
+    death date, so there is no upper bound here beyond "not in the future"). The message does
+    not show the birth date: roles that see masked ID numbers see the birth year only, and
+    their refusals are counted (core.ratelimit) so that trying admission dates one by one
+    cannot find the birth date either."""
+    member, admission = values.get("member"), values.get("admission_date")
+    if member is None or admission is None:
+        return
+    masked = not roles.can_view_full_id(user)
+    if masked and admission.year == member.birth_date.year and probe_blocked(user, "birth_date"):
+        raise ClaimsError(BIRTH_YEAR_PROBES, "admission_date", code="throttled")
+    if admission < member.birth_date:
+        if masked:
+            probe_counted(user, "birth_date")
+        raise ClaimsError(
+            f"{encounter_rows.COL_ADMISSION}早于该患者的出生日期，不可能有这次就诊，请核对{encounter_rows.COL_ADMISSION}。",
+            "admission_date",
+        )
+
+
+def _old_admission_warnings(admission: datetime.date | None) -> list[str]:
+    days = settings.ENCOUNTER_OLD_ADMISSION_DAYS
+    if admission is None or (selectors.today() - admission).days <= days:
+        return []
+    return [
+        f"{encounter_rows.COL_ADMISSION}（{admission:%Y-%m-%d}）已超过{days}天，"
+        "请核实日期无误并确认属于补录（不影响保存）。"
+    ]
+
+
 def new_ref(day: datetime.date) -> str:
     """A reference for an encounter entered on a page: HA + date + 8 random hex digits."""
     return f"HA{day:%Y%m%d}-{secrets.token_hex(4).upper()}"
@@ -890,6 +939,8 @@ def encounter_create(
     """Enter a visit or stay; returns it with the warnings to show."""
     roles.require_write(user)
     _check_township(user, _member_township(member), "人员", "member")
+    if (ref or "").strip() and not roles.is_county(user) and probe_blocked(user, "ref"):
+        raise ClaimsError(TOO_MANY_DUPLICATE_REFS, "ref", code="throttled")
     values = _encounter_values(
         dict(
             member=member,
@@ -905,15 +956,23 @@ def encounter_create(
             referred=referred,
         )
     )
+    _check_member_dates(user, values)
     ref = (ref or "").strip() or new_ref(admission_date)
     with transaction.atomic():
         if Encounter.objects.filter(ref=ref).exists():
-            raise ClaimsError(f"就诊流水号「{ref}」已存在。", "ref")
+            raise _duplicate_ref(user, ref)
         encounter = Encounter(ref=ref, created_by=user, **values)
         encounter._change_reason, encounter._history_user = "录入", user
-        encounter.save()
+        try:
+            with transaction.atomic():
+                encounter.save()
+        except IntegrityError:  # the same reference saved concurrently
+            raise _duplicate_ref(user, ref) from None
         _enqueue([(member.pk, _service_year(values))])
-    return encounter, encounter_warnings(member=member, kind=kind, diagnosis_code=values["diagnosis_code"])
+    return encounter, [
+        *_old_admission_warnings(values["admission_date"]),
+        *encounter_warnings(member=member, kind=kind, diagnosis_code=values["diagnosis_code"]),
+    ]
 
 
 def _lock_current(user, encounter: Encounter, version: int) -> Encounter:
@@ -949,11 +1008,13 @@ def encounter_update(
         merged = {name: getattr(current, name) for name in ENCOUNTER_FIELDS}
         merged.update(changes)
         values = _encounter_values(merged)
+        _check_member_dates(user, values)
         if _apply(current, values, ENCOUNTER_FIELDS, user=user, reason=reason or "修改就诊记录"):
             _enqueue([before, (current.member_id, _service_year(values))])
-    return current, encounter_warnings(
-        member=current.member, kind=current.kind, diagnosis_code=current.diagnosis_code
-    )
+    return current, [
+        *_old_admission_warnings(current.admission_date),
+        *encounter_warnings(member=current.member, kind=current.kind, diagnosis_code=current.diagnosis_code),
+    ]
 
 
 def correction_ref(ref: str) -> str:
@@ -978,6 +1039,7 @@ def encounter_correct(
         merged = {name: getattr(current, name) for name in ENCOUNTER_FIELDS}
         merged.update(changes)
         values = _encounter_values(merged)
+        _check_member_dates(user, values)
         if all(values[name] == getattr(current, name) for name in ENCOUNTER_FIELDS):
             raise ClaimsError("更正内容与原记录相同。")
         ref = correction_ref(current.ref)
@@ -1004,9 +1066,12 @@ def encounter_correct(
                 (corrected.member_id, _service_year(values)),
             ]
         )
-    return corrected, encounter_warnings(
-        member=corrected.member, kind=corrected.kind, diagnosis_code=corrected.diagnosis_code
-    )
+    return corrected, [
+        *_old_admission_warnings(corrected.admission_date),
+        *encounter_warnings(
+            member=corrected.member, kind=corrected.kind, diagnosis_code=corrected.diagnosis_code
+        ),
+    ]
 
 
 # --- encounter import ---------------------------------------------------------------------------
@@ -1107,7 +1172,9 @@ def encounter_import(
     members = {}
     id_numbers = list({r.id_number for r in valid})
     for chunk in _chunks(id_numbers):
-        for values in Member.objects.filter(id_number__in=chunk).values("id", "id_number", "name", "insured"):
+        for values in Member.objects.filter(id_number__in=chunk).values(
+            "id", "id_number", "name", "insured", "birth_date"
+        ):
             members[values["id_number"]] = values
     institutions = {name: pk for pk, name in Institution.objects.values_list("id", "name")}
     existing = {}
@@ -1131,6 +1198,8 @@ def encounter_import(
             faults.append((encounter_rows.COL_ID, "该证件号码不在建档立卡名册中"))
         elif row.name and row.name != member["name"]:
             faults.append((encounter_rows.COL_NAME, f"与名册登记的姓名「{member['name']}」不符"))
+        if member is not None and row.admission_date < member["birth_date"]:
+            faults.append((encounter_rows.COL_ADMISSION, "早于该患者的出生日期，不可能有这次就诊"))
         institution_id = institutions.get(row.institution)
         if institution_id is None:
             faults.append(

@@ -1,7 +1,7 @@
 """The API's side of the domain error (settings ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``).
 
 A ``DomainError`` raised by a service anywhere under a view becomes one response shape:
-HTTP 409 for a conflict code, else 400, with the body
+HTTP 409 for a conflict code, 429 for a throttled one, else 400, with the body
 ``{"detail": message, "code": code, "errors": ["path: message", …], <field>: [message]}``
 (``<field>`` is the field concerned, ``non_field_errors`` when there is none). Views and
 viewsets call services and let the error through; they map nothing by hand."""
@@ -24,6 +24,11 @@ def domain_error_body(exc: DomainError) -> dict:
 
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        code = status.HTTP_409_CONFLICT if exc.is_conflict else status.HTTP_400_BAD_REQUEST
+        if exc.is_conflict:
+            code = status.HTTP_409_CONFLICT
+        elif exc.is_throttled:
+            code = status.HTTP_429_TOO_MANY_REQUESTS
+        else:
+            code = status.HTTP_400_BAD_REQUEST
         return Response(domain_error_body(exc), status=code)
     return drf_exception_handler(exc, context)

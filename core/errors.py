@@ -13,6 +13,8 @@ from __future__ import annotations
 
 # Codes that mean "the record's current state forbids this" (HTTP 409), not bad input (400).
 CONFLICT_CODES = frozenset({"conflict", "settled", "superseded"})
+# "Too many refusals of this kind lately" (core.ratelimit): HTTP 429.
+THROTTLED = "throttled"
 
 
 class DomainError(Exception):
@@ -27,6 +29,10 @@ class DomainError(Exception):
     @property
     def is_conflict(self) -> bool:
         return self.code in CONFLICT_CODES
+
+    @property
+    def is_throttled(self) -> bool:
+        return self.code == THROTTLED
 
     def __str__(self) -> str:
         return self.message

@@ -5,6 +5,7 @@ Production and CI: ``DATABASE_URL=postgres://…`` and ``REDIS_URL=redis://…``
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -41,6 +42,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "rest_framework.authtoken",
+    "axes",
+    "csp",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -55,6 +59,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "healthaid.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -64,7 +69,53 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "registry.middleware.LoginRequiredMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "healthaid.middleware.SecurityHeadersMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page (429).
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Passwords (docs/security.md): django-axes counts failed logins per account *and* address
+# (pages, admin and the API alike) and locks that pair after AXES_FAILURE_LIMIT failures for
+# AXES_COOLOFF_MINUTES; every attempt is kept (AccessAttempt / AccessFailureLog, visible to
+# county staff in 系统管理, where deleting the attempt unlocks the account).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The client address is the socket's: a header such as X-Forwarded-For is the client's to
+# forge (a guesser would rotate it). Behind a reverse proxy that sets it, name the header here.
+AXES_IPWARE_META_PRECEDENCE_ORDER = tuple(env_list("AXES_CLIENT_IP_HEADERS", "REMOTE_ADDR"))
+AXES_IPWARE_PROXY_COUNT = int(os.environ["AXES_PROXY_COUNT"]) if os.environ.get("AXES_PROXY_COUNT") else None
+
+# Content-Security-Policy (django-csp 4): scripts, styles, images, fonts and requests only from
+# our own origin; no inline script or style anywhere (templates load static/js files).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# healthaid.middleware.SecurityHeadersMiddleware adds these to every response.
+SECURE_REFERRER_POLICY = "same-origin"
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=(), "
+    "accelerometer=(), gyroscope=(), magnetometer=(), fullscreen=(self)"
+)
 
 ROOT_URLCONF = "healthaid.urls"
 WSGI_APPLICATION = "healthaid.wsgi.application"
@@ -222,10 +273,25 @@ CELERY_BEAT_SCHEDULE = {
 # Empty choices of list filters read 「全部」 (django-filter's default is "---------").
 FILTERS_EMPTY_CHOICE_LABEL = "全部"
 
+# The API: session (pages' own scripts) and token auth (Authorization: Token …; tokens made by
+# county staff in 系统管理). Basic auth sends the password with every request and lets a guesser
+# try passwords without the login page: development and tests only, never in production.
+API_BASIC_AUTH = env_bool("API_BASIC_AUTH", not PRODUCTION) and not PRODUCTION
+# Requests per user (or per address when not logged in); healthaid.throttling reads these at
+# each request, so a test can change them.
+API_THROTTLE_RATES = {
+    "anon": os.environ.get("API_THROTTLE_ANON", "60/minute"),
+    "user": os.environ.get("API_THROTTLE_USER", "1200/minute"),
+}
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+        *(["rest_framework.authentication.BasicAuthentication"] if API_BASIC_AUTH else []),
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "healthaid.throttling.AnonThrottle",
+        "healthaid.throttling.UserThrottle",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["registry.permissions.RolePermission"],
     "DEFAULT_FILTER_BACKENDS": [
@@ -260,9 +326,22 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # ID numbers typed into searches travel in URLs (?q=…): every log line has them masked.
+    "filters": {"mask_id_numbers": {"()": "healthaid.logfilters.MaskIdNumbers"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["mask_id_numbers"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# A user refused this many times within the window for a duplicate ID number or encounter
+# reference (core.ratelimit) is refused every further try until the window ends.
+EXISTENCE_PROBE_LIMIT = int(os.environ.get("EXISTENCE_PROBE_LIMIT", "10"))
+EXISTENCE_PROBE_WINDOW = int(os.environ.get("EXISTENCE_PROBE_WINDOW", "3600"))
+# Encounters whose admission lies further back than this many days are accepted with a warning.
+ENCOUNTER_OLD_ADMISSION_DAYS = int(os.environ.get("ENCOUNTER_OLD_ADMISSION_DAYS", "365"))
+
+# Years a query parameter may ask for (?year=…): anything else is a form error / 400, not a 500.
+YEAR_MIN = int(os.environ.get("YEAR_MIN", "2000"))
+YEAR_MAX = int(os.environ.get("YEAR_MAX", "2100"))
 
 # Batch settlement: at most this many members per Celery task (settle / re-settle a year;
 # simulate a policy). A run splits its members into equal chunks, as many as a multiple of

@@ -15,6 +15,7 @@ from .models import (
     Township,
     Village,
 )
+from .selectors import id_number_q
 
 
 def township_choices(request):
@@ -47,7 +48,9 @@ class HouseholdFilterSet(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        matching = Member.objects.filter(Q(name__contains=value) | Q(id_number__startswith=value.upper()))
+        matching = Member.objects.filter(
+            Q(name__contains=value) | id_number_q(getattr(self.request, "user", None), value)
+        )
         return queryset.filter(Q(number__startswith=value) | Q(pk__in=matching.values("household_id")))
 
 
@@ -76,6 +79,6 @@ class MemberFilterSet(django_filters.FilterSet):
             return queryset
         return queryset.filter(
             Q(name__contains=value)
-            | Q(id_number__startswith=value.upper())
+            | id_number_q(getattr(self.request, "user", None), value)
             | Q(household__number__startswith=value)
         )

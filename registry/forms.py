@@ -3,6 +3,7 @@
 from django import forms
 
 from . import roles
+from .idnumber import mask_id_number
 from .models import Household, Member, Village
 
 
@@ -61,6 +62,31 @@ class MemberForm(VersionedForm):
             "aid_category",
         ]
         widgets = {"insured": forms.NullBooleanSelect}
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A role that does not see full ID numbers does not get one in the form either: the
+        # field starts empty and an empty field keeps the number on record.
+        self.masked = not roles.can_view_full_id(user)
+        if self.masked:
+            field = self.fields["id_number"]
+            field.required = False
+            field.help_text = (
+                f"当前号码 {mask_id_number(self.instance.id_number)}（不显示完整号码）。"
+                "需要更正时输入完整的新号码，留空则不修改。"
+            )
+            self.initial["id_number"] = ""
+
+    def clean_id_number(self):
+        value = self.cleaned_data.get("id_number") or ""
+        if self.masked and not value.strip():
+            return self.instance.id_number
+        return value
+
+    def validate_unique(self):
+        # Uniqueness is the service's job: its message does not tell a township clinic that
+        # the number is registered in another township (docs/security.md).
+        pass
 
 
 class MemberCreateForm(BootstrapMixin, forms.ModelForm):

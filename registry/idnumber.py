@@ -10,6 +10,7 @@ cheap: no regular expressions, birth dates cached, the check sum in one C call.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from operator import mul
 from typing import NamedTuple
@@ -20,7 +21,9 @@ __all__ = [
     "check_digit",
     "is_valid_id_number",
     "make_id_number",
+    "mask_birth_date",
     "mask_id_number",
+    "mask_id_numbers_in_text",
     "normalize_id_number",
     "validate_id_number",
 ]
@@ -135,15 +138,40 @@ def is_valid_id_number(value: str, *, today: date | None = None) -> bool:
 
 
 def mask_id_number(number: str) -> str:
-    """``640221********123X``: the first 6 and last 4 characters, 8 asterisks between.
-    Anything that is not 18 characters long is masked entirely but for its last 4 characters
-    (if it has more than 4), so a malformed number never leaks in full."""
+    """``640*************3X``: the first 3 and the last 2 characters, 13 asterisks between.
+
+    The one masking function: every page, API field, export and history line that shows an ID
+    number to a role not allowed the full number goes through it (docs/security.md). It hides
+    the whole birth date (characters 7–14) and all but the region's province, so the number
+    cannot be rebuilt from the masked form plus the birth year shown beside it. Anything that
+    is not 18 characters long keeps only its last 2 characters (if it has more than 5), so a
+    malformed number never leaks in full either."""
     number = number or ""
     if len(number) == 18:
-        return number[:6] + "********" + number[14:]
-    if len(number) > 4:
-        return "*" * (len(number) - 4) + number[-4:]
+        return number[:3] + "*" * 13 + number[16:]
+    if len(number) > 5:
+        return "*" * (len(number) - 2) + number[-2:]
     return "*" * len(number)
+
+
+def mask_birth_date(birth: date | None) -> str:
+    """What is shown of a birth date beside a masked ID number: the year only (``1975年``)."""
+    return f"{birth.year}年" if birth else ""
+
+
+# A 15-digit (first-generation) or 18-character ID number standing alone in a text: not part of
+# a longer run of digits. URL-encoded spaces and separators around it do not matter.
+_ID_IN_TEXT = re.compile(
+    r"(?:(?<![0-9A-Za-z])|(?<=%[0-9A-Fa-f]{2}))(?:[0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9A-Za-z])"
+)
+
+
+def mask_id_numbers_in_text(text: str) -> str:
+    """``text`` with every ID number in it masked (for log lines: URLs carry typed searches).
+    15-digit numbers keep their last 2 characters only."""
+    if not text or not any(ch.isdigit() for ch in text):
+        return text
+    return _ID_IN_TEXT.sub(lambda m: mask_id_number(m.group(0)), text)
 
 
 def make_id_number(region6: str, birth: date, seq3: int, sex: str | None = None) -> str:

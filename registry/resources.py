@@ -6,7 +6,7 @@ ID numbers are always masked in exports: a list leaves the building more easily 
 
 from core.export import Sheet
 
-from .idnumber import mask_id_number
+from .idnumber import mask_birth_date, mask_id_number
 
 HouseholdResource = Sheet(
     [
@@ -32,7 +32,7 @@ MemberResource = Sheet(
         ("证件号码", lambda o: mask_id_number(o.id_number)),
         ("与户主关系", lambda o: o.get_relation_display()),
         ("性别", lambda o: o.get_sex_display()),
-        ("出生日期", "birth_date"),
+        ("出生年份", lambda o: mask_birth_date(o.birth_date)),  # beside a masked ID: the year only
         ("健康状况", lambda o: o.get_health_status_display()),
         ("是否参保", lambda o: {True: "是", False: "否"}.get(o.insured, "未知")),
         ("救助类别", lambda o: o.get_aid_category_display()),

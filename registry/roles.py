@@ -9,6 +9,7 @@ user asking for another township's record gets a 404, never a hint that it exist
 
 from django.core.exceptions import PermissionDenied
 
+from .idnumber import mask_birth_date, mask_id_number
 from .models import Role
 
 
@@ -41,8 +42,22 @@ def is_county(user):
 
 
 def can_view_full_id(user):
-    # Supervisors read reports; the full ID number is for the staff who serve the person.
-    return role_of(user) in (Role.COUNTY, Role.TOWNSHIP)
+    """Only county staff see full ID numbers, and only on a single person's record (page, edit
+    form, API record). Township clinics and supervisors see the masked number and the birth
+    year everywhere; a clinic may still find a person by typing the full number (search).
+    Lists and exports are masked for everybody (docs/security.md)."""
+    return role_of(user) == Role.COUNTY
+
+
+def shown_id_number(user, number: str) -> str:
+    """The ID number as ``user`` may see it on a single person's record."""
+    return number if can_view_full_id(user) else mask_id_number(number)
+
+
+def shown_birth_date(user, birth):
+    """The birth date as ``user`` may see it beside ``shown_id_number``: the date itself for
+    roles that see the full number, else the year only (``1975年``)."""
+    return birth if can_view_full_id(user) else mask_birth_date(birth)
 
 
 def scope(queryset, user, township_path):

@@ -3,10 +3,24 @@
 Everything a user can see passes through these functions, so township scoping is decided
 in one place (``roles.scope``)."""
 
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 
 from . import roles
+from .idnumber import normalize_id_number
 from .models import Household, Member, Township, Village
+
+
+def id_number_q(user, value: str, path: str = "id_number") -> Q:
+    """The ID-number part of a free-text search. County staff (who see full numbers) may type
+    the beginning of a number; every other role finds a person only by the whole number it
+    typed (18 characters, exact), so masked numbers cannot be rebuilt digit by digit through
+    prefix searches (docs/security.md)."""
+    value = normalize_id_number(value or "")
+    if roles.can_view_full_id(user):
+        return Q(**{f"{path}__startswith": value})
+    if len(value) == 18:
+        return Q(**{path: value})
+    return Q(pk__in=[])
 
 
 def townships_for(user):

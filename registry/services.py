@@ -11,13 +11,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from core import bulk
 from core.errors import DomainError
 from core.imports import import_job_confirm, import_job_create, import_job_run
+from core.ratelimit import probe_blocked, probe_counted
 
 from . import codes, events, roles, roster
 from .idnumber import IdNumberError, validate_id_number
@@ -90,7 +91,11 @@ def household_create(
             annual_income=annual_income,
         )
         household._change_reason = "新建"
-        household.save()
+        try:
+            with transaction.atomic():
+                household.save()
+        except IntegrityError:  # the same number saved concurrently
+            raise RegistryError(f"户编号「{number}」已存在。", field="number") from None
         from .fact_services import record_new_facts  # dated facts (docs/registry.md)
 
         record_new_facts(user=user, obj=household)
@@ -133,6 +138,39 @@ def _identity(id_number: str):
         raise RegistryError(f"证件号码{exc}", field="id_number") from exc
 
 
+DUPLICATE_ID_COUNTY = "该证件号码已登记在其他成员名下（证件号码全县唯一）。"
+# What a township clinic is told: the same whether the number is on record in its own township,
+# in another one, or was just taken by a concurrent save; it does not say where.
+DUPLICATE_ID_TOWNSHIP = "该证件号码无法在本乡镇登记，请核对号码，或联系县级工作人员。"
+TOO_MANY_DUPLICATES = "证件号码登记被拒绝的次数过多，请稍后再试，或联系县级工作人员。"
+
+
+def _check_probe_limit(user) -> None:
+    if not roles.is_county(user) and probe_blocked(user, "id_number"):
+        raise RegistryError(TOO_MANY_DUPLICATES, field="id_number", code="throttled")
+
+
+def _duplicate_id(user) -> RegistryError:
+    if roles.is_county(user):
+        return RegistryError(DUPLICATE_ID_COUNTY, field="id_number")
+    probe_counted(user, "id_number")
+    return RegistryError(DUPLICATE_ID_TOWNSHIP, field="id_number")
+
+
+def _save_member(user, member: Member) -> None:
+    """Save, turning a unique key taken by a concurrent save into the domain error."""
+    try:
+        with transaction.atomic():
+            member.save()
+    except IntegrityError:
+        if Member.objects.filter(id_number=member.id_number).exclude(pk=member.pk).exists():
+            raise _duplicate_id(user) from None
+        raise RegistryError(
+            "保存失败：与他人同时保存的内容冲突（例如同一户同时登记了两位户主），请重新打开页面后再试。",
+            code="conflict",
+        ) from None
+
+
 def _check_head(household: Household, relation: str, member_pk=None) -> None:
     if relation != "head":
         return
@@ -155,6 +193,7 @@ def member_create(
     aid_category: str | None = None,
 ) -> Member:
     roles.require_write(user)
+    _check_probe_limit(user)
     info = _identity(id_number)
     if not (name or "").strip():
         raise RegistryError("姓名必填。", field="name")
@@ -162,7 +201,7 @@ def member_create(
         aid_category = codes.DEFAULT_AID_CATEGORY_BY_ATTRIBUTE[household.attribute]
     with transaction.atomic():
         if Member.objects.filter(id_number=info.number).exists():
-            raise RegistryError("该证件号码已登记在其他成员名下（证件号码全县唯一）。", field="id_number")
+            raise _duplicate_id(user)
         _check_head(household, relation)
         member = Member(
             household=household,
@@ -178,7 +217,7 @@ def member_create(
             aid_category=aid_category,
         )
         member._change_reason = "新增成员"
-        member.save()
+        _save_member(user, member)
         from .fact_services import record_new_facts  # dated facts (docs/registry.md)
 
         record_new_facts(user=user, obj=member)
@@ -193,11 +232,12 @@ def member_update(*, user, member: Member, version: int, changes: dict, reason: 
     with transaction.atomic():
         current = Member.objects.select_for_update().select_related("household").get(pk=member.pk)
         _check_version(current, version, "成员")
-        if "id_number" in changes:
+        if "id_number" in changes and changes["id_number"] != current.id_number:
+            _check_probe_limit(user)
             info = _identity(changes["id_number"])
             changes = {**changes, "id_number": info.number}
             if Member.objects.filter(id_number=info.number).exclude(pk=current.pk).exists():
-                raise RegistryError("该证件号码已登记在其他成员名下（证件号码全县唯一）。", field="id_number")
+                raise _duplicate_id(user)
             current.sex, current.birth_date = info.sex, info.birth_date
         if "relation" in changes:
             _check_head(current.household, changes["relation"], member_pk=current.pk)
@@ -208,7 +248,7 @@ def member_update(*, user, member: Member, version: int, changes: dict, reason: 
             setattr(current, name, changes[name])
         current.version += 1
         current._change_reason = reason or "修改成员信息"
-        current.save()
+        _save_member(user, current)
         from .fact_services import record_edited_facts  # a fact edited here is dated today
 
         record_edited_facts(user=user, obj=current, changed=changed, reason=current._change_reason)

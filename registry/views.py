@@ -13,7 +13,7 @@ from core.forms import show_domain_error
 from . import facts, roles, selectors, services
 from .filtersets import HouseholdFilterSet, MemberFilterSet
 from .forms import HouseholdForm, MemberCreateForm, MemberForm, RosterUploadForm
-from .idnumber import mask_id_number
+from .idnumber import mask_birth_date, mask_id_number
 from .pages import FilteredListView, ObjectMixin, RoleRequiredMixin, ServiceFormView, xlsx_response
 from .resources import HouseholdResource, MemberResource
 
@@ -41,6 +41,7 @@ class HouseholdDetailView(RoleRequiredMixin, DetailView):
         members = list(household.members.order_by("id"))
         for member in members:
             member.masked_id = mask_id_number(member.id_number)
+            member.shown_birth = mask_birth_date(member.birth_date)
         history = selectors.household_history(household)
         context.update(
             members=members,
@@ -105,10 +106,11 @@ class MemberDetailView(RoleRequiredMixin, DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         member = self.object
-        full = roles.can_view_full_id(self.request.user)
+        user = self.request.user
         context.update(
-            shown_id=member.id_number if full else mask_id_number(member.id_number),
-            id_is_full=full,
+            shown_id=roles.shown_id_number(user, member.id_number),
+            shown_birth=roles.shown_birth_date(user, member.birth_date),
+            id_is_full=roles.can_view_full_id(user),
             history=selectors.member_history(member),
             **facts.member_fact_context(member),
         )
@@ -122,6 +124,11 @@ class MemberUpdateView(ObjectMixin, ServiceFormView):
 
     def form_instance(self):
         return self.object
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["user"] = self.request.user
+        return kwargs
 
     def save(self, form):
         services.member_update(

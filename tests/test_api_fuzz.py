@@ -33,6 +33,8 @@ def api_schema(db, settings, county_user, township_user, supervisor, areas):
     # PBKDF2 rounds) the passwords, not the API, took most of this test's minutes. The app
     # runs in this process, so it checks the cheap hashes set here.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Hundreds of requests per role: the API throttle (docs/security.md) is not under test here.
+    settings.API_THROTTLE_RATES = {"anon": None, "user": None}
     for user in (county_user, township_user, supervisor):
         user.set_password("test-pass-123")
         user.save(update_fields=["password"])
@@ -108,3 +110,28 @@ def test_no_server_error_for_any_role(api_schema):
             pass  # collected; every operation still gets fuzzed
     logging.getLogger("django.request").removeHandler(errors)
     assert not failures, "\n".join(failures)
+
+
+# Values that broke query parsing before (docs/security.md, attack 6): out-of-range years,
+# integers no database column holds, NUL bytes, huge and negative pages.
+EXTREMES = ["0", "-1", "99999999999", "99999", "1e400", "99999999999999999999", "\x00", "-" * 300, ""]
+
+
+def test_extreme_query_values_for_every_parameter(api_schema, client, county_user):
+    """Every query parameter of every GET operation in the schema, with each extreme value:
+    never a 5xx."""
+    client.force_login(county_user)
+    failures, tried = [], 0
+    for operation in (result.ok() for result in api_schema.get_all_operations()):
+        if operation.method.upper() != "GET" or "{" in operation.path:
+            continue
+        names = [p.name for p in operation.query]
+        url = "/api/v1" + operation.path if not operation.path.startswith("/api/") else operation.path
+        for name in names:
+            for value in EXTREMES:
+                status = client.get(url, {name: value}).status_code
+                tried += 1
+                if status >= 500:
+                    failures.append(f"GET {url}?{name}={value!r}: {status}")
+    assert not failures, "\n".join(failures)
+    assert tried > 100  # the schema's query parameters were found

@@ -64,7 +64,15 @@ class MemberSerializer(serializers.ModelSerializer):
     only for roles allowed to see it."""
 
     household_number = serializers.CharField(source="household.number", read_only=True)
-    id_number = serializers.CharField(max_length=18)
+    id_number = serializers.CharField(
+        max_length=18,
+        help_text="完整号码仅县级工作人员在单个成员记录中可见；其他情况为掩码（前3位和后2位）。"
+        "修改时提交掩码原样表示不修改。",
+    )
+    birth_date = serializers.DateField(
+        read_only=True, allow_null=True, help_text="仅在显示完整证件号码时给出；否则为空，见 birth_year。"
+    )
+    birth_year = serializers.IntegerField(source="birth_date.year", read_only=True)
     version = serializers.IntegerField(
         required=False, help_text="修改时必须提交读取时的版本号；版本已变化则返回409。"
     )
@@ -79,6 +87,7 @@ class MemberSerializer(serializers.ModelSerializer):
             "id_number",
             "sex",
             "birth_date",
+            "birth_year",
             "relation",
             "ethnicity",
             "phone",
@@ -87,7 +96,7 @@ class MemberSerializer(serializers.ModelSerializer):
             "aid_category",
             "version",
         ]
-        read_only_fields = ["sex", "birth_date"]
+        read_only_fields = ["sex"]
 
     def get_fields(self):
         fields = super().get_fields()
@@ -103,5 +112,13 @@ class MemberSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         full = self.context.get("full_id") and request is not None and roles.can_view_full_id(request.user)
         if not full:
+            # Masked number, so the birth date goes too (it is characters 7–14 of the number).
             data["id_number"] = mask_id_number(instance.id_number)
+            data["birth_date"] = None
         return data
+
+    def validate_id_number(self, value):
+        # A client that read a masked number and sends it back unchanged keeps the number.
+        if self.instance is not None and value == mask_id_number(self.instance.id_number):
+            return self.instance.id_number
+        return value

@@ -10,6 +10,8 @@
  * - Filter forms (form.filter-form): give django-filter widgets Bootstrap classes.
  * - data-confirm="…" on a form or a button/link: asks before submitting or following.
  * - data-once on a form: disables its submit buttons after the first submit.
+ * - data-print on a button prints the page; data-back on a link goes back in history;
+ *   data-percent="…" on a progress bar sets its width.
  * - HealthAid.chart(elementOrId, option): ECharts with the Chinese locale, resized with
  *   the window (needs vendor/echarts/echarts.min.js loaded first).
  */
@@ -278,7 +280,24 @@
     chart: chart
   };
 
+  // Behaviour that used to be inline in templates (onclick="…", href="javascript:…",
+  // style="width: …"): the Content-Security-Policy runs no inline script or style.
+  function initDataActions(root) {
+    each($all('[data-percent]', root), function (bar) {
+      bar.style.width = (parseInt(bar.getAttribute('data-percent'), 10) || 0) + '%';
+    });
+    each($all('[data-print]', root), function (el) {
+      el.addEventListener('click', function () { window.print(); });
+    });
+    each($all('[data-back]', root), function (el) {
+      el.addEventListener('click', function (ev) {
+        if (window.history.length > 1) { ev.preventDefault(); window.history.back(); }
+      });
+    });
+  }
+
   onReady(function () {
+    initDataActions(document);
     styleFilterForms(document);
     initProgress(document);
     initConfirmAndOnce();

@@ -19,6 +19,13 @@ from tests.factories import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _old_admissions_not_warned(settings):
+    """The fixtures' visits are dated 2025; the warning for admissions older than
+    ENCOUNTER_OLD_ADMISSION_DAYS has its own tests (tests/claims/test_encounter_dates.py)."""
+    settings.ENCOUNTER_OLD_ADMISSION_DAYS = 36500
+
+
 @pytest.fixture
 def catalogue(db):
     from claims.reference import load_reference_data

@@ -4,6 +4,7 @@ reference data for county staff, query counts, and the page flows."""
 import datetime
 import io
 
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -307,9 +308,11 @@ def test_patient_search_listens_to_input_not_keyup(as_user, world, township_user
     hidden field while the box showed someone else. tests/e2e/test_clinic_day.py types the
     name as an input method does."""
     c = as_user(township_user)
+    script = (settings.BASE_DIR / "static" / "js" / "member-search.js").read_text(encoding="utf-8")
+    assert "input.oninput = function" in script and "onkeyup" not in script
     for name in ("claims:encounter_create", "claims:illness_create"):
         page = c.get(reverse(name)).content.decode()
-        assert "input.oninput = function" in page and "onkeyup" not in page, name
+        assert "js/member-search.js" in page and "onkeyup" not in page, name
 
 
 def test_settled_encounter_page_offers_correction_and_keeps_both_versions(

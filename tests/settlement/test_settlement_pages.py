@@ -10,6 +10,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -156,7 +157,9 @@ def test_statement_shows_the_golden_numbers(client, settled, county_user, golden
         assert _cell(html, "tier", key) == yuan(amount), key
     assert _cell(html, "field", "payouts_total") == yuan(sum(D(v) for v in expected["payouts"].values()))
     assert yuan(expected["in_policy_self_pay"]) in html and yuan(expected["out_of_policy_self_pay"]) in html
-    assert "患者（或家属）签字" in html and "@page" in html and "demo-county-2025" in html
+    # The A4 print rules live in static/css/pages.css (no inline style: docs/security.md).
+    assert "患者（或家属）签字" in html and "css/pages.css" in html and "demo-county-2025" in html
+    assert "@page" in (settings.BASE_DIR / "static" / "css" / "pages.css").read_text(encoding="utf-8")
     member = settled.members[ref[0]]
     assert member.id_number not in html  # masked on paper
 
