@@ -57,6 +57,7 @@ class ServiceFormView(RoleRequiredMixin, FormView):
         try:
             result = self.save(form)
         except services.ClaimsError as exc:
+            self.refused(form, exc)
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             return self.form_invalid(form)
         warnings = result[1] if isinstance(result, tuple) else []
@@ -64,6 +65,9 @@ class ServiceFormView(RoleRequiredMixin, FormView):
         for warning in warnings:
             messages.warning(self.request, warning)
         return HttpResponseRedirect(self.get_success_url())
+
+    def refused(self, form, exc: services.ClaimsError) -> None:
+        """Called before a service's refusal goes onto the form."""
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()
@@ -260,6 +264,15 @@ class CatalogueMixin:
         return context
 
 
+def _encounter_refused(form, exc: services.ClaimsError) -> None:
+    """疑似重复录入: show the confirmation box and its reason; a form token already used for
+    another entry: a new token, so that saving again enters this one."""
+    if exc.code == "duplicate" or exc.field == "duplicate_reason":
+        form.show_duplicate_fields()
+    elif exc.code == "key_reused":
+        form.renew_token()
+
+
 class EncounterCreateView(CatalogueMixin, ServiceFormView):
     form_class = EncounterForm
     template_name = "claims/encounter_form.html"
@@ -280,8 +293,19 @@ class EncounterCreateView(CatalogueMixin, ServiceFormView):
         return initial
 
     def save(self, form):
-        self.encounter, warnings = services.encounter_create(user=self.request.user, **form.changes())
+        self.encounter, warnings = services.encounter_create(
+            user=self.request.user,
+            idempotency_key=form.cleaned_data.get("form_token") or "",
+            **form.duplicate_args(),
+            **form.changes(),
+        )
+        if getattr(self.encounter, "_replayed", False):
+            self.success_message = "这张表单已经提交过，记录已保存，未重复录入。"
+            return self.encounter, []
         return self.encounter, warnings
+
+    def refused(self, form, exc):
+        _encounter_refused(form, exc)
 
     def get_success_url(self):
         return reverse("claims:encounter_detail", args=[self.encounter.pk])
@@ -318,6 +342,7 @@ class EncounterEditView(ObjectMixin, CatalogueMixin, ServiceFormView):
                 version=form.cleaned_data["version"],
                 changes=changes,
                 reason=form.cleaned_data["reason"],
+                **form.duplicate_args(),
             )
             self.success_message = f"已更正：新记录 {self.result.ref} 取代 {self.object.ref}，将重新结算。"
         else:
@@ -326,8 +351,12 @@ class EncounterEditView(ObjectMixin, CatalogueMixin, ServiceFormView):
                 encounter=self.object,
                 version=form.cleaned_data["version"],
                 changes=changes,
+                **form.duplicate_args(),
             )
         return self.result, warnings
+
+    def refused(self, form, exc):
+        _encounter_refused(form, exc)
 
     def get_success_url(self):
         return reverse("claims:encounter_detail", args=[self.result.pk])

@@ -194,6 +194,13 @@ class EncounterSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.Mode
     scoped_fields = {"member": selectors.members_for}
     version = VersionField()
     warnings = serializers.SerializerMethodField(help_text="录入或修改后需要核实的提示（不影响保存）。")
+    confirm_duplicate = serializers.BooleanField(
+        write_only=True,
+        required=False,
+        default=False,
+        help_text="与该患者一条现有记录的医疗机构、类型、日期和总费用都相同（疑似重复录入，409）时，"
+        "确认这是另一次就诊；同时填写 duplicate_reason。",
+    )
 
     class Meta:
         model = Encounter
@@ -218,6 +225,8 @@ class EncounterSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.Mode
             "is_current",
             "version",
             "warnings",
+            "confirm_duplicate",
+            "duplicate_reason",
         ]
         read_only_fields = ["service_date", "supersedes", "is_current"]
         extra_kwargs = {

@@ -3,7 +3,7 @@ through services, whose ClaimsError becomes a 400 (409 for a version conflict or
 settled encounter, which is corrected through ``POST encounters/{id}/correct/`` instead)."""
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
@@ -20,9 +20,18 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
+class KeyReused(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "key_reused"
+
+
 def raise_api_error(exc: services.ClaimsError):
     if exc.code in ("conflict", "settled", "superseded"):
         raise Conflict(exc.message)
+    if exc.code == "duplicate":  # a suspected duplicate entry: resend with confirm_duplicate
+        raise Conflict({"detail": exc.message, "code": exc.code, "field": exc.field})
+    if exc.code == "key_reused":
+        raise KeyReused(exc.message)
     raise ValidationError({exc.field or "non_field_errors": [exc.message]})
 
 
@@ -172,6 +181,14 @@ class FollowUpViewSet(ServiceViewSet):
         return services.followup_update(user=self.request.user, followup=instance, changes=data)
 
 
+def _duplicate_args(data: dict) -> dict:
+    """The confirmation of a suspected duplicate, taken out of an update's changes."""
+    return {
+        "confirm_duplicate": data.pop("confirm_duplicate", False),
+        "duplicate_reason": data.pop("duplicate_reason", ""),
+    }
+
+
 def _with_warnings(result):
     encounter, warnings = result
     encounter._warnings = warnings
@@ -187,14 +204,40 @@ class EncounterViewSet(ServiceViewSet):
     def get_queryset(self):
         return selectors.encounters_for(self.request.user).order_by("-service_date", "-id")
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="任意唯一字符串（如UUID，≤200字符）。同一用户用同一个键重复提交时返回第一次的结果"
+                "（201，响应头 Idempotent-Replayed: true），不会重复录入；同一个键用于不同内容时返回422。",
+            )
+        ],
+        responses={201: s.EncounterSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        response = super().create(request, *args, **kwargs)
+        if getattr(self._created, "_replayed", False):
+            response["Idempotent-Replayed"] = "true"
+        return response
+
     def create_service(self, data):
-        return _with_warnings(services.encounter_create(user=self.request.user, **data))
+        key = self.request.headers.get("Idempotency-Key", "")
+        self._created = _with_warnings(
+            services.encounter_create(user=self.request.user, idempotency_key=key, **data)
+        )
+        return self._created
 
     def update_service(self, instance, data, version):
         data.pop("ref", None)
         return _with_warnings(
             services.encounter_update(
-                user=self.request.user, encounter=instance, version=version, changes=data
+                user=self.request.user,
+                encounter=instance,
+                version=version,
+                **_duplicate_args(data),
+                changes=data,
             )
         )
 
@@ -216,7 +259,12 @@ class EncounterViewSet(ServiceViewSet):
         try:
             corrected = _with_warnings(
                 services.encounter_correct(
-                    user=request.user, encounter=encounter, version=version, changes=data, reason=reason
+                    user=request.user,
+                    encounter=encounter,
+                    version=version,
+                    **_duplicate_args(data),
+                    changes=data,
+                    reason=reason,
                 )
             )
         except services.ClaimsError as exc:
