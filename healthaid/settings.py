@@ -249,3 +249,13 @@ LOGGING = {
 SETTLEMENT_CHUNK_MEMBERS = int(os.environ.get("SETTLEMENT_CHUNK_MEMBERS", "2000"))
 SETTLEMENT_SIMULATE_CHUNK_MEMBERS = int(os.environ.get("SETTLEMENT_SIMULATE_CHUNK_MEMBERS", "5000"))
 SETTLEMENT_WORKER_PROCESSES = int(os.environ.get("SETTLEMENT_WORKER_PROCESSES", "2"))
+# A batch chunk that no live worker holds (its worker was killed) is queued again by the sweeper
+# (settlement.tasks.recover_runs, beat every SETTLEMENT_SWEEP_SECONDS; manage.py recover_runs)
+# once its lease of SETTLEMENT_CHUNK_LEASE_SECONDS has run out: within lease + sweep (3 minutes
+# by default), instead of Redis's visibility timeout (an hour).
+SETTLEMENT_CHUNK_LEASE_SECONDS = int(os.environ.get("SETTLEMENT_CHUNK_LEASE_SECONDS", "120"))
+SETTLEMENT_SWEEP_SECONDS = int(os.environ.get("SETTLEMENT_SWEEP_SECONDS", "60"))
+CELERY_BEAT_SCHEDULE["settlement-recover-runs"] = {
+    "task": "settlement.tasks.recover_runs",
+    "schedule": float(SETTLEMENT_SWEEP_SECONDS),
+}

@@ -99,6 +99,8 @@ class SettlementRun(models.Model):
     )
     created_at = models.DateTimeField("发起时间", auto_now_add=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    # Set when the sweeper queued the start of a run still queued (its start task was lost).
+    leased_until = models.DateTimeField("租约到期", null=True, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "批量结算任务"

@@ -53,6 +53,23 @@ def run_chunk(self, run_id: int, index: int) -> bool:
         raise
 
 
+@shared_task(**RETRIED)
+def recover_runs() -> dict:
+    """Beat, every ``SETTLEMENT_SWEEP_SECONDS``: queue again what a killed worker left stalled."""
+    return requeue_stalled_runs()
+
+
+def requeue_stalled_runs() -> dict:
+    """Queue the runs and chunks ``services.settlement_run_recover`` found stalled (their new
+    lease is committed first: if queuing fails, the next sweep tries again)."""
+    runs, chunks = services.settlement_run_recover()
+    for run_id in runs:
+        start_run.delay(run_id)
+    for run_id, index in chunks:
+        run_chunk.delay(run_id, index)
+    return {"runs": runs, "chunks": [list(pair) for pair in chunks]}
+
+
 class _MemberYears:
     """The member-years queued by one transaction, sent when it commits: grouped by year, in
     tasks of up to ``SETTLEMENT_CHUNK_MEMBERS`` members, so an import that touches 20,000
