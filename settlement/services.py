@@ -373,7 +373,8 @@ def _chunk_claim(run_id: int, index: int, task_id: str) -> bool:
     working on it (its row is locked)."""
     with transaction.atomic():
         chunk = (
-            SettlementRunChunk.objects.select_for_update(skip_locked=True)
+            # OF self: the model's ordering joins the run, whose row other chunks lock briefly.
+            SettlementRunChunk.objects.select_for_update(of=("self",), skip_locked=True)
             .filter(run_id=run_id, index=index, done=False)
             .first()
         )

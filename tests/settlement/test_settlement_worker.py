@@ -29,7 +29,8 @@ def _wait_for_run(run_id, timeout=180):
             return run
         time.sleep(0.2)
     run = SettlementRun.objects.get(pk=run_id)
-    pytest.fail(f"run {run_id} still {run.status} ({run.done}/{run.total}) after {timeout} s")
+    undone = list(run.chunks.filter(done=False).values_list("index", "attempts", "lease_owner"))
+    pytest.fail(f"run {run_id} still {run.status} ({run.done}/{run.total}) after {timeout} s: {undone}")
 
 
 def _one_current_per_encounter():
