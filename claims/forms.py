@@ -1,5 +1,7 @@
 """Page forms of the claims app. They only shape input; the rules live in services.py."""
 
+import secrets
+
 from django import forms
 
 from registry import roles
@@ -153,6 +155,16 @@ class EncounterForm(MemberLookupMixin, ServiceModelForm, VersionedForm):
 
     field_order = ["member_query", "member"]
 
+    # Shown by the page only after the service found a suspected duplicate (疑似重复录入).
+    confirm_duplicate = forms.BooleanField(
+        label="确认不是重复录入",
+        required=False,
+        help_text="该患者已有一条医疗机构、类型、日期和总费用都相同的记录。确属另一次就诊时勾选，并填写原因。",
+    )
+    duplicate_reason = forms.CharField(label="原因", max_length=200, required=False)
+    # A one-time token (new entries only): submitting the same form twice saves it once.
+    form_token = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
+
     def __init__(self, *args, user=None, correcting=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.setup_member(user)
@@ -161,6 +173,17 @@ class EncounterForm(MemberLookupMixin, ServiceModelForm, VersionedForm):
         if not (self.instance and self.instance.pk):
             self.fields.pop("version")
             _default_to_own_clinic(self, "institution", user)
+            self.fields["form_token"].initial = secrets.token_hex(16)
+        else:
+            self.fields.pop("form_token")
+        confirming = self.is_bound and (
+            self.data.get("confirm_duplicate") in ("on", "true", "True", "1")
+            or bool((self.data.get("duplicate_reason") or "").strip())
+        )
+        if not confirming:
+            # Hidden until needed: a clerk sees the tick box once the page says 疑似重复录入.
+            self.fields["confirm_duplicate"].widget = forms.HiddenInput()
+            self.fields["duplicate_reason"].widget = forms.HiddenInput()
         if correcting:
             self.fields["reason"] = forms.CharField(
                 label="更正原因", max_length=80, widget=forms.TextInput(attrs={"class": "form-control"})
@@ -170,6 +193,23 @@ class EncounterForm(MemberLookupMixin, ServiceModelForm, VersionedForm):
         data = {name: self.cleaned_data[name] for name in self.Meta.fields}
         data["member"] = self.cleaned_data["member"]
         return data
+
+    def duplicate_args(self) -> dict:
+        return {
+            "confirm_duplicate": self.cleaned_data.get("confirm_duplicate") or False,
+            "duplicate_reason": self.cleaned_data.get("duplicate_reason") or "",
+        }
+
+    def show_duplicate_fields(self) -> None:
+        """After a 疑似重复录入 refusal: show the tick box and the reason."""
+        self.fields["confirm_duplicate"].widget = forms.CheckboxInput(attrs={"class": "form-check-input"})
+        self.fields["duplicate_reason"].widget = forms.TextInput(
+            attrs={"class": "form-control", "placeholder": "例如：同日上午、下午两次门诊"}
+        )
+
+    def renew_token(self) -> None:
+        self.data = self.data.copy()
+        self.data["form_token"] = secrets.token_hex(16)
 
 
 _dates(EncounterForm)

@@ -132,6 +132,9 @@ class Encounter(models.Model):
         verbose_name="更正的原记录",
     )
     is_current = models.BooleanField("当前有效", default=True)
+    # Kept when staff confirmed an encounter identical (member, institution, kind, dates, total)
+    # to a current one as a real second visit: why it is not a duplicate entry.
+    duplicate_reason = models.CharField("确认非重复录入的原因", max_length=200, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

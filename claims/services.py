@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from core import bulk
+from core import bulk, idempotency
 from core.errors import DomainError
 from core.imports import import_job_confirm, import_job_create, import_job_run
 from core.ratelimit import probe_blocked, probe_counted
@@ -935,8 +935,15 @@ def encounter_create(
     package: str = "",
     referred: bool = True,
     ref: str = "",
+    confirm_duplicate: bool = False,
+    duplicate_reason: str = "",
+    idempotency_key: str = "",
 ) -> tuple[Encounter, list[str]]:
-    """Enter a visit or stay; returns it with the warnings to show."""
+    """Enter a visit or stay; returns it with the warnings to show.
+
+    An encounter identical to a current one of the member (``_duplicate_reason``) is refused
+    unless ``confirm_duplicate`` with a reason. With an ``idempotency_key`` a repeated request
+    returns the first one's encounter (marked ``_replayed``) and creates nothing."""
     roles.require_write(user)
     _check_township(user, _member_township(member), "人员", "member")
     if (ref or "").strip() and not roles.is_county(user) and probe_blocked(user, "ref"):
@@ -957,22 +964,103 @@ def encounter_create(
         )
     )
     _check_member_dates(user, values)
-    ref = (ref or "").strip() or new_ref(admission_date)
-    with transaction.atomic():
-        if Encounter.objects.filter(ref=ref).exists():
-            raise _duplicate_ref(user, ref)
-        encounter = Encounter(ref=ref, created_by=user, **values)
-        encounter._change_reason, encounter._history_user = "录入", user
+    given_ref = (ref or "").strip()
+    ref = given_ref or new_ref(admission_date)
+
+    def insert() -> Encounter:
         try:
             with transaction.atomic():
+                # A taken reference first: it is the more specific refusal.
+                if Encounter.objects.filter(ref=ref).exists():
+                    raise _duplicate_ref(user, ref)
+                reason = _duplicate_reason(values, confirm=confirm_duplicate, reason=duplicate_reason)
+                encounter = Encounter(ref=ref, created_by=user, duplicate_reason=reason, **values)
+                encounter._change_reason, encounter._history_user = "录入", user
                 encounter.save()
-        except IntegrityError:  # the same reference saved concurrently
-            raise _duplicate_ref(user, ref) from None
-        _enqueue([(member.pk, _service_year(values))])
+                _enqueue([(member.pk, _service_year(values))])
+        except IntegrityError as exc:
+            # The same reference saved by a concurrent request after our check above.
+            if Encounter.objects.filter(ref=ref).exists():
+                raise _duplicate_ref(user, ref) from exc
+            raise
+        return encounter
+
+    if idempotency_key:
+        encounter = _once(
+            user=user,
+            scope="claims.encounter_create",
+            key=idempotency_key,
+            request={**values, "ref": given_ref, "confirm": confirm_duplicate, "why": duplicate_reason},
+            work=insert,
+        )
+    else:
+        encounter = insert()
     return encounter, [
         *_old_admission_warnings(values["admission_date"]),
         *encounter_warnings(member=member, kind=kind, diagnosis_code=values["diagnosis_code"]),
     ]
+
+
+def _once(*, user, scope: str, key: str, request: dict, work: Callable[[], Encounter]) -> Encounter:
+    """``work()`` once per user and key (``core.idempotency``); a replay returns the first
+    request's encounter with ``_replayed = True``."""
+    key = (key or "").strip()
+    if len(key) > idempotency.MAX_KEY_LENGTH:
+        raise ClaimsError(f"幂等键（Idempotency-Key）不能超过{idempotency.MAX_KEY_LENGTH}个字符。")
+    try:
+        encounter, replayed = idempotency.once(
+            user=user,
+            scope=scope,
+            key=key,
+            digest=idempotency.fingerprint(request),
+            work=work,
+            result_id=lambda obj: obj.pk,
+            replay=lambda pk: Encounter.objects.select_related("member").get(pk=pk),
+        )
+    except idempotency.KeyReused:
+        raise ClaimsError(
+            "这次提交的幂等键（Idempotency-Key / 表单令牌）已用于另一条内容不同的录入，未保存。"
+            "如要录入新的记录，请重新打开录入页面（接口请使用新的幂等键）。",
+            code="key_reused",
+        ) from None
+    encounter._replayed = replayed
+    return encounter
+
+
+# The fields that make two encounters of one member "the same": entered twice by mistake.
+DUPLICATE_FIELDS = ("institution", "kind", "admission_date", "discharge_date", "total_cost")
+
+
+def duplicate_message(ref: str) -> str:
+    return f"疑似重复录入：该患者已有一条相同的就诊记录（流水号 {ref}：同一医疗机构、就诊类型、日期和总费用）"
+
+
+def _duplicate_reason(values: dict, *, confirm: bool, reason: str, exclude: Iterable[int] = ()) -> str:
+    """Refuse an encounter identical (``DUPLICATE_FIELDS``) to a current one of its member,
+    unless confirmed with a reason; returns the reason to keep (empty without a duplicate).
+    Under the member's row lock, held to the end of the caller's transaction: two identical
+    entries sent at once are checked one after the other, so the second sees the first."""
+    member = values["member"]
+    list(Member.objects.select_for_update().filter(pk=member.pk).values_list("pk", flat=True))
+    same = (
+        Encounter.objects.filter(member=member, is_current=True, **{f: values[f] for f in DUPLICATE_FIELDS})
+        .exclude(pk__in=list(exclude))
+        .order_by("id")
+        .values_list("ref", flat=True)
+        .first()
+    )
+    if same is None:
+        return ""
+    if not confirm:
+        raise ClaimsError(
+            f"{duplicate_message(same)}。如确为另一次就诊，请勾选“确认不是重复录入”并填写原因。",
+            "confirm_duplicate",
+            code="duplicate",
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise ClaimsError("确认不是重复录入时，请填写原因（例如同日两次就诊）。", "duplicate_reason")
+    return reason[: Encounter._meta.get_field("duplicate_reason").max_length]
 
 
 def _lock_current(user, encounter: Encounter, version: int) -> Encounter:
@@ -989,8 +1077,20 @@ def _check_new_member(user, changes: dict) -> None:
         _check_township(user, _member_township(changes["member"]), "人员", "member")
 
 
+def _moved(values: dict, current: Encounter) -> bool:
+    """Whether an edit changes what makes an encounter a duplicate of another."""
+    return any(values[f] != getattr(current, f) for f in ("member", *DUPLICATE_FIELDS))
+
+
 def encounter_update(
-    *, user, encounter: Encounter, version: int, changes: dict, reason: str = ""
+    *,
+    user,
+    encounter: Encounter,
+    version: int,
+    changes: dict,
+    reason: str = "",
+    confirm_duplicate: bool = False,
+    duplicate_reason: str = "",
 ) -> tuple[Encounter, list[str]]:
     """Change an encounter that is not settled yet (a settled one is corrected instead)."""
     roles.require_write(user)
@@ -1009,7 +1109,17 @@ def encounter_update(
         merged.update(changes)
         values = _encounter_values(merged)
         _check_member_dates(user, values)
-        if _apply(current, values, ENCOUNTER_FIELDS, user=user, reason=reason or "修改就诊记录"):
+        if _moved(values, current):
+            values["duplicate_reason"] = _duplicate_reason(
+                values, confirm=confirm_duplicate, reason=duplicate_reason, exclude=[current.pk]
+            )
+        if _apply(
+            current,
+            values,
+            (*ENCOUNTER_FIELDS, "duplicate_reason"),
+            user=user,
+            reason=reason or "修改就诊记录",
+        ):
             _enqueue([before, (current.member_id, _service_year(values))])
     return current, [
         *_old_admission_warnings(current.admission_date),
@@ -1026,7 +1136,14 @@ def correction_ref(ref: str) -> str:
 
 
 def encounter_correct(
-    *, user, encounter: Encounter, version: int, changes: dict, reason: str
+    *,
+    user,
+    encounter: Encounter,
+    version: int,
+    changes: dict,
+    reason: str,
+    confirm_duplicate: bool = False,
+    duplicate_reason: str = "",
 ) -> tuple[Encounter, list[str]]:
     """Correct a (settled) encounter: a new row with the corrected values supersedes it; the
     old row stays, marked not current, and both member-years are settled again."""
@@ -1042,6 +1159,13 @@ def encounter_correct(
         _check_member_dates(user, values)
         if all(values[name] == getattr(current, name) for name in ENCOUNTER_FIELDS):
             raise ClaimsError("更正内容与原记录相同。")
+        values["duplicate_reason"] = (
+            _duplicate_reason(
+                values, confirm=confirm_duplicate, reason=duplicate_reason, exclude=[current.pk]
+            )
+            if _moved(values, current)
+            else current.duplicate_reason
+        )
         ref = correction_ref(current.ref)
         if (
             len(ref) > Encounter._meta.get_field("ref").max_length
@@ -1141,6 +1265,30 @@ def _row_values(row: encounter_rows.EncounterRow, member_id: int, institution_id
         "package": row.package,
         "referred": row.referred,
     }
+
+
+def _import_duplicates(to_create: list) -> dict[int, str]:
+    """Rows of an import identical (``DUPLICATE_FIELDS``) to a current encounter of their member
+    or to an earlier row of the file: {row number: the reference it repeats}. Such a row is
+    rejected; a real second visit of the same day and amount is entered on its page, where
+    staff confirm it with a reason."""
+
+    def key(member_id, values):
+        return (member_id, *(values[f] for f in ("institution_id", *DUPLICATE_FIELDS[1:])))
+
+    seen = {}
+    member_ids = sorted({values["member_id"] for _, values in to_create})
+    for chunk in _chunks(member_ids):
+        for found in Encounter.objects.filter(member_id__in=chunk, is_current=True).values(
+            "ref", "member_id", "institution_id", *DUPLICATE_FIELDS[1:]
+        ):
+            seen.setdefault(key(found["member_id"], found), found["ref"])
+    duplicates = {}
+    for row, values in to_create:
+        same = seen.setdefault(key(values["member_id"], values), row.ref)
+        if same != row.ref:
+            duplicates[row.row] = same
+    return duplicates
 
 
 def encounter_import(
@@ -1248,6 +1396,13 @@ def encounter_import(
                     f"门诊慢特病的诊断编码「{row.diagnosis_code}」不在门诊慢特病目录中",
                 )
             )
+    duplicates = _import_duplicates(to_create)
+    if duplicates:
+        to_create = [(row, values) for row, values in to_create if row.row not in duplicates]
+        for number, ref in duplicates.items():
+            errors.append(RowError(number, encounter_rows.COL_REF, duplicate_message(ref)))
+            rejected.add(number)
+        warnings = [w for w in warnings if w.row not in duplicates]
     errors.sort(key=lambda e: (e.row, encounter_rows._ORDER[e.column]))
     report.errors = errors
     report.warnings = warnings[:_MAX_WARNINGS]

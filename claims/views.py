@@ -204,6 +204,15 @@ class CatalogueMixin:
         return context
 
 
+def _encounter_refused(form, exc: services.ClaimsError) -> None:
+    """疑似重复录入: show the confirmation box and its reason; a form token already used for
+    another entry: a new token, so that saving again enters this one."""
+    if exc.code == "duplicate" or exc.field == "duplicate_reason":
+        form.show_duplicate_fields()
+    elif exc.code == "key_reused":
+        form.renew_token()
+
+
 class EncounterCreateView(CatalogueMixin, ServiceFormView):
     form_class = EncounterForm
     template_name = "claims/encounter_form.html"
@@ -224,8 +233,19 @@ class EncounterCreateView(CatalogueMixin, ServiceFormView):
         return initial
 
     def save(self, form):
-        self.encounter, warnings = services.encounter_create(user=self.request.user, **form.changes())
+        self.encounter, warnings = services.encounter_create(
+            user=self.request.user,
+            idempotency_key=form.cleaned_data.get("form_token") or "",
+            **form.duplicate_args(),
+            **form.changes(),
+        )
+        if getattr(self.encounter, "_replayed", False):
+            self.success_message = "这张表单已经提交过，记录已保存，未重复录入。"
+            return self.encounter, []
         return self.encounter, warnings
+
+    def refused(self, form, exc):
+        _encounter_refused(form, exc)
 
     def get_success_url(self):
         return reverse("claims:encounter_detail", args=[self.encounter.pk])
@@ -262,6 +282,7 @@ class EncounterEditView(ObjectMixin, CatalogueMixin, ServiceFormView):
                 version=form.cleaned_data["version"],
                 changes=changes,
                 reason=form.cleaned_data["reason"],
+                **form.duplicate_args(),
             )
             self.success_message = f"已更正：新记录 {self.result.ref} 取代 {self.object.ref}，将重新结算。"
         else:
@@ -270,8 +291,12 @@ class EncounterEditView(ObjectMixin, CatalogueMixin, ServiceFormView):
                 encounter=self.object,
                 version=form.cleaned_data["version"],
                 changes=changes,
+                **form.duplicate_args(),
             )
         return self.result, warnings
+
+    def refused(self, form, exc):
+        _encounter_refused(form, exc)
 
     def get_success_url(self):
         return reverse("claims:encounter_detail", args=[self.result.pk])

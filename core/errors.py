@@ -12,7 +12,10 @@ a response with ``core.api.exception_handler`` (settings ``REST_FRAMEWORK``)."""
 from __future__ import annotations
 
 # Codes that mean "the record's current state forbids this" (HTTP 409), not bad input (400).
-CONFLICT_CODES = frozenset({"conflict", "settled", "superseded"})
+# "duplicate": a suspected duplicate entry (resend confirmed, with a reason).
+CONFLICT_CODES = frozenset({"conflict", "settled", "superseded", "duplicate"})
+# An idempotency key sent again with another request (HTTP 422).
+KEY_REUSED = "key_reused"
 # "Too many refusals of this kind lately" (core.ratelimit): HTTP 429.
 THROTTLED = "throttled"
 

@@ -84,3 +84,29 @@ class ImportJob(models.Model):
     @property
     def report(self) -> dict | None:
         return self.result or self.preview
+
+
+class IdempotencyKey(models.Model):
+    """A request that must take effect once: its key (the API's ``Idempotency-Key`` header, a
+    page form's one-time token), unique per user and operation, recorded in the transaction
+    that does the work (``core.idempotency.once``). A repeated request finds the key and gets
+    the first request's result; concurrent duplicates wait on the unique index until the first
+    commits (or rolls back: then the next one does the work)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name="用户"
+    )
+    scope = models.CharField("操作", max_length=64)
+    key = models.CharField("幂等键", max_length=200)
+    fingerprint = models.CharField("请求摘要", max_length=64)
+    result_id = models.BigIntegerField("结果记录", null=True, blank=True)
+    created_at = models.DateTimeField("时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "幂等请求"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "scope", "key"], name="core_idempotency_key_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.scope}:{self.key}"

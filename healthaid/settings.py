@@ -359,3 +359,14 @@ IMPORT_MAX_COLUMNS = int(os.environ.get("IMPORT_MAX_COLUMNS", "200"))
 IMPORT_MAX_CELLS = int(os.environ.get("IMPORT_MAX_CELLS", "5000000"))  # rows × columns of the used range
 # A job whose task was delivered this many times without finishing (it killed its worker) fails.
 IMPORT_MAX_DELIVERIES = int(os.environ.get("IMPORT_MAX_DELIVERIES", "3"))
+
+# A batch chunk that no live worker holds (its worker was killed) is queued again by the sweeper
+# (settlement.tasks.recover_runs, beat every SETTLEMENT_SWEEP_SECONDS; manage.py recover_runs)
+# once its lease of SETTLEMENT_CHUNK_LEASE_SECONDS has run out: within lease + sweep (3 minutes
+# by default), instead of Redis's visibility timeout (an hour).
+SETTLEMENT_CHUNK_LEASE_SECONDS = int(os.environ.get("SETTLEMENT_CHUNK_LEASE_SECONDS", "120"))
+SETTLEMENT_SWEEP_SECONDS = int(os.environ.get("SETTLEMENT_SWEEP_SECONDS", "60"))
+CELERY_BEAT_SCHEDULE["settlement-recover-runs"] = {
+    "task": "settlement.tasks.recover_runs",
+    "schedule": float(SETTLEMENT_SWEEP_SECONDS),
+}

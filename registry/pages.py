@@ -186,6 +186,7 @@ class ServiceFormView(RoleRequiredMixin, FormView):
         try:
             result = self.save(form)
         except DomainError as exc:
+            self.refused(form, exc)
             show_domain_error(form, exc)
             return self.form_invalid(form)
         warnings = result[1] if isinstance(result, tuple) else []
@@ -194,6 +195,9 @@ class ServiceFormView(RoleRequiredMixin, FormView):
         for warning in warnings:
             messages.warning(self.request, warning)
         return HttpResponseRedirect(self.get_success_url())
+
+    def refused(self, form, exc: DomainError) -> None:
+        """Called before a service's refusal goes onto the form (e.g. a new one-time token)."""
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()

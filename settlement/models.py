@@ -101,6 +101,8 @@ class SettlementRun(models.Model):
     )
     created_at = models.DateTimeField("发起时间", auto_now_add=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    # Set when the sweeper queued the start of a run still queued (its start task was lost).
+    leased_until = models.DateTimeField("租约到期", null=True, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "批量结算任务"
@@ -124,6 +126,12 @@ class SettlementRunChunk(models.Model):
     result = models.JSONField("部分结果", null=True, blank=True)
     task_id = models.CharField("计算任务", max_length=64, blank=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    # The lease (services.settlement_run_recover): a chunk not done whose lease has run out and
+    # whose row no transaction holds locked is queued again by the sweeper.
+    leased_until = models.DateTimeField("租约到期", null=True, blank=True)
+    lease_owner = models.CharField("租约持有者", max_length=200, blank=True)
+    attempts = models.PositiveIntegerField("执行次数", default=0)
+    requeued = models.PositiveIntegerField("重新排队次数", default=0)
 
     class Meta:
         verbose_name = verbose_name_plural = "批量结算分片"

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import copy
 import datetime
+import os
+import socket
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from claims.models import Institution
@@ -39,6 +41,7 @@ __all__ = [
     "settlement_run_begin",
     "settlement_run_chunk",
     "settlement_run_fail",
+    "settlement_run_recover",
     "settlement_run_execute",
     "fund_transfer_record",
 ]
@@ -341,8 +344,12 @@ def settlement_run_begin(*, run_id: int) -> list[int]:
                 # Chunk 0, no members: the stored side (what the active policy paid), computed
                 # by one process while others simulate the members' chunks.
                 slices.insert(0, [])
+            # Leased from now: a chunk that no task takes up in time (its message was lost with a
+            # killed worker) is queued again by the sweeper (settlement_run_recover).
+            leased_until = timezone.now() + _lease()
             SettlementRunChunk.objects.bulk_create(
-                SettlementRunChunk(run=run, index=i, member_ids=ids) for i, ids in enumerate(slices)
+                SettlementRunChunk(run=run, index=i, member_ids=ids, leased_until=leased_until)
+                for i, ids in enumerate(slices)
             )
             run.total, run.done, run.status = len(member_ids), 0, SettlementRun.Status.RUNNING
             run.save(update_fields=["total", "done", "status"])
@@ -353,17 +360,52 @@ def settlement_run_begin(*, run_id: int) -> list[int]:
         return list(run.chunks.filter(done=False).order_by("index").values_list("index", flat=True))
 
 
+def _lease() -> datetime.timedelta:
+    return datetime.timedelta(seconds=settings.SETTLEMENT_CHUNK_LEASE_SECONDS)
+
+
+def _chunk_claim(run_id: int, index: int, task_id: str) -> bool:
+    """Take the lease of a chunk not done that no transaction holds (committed at once, so the
+    sweeper sees it): who and until when. False when the chunk is done or another task is
+    working on it (its row is locked)."""
+    with transaction.atomic():
+        chunk = (
+            # OF self: the model's ordering joins the run, whose row other chunks lock briefly.
+            SettlementRunChunk.objects.select_for_update(of=("self",), skip_locked=True)
+            .filter(run_id=run_id, index=index, done=False)
+            .first()
+        )
+        if chunk is None:
+            return False
+        chunk.leased_until = timezone.now() + _lease()
+        chunk.lease_owner = f"{socket.gethostname()}:{os.getpid()}:{task_id}"[:200]
+        chunk.attempts += 1
+        chunk.save(update_fields=["leased_until", "lease_owner", "attempts"])
+    return True
+
+
 def settlement_run_chunk(*, run_id: int, index: int, task_id: str = "") -> bool:
     """Do one chunk of a run: settle (or simulate) its members, record the partial result and
     the progress in the same transaction. Returns False when there was nothing to do (the
-    chunk was done already — a redelivered or duplicated task — or the run failed)."""
+    chunk was done already — a redelivered, duplicated or re-queued task — another task is
+    working on it, or the run failed).
+
+    The chunk's row stays locked by the working transaction to its end: that lock is the proof
+    that a live worker holds the chunk (a killed worker's session ends and releases it); the
+    lease taken just before covers the moments without it."""
+    if not _chunk_claim(run_id, index, task_id):
+        return False
     with transaction.atomic():
-        # The chunk row lock makes a duplicate of this task wait, then find the chunk done.
+        # A duplicate of this task does not wait for the lock: it leaves the chunk to its holder,
+        # which either commits it done or rolls back (then its retry or the sweeper queues it).
         chunk = (
-            SettlementRunChunk.objects.select_for_update(of=("self",))
+            SettlementRunChunk.objects.select_for_update(of=("self",), skip_locked=True)
             .select_related("run__policy")
-            .get(run_id=run_id, index=index)
+            .filter(run_id=run_id, index=index)
+            .first()
         )
+        if chunk is None:
+            return False
         run = chunk.run
         if chunk.done or run.status != SettlementRun.Status.RUNNING:
             return False
@@ -384,7 +426,8 @@ def settlement_run_chunk(*, run_id: int, index: int, task_id: str = "") -> bool:
                 chunk.member_ids, run.year, run_id=run.pk, task_id=task_id
             ).to_json()
         chunk.done, chunk.result, chunk.task_id, chunk.finished_at = True, partial, task_id, timezone.now()
-        chunk.save(update_fields=["done", "result", "task_id", "finished_at"])
+        chunk.leased_until = None
+        chunk.save(update_fields=["done", "result", "task_id", "finished_at", "leased_until"])
         # Last: the run row lock is held only from here to the commit. Every chunk takes it
         # before committing, so once this one holds it, each other chunk has either committed
         # (and reads as done below: a new statement sees it) or will take the lock after this
@@ -446,6 +489,37 @@ def settlement_run_fail(*, run_id: int, error: str) -> None:
     SettlementRun.objects.filter(
         pk=run_id, status__in=[SettlementRun.Status.QUEUED, SettlementRun.Status.RUNNING]
     ).update(status=SettlementRun.Status.FAILED, error=error[:2000], finished_at=timezone.now())
+
+
+def settlement_run_recover(
+    *, now: datetime.datetime | None = None
+) -> tuple[list[int], list[tuple[int, int]]]:
+    """What a killed worker left stalled, leased again for the caller to queue: (runs still
+    queued whose start was lost, [(run, chunk index)] of running runs). A chunk is stalled when
+    it is not done, its lease ran out and no transaction holds its row (a live worker's does,
+    to the end of the chunk: see ``settlement_run_chunk``). Re-queuing a chunk that is in fact
+    still waiting in the broker's queue only duplicates its message: the second delivery finds
+    it done and does nothing. Called by beat every ``SETTLEMENT_SWEEP_SECONDS`` and by
+    ``manage.py recover_runs``."""
+    now = now or timezone.now()
+    until = now + _lease()
+    expired = Q(leased_until__isnull=True) | Q(leased_until__lt=now)
+    with transaction.atomic():
+        runs = list(
+            SettlementRun.objects.select_for_update(skip_locked=True)
+            .filter(expired, status=SettlementRun.Status.QUEUED, created_at__lt=now - _lease())
+            .order_by("id")
+        )
+        SettlementRun.objects.filter(pk__in=[run.pk for run in runs]).update(leased_until=until)
+        chunks = list(
+            SettlementRunChunk.objects.select_for_update(of=("self",), skip_locked=True)
+            .filter(expired, done=False, run__status=SettlementRun.Status.RUNNING)
+            .order_by("run_id", "index")
+        )
+        for chunk in chunks:
+            chunk.leased_until, chunk.lease_owner, chunk.requeued = until, "", chunk.requeued + 1
+        SettlementRunChunk.objects.bulk_update(chunks, ["leased_until", "lease_owner", "requeued"])
+    return [run.pk for run in runs], [(chunk.run_id, chunk.index) for chunk in chunks]
 
 
 def settlement_run_execute(*, run_id: int) -> SettlementRun:

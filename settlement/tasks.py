@@ -49,3 +49,20 @@ def run_chunk(self, run_id: int, index: int) -> bool:
         # Anything else will fail again: stop the run rather than leave it running for ever.
         services.settlement_run_fail(run_id=run_id, error=f"分片{index}: {exc!r}")
         raise
+
+
+@shared_task(**RETRIED)
+def recover_runs() -> dict:
+    """Beat, every ``SETTLEMENT_SWEEP_SECONDS``: queue again what a killed worker left stalled."""
+    return requeue_stalled_runs()
+
+
+def requeue_stalled_runs() -> dict:
+    """Queue the runs and chunks ``services.settlement_run_recover`` found stalled (their new
+    lease is committed first: if queuing fails, the next sweep tries again)."""
+    runs, chunks = services.settlement_run_recover()
+    for run_id in runs:
+        start_run.delay(run_id)
+    for run_id, index in chunks:
+        run_chunk.delay(run_id, index)
+    return {"runs": runs, "chunks": [list(pair) for pair in chunks]}

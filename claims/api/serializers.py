@@ -197,6 +197,13 @@ class EncounterSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.Mode
     settlement_state = serializers.SerializerMethodField(
         help_text="结算状态：已结算、结算排队中（已登记待结算，等待后台处理）、待结算、已被更正。"
     )
+    confirm_duplicate = serializers.BooleanField(
+        write_only=True,
+        required=False,
+        default=False,
+        help_text="与该患者一条现有记录的医疗机构、类型、日期和总费用都相同（疑似重复录入，409）时，"
+        "确认这是另一次就诊；同时填写 duplicate_reason。",
+    )
 
     class Meta:
         model = Encounter
@@ -222,6 +229,8 @@ class EncounterSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.Mode
             "version",
             "warnings",
             "settlement_state",
+            "confirm_duplicate",
+            "duplicate_reason",
         ]
         read_only_fields = ["service_date", "supersedes", "is_current"]
         extra_kwargs = {

@@ -4,7 +4,7 @@ core.api.exception_handler, a 400 (409 for a version conflict or an edit of a
 settled encounter, which is corrected through ``POST encounters/{id}/correct/`` instead)."""
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -156,6 +156,14 @@ class FollowUpViewSet(ServiceViewSet):
         return services.followup_update(user=self.request.user, followup=instance, changes=data)
 
 
+def _duplicate_args(data: dict) -> dict:
+    """The confirmation of a suspected duplicate, taken out of an update's changes."""
+    return {
+        "confirm_duplicate": data.pop("confirm_duplicate", False),
+        "duplicate_reason": data.pop("duplicate_reason", ""),
+    }
+
+
 def _with_warnings(result):
     encounter, warnings = result
     encounter._warnings = warnings
@@ -171,14 +179,40 @@ class EncounterViewSet(ServiceViewSet):
     def get_queryset(self):
         return selectors.encounters_for(self.request.user).order_by("-service_date", "-id")
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="任意唯一字符串（如UUID，≤200字符）。同一用户用同一个键重复提交时返回第一次的结果"
+                "（201，响应头 Idempotent-Replayed: true），不会重复录入；同一个键用于不同内容时返回422。",
+            )
+        ],
+        responses={201: s.EncounterSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        response = super().create(request, *args, **kwargs)
+        if getattr(self._created, "_replayed", False):
+            response["Idempotent-Replayed"] = "true"
+        return response
+
     def create_service(self, data):
-        return _with_warnings(services.encounter_create(user=self.request.user, **data))
+        key = self.request.headers.get("Idempotency-Key", "")
+        self._created = _with_warnings(
+            services.encounter_create(user=self.request.user, idempotency_key=key, **data)
+        )
+        return self._created
 
     def update_service(self, instance, data, version):
         data.pop("ref", None)
         return _with_warnings(
             services.encounter_update(
-                user=self.request.user, encounter=instance, version=version, changes=data
+                user=self.request.user,
+                encounter=instance,
+                version=version,
+                **_duplicate_args(data),
+                changes=data,
             )
         )
 
@@ -199,7 +233,12 @@ class EncounterViewSet(ServiceViewSet):
             raise ValidationError({"version": ["更正时必须提交版本号（version）。"]})
         corrected = _with_warnings(
             services.encounter_correct(
-                user=request.user, encounter=encounter, version=version, changes=data, reason=reason
+                user=request.user,
+                encounter=encounter,
+                version=version,
+                **_duplicate_args(data),
+                changes=data,
+                reason=reason,
             )
         )
         return Response(

@@ -21,14 +21,17 @@ HEADER = list(encounter_rows.CANONICAL_HEADERS)
 
 
 def _row(world, ref, **overrides):
+    # Rows of different refs are different stays (another admission day): identical ones would
+    # be refused as 疑似重复录入.
+    day = 1 + sum(map(ord, ref)) % 20
     values = {
         "住院号/流水号": ref,
         "姓名": world.east_head.name,
         "证件号码": world.east_head.id_number,
         "医疗机构": "县人民医院",
         "就诊类型": "住院",
-        "入院日期": "2025-03-01",
-        "出院日期": "2025-03-05",
+        "入院日期": f"2025-03-{day:02d}",
+        "出院日期": f"2025-03-{day + 4:02d}",
         "诊断编码": "C16.9",
         "诊断名称": "",
         "医疗总费用": "5000.00",

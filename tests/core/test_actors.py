@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import RequestFactory
 
 from core.actors import SYSTEM_DISPLAY_NAME, SYSTEM_USERNAME, system_actor
 from registry.demo import synthetic_roster, write_xlsx
@@ -31,7 +32,9 @@ def test_commands_work_on_a_fresh_install_as_the_system_actor(tmp_path):
     assert Policy.objects.get().history.first().history_user == actor
     # Not a login: no usable password, inactive.
     assert not actor.has_usable_password() and not actor.is_active
-    assert authenticate(username=SYSTEM_USERNAME, password="") is None
+    # (django-axes wants the request a login comes with)
+    login = RequestFactory().post("/accounts/login/")
+    assert authenticate(login, username=SYSTEM_USERNAME, password="") is None
     assert system_actor() == actor  # created once
 
 

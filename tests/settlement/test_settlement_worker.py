@@ -2,11 +2,13 @@
 member-year queued many times at once, a county batch, and a batch whose worker is killed."""
 
 import copy
+import io
 import time
 from decimal import Decimal
 
 import psycopg2
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 from benchmarks.bench_engine import generate_county_year
@@ -27,7 +29,8 @@ def _wait_for_run(run_id, timeout=180):
             return run
         time.sleep(0.2)
     run = SettlementRun.objects.get(pk=run_id)
-    pytest.fail(f"run {run_id} still {run.status} ({run.done}/{run.total}) after {timeout} s")
+    undone = list(run.chunks.filter(done=False).values_list("index", "attempts", "lease_owner"))
+    pytest.fail(f"run {run_id} still {run.status} ({run.done}/{run.total}) after {timeout} s: {undone}")
 
 
 def _one_current_per_encounter():
@@ -177,8 +180,97 @@ def test_a_worker_killed_mid_batch_a_new_one_finishes_it(county_year, county_use
     assert SettlementLine.objects.filter(settlement__is_current=False).count() == 0
 
 
+def _wait_until_idle(timeout=180):
+    """Until the broker's queue is empty and no worker runs a task."""
+    from healthaid.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with app.connection_for_read() as conn:
+            queued = conn.default_channel.client.llen("celery")
+        active = app.control.inspect(timeout=1).active() or {}
+        if not queued and not any(active.values()):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"the worker was still busy after {timeout} s")
+
+
 def _blocked_backends(conn):
     """How many database sessions wait for an advisory lock."""
     with conn.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
         return cursor.fetchone()[0]
+
+
+def test_a_killed_worker_s_chunks_are_requeued_by_the_sweeper_not_after_an_hour(
+    county_year, county_user, settings
+):
+    """As above, but Redis keeps its visibility timeout of an hour, so the two chunks in flight
+    when the worker was SIGKILLed never come back by themselves: the new worker finishes the
+    queued chunks and the run stalls (93 % in the issue). The sweeper (``recover_runs``, run
+    here by hand as beat would every minute; leases shortened to 2 s) finds the two chunks
+    not done, their lease run out and their rows held by no one, and queues them again."""
+    settings.SETTLEMENT_CHUNK_LEASE_SECONDS = 2  # the sweeper runs in this process
+    env = {
+        "SETTLEMENT_CHUNK_MEMBERS": "50",
+        "SETTLEMENT_CHUNK_LEASE_SECONDS": "2",
+        "CELERY_VISIBILITY_TIMEOUT": "3600",
+    }
+    settings_dict = connection.settings_dict
+    blocker = psycopg2.connect(
+        dbname=settings_dict["NAME"],
+        user=settings_dict["USER"],
+        password=settings_dict["PASSWORD"] or None,
+        host=settings_dict["HOST"] or "127.0.0.1",
+        port=settings_dict["PORT"] or 5432,
+    )
+    blocker.autocommit = True
+    from settlement import selectors
+
+    members = selectors.member_ids_to_settle(2025)
+    held = [members[2 * 50 + 10], members[5 * 50 + 10]]  # inside chunks 2 and 5
+    with blocker.cursor() as cursor:
+        for member_id in held:
+            cursor.execute("SELECT pg_advisory_lock(%s, 2025)", [member_id])
+    worker = start_worker(env=env)
+    try:
+        run = services.settlement_run_start(user=county_user, kind="settle_year", year=2025)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            run.refresh_from_db()
+            if run.status == "running" and run.done > 0 and _blocked_backends(blocker) == 2:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the run never reached the held chunks")
+        kill_worker(worker)
+    finally:
+        with blocker.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock_all()")
+        blocker.close()
+    worker = start_worker(env=env, purge=False)  # keep the queued chunks
+    try:
+        # The new worker takes every queued chunk; those the killed worker had taken (the two
+        # in flight, and any it had prefetched) stay undone: their messages wait for the
+        # hour-long visibility timeout.
+        _wait_until_idle()
+        undone = set(run.chunks.filter(done=False).values_list("index", flat=True))
+        assert {2, 5} <= undone
+        assert SettlementRun.objects.get(pk=run.pk).status == "running"
+        # The sweeper, as beat runs it (here every half second until the run is done).
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            call_command("recover_runs", stdout=io.StringIO())
+            run = SettlementRun.objects.get(pk=run.pk)
+            if run.status in ("done", "failed"):
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("the sweeper did not bring the run to its end")
+    finally:
+        stop_worker(worker)
+    assert run.done == run.total == county_year["_patients"]
+    _check_against_the_engine(run, county_year)
+    assert SettlementLine.objects.filter(settlement__is_current=False).count() == 0
+    assert {c.index for c in run.chunks.filter(requeued__gt=0)} >= {2, 5}
+    assert all(c.done and c.leased_until is None for c in run.chunks.all())
