@@ -71,7 +71,7 @@ def page_filters(filterset, user):
     chosen = filterset.form.data.get("township") if filterset.is_bound else None
     if village is not None and township is not None:
         village.widget.attrs["data-follows"] = township.widget.attrs["data-leads"] = "township"
-        if chosen and str(chosen).isdigit():
+        if chosen and str(chosen).isdigit() and int(chosen) < 2**63:  # a database id
             village.queryset = village.queryset.filter(township_id=chosen)
     return filterset
 

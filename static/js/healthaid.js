@@ -303,3 +303,34 @@
     initConfirmAndOnce();
   });
 })(window, document);
+
+// List filters: the 行政村 select follows the 乡镇 select (registry.pages.page_filters marks
+// them): choosing a township clears the village and reloads the form, whose village choices
+// are then that township's.
+(function () {
+  var leads = document.querySelectorAll('form.filter-form select[data-leads="township"]');
+  for (var i = 0; i < leads.length; i++) {
+    leads[i].addEventListener('change', function () {
+      var village = this.form.querySelector('select[data-follows="township"]');
+      if (village) { village.value = ''; }
+      this.form.submit();
+    });
+  }
+})();
+
+// An encounter saved a moment ago: its settlement box says 结算中 and polls the status
+// endpoint (scoped like the page) until the settlement is done, then reloads the page.
+(function () {
+  var box = document.getElementById('settlement-pending');
+  if (!box || !window.HealthAid) { return; }
+  var tries = 0;
+  function poll() {
+    tries += 1;
+    window.HealthAid.getJSON(box.getAttribute('data-status-url'), function (err, data) {
+      if (!err && data && data.state && data.state !== 'pending') { window.location.reload(); return; }
+      if (tries >= 90) { box.innerHTML = '结算用时较长，请稍后刷新本页查看。'; return; }
+      window.setTimeout(poll, tries < 10 ? 1000 : 3000);
+    });
+  }
+  window.setTimeout(poll, 1000);
+})();

@@ -9,17 +9,16 @@ person and keep the candidates whose check character is right. Not one number ma
 """
 
 import datetime
-import io
 import itertools
 import json
 import re
 
 import pytest
 from django.urls import reverse
-from openpyxl import load_workbook
 
 from registry.idnumber import check_digit, make_id_number, mask_id_number
 from tests.factories import HouseholdFactory, MemberFactory
+from tests.sheets import workbook
 
 BIRTHS = [
     datetime.date(1975, 3, 14),
@@ -49,8 +48,8 @@ def township_people(areas):
     return members
 
 
-def _xlsx_text(content):
-    rows = load_workbook(io.BytesIO(content)).active.iter_rows(values_only=True)
+def _xlsx_text(response):
+    rows = workbook(response).active.iter_rows(values_only=True)
     return "\n".join("\t".join("" if v is None else str(v) for v in row) for row in rows)
 
 
@@ -64,7 +63,7 @@ def _everything_readable(client, user, members):
         if response.status_code != 200:
             return
         if response["Content-Type"].startswith("application/vnd.openxmlformats"):
-            texts.append(_xlsx_text(response.content))
+            texts.append(_xlsx_text(response))
         else:
             texts.append(response.content.decode())
 
