@@ -36,6 +36,8 @@ TeamRole = _choices("TeamRole", codes.TEAM_ROLES)
 PackageTier = _choices("PackageTier", codes.PACKAGE_TIERS)
 ContractStatus = _choices("ContractStatus", codes.CONTRACT_STATUSES)
 FollowUpKind = _choices("FollowUpKind", codes.FOLLOWUP_KINDS)
+ItemClass = models.TextChoices("ItemClass", [(c, (c, label)) for c, label in codes.ITEM_CLASSES])
+ItemCategory = _choices("ItemCategory", codes.ITEM_CATEGORIES)
 
 
 class Institution(models.Model):
@@ -165,6 +167,55 @@ class Encounter(models.Model):
 
     def __str__(self):
         return self.ref
+
+
+class EncounterItem(models.Model):
+    """One line of an encounter's itemised bill (费用明细). With items, the encounter's total is
+    Σ amount and settlement derives the in-policy cost from the classes under the year's policy
+    catalogue; ``deducted`` (违规扣除) is borne by the institution, not by funds or patient."""
+
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.CASCADE, related_name="items", verbose_name="就诊记录"
+    )
+    position = models.PositiveIntegerField("序号")
+    code = models.CharField("项目编码", max_length=50)
+    name = models.CharField("项目名称", max_length=100, blank=True)
+    category = models.CharField("费用类别", max_length=20, choices=ItemCategory.choices, blank=True)
+    item_class = models.CharField("医保目录类别", max_length=1, choices=ItemClass.choices)
+    quantity = models.DecimalField("数量", max_digits=12, decimal_places=3, null=True, blank=True)
+    unit_price = models.DecimalField("单价", max_digits=12, decimal_places=4, null=True, blank=True)
+    amount = models.DecimalField("金额", max_digits=12, decimal_places=2)
+    deducted = models.DecimalField("违规扣除", max_digits=12, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "费用明细"
+        ordering = ["encounter", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["encounter", "position"], name="encounter_item_position_unique"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="encounter_item_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(deducted__gte=0) & Q(deducted__lte=F("amount")),
+                name="encounter_item_deducted_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(item_class__in=ItemClass.values), name="encounter_item_class_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(category="") | Q(category__in=ItemCategory.values),
+                name="encounter_item_category_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__isnull=True) | Q(quantity__gte=0),
+                name="encounter_item_quantity_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(unit_price__isnull=True) | Q(unit_price__gte=0),
+                name="encounter_item_unit_price_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.code} {self.name}".strip()
 
 
 def _money(label, **kwargs):

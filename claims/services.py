@@ -28,11 +28,13 @@ from registry import roles
 from registry.models import Household, Member, Village
 
 from . import codes, encounter_rows, icd, selectors
+from . import items as bill_items
 from .models import (
     Contract,
     Disease,
     Encounter,
     EncounterImport,
+    EncounterItem,
     FollowUp,
     IllnessRecord,
     Institution,
@@ -876,33 +878,35 @@ def encounter_create(
     institution: Institution,
     kind: str,
     admission_date: datetime.date,
-    total_cost: Decimal,
-    in_policy_cost: Decimal,
+    total_cost: Decimal | None = None,
+    in_policy_cost: Decimal | None = None,
     discharge_date: datetime.date | None = None,
     diagnosis_code: str = "",
     diagnosis_name: str = "",
     package: str = "",
     referred: bool = True,
     ref: str = "",
+    items: list[dict] | None = None,
 ) -> tuple[Encounter, list[str]]:
-    """Enter a visit or stay; returns it with the warnings to show."""
+    """Enter a visit or stay; returns it with the warnings to show. ``items`` (费用明细, the
+    settlement contract's item dicts): the total is their sum and no in-policy cost is given."""
     roles.require_write(user)
     _check_township(user, _member_township(member), "人员", "member")
-    values = _encounter_values(
-        dict(
-            member=member,
-            institution=institution,
-            kind=kind,
-            admission_date=admission_date,
-            discharge_date=discharge_date,
-            diagnosis_code=diagnosis_code,
-            diagnosis_name=diagnosis_name,
-            total_cost=total_cost,
-            in_policy_cost=in_policy_cost,
-            package=package,
-            referred=referred,
-        )
+    raw = dict(
+        member=member,
+        institution=institution,
+        kind=kind,
+        admission_date=admission_date,
+        discharge_date=discharge_date,
+        diagnosis_code=diagnosis_code,
+        diagnosis_name=diagnosis_name,
+        total_cost=total_cost,
+        in_policy_cost=in_policy_cost,
+        package=package,
+        referred=referred,
     )
+    bill = _encounter_bill(raw, items)
+    values = _encounter_values(raw)
     ref = (ref or "").strip() or new_ref(admission_date)
     with transaction.atomic():
         if Encounter.objects.filter(ref=ref).exists():
@@ -910,6 +914,7 @@ def encounter_create(
         encounter = Encounter(ref=ref, created_by=user, **values)
         encounter._change_reason, encounter._history_user = "录入", user
         encounter.save()
+        _save_items(encounter, bill)
         _enqueue([(member.pk, _service_year(values))])
     return encounter, encounter_warnings(member=member, kind=kind, diagnosis_code=values["diagnosis_code"])
 
@@ -946,8 +951,12 @@ def encounter_update(
         )
         merged = {name: getattr(current, name) for name in ENCOUNTER_FIELDS}
         merged.update(changes)
+        bill, new_bill = _changed_bill(current, changes, merged)
         values = _encounter_values(merged)
-        if _apply(current, values, ENCOUNTER_FIELDS, user=user, reason=reason or "修改就诊记录"):
+        changed = _apply(current, values, ENCOUNTER_FIELDS, user=user, reason=reason or "修改就诊记录")
+        if new_bill:
+            changed = _replace_items(current, bill, changed, user=user, reason=reason or "修改费用明细")
+        if changed:
             _enqueue([before, (current.member_id, _service_year(values))])
     return current, encounter_warnings(
         member=current.member, kind=current.kind, diagnosis_code=current.diagnosis_code
@@ -975,8 +984,9 @@ def encounter_correct(
         current = _lock_current(user, encounter, version)
         merged = {name: getattr(current, name) for name in ENCOUNTER_FIELDS}
         merged.update(changes)
+        bill, new_bill = _changed_bill(current, changes, merged)
         values = _encounter_values(merged)
-        if all(values[name] == getattr(current, name) for name in ENCOUNTER_FIELDS):
+        if not new_bill and all(values[name] == getattr(current, name) for name in ENCOUNTER_FIELDS):
             raise ClaimsError("更正内容与原记录相同。")
         ref = correction_ref(current.ref)
         if (
@@ -991,6 +1001,7 @@ def encounter_correct(
             user,
         )
         corrected.save()
+        _save_items(corrected, bill)
         _enqueue(
             [
                 (
@@ -1005,6 +1016,101 @@ def encounter_correct(
     return corrected, encounter_warnings(
         member=corrected.member, kind=corrected.kind, diagnosis_code=corrected.diagnosis_code
     )
+
+
+# --- itemised bills (费用明细) ---------------------------------------------------------------------
+
+_ITEM_COLUMNS = ("code", "name", "category", "item_class", "quantity", "unit_price", "amount", "deducted")
+
+
+def _encounter_bill(values: dict, items) -> list[bill_items.BillItem] | None:
+    """Check an encounter's items (None: not itemised) and, for an itemised one, set
+    ``values``' total (Σ amount) and in-policy cost (目录内费用: Σ net of A and B items; the
+    settlement derives the real one under the year's catalogue). Refusals name the item's path
+    (``items[2].class``). Without items both amounts are required."""
+    if items is None:
+        for name, label in (("total_cost", "医疗总费用"), ("in_policy_cost", "政策范围内费用")):
+            if values.get(name) is None:
+                raise ClaimsError(f"请填写{label}（或填写费用明细 items）。", name)
+        return None
+    try:
+        bill, total = bill_items.parse_items(
+            items, total_cost=values.get("total_cost"), in_policy_cost=values.get("in_policy_cost")
+        )
+    except bill_items.ItemsError as exc:
+        raise ClaimsError(str(exc), exc.path) from None
+    values["total_cost"] = total
+    values["in_policy_cost"] = bill_items.catalogue_cost(bill)
+    return bill
+
+
+def item_dicts(encounter: Encounter) -> list[dict]:
+    """An encounter's stored items in the contract's shape (empty list: not itemised)."""
+    out = []
+    for item in encounter.items.all():
+        row = {"code": item.code, "class": item.item_class, "amount": item.amount, "deducted": item.deducted}
+        for name in ("name", "category", "quantity", "unit_price"):
+            if getattr(item, name) not in (None, ""):
+                row[name] = getattr(item, name)
+        out.append(row)
+    return out
+
+
+def _changed_bill(current: Encounter, changes: dict, merged: dict) -> tuple[list | None, bool]:
+    """For an update or correction: (the bill the encounter will have, whether it is new).
+    ``items`` in ``changes`` replaces the bill (None removes it); otherwise an itemised
+    encounter keeps its items and a total sent beside them must still equal their sum. Takes
+    ``items`` out of ``changes`` and ``merged`` and sets ``merged``' amounts."""
+    for name in ("total_cost", "in_policy_cost"):  # amounts of an itemised one follow its items
+        if name not in changes:
+            merged[name] = merged[name] if "items" not in changes and not _has_items(current) else None
+    merged.pop("items", None)
+    if "items" in changes:
+        raw = changes.pop("items")
+        if raw is None:
+            return _encounter_bill(merged, None), _has_items(current)
+        bill = _encounter_bill(merged, raw)
+        return bill, bill != _stored_bill(current)
+    if _has_items(current):
+        return _encounter_bill(merged, item_dicts(current)), False
+    return _encounter_bill(merged, None), False
+
+
+def _has_items(encounter: Encounter) -> bool:
+    if not hasattr(encounter, "_has_items"):
+        encounter._has_items = encounter.items.exists()
+    return encounter._has_items
+
+
+def _stored_bill(encounter: Encounter) -> list | None:
+    if not _has_items(encounter):
+        return None
+    return bill_items.parse_items(item_dicts(encounter))[0]
+
+
+def _save_items(encounter: Encounter, bill) -> None:
+    if bill:
+        EncounterItem.objects.bulk_create(
+            EncounterItem(
+                encounter=encounter,
+                position=position,
+                **{column: getattr(item, column) for column in _ITEM_COLUMNS},
+            )
+            for position, item in enumerate(bill, start=1)
+        )
+    encounter._has_items = bool(bill)
+
+
+def _replace_items(encounter: Encounter, bill, changed: bool, *, user, reason: str) -> bool:
+    """An unsettled encounter's bill replaced; the encounter gets a new version (and a history
+    row) even when its own fields stayed the same."""
+    encounter.items.all().delete()
+    _save_items(encounter, bill)
+    if not changed:
+        encounter.version += 1
+        encounter._change_reason, encounter._history_user = reason, user
+        encounter.save()
+    return True
 
 
 # --- encounter import ---------------------------------------------------------------------------

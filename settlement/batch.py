@@ -27,7 +27,7 @@ from django.db.models import BigIntegerField, F
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from claims.models import Encounter
+from claims.models import Encounter, EncounterItem
 from healthaid import bulk
 from registry.models import Member
 
@@ -504,6 +504,7 @@ def settle_members(member_ids, year: int, *, run_id: int | None = None, task_id:
     members, rows = load_claims(member_ids, year)
     result.encounters = len(rows)
     stored = _load_stored(**members_in("member_id", member_ids), year=year, is_current=True)
+    rows, deducted = _with_bills(policy, rows)
     groups, settleable, problems = _claims_for_engine(policy, members, rows, year)
 
     fresh = []  # [row, engine settlement, non-zero payouts or None, previous or None]
@@ -548,9 +549,59 @@ def settle_members(member_ids, year: int, *, run_id: int | None = None, task_id:
         Settlement.objects.filter(pk__any_of=[*replaced, *stale]).update(is_current=False)
     if fresh:
         _write(fresh, compiled, policy, year, run_id, task_id, result)
+        if deducted:
+            _store_deducted(deducted)
     _sync_problems(member_ids, year, problems)
     result.problems = len(problems)
     return result
+
+
+# --- itemised bills (费用明细) -------------------------------------------------------------------
+
+
+def _with_bills(policy, rows) -> tuple[list[tuple], dict[int, int]]:
+    """(``rows`` with each itemised encounter's total and in-policy cents replaced by its bill
+    under the policy's catalogue — ``CompiledPolicy.bill``: the net total and the in-policy cost
+    —, {encounter id: deducted cents} of the itemised ones). One query for the rows' items; rows
+    of encounters without items are passed on as they are (the fast path)."""
+    if policy is None or not rows:
+        return rows, {}
+    amount, convert = in_cents(F("amount"))
+    deducted, _ = in_cents(F("deducted"))
+    lines = defaultdict(list)
+    for encounter_id, item_class, category, cents, deducted_cents in fetch_rows(
+        EncounterItem.objects.filter(encounter_id__any_of=[row[E_ID] for row in rows])
+        .annotate(amount_cents=amount, deducted_cents=deducted)
+        .order_by("encounter_id", "position")
+        .values_list("encounter_id", "item_class", "category", "amount_cents", "deducted_cents")
+    ):
+        if convert is not None:
+            cents, deducted_cents = convert(cents), convert(deducted_cents)
+        lines[encounter_id].append((item_class, category or None, cents, deducted_cents))
+    if not lines:
+        return rows, {}
+    compiled = compiled_policy(policy)
+    out, deducted_of = [], {}
+    for row in rows:
+        bill = lines.get(row[E_ID])
+        if bill is None:
+            out.append(row)
+            continue
+        total, in_policy, deducted_of[row[E_ID]] = compiled.bill(bill)
+        out.append((*row[:E_TOTAL], total, in_policy, *row[E_IN_POLICY + 1 :]))
+    return out, deducted_of
+
+
+def _store_deducted(deducted: dict[int, int]) -> None:
+    """Σ deducted on the current settlements of itemised encounters that have none yet (the
+    settlements just written: COPY leaves the column empty)."""
+    values = {
+        pk: Decimal(deducted[encounter_id]).scaleb(-2)
+        for pk, encounter_id in Settlement.objects.filter(
+            encounter_id__any_of=list(deducted), is_current=True, deducted__isnull=True
+        ).values_list("pk", "encounter_id")
+    }
+    bulk.update_column(Settlement, "deducted", values)
 
 
 def _payouts(tiers, settled) -> dict:

@@ -130,6 +130,7 @@ def settlement_as_dict(settlement: Settlement, lines=None) -> dict:
         "self_pay": money(settlement.self_pay),
         "in_policy_self_pay": money(settlement.in_policy_self_pay),
         "out_of_policy_self_pay": money(settlement.out_of_policy_self_pay),
+        **({} if settlement.deducted is None else {"deducted": money(settlement.deducted)}),
     }
 
 

@@ -185,7 +185,11 @@ class EncounterViewSet(ServiceViewSet):
     versioned = True
 
     def get_queryset(self):
-        return selectors.encounters_for(self.request.user).order_by("-service_date", "-id")
+        return (
+            selectors.encounters_for(self.request.user)
+            .prefetch_related("items")
+            .order_by("-service_date", "-id")
+        )
 
     def create_service(self, data):
         return _with_warnings(services.encounter_create(user=self.request.user, **data))
