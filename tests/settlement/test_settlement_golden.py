@@ -279,7 +279,7 @@ def test_golden_none_and_lifted_alike(golden):
     assert engine.settle_claims(document, lifted) == golden.expected
 
 
-def test_items_golden_case_through_the_stored_path(county_user, areas):
+def test_items_golden_case_through_the_stored_path(client, county_user, areas):
     """The itemised golden case stored: members and encounters entered through the claims
     service (items as the API takes them), settled by the service under the stored items
     policy, every figure read back — ``deducted`` included, and only on itemised encounters."""
@@ -326,3 +326,19 @@ def test_items_golden_case_through_the_stored_path(county_user, areas):
     # Settled again: nothing changes, nothing is written twice.
     again = services.settle_member_year(member_id=members["P"].pk, year=2025)
     assert again.written == 0 and again.unchanged == 4
+
+    # The statement lists the bill by category and class and the deduction the hospital bears.
+    from django.urls import reverse
+
+    client.force_login(county_user)
+    statement = lambda ref: client.get(  # noqa: E731
+        reverse("settlement:statement", args=[Settlement.objects.get(encounter__ref=ref, is_current=True).pk])
+    ).content.decode()
+    html = statement("I-3")
+    assert 'data-section="bill-summary"' in html and 'data-item="E1"' in html and 'data-item="S1"' in html
+    assert "检查" in html and "手术" in html and "乙类" in html and "甲类" in html
+    assert "违规扣除 2,000.00 元由医疗机构承担" in html
+    # In-policy cost under the catalogue: 15,000 (A) + 3,000 − 300 (乙类先行自付 10%); out of it 300.
+    assert "17,700.00" in html and "300.00" in html and "18,000.00" in html
+    plain = statement("I-7")
+    assert "bill-summary" not in plain and "违规扣除" not in plain
