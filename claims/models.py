@@ -11,7 +11,7 @@ from simple_history.models import HistoricalRecords
 
 from registry.models import Member, RosterImport, Township
 
-from . import codes
+from . import codes, review_rules
 
 
 def _choices(name, table):
@@ -216,6 +216,73 @@ class EncounterItem(models.Model):
 
     def __str__(self):
         return f"{self.code} {self.name}".strip()
+
+
+ReviewRuleCode = models.TextChoices(
+    "ReviewRuleCode", [(c.upper(), (c, name)) for c, (name, _) in review_rules.RULES.items()]
+)
+
+
+class ReviewRule(models.Model):
+    """A rule of the automatic review (``claims.review_rules``) as the county sets it: on or off,
+    its threshold and the explanation staff read. Seeded with every rule by a data migration."""
+
+    code = models.CharField("规则", max_length=30, choices=ReviewRuleCode.choices, unique=True)
+    name = models.CharField("名称", max_length=50)
+    explanation = models.TextField("说明")
+    enabled = models.BooleanField("启用", default=True)
+    threshold = models.DecimalField(
+        "阈值",
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="分解住院：天数；住院天数/费用异常：稳健Z值；药占比、丙类占比：比例（0.40即40%）；"
+        "性别年龄：成年年龄。其他规则不用。",
+    )
+    min_group = models.PositiveIntegerField(
+        "最少同类例数", null=True, blank=True, help_text="住院天数/费用异常：同类不足此数时不判断。"
+    )
+    catalogue_codes = models.TextField(
+        "目录项目编码",
+        blank=True,
+        help_text="项目不在目录内：本县医保目录的项目编码，用逗号或换行分隔；留空则不判断。",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "审核规则"
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(code__in=ReviewRuleCode.values), name="review_rule_code_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(threshold__isnull=True) | Q(threshold__gte=0),
+                name="review_rule_threshold_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ReviewFlag(models.Model):
+    """What the automatic review found on an encounter (a reason to look, not a refusal)."""
+
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.CASCADE, related_name="review_flags", verbose_name="就诊记录"
+    )
+    code = models.CharField("规则", max_length=30, choices=ReviewRuleCode.choices)
+    message = models.TextField("审核意见")
+    created_at = models.DateTimeField("审核时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "审核提示"
+        ordering = ["encounter", "id"]
+
+    def __str__(self):
+        return f"{self.encounter} {self.code}"
 
 
 def _money(label, **kwargs):

@@ -18,7 +18,7 @@ compare it with the encounters passed in the same call: pass a member's encounte
   分解住院.
 * ``los_outlier`` / ``cost_outlier``: length of stay / total cost far from the encounters of
   the same kind, diagnosis category and institution level: a robust z-score,
-  0.6745 × (x − median) / MAD, above ``outlier_z`` (default 3.5) either way; groups smaller
+  0.6745 × (x − median) / MAD, above ``los_outlier_z`` / ``cost_outlier_z`` (default 3.5) either way; groups smaller
   than ``outlier_min_group`` (default 5) or with MAD = 0 are not judged.
 * ``drug_share``: 药占比, (西药 + 中成药 + 中药饮片) / total after deductions, above
   ``drug_share`` (default 0.40); itemised encounters of ``drug_share_kinds`` (default inpatient).
@@ -103,7 +103,8 @@ class ReviewEncounter:
 class ReviewSettings:
     enabled: frozenset[str] | None = None  # None: every rule
     readmission_days: int = 15
-    outlier_z: Decimal = Decimal("3.5")
+    los_outlier_z: Decimal = Decimal("3.5")
+    cost_outlier_z: Decimal = Decimal("3.5")
     outlier_min_group: int = 5
     drug_share: Decimal = Decimal("0.40")
     drug_share_kinds: tuple[str, ...] = ("inpatient",)
@@ -216,7 +217,7 @@ def robust_z(values: list[Decimal]) -> list[Decimal] | None:
     return [Decimal("0.6745") * (v - mid) / mad for v in values]
 
 
-def _outliers(encounters, out, settings, *, code, measure, what, unit):
+def _outliers(encounters, out, settings, *, code, measure, what, unit, limit):
     groups = defaultdict(list)
     for e in encounters:
         value = measure(e)
@@ -231,14 +232,14 @@ def _outliers(encounters, out, settings, *, code, measure, what, unit):
             continue
         mid = median([v for _, v in group])
         for (e, value), z in zip(group, scores):
-            if abs(z) > settings.outlier_z:
+            if abs(z) > limit:
                 side = "偏高" if z > 0 else "偏低"
                 out[e.ref].append(
                     _flag(
                         code,
                         f"{what}{value}{unit}，同病种（{category}）同级别机构{len(group)}例的中位数为{mid}{unit}，"
                         f"稳健Z值{z.quantize(Decimal('0.1'), ROUND_HALF_UP)}，明显{side}"
-                        f"（阈值{settings.outlier_z}）。",
+                        f"（阈值{limit}）。",
                     )
                 )
 
@@ -346,6 +347,7 @@ def review(encounters: Iterable[ReviewEncounter], settings: ReviewSettings | Non
             measure=_stay_days,
             what="住院",
             unit="天",
+            limit=settings.los_outlier_z,
         )
     if settings.on("cost_outlier"):
         _outliers(
@@ -356,6 +358,7 @@ def review(encounters: Iterable[ReviewEncounter], settings: ReviewSettings | Non
             measure=lambda e: e.total_cost,
             what="医疗总费用",
             unit="元",
+            limit=settings.cost_outlier_z,
         )
     for code, rule in _SINGLE.items():
         if settings.on(code):

@@ -27,7 +27,7 @@ from healthaid import bulk
 from registry import roles
 from registry.models import Household, Member, Village
 
-from . import codes, encounter_rows, icd, selectors
+from . import codes, encounter_rows, icd, review_rules, selectors
 from . import items as bill_items
 from .models import (
     Contract,
@@ -38,6 +38,8 @@ from .models import (
     FollowUp,
     IllnessRecord,
     Institution,
+    ReviewFlag,
+    ReviewRule,
     Screening,
     ServicePackage,
     Team,
@@ -915,6 +917,7 @@ def encounter_create(
         encounter._change_reason, encounter._history_user = "录入", user
         encounter.save()
         _save_items(encounter, bill)
+        encounter_review(encounter=encounter)
         _enqueue([(member.pk, _service_year(values))])
     return encounter, encounter_warnings(member=member, kind=kind, diagnosis_code=values["diagnosis_code"])
 
@@ -957,6 +960,7 @@ def encounter_update(
         if new_bill:
             changed = _replace_items(current, bill, changed, user=user, reason=reason or "修改费用明细")
         if changed:
+            encounter_review(encounter=current)
             _enqueue([before, (current.member_id, _service_year(values))])
     return current, encounter_warnings(
         member=current.member, kind=current.kind, diagnosis_code=current.diagnosis_code
@@ -1002,6 +1006,7 @@ def encounter_correct(
         )
         corrected.save()
         _save_items(corrected, bill)
+        encounter_review(encounter=corrected)
         _enqueue(
             [
                 (
@@ -1111,6 +1116,101 @@ def _replace_items(encounter: Encounter, bill, changed: bool, *, user, reason: s
         encounter._change_reason, encounter._history_user = reason, user
         encounter.save()
     return True
+
+
+# --- automatic review (智能审核) ----------------------------------------------------------------
+
+# ReviewRule.threshold → the ReviewSettings field it sets (and how to read it).
+_THRESHOLDS = {
+    "readmission": ("readmission_days", int),
+    "los_outlier": ("los_outlier_z", Decimal),
+    "cost_outlier": ("cost_outlier_z", Decimal),
+    "drug_share": ("drug_share", Decimal),
+    "class_c_share": ("class_c_share", Decimal),
+    "sex_age": ("adult_age", int),
+}
+
+
+def review_settings() -> review_rules.ReviewSettings:
+    """The county's review settings from ``ReviewRule`` (a rule without a row keeps its default
+    and runs)."""
+    values, disabled, min_group = {}, set(), None
+    for rule in ReviewRule.objects.all():
+        if not rule.enabled:
+            disabled.add(rule.code)
+        if rule.code in _THRESHOLDS and rule.threshold is not None:
+            name, kind = _THRESHOLDS[rule.code]
+            values[name] = kind(rule.threshold)
+        if rule.code in ("los_outlier", "cost_outlier") and rule.min_group and rule.enabled:
+            min_group = max(min_group or 0, rule.min_group)
+        if rule.code == "not_in_catalogue" and rule.catalogue_codes.strip():
+            values["catalogue_codes"] = frozenset(
+                re.split(r"[\s,，、;；]+", rule.catalogue_codes.strip())
+            ) - {""}
+    if min_group is not None:
+        values["outlier_min_group"] = min_group
+    return review_rules.ReviewSettings(
+        enabled=frozenset(code for code in review_rules.RULES if code not in disabled), **values
+    )
+
+
+def _review_input(encounter: Encounter, items=()) -> review_rules.ReviewEncounter:
+    member = encounter.member
+    return review_rules.ReviewEncounter(
+        ref=encounter.ref,
+        member=encounter.member_id,
+        institution=encounter.institution_id,
+        kind=encounter.kind,
+        level=encounter.institution.level,
+        admission_date=encounter.admission_date,
+        discharge_date=encounter.discharge_date,
+        total_cost=encounter.total_cost,
+        diagnosis_code=encounter.diagnosis_code,
+        sex=member.sex,
+        birth_date=member.birth_date,
+        items=tuple(items),
+    )
+
+
+def encounter_review(*, encounter: Encounter) -> list[dict]:
+    """Run the enabled review rules on ``encounter`` (compared with the member's current
+    encounters of its year, and for the outliers with the year's current encounters of the same
+    kind, diagnosis category and institution level) and store what they find as its
+    ``ReviewFlag`` rows, replacing earlier ones. Returns ``[{"code", "message"}, …]``."""
+    settings = review_settings()
+    flags = []
+    if settings.enabled:
+        year = _service_year(
+            {"discharge_date": encounter.discharge_date, "admission_date": encounter.admission_date}
+        )
+        peers = Encounter.objects.filter(is_current=True, service_date__year=year).exclude(pk=encounter.pk)
+        wanted = peers.filter(member_id=encounter.member_id)
+        category = (encounter.diagnosis_code or "").replace(".", "")[:3]
+        if category and ({"los_outlier", "cost_outlier"} & settings.enabled):
+            wanted = wanted | peers.filter(
+                kind=encounter.kind,
+                institution__level=encounter.institution.level,
+                diagnosis_code__startswith=category,
+            )
+        others = [
+            _review_input(e)
+            for e in wanted.select_related("member", "institution").order_by("service_date", "id")
+        ]
+        items = [
+            review_rules.ReviewItem(
+                code=i.code,
+                item_class=i.item_class,
+                amount=i.amount,
+                category=i.category,
+                deducted=i.deducted,
+            )
+            for i in encounter.items.all()
+        ]
+        found = review_rules.review([*others, _review_input(encounter, items)], settings)
+        flags = found[encounter.ref]
+    ReviewFlag.objects.filter(encounter=encounter).delete()
+    ReviewFlag.objects.bulk_create(ReviewFlag(encounter=encounter, **flag) for flag in flags)
+    return flags
 
 
 # --- encounter import ---------------------------------------------------------------------------

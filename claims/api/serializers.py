@@ -247,6 +247,10 @@ class EncounterSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.Mode
         "null 表示取消明细（须同时填写两项费用）。",
     )
 
+    review_flags = serializers.SerializerMethodField(
+        help_text="智能审核提示 [{code, message}]：需要人工核实的疑点（不影响保存和结算）。"
+    )
+
     class Meta:
         model = Encounter
         fields = [
@@ -271,6 +275,7 @@ class EncounterSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.Mode
             "version",
             "warnings",
             "items",
+            "review_flags",
         ]
         read_only_fields = ["service_date", "supersedes", "is_current"]
         extra_kwargs = {
@@ -288,6 +293,18 @@ class EncounterSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.Mode
 
     def get_warnings(self, obj) -> list[str]:
         return getattr(obj, "_warnings", [])
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            },
+        }
+    )
+    def get_review_flags(self, obj) -> list[dict]:
+        return [{"code": flag.code, "message": flag.message} for flag in obj.review_flags.all()]
 
 
 class CorrectionSerializer(EncounterSerializer):

@@ -187,7 +187,7 @@ class EncounterViewSet(ServiceViewSet):
     def get_queryset(self):
         return (
             selectors.encounters_for(self.request.user)
-            .prefetch_related("items")
+            .prefetch_related("items", "review_flags")
             .order_by("-service_date", "-id")
         )
 

@@ -144,7 +144,7 @@ CASES = [
     (
         "cost_outlier",  # a high threshold lets it pass
         [*peers(9), stay("C", day(3, 1), day(3, 8), total="60000.00")],
-        ReviewSettings(outlier_z=D("1000")),
+        ReviewSettings(cost_outlier_z=D("1000")),
         None,
         ["C"],
     ),
