@@ -18,8 +18,9 @@ compare it with the encounters passed in the same call: pass a member's encounte
   分解住院.
 * ``los_outlier`` / ``cost_outlier``: length of stay / total cost far from the encounters of
   the same kind, diagnosis category and institution level: a robust z-score,
-  0.6745 × (x − median) / MAD, above ``los_outlier_z`` / ``cost_outlier_z`` (default 3.5) either way; groups smaller
-  than ``outlier_min_group`` (default 5) or with MAD = 0 are not judged.
+  0.6745 × (x − median) / MAD, above ``los_outlier_z`` / ``cost_outlier_z`` (default 3.5)
+  either way; groups smaller than ``outlier_min_group`` (default 5) or with MAD = 0 are not
+  judged.
 * ``drug_share``: 药占比, (西药 + 中成药 + 中药饮片) / total after deductions, above
   ``drug_share`` (default 0.40); itemised encounters of ``drug_share_kinds`` (default inpatient).
 * ``class_c_share``: 丙类 (out-of-catalogue) share of the total after deductions above

@@ -566,11 +566,20 @@ def _with_bills(policy, rows) -> tuple[list[tuple], dict[int, int]]:
     of encounters without items are passed on as they are (the fast path)."""
     if policy is None or not rows:
         return rows, {}
+    lines = _bill_lines([row[E_ID] for row in rows])
+    if not lines:
+        return rows, {}
+    return _apply_bills(compiled_policy(policy), rows, lines)
+
+
+def _bill_lines(encounter_ids) -> dict[int, list[tuple]]:
+    """{encounter id: [(class, category or None, amount cents, deducted cents), …]} of the
+    itemised encounters among ``encounter_ids`` (one query)."""
     amount, convert = in_cents(F("amount"))
     deducted, _ = in_cents(F("deducted"))
     lines = defaultdict(list)
     for encounter_id, item_class, category, cents, deducted_cents in fetch_rows(
-        EncounterItem.objects.filter(encounter_id__any_of=[row[E_ID] for row in rows])
+        EncounterItem.objects.filter(encounter_id__any_of=list(encounter_ids))
         .annotate(amount_cents=amount, deducted_cents=deducted)
         .order_by("encounter_id", "position")
         .values_list("encounter_id", "item_class", "category", "amount_cents", "deducted_cents")
@@ -578,9 +587,10 @@ def _with_bills(policy, rows) -> tuple[list[tuple], dict[int, int]]:
         if convert is not None:
             cents, deducted_cents = convert(cents), convert(deducted_cents)
         lines[encounter_id].append((item_class, category or None, cents, deducted_cents))
-    if not lines:
-        return rows, {}
-    compiled = compiled_policy(policy)
+    return lines
+
+
+def _apply_bills(compiled, rows, lines) -> tuple[list[tuple], dict[int, int]]:
     out, deducted_of = [], {}
     for row in rows:
         bill = lines.get(row[E_ID])
@@ -590,6 +600,29 @@ def _with_bills(policy, rows) -> tuple[list[tuple], dict[int, int]]:
         total, in_policy, deducted_of[row[E_ID]] = compiled.bill(bill)
         out.append((*row[:E_TOTAL], total, in_policy, *row[E_IN_POLICY + 1 :]))
     return out, deducted_of
+
+
+def _billed_member_rows(member_ids, year: int, compiled) -> dict[int, list[tuple]]:
+    """For a simulation: {member id: all the member's trusted rows of ``year``, itemised bills
+    under ``compiled``'s catalogue} for the members that have itemised encounters (one query,
+    empty without items; then those members' claims are loaded again with their items)."""
+    itemised = sorted(
+        set(
+            EncounterItem.objects.filter(
+                **members_in("encounter__member_id", member_ids),
+                encounter__is_current=True,
+                encounter__service_date__range=year_bounds(year),
+            ).values_list("encounter__member_id", flat=True)
+        )
+    )
+    if not itemised:
+        return {}
+    _, rows = load_claims(itemised, year, _SIMULATION_VALUES)
+    rows, _ = _apply_bills(compiled, rows, _bill_lines([row[E_ID] for row in rows]))
+    out = defaultdict(list)
+    for row in _member_rows(rows, year):
+        out[row[0]].append(row)
+    return out
 
 
 def _store_deducted(deducted: dict[int, int]) -> None:
@@ -931,6 +964,12 @@ def engine_rows(member_ids, year: int) -> list[tuple]:
             cursor.execute(_ENGINE_ROWS_SQL, [year, *_signature_table(), ids, ids[0], ids[-1], first, last])
             return cursor.fetchall()
     _, rows = load_claims(ids, year, _SIMULATION_VALUES)
+    return _member_rows(rows, year)
+
+
+def _member_rows(rows, year: int) -> list[tuple]:
+    """``load_claims`` rows as the engine's trusted rows with the member id as ``ref``; rows of a
+    kind or level the engine does not know are left out."""
     out = []
     for row in rows:
         try:
@@ -970,10 +1009,11 @@ def simulate_members(
         )
     }
     groups, group_members = [], []
+    billed = _billed_member_rows(member_ids, year, compiled)  # itemised bills: this catalogue
     for member_id, rows in itertools.groupby(engine_rows(member_ids, year), operator.itemgetter(0)):
         insured, poverty, aid = members[member_id]
         if insured is True:  # as settle_members: only the registered insured are settled
-            groups.append((engine_member(poverty, aid), list(rows)))
+            groups.append((engine_member(poverty, aid), billed.get(member_id) or list(rows)))
             group_members.append(member_id)
     outcome = Outcome()
     if not groups:

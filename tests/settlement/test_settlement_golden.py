@@ -323,6 +323,16 @@ def test_items_golden_case_through_the_stored_path(client, county_user, areas):
     for s in Settlement.objects.select_related("encounter"):
         assert s.total_cost == s.payouts_total + s.self_pay
         assert (s.deducted is None) == (not s.encounter.items.exists())
+    # A simulation of the same policy bills the items the same way (nothing written).
+    from settlement import batch
+
+    outcome = batch.simulate_members(
+        [m.pk for m in members.values()], 2025, engine.compile_policy(document), None
+    )
+    cents = lambda v: int(Decimal(v) * 100)  # noqa: E731
+    assert outcome.encounters == len(expected)
+    assert outcome.total_cost == sum(cents(e["total_cost"]) for e in expected)
+    assert outcome.payouts == sum(cents(p) for e in expected for p in e["payouts"].values())
     # Settled again: nothing changes, nothing is written twice.
     again = services.settle_member_year(member_id=members["P"].pk, year=2025)
     assert again.written == 0 and again.unchanged == 4
