@@ -1064,11 +1064,15 @@ def item_dicts(encounter: Encounter) -> list[dict]:
 def _changed_bill(current: Encounter, changes: dict, merged: dict) -> tuple[list | None, bool]:
     """For an update or correction: (the bill the encounter will have, whether it is new).
     ``items`` in ``changes`` replaces the bill (None removes it); otherwise an itemised
-    encounter keeps its items and a total sent beside them must still equal their sum. Takes
+    encounter keeps its items, amounts sent unchanged are ignored and a changed total must
+    still equal their sum. Takes
     ``items`` out of ``changes`` and ``merged`` and sets ``merged``' amounts."""
+    keeps_bill = "items" not in changes and _has_items(current)
     for name in ("total_cost", "in_policy_cost"):  # amounts of an itemised one follow its items
-        if name not in changes:
-            merged[name] = merged[name] if "items" not in changes and not _has_items(current) else None
+        # (a page's form sends the stored amounts back unchanged: not a change)
+        sent = name in changes and not (keeps_bill and changes[name] == getattr(current, name))
+        if not sent and (keeps_bill or "items" in changes):
+            merged[name] = None
     merged.pop("items", None)
     if "items" in changes:
         raw = changes.pop("items")

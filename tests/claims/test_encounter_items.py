@@ -111,8 +111,11 @@ def test_items_of_an_unsettled_encounter_are_replaced_or_kept(world, township_us
             user=township_user, encounter=encounter, version=1, changes={"total_cost": D("1.00")}
         )
     assert caught.value.field == "total_cost"
-    updated, _ = services.encounter_update(
-        user=township_user, encounter=encounter, version=1, changes={"diagnosis_name": "胃恶性肿瘤"}
+    updated, _ = services.encounter_update(  # as the page's form sends it: stored amounts back
+        user=township_user,
+        encounter=encounter,
+        version=1,
+        changes={"diagnosis_name": "胃恶性肿瘤", "total_cost": D("10000.00"), "in_policy_cost": D("8500.00")},
     )
     assert updated.version == 2 and updated.items.count() == 3 and updated.total_cost == D("10000.00")
     # New items replace the bill and the amounts, and the encounter gets a new version.
