@@ -115,3 +115,22 @@ def test_a_correction_is_reviewed_and_the_api_returns_the_flags(
     assert [f["code"] for f in flags] == ["sex_age"] and "男性" in flags[0]["message"]
     listed = {e["ref"]: e for e in c.get("/api/v1/claims/encounters/").json()["results"]}
     assert listed[response.json()["ref"]]["review_flags"] == flags
+
+
+def test_the_encounter_page_shows_items_and_flags(as_user, world, township_user, settlement_spy):
+    from django.urls import reverse
+
+    _stay(township_user, world)
+    again = _stay(
+        township_user,
+        world,
+        total_cost=None,
+        in_policy_cost=None,
+        items=[{"code": "Z1", "class": "B", "category": "exam", "amount": "5000.00", "deducted": "100.00"}],
+    )
+    html = as_user(township_user).get(reverse("claims:encounter_detail", args=[again.pk])).content.decode()
+    assert 'data-section="review-flags"' in html and "疑似重复录入" in html
+    assert 'data-section="items"' in html and "Z1" in html and "乙类" in html and "检查" in html
+    assert "100.00" in html
+    plain = as_user(township_user).get(reverse("claims:encounter_detail", args=[world.east_encounter.pk]))
+    assert 'data-section="items"' not in plain.content.decode()
