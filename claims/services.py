@@ -1187,7 +1187,9 @@ def encounter_review(*, encounter: Encounter) -> list[dict]:
         year = _service_year(
             {"discharge_date": encounter.discharge_date, "admission_date": encounter.admission_date}
         )
-        peers = Encounter.objects.filter(is_current=True, service_date__year=year).exclude(pk=encounter.pk)
+        peers = Encounter.objects.filter(
+            is_current=True, service_date__range=(datetime.date(year, 1, 1), datetime.date(year, 12, 31))
+        ).exclude(pk=encounter.pk)
         wanted = peers.filter(member_id=encounter.member_id)
         category = (encounter.diagnosis_code or "").replace(".", "")[:3]
         if category and ({"los_outlier", "cost_outlier"} & settings.enabled):
