@@ -80,3 +80,25 @@ FOLLOWUP_KINDS = (
 # chronic or serious illness are due for a follow-up once a quarter.
 FIRST_FOLLOWUP_DAYS = 90
 FOLLOWUP_INTERVAL_DAYS = 90
+
+# 费用明细 (itemised bills): 医保目录类别 and 费用类别, the settlement contract's codes.
+ITEM_CLASSES = (
+    ("A", "甲类"),
+    ("B", "乙类"),
+    ("C", "丙类"),
+)
+ITEM_CATEGORIES = (
+    ("western_drug", "西药"),
+    ("patent_drug", "中成药"),
+    ("herbal", "中药饮片"),
+    ("exam", "检查"),
+    ("lab", "化验"),
+    ("treatment", "治疗"),
+    ("surgery", "手术"),
+    ("material", "卫生材料"),
+    ("bed", "床位"),
+    ("nursing", "护理"),
+    ("other", "其他"),
+)
+# 药占比: the categories that are drugs.
+DRUG_CATEGORIES = ("western_drug", "patent_drug", "herbal")

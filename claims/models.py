@@ -13,7 +13,7 @@ from simple_history.models import HistoricalRecords
 from core.models import ImportJob
 from registry.models import Member, Township
 
-from . import codes
+from . import codes, review_rules
 
 
 def _choices(name, table):
@@ -38,6 +38,8 @@ TeamRole = _choices("TeamRole", codes.TEAM_ROLES)
 PackageTier = _choices("PackageTier", codes.PACKAGE_TIERS)
 ContractStatus = _choices("ContractStatus", codes.CONTRACT_STATUSES)
 FollowUpKind = _choices("FollowUpKind", codes.FOLLOWUP_KINDS)
+ItemClass = models.TextChoices("ItemClass", [(c, (c, label)) for c, label in codes.ITEM_CLASSES])
+ItemCategory = _choices("ItemCategory", codes.ITEM_CATEGORIES)
 
 
 class Institution(models.Model):
@@ -170,6 +172,122 @@ class Encounter(models.Model):
 
     def __str__(self):
         return self.ref
+
+
+class EncounterItem(models.Model):
+    """One line of an encounter's itemised bill (费用明细). With items, the encounter's total is
+    Σ amount and settlement derives the in-policy cost from the classes under the year's policy
+    catalogue; ``deducted`` (违规扣除) is borne by the institution, not by funds or patient."""
+
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.CASCADE, related_name="items", verbose_name="就诊记录"
+    )
+    position = models.PositiveIntegerField("序号")
+    code = models.CharField("项目编码", max_length=50)
+    name = models.CharField("项目名称", max_length=100, blank=True)
+    category = models.CharField("费用类别", max_length=20, choices=ItemCategory.choices, blank=True)
+    item_class = models.CharField("医保目录类别", max_length=1, choices=ItemClass.choices)
+    quantity = models.DecimalField("数量", max_digits=12, decimal_places=3, null=True, blank=True)
+    unit_price = models.DecimalField("单价", max_digits=12, decimal_places=4, null=True, blank=True)
+    amount = models.DecimalField("金额", max_digits=12, decimal_places=2)
+    deducted = models.DecimalField("违规扣除", max_digits=12, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "费用明细"
+        ordering = ["encounter", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["encounter", "position"], name="encounter_item_position_unique"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="encounter_item_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(deducted__gte=0) & Q(deducted__lte=F("amount")),
+                name="encounter_item_deducted_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(item_class__in=ItemClass.values), name="encounter_item_class_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(category="") | Q(category__in=ItemCategory.values),
+                name="encounter_item_category_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__isnull=True) | Q(quantity__gte=0),
+                name="encounter_item_quantity_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(unit_price__isnull=True) | Q(unit_price__gte=0),
+                name="encounter_item_unit_price_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.code} {self.name}".strip()
+
+
+ReviewRuleCode = models.TextChoices(
+    "ReviewRuleCode", [(c.upper(), (c, name)) for c, (name, _) in review_rules.RULES.items()]
+)
+
+
+class ReviewRule(models.Model):
+    """A rule of the automatic review (``claims.review_rules``) as the county sets it: on or off,
+    its threshold and the explanation staff read. Seeded with every rule by a data migration."""
+
+    code = models.CharField("规则", max_length=30, choices=ReviewRuleCode.choices, unique=True)
+    name = models.CharField("名称", max_length=50)
+    explanation = models.TextField("说明")
+    enabled = models.BooleanField("启用", default=True)
+    threshold = models.DecimalField(
+        "阈值",
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="分解住院：天数；住院天数/费用异常：稳健Z值；药占比、丙类占比：比例（0.40即40%）；"
+        "性别年龄：成年年龄。其他规则不用。",
+    )
+    min_group = models.PositiveIntegerField(
+        "最少同类例数", null=True, blank=True, help_text="住院天数/费用异常：同类不足此数时不判断。"
+    )
+    catalogue_codes = models.TextField(
+        "目录项目编码",
+        blank=True,
+        help_text="项目不在目录内：本县医保目录的项目编码，用逗号或换行分隔；留空则不判断。",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "审核规则"
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(code__in=ReviewRuleCode.values), name="review_rule_code_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(threshold__isnull=True) | Q(threshold__gte=0),
+                name="review_rule_threshold_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ReviewFlag(models.Model):
+    """What the automatic review found on an encounter (a reason to look, not a refusal)."""
+
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.CASCADE, related_name="review_flags", verbose_name="就诊记录"
+    )
+    code = models.CharField("规则", max_length=30, choices=ReviewRuleCode.choices)
+    message = models.TextField("审核意见")
+    created_at = models.DateTimeField("审核时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "审核提示"
+        ordering = ["encounter", "id"]
+
+    def __str__(self):
+        return f"{self.encounter} {self.code}"
 
 
 def _money(label, **kwargs):

@@ -31,19 +31,23 @@ from core.rows import RowError
 from registry import roles
 from registry.models import Household, Member, Village
 
-from . import codes, encounter_rows, events, icd, selectors
+from . import codes, encounter_rows, events, icd, review_rules, selectors
+from . import items as bill_items
 from .models import (
     Contract,
     ContractStatus,
     Disease,
     Encounter,
     EncounterImport,
+    EncounterItem,
     EncounterKind,
     FollowUp,
     IllnessRecord,
     IllnessStatus,
     Institution,
     InstitutionLevel,
+    ReviewFlag,
+    ReviewRule,
     Screening,
     ServicePackage,
     Team,
@@ -927,8 +931,8 @@ def encounter_create(
     institution: Institution,
     kind: str,
     admission_date: datetime.date,
-    total_cost: Decimal,
-    in_policy_cost: Decimal,
+    total_cost: Decimal | None = None,
+    in_policy_cost: Decimal | None = None,
     discharge_date: datetime.date | None = None,
     diagnosis_code: str = "",
     diagnosis_name: str = "",
@@ -938,8 +942,10 @@ def encounter_create(
     confirm_duplicate: bool = False,
     duplicate_reason: str = "",
     idempotency_key: str = "",
+    items: list[dict] | None = None,
 ) -> tuple[Encounter, list[str]]:
-    """Enter a visit or stay; returns it with the warnings to show.
+    """Enter a visit or stay; returns it with the warnings to show. ``items`` (费用明细, the
+    settlement contract's item dicts): the total is their sum and no in-policy cost is given.
 
     An encounter identical to a current one of the member (``_duplicate_reason``) is refused
     unless ``confirm_duplicate`` with a reason. With an ``idempotency_key`` a repeated request
@@ -948,21 +954,21 @@ def encounter_create(
     _check_township(user, _member_township(member), "人员", "member")
     if (ref or "").strip() and not roles.is_county(user) and probe_blocked(user, "ref"):
         raise ClaimsError(TOO_MANY_DUPLICATE_REFS, "ref", code="throttled")
-    values = _encounter_values(
-        dict(
-            member=member,
-            institution=institution,
-            kind=kind,
-            admission_date=admission_date,
-            discharge_date=discharge_date,
-            diagnosis_code=diagnosis_code,
-            diagnosis_name=diagnosis_name,
-            total_cost=total_cost,
-            in_policy_cost=in_policy_cost,
-            package=package,
-            referred=referred,
-        )
+    raw = dict(
+        member=member,
+        institution=institution,
+        kind=kind,
+        admission_date=admission_date,
+        discharge_date=discharge_date,
+        diagnosis_code=diagnosis_code,
+        diagnosis_name=diagnosis_name,
+        total_cost=total_cost,
+        in_policy_cost=in_policy_cost,
+        package=package,
+        referred=referred,
     )
+    bill = _encounter_bill(raw, items)
+    values = _encounter_values(raw)
     _check_member_dates(user, values)
     given_ref = (ref or "").strip()
     ref = given_ref or new_ref(admission_date)
@@ -977,6 +983,8 @@ def encounter_create(
                 encounter = Encounter(ref=ref, created_by=user, duplicate_reason=reason, **values)
                 encounter._change_reason, encounter._history_user = "录入", user
                 encounter.save()
+                _save_items(encounter, bill)
+                encounter_review(encounter=encounter)
                 _enqueue([(member.pk, _service_year(values))])
         except IntegrityError as exc:
             # The same reference saved by a concurrent request after our check above.
@@ -990,7 +998,13 @@ def encounter_create(
             user=user,
             scope="claims.encounter_create",
             key=idempotency_key,
-            request={**values, "ref": given_ref, "confirm": confirm_duplicate, "why": duplicate_reason},
+            request={
+                **values,
+                "ref": given_ref,
+                "confirm": confirm_duplicate,
+                "why": duplicate_reason,
+                "items": items,
+            },
             work=insert,
         )
     else:
@@ -1107,19 +1121,24 @@ def encounter_update(
         )
         merged = {name: getattr(current, name) for name in ENCOUNTER_FIELDS}
         merged.update(changes)
+        bill, new_bill = _changed_bill(current, changes, merged)
         values = _encounter_values(merged)
         _check_member_dates(user, values)
         if _moved(values, current):
             values["duplicate_reason"] = _duplicate_reason(
                 values, confirm=confirm_duplicate, reason=duplicate_reason, exclude=[current.pk]
             )
-        if _apply(
+        changed = _apply(
             current,
             values,
             (*ENCOUNTER_FIELDS, "duplicate_reason"),
             user=user,
             reason=reason or "修改就诊记录",
-        ):
+        )
+        if new_bill:
+            changed = _replace_items(current, bill, changed, user=user, reason=reason or "修改费用明细")
+        if changed:
+            encounter_review(encounter=current)
             _enqueue([before, (current.member_id, _service_year(values))])
     return current, [
         *_old_admission_warnings(current.admission_date),
@@ -1155,9 +1174,10 @@ def encounter_correct(
         current = _lock_current(user, encounter, version)
         merged = {name: getattr(current, name) for name in ENCOUNTER_FIELDS}
         merged.update(changes)
+        bill, new_bill = _changed_bill(current, changes, merged)
         values = _encounter_values(merged)
         _check_member_dates(user, values)
-        if all(values[name] == getattr(current, name) for name in ENCOUNTER_FIELDS):
+        if not new_bill and all(values[name] == getattr(current, name) for name in ENCOUNTER_FIELDS):
             raise ClaimsError("更正内容与原记录相同。")
         values["duplicate_reason"] = (
             _duplicate_reason(
@@ -1179,6 +1199,8 @@ def encounter_correct(
             user,
         )
         corrected.save()
+        _save_items(corrected, bill)
+        encounter_review(encounter=corrected)
         _enqueue(
             [
                 (
@@ -1196,6 +1218,202 @@ def encounter_correct(
             member=corrected.member, kind=corrected.kind, diagnosis_code=corrected.diagnosis_code
         ),
     ]
+
+
+# --- itemised bills (费用明细) ---------------------------------------------------------------------
+
+_ITEM_COLUMNS = ("code", "name", "category", "item_class", "quantity", "unit_price", "amount", "deducted")
+
+
+def _encounter_bill(values: dict, items) -> list[bill_items.BillItem] | None:
+    """Check an encounter's items (None: not itemised) and, for an itemised one, set
+    ``values``' total (Σ amount) and in-policy cost (目录内费用: Σ net of A and B items; the
+    settlement derives the real one under the year's catalogue). Refusals name the item's path
+    (``items[2].class``). Without items both amounts are required."""
+    if items is None:
+        for name, label in (("total_cost", "医疗总费用"), ("in_policy_cost", "政策范围内费用")):
+            if values.get(name) is None:
+                raise ClaimsError(f"请填写{label}（或填写费用明细 items）。", name)
+        return None
+    try:
+        bill, total = bill_items.parse_items(
+            items, total_cost=values.get("total_cost"), in_policy_cost=values.get("in_policy_cost")
+        )
+    except bill_items.ItemsError as exc:
+        raise ClaimsError(str(exc), exc.path) from None
+    values["total_cost"] = total
+    values["in_policy_cost"] = bill_items.catalogue_cost(bill)
+    return bill
+
+
+def item_dicts(encounter: Encounter) -> list[dict]:
+    """An encounter's stored items in the contract's shape (empty list: not itemised)."""
+    out = []
+    for item in encounter.items.all():
+        row = {"code": item.code, "class": item.item_class, "amount": item.amount, "deducted": item.deducted}
+        for name in ("name", "category", "quantity", "unit_price"):
+            if getattr(item, name) not in (None, ""):
+                row[name] = getattr(item, name)
+        out.append(row)
+    return out
+
+
+def _changed_bill(current: Encounter, changes: dict, merged: dict) -> tuple[list | None, bool]:
+    """For an update or correction: (the bill the encounter will have, whether it is new).
+    ``items`` in ``changes`` replaces the bill (None removes it); otherwise an itemised
+    encounter keeps its items, amounts sent unchanged are ignored and a changed total must
+    still equal their sum. Takes
+    ``items`` out of ``changes`` and ``merged`` and sets ``merged``' amounts."""
+    keeps_bill = "items" not in changes and _has_items(current)
+    for name in ("total_cost", "in_policy_cost"):  # amounts of an itemised one follow its items
+        # (a page's form sends the stored amounts back unchanged: not a change)
+        sent = name in changes and not (keeps_bill and changes[name] == getattr(current, name))
+        if not sent and (keeps_bill or "items" in changes):
+            merged[name] = None
+    merged.pop("items", None)
+    if "items" in changes:
+        raw = changes.pop("items")
+        if raw is None:
+            return _encounter_bill(merged, None), _has_items(current)
+        bill = _encounter_bill(merged, raw)
+        return bill, bill != _stored_bill(current)
+    if _has_items(current):
+        return _encounter_bill(merged, item_dicts(current)), False
+    return _encounter_bill(merged, None), False
+
+
+def _has_items(encounter: Encounter) -> bool:
+    if not hasattr(encounter, "_has_items"):
+        encounter._has_items = encounter.items.exists()
+    return encounter._has_items
+
+
+def _stored_bill(encounter: Encounter) -> list | None:
+    if not _has_items(encounter):
+        return None
+    return bill_items.parse_items(item_dicts(encounter))[0]
+
+
+def _save_items(encounter: Encounter, bill) -> None:
+    if bill:
+        EncounterItem.objects.bulk_create(
+            EncounterItem(
+                encounter=encounter,
+                position=position,
+                **{column: getattr(item, column) for column in _ITEM_COLUMNS},
+            )
+            for position, item in enumerate(bill, start=1)
+        )
+    encounter._has_items = bool(bill)
+
+
+def _replace_items(encounter: Encounter, bill, changed: bool, *, user, reason: str) -> bool:
+    """An unsettled encounter's bill replaced; the encounter gets a new version (and a history
+    row) even when its own fields stayed the same."""
+    encounter.items.all().delete()
+    _save_items(encounter, bill)
+    if not changed:
+        encounter.version += 1
+        encounter._change_reason, encounter._history_user = reason, user
+        encounter.save()
+    return True
+
+
+# --- automatic review (智能审核) ----------------------------------------------------------------
+
+# ReviewRule.threshold → the ReviewSettings field it sets (and how to read it).
+_THRESHOLDS = {
+    "readmission": ("readmission_days", int),
+    "los_outlier": ("los_outlier_z", Decimal),
+    "cost_outlier": ("cost_outlier_z", Decimal),
+    "drug_share": ("drug_share", Decimal),
+    "class_c_share": ("class_c_share", Decimal),
+    "sex_age": ("adult_age", int),
+}
+
+
+def review_settings() -> review_rules.ReviewSettings:
+    """The county's review settings from ``ReviewRule`` (a rule without a row keeps its default
+    and runs)."""
+    values, disabled, min_group = {}, set(), None
+    for rule in ReviewRule.objects.all():
+        if not rule.enabled:
+            disabled.add(rule.code)
+        if rule.code in _THRESHOLDS and rule.threshold is not None:
+            name, kind = _THRESHOLDS[rule.code]
+            values[name] = kind(rule.threshold)
+        if rule.code in ("los_outlier", "cost_outlier") and rule.min_group and rule.enabled:
+            min_group = max(min_group or 0, rule.min_group)
+        if rule.code == "not_in_catalogue" and rule.catalogue_codes.strip():
+            values["catalogue_codes"] = frozenset(
+                re.split(r"[\s,，、;；]+", rule.catalogue_codes.strip())
+            ) - {""}
+    if min_group is not None:
+        values["outlier_min_group"] = min_group
+    return review_rules.ReviewSettings(
+        enabled=frozenset(code for code in review_rules.RULES if code not in disabled), **values
+    )
+
+
+def _review_input(encounter: Encounter, items=()) -> review_rules.ReviewEncounter:
+    member = encounter.member
+    return review_rules.ReviewEncounter(
+        ref=encounter.ref,
+        member=encounter.member_id,
+        institution=encounter.institution_id,
+        kind=encounter.kind,
+        level=encounter.institution.level,
+        admission_date=encounter.admission_date,
+        discharge_date=encounter.discharge_date,
+        total_cost=encounter.total_cost,
+        diagnosis_code=encounter.diagnosis_code,
+        sex=member.sex,
+        birth_date=member.birth_date,
+        items=tuple(items),
+    )
+
+
+def encounter_review(*, encounter: Encounter) -> list[dict]:
+    """Run the enabled review rules on ``encounter`` (compared with the member's current
+    encounters of its year, and for the outliers with the year's current encounters of the same
+    kind, diagnosis category and institution level) and store what they find as its
+    ``ReviewFlag`` rows, replacing earlier ones. Returns ``[{"code", "message"}, …]``."""
+    settings = review_settings()
+    flags = []
+    if settings.enabled:
+        year = _service_year(
+            {"discharge_date": encounter.discharge_date, "admission_date": encounter.admission_date}
+        )
+        peers = Encounter.objects.filter(
+            is_current=True, service_date__range=(datetime.date(year, 1, 1), datetime.date(year, 12, 31))
+        ).exclude(pk=encounter.pk)
+        wanted = peers.filter(member_id=encounter.member_id)
+        category = (encounter.diagnosis_code or "").replace(".", "")[:3]
+        if category and ({"los_outlier", "cost_outlier"} & settings.enabled):
+            wanted = wanted | peers.filter(
+                kind=encounter.kind,
+                institution__level=encounter.institution.level,
+                diagnosis_code__startswith=category,
+            )
+        others = [
+            _review_input(e)
+            for e in wanted.select_related("member", "institution").order_by("service_date", "id")
+        ]
+        items = [
+            review_rules.ReviewItem(
+                code=i.code,
+                item_class=i.item_class,
+                amount=i.amount,
+                category=i.category,
+                deducted=i.deducted,
+            )
+            for i in encounter.items.all()
+        ]
+        found = review_rules.review([*others, _review_input(encounter, items)], settings)
+        flags = found[encounter.ref]
+    ReviewFlag.objects.filter(encounter=encounter).delete()
+    ReviewFlag.objects.bulk_create(ReviewFlag(encounter=encounter, **flag) for flag in flags)
+    return flags
 
 
 # --- encounter import ---------------------------------------------------------------------------

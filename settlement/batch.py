@@ -27,7 +27,7 @@ from django.db.models import BigIntegerField, F
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from claims.models import Encounter
+from claims.models import Encounter, EncounterItem
 from core import bulk
 from registry import facts
 
@@ -547,6 +547,7 @@ def settle_members(member_ids, year: int, *, run_id: int | None = None, task_id:
     members, rows = load_claims(member_ids, year)
     result.encounters = len(rows)
     stored = _load_stored(**members_in("member_id", member_ids), year=year, is_current=True)
+    rows, deducted = _with_bills(policy, rows)
     groups, settleable, problems = _claims_for_engine(policy, members, rows, year)
 
     fresh = []  # [row, engine settlement, non-zero payouts or None, previous or None]
@@ -591,9 +592,92 @@ def settle_members(member_ids, year: int, *, run_id: int | None = None, task_id:
         Settlement.objects.filter(pk__any_of=[*replaced, *stale]).update(is_current=False)
     if fresh:
         _write(fresh, compiled, policy, year, run_id, task_id, result)
+        if deducted:
+            _store_deducted(deducted)
     _sync_problems(member_ids, year, problems)
     result.problems = len(problems)
     return result
+
+
+# --- itemised bills (费用明细) -------------------------------------------------------------------
+
+
+def _with_bills(policy, rows) -> tuple[list[tuple], dict[int, int]]:
+    """(``rows`` with each itemised encounter's total and in-policy cents replaced by its bill
+    under the policy's catalogue — ``CompiledPolicy.bill``: the net total and the in-policy cost
+    —, {encounter id: deducted cents} of the itemised ones). One query for the rows' items; rows
+    of encounters without items are passed on as they are (the fast path)."""
+    if policy is None or not rows:
+        return rows, {}
+    lines = _bill_lines([row[E_ID] for row in rows])
+    if not lines:
+        return rows, {}
+    return _apply_bills(compiled_policy(policy), rows, lines)
+
+
+def _bill_lines(encounter_ids) -> dict[int, list[tuple]]:
+    """{encounter id: [(class, category or None, amount cents, deducted cents), …]} of the
+    itemised encounters among ``encounter_ids`` (one query)."""
+    amount, convert = in_cents(F("amount"))
+    deducted, _ = in_cents(F("deducted"))
+    lines = defaultdict(list)
+    for encounter_id, item_class, category, cents, deducted_cents in fetch_rows(
+        EncounterItem.objects.filter(encounter_id__any_of=list(encounter_ids))
+        .annotate(amount_cents=amount, deducted_cents=deducted)
+        .order_by("encounter_id", "position")
+        .values_list("encounter_id", "item_class", "category", "amount_cents", "deducted_cents")
+    ):
+        if convert is not None:
+            cents, deducted_cents = convert(cents), convert(deducted_cents)
+        lines[encounter_id].append((item_class, category or None, cents, deducted_cents))
+    return lines
+
+
+def _apply_bills(compiled, rows, lines) -> tuple[list[tuple], dict[int, int]]:
+    out, deducted_of = [], {}
+    for row in rows:
+        bill = lines.get(row[E_ID])
+        if bill is None:
+            out.append(row)
+            continue
+        total, in_policy, deducted_of[row[E_ID]] = compiled.bill(bill)
+        out.append((*row[:E_TOTAL], total, in_policy, *row[E_IN_POLICY + 1 :]))
+    return out, deducted_of
+
+
+def _billed_member_rows(member_ids, year: int, compiled) -> dict[int, list[tuple]]:
+    """For a simulation: {member id: all the member's trusted rows of ``year``, itemised bills
+    under ``compiled``'s catalogue} for the members that have itemised encounters (one query,
+    empty without items; then those members' claims are loaded again with their items)."""
+    itemised = sorted(
+        set(
+            EncounterItem.objects.filter(
+                **members_in("encounter__member_id", member_ids),
+                encounter__is_current=True,
+                encounter__service_date__range=year_bounds(year),
+            ).values_list("encounter__member_id", flat=True)
+        )
+    )
+    if not itemised:
+        return {}
+    rows = _encounter_rows(itemised, year, _SIMULATION_VALUES)
+    rows, _ = _apply_bills(compiled, rows, _bill_lines([row[E_ID] for row in rows]))
+    out = defaultdict(list)
+    for row in _member_rows(rows, year):
+        out[row[0]].append(row)
+    return out
+
+
+def _store_deducted(deducted: dict[int, int]) -> None:
+    """Σ deducted on the current settlements of itemised encounters that have none yet (the
+    settlements just written: COPY leaves the column empty)."""
+    values = {
+        pk: Decimal(deducted[encounter_id]).scaleb(-2)
+        for pk, encounter_id in Settlement.objects.filter(
+            encounter_id__any_of=list(deducted), is_current=True, deducted__isnull=True
+        ).values_list("pk", "encounter_id")
+    }
+    bulk.update_column(Settlement, "deducted", values)
 
 
 def _payouts(tiers, settled) -> dict:
@@ -923,6 +1007,12 @@ def engine_rows(member_ids, year: int) -> list[tuple]:
             cursor.execute(_ENGINE_ROWS_SQL, [year, *_signature_table(), ids, ids[0], ids[-1], first, last])
             return cursor.fetchall()
     rows = _encounter_rows(ids, year, _SIMULATION_VALUES)
+    return _member_rows(rows, year)
+
+
+def _member_rows(rows, year: int) -> list[tuple]:
+    """``load_claims`` rows as the engine's trusted rows with the member id as ``ref``; rows of a
+    kind or level the engine does not know are left out."""
     out = []
     for row in rows:
         try:
@@ -964,13 +1054,14 @@ def simulate_members(
     plain = [m for m in insured if not facts_of[m][1]]
     dated = [m for m in insured if facts_of[m][1]]
     groups, group_members = [], []
+    billed = _billed_member_rows(plain, year, compiled)  # itemised bills: this catalogue
     for member_id, rows in itertools.groupby(engine_rows(plain, year), operator.itemgetter(0)):
-        groups.append((facts_of[member_id][0], list(rows)))
+        groups.append((facts_of[member_id][0], billed.get(member_id) or list(rows)))
         group_members.append(member_id)
     if dated:
-        for member_id, rows in itertools.groupby(
-            _encounter_rows(dated, year, _SIMULATION_VALUES), operator.itemgetter(E_MEMBER)
-        ):
+        dated_rows = _encounter_rows(dated, year, _SIMULATION_VALUES)
+        dated_rows, _ = _apply_bills(compiled, dated_rows, _bill_lines([row[E_ID] for row in dated_rows]))
+        for member_id, rows in itertools.groupby(dated_rows, operator.itemgetter(E_MEMBER)):
             trusted = []
             for row in rows:
                 if book.exited_before(member_id, row[E_DATE]) is not None:

@@ -208,6 +208,9 @@ class Settlement(models.Model):
     )
     # For a re-settlement: new self-pay minus the superseded one's (negative: 退还 to the patient).
     self_pay_difference = models.DecimalField("个人自付差额", max_digits=12, decimal_places=2, default=0)
+    # Itemised encounters only (None otherwise): Σ 违规扣除 of the bill, borne by the institution;
+    # ``total_cost`` is then the net total that was settled.
+    deducted = models.DecimalField("违规扣除", max_digits=12, decimal_places=2, null=True, blank=True)
     computed_at = models.DateTimeField("计算时间", auto_now_add=True)
     task_id = models.CharField("计算任务", max_length=64, blank=True)
     run = models.ForeignKey(
@@ -256,6 +259,10 @@ class Settlement(models.Model):
             models.CheckConstraint(
                 condition=_sums_to("total_cost", "payouts_total", "self_pay"),
                 name="settlement_payouts_plus_self_pay_is_total",
+            ),
+            models.CheckConstraint(
+                condition=Q(deducted__isnull=True) | Q(deducted__gte=0),
+                name="settlement_deducted_not_negative",
             ),
         ]
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import ExtractMonth
 
+from claims.codes import ITEM_CATEGORIES, ITEM_CLASSES
 from claims.models import Encounter, Institution
 from registry import facts, roles
 from registry.idnumber import mask_id_number
@@ -143,6 +144,7 @@ def settlement_as_dict(settlement: Settlement, lines=None) -> dict:
         "self_pay": money(settlement.self_pay),
         "in_policy_self_pay": money(settlement.in_policy_self_pay),
         "out_of_policy_self_pay": money(settlement.out_of_policy_self_pay),
+        **({} if settlement.deducted is None else {"deducted": money(settlement.deducted)}),
     }
 
 
@@ -532,11 +534,68 @@ def statement(settlement: Settlement) -> dict:
     for tier in tiers:
         if tier["difference"]:
             fund_differences[tier["fund"]] += tier["difference"]
+    bill = statement_bill(settlement) if settlement.deducted is not None else None
+    in_policy_cost = bill["in_policy_cost"] if bill else encounter.in_policy_cost
     return {
         "tiers": tiers,
-        "in_policy_cost": encounter.in_policy_cost,
-        "out_of_policy_cost": encounter.total_cost - encounter.in_policy_cost,
+        "bill": bill,
+        "in_policy_cost": in_policy_cost,
+        "out_of_policy_cost": (settlement.total_cost if bill else encounter.total_cost) - in_policy_cost,
         "previous": previous,
         "current": current if current.pk != settlement.pk else None,
         "fund_differences": dict(fund_differences),
     }
+
+
+_CLASS_LABELS = dict(ITEM_CLASSES)
+_CATEGORY_LABELS = dict(ITEM_CATEGORIES)
+
+
+def statement_bill(settlement: Settlement) -> dict:
+    """An itemised encounter's bill on its statement: the items (by category, then class, then
+    entry order), the amounts per category and class (甲/乙/丙), Σ amount, the deduction borne by
+    the institution, and the in-policy cost the settlement's policy catalogue derives."""
+    items = sorted(
+        settlement.encounter.items.all(),
+        key=lambda i: (_CATEGORY_ORDER.get(i.category, len(_CATEGORY_ORDER)), i.item_class, i.position),
+    )
+    classes = [c for c, _ in ITEM_CLASSES]
+    rows = {}
+    for item in items:
+        row = rows.setdefault(
+            item.category,
+            {
+                "label": _CATEGORY_LABELS.get(item.category, "未分类"),
+                "by_class": dict.fromkeys(classes, _ZERO),
+                "total": _ZERO,
+            },
+        )
+        row["by_class"][item.item_class] += item.amount - item.deducted
+        row["total"] += item.amount - item.deducted
+    by_class = {c: sum((r["by_class"][c] for r in rows.values()), _ZERO) for c in classes}
+    _, in_policy, _ = batch.compiled_policy(settlement.policy).bill(
+        [
+            (i.item_class, i.category or None, int(i.amount.scaleb(2)), int(i.deducted.scaleb(2)))
+            for i in items
+        ]
+    )
+    return {
+        "items": [
+            {
+                "item": item,
+                "category": _CATEGORY_LABELS.get(item.category, "未分类"),
+                "class": _CLASS_LABELS[item.item_class],
+                "net": item.amount - item.deducted,
+            }
+            for item in items
+        ],
+        "categories": [{**row, "by_class": [row["by_class"][c] for c in classes]} for row in rows.values()],
+        "classes": [_CLASS_LABELS[c] for c in classes],
+        "by_class": [by_class[c] for c in classes],
+        "gross": sum((i.amount for i in items), _ZERO),
+        "deducted": settlement.deducted,
+        "in_policy_cost": Decimal(in_policy).scaleb(-2),
+    }
+
+
+_CATEGORY_ORDER = {c: i for i, (c, _) in enumerate(ITEM_CATEGORIES)}

@@ -1,9 +1,10 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from registry.idnumber import mask_id_number
 from registry.selectors import households_for
 
-from .. import selectors
+from .. import codes, selectors
 from ..models import (
     Contract,
     Disease,
@@ -190,6 +191,51 @@ class FollowUpSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.Model
         ]
 
 
+_ITEM_SCHEMA = {
+    "type": "object",
+    "required": ["code", "class", "amount"],
+    "properties": {
+        "code": {"type": "string", "maxLength": 50, "description": "项目编码"},
+        "name": {"type": "string", "maxLength": 100, "description": "项目名称"},
+        "category": {
+            "type": "string",
+            "enum": [c for c, _ in codes.ITEM_CATEGORIES],
+            "description": "费用类别：" + "、".join(f"{c} {label}" for c, label in codes.ITEM_CATEGORIES),
+        },
+        "class": {
+            "type": "string",
+            "enum": ["A", "B", "C"],
+            "description": "医保目录类别：A 甲类、B 乙类、C 丙类",
+        },
+        "quantity": {"type": "string", "format": "decimal", "description": "数量"},
+        "unit_price": {"type": "string", "format": "decimal", "description": "单价"},
+        "amount": {"type": "string", "format": "decimal", "description": "金额（两位小数）"},
+        "deducted": {"type": "string", "format": "decimal", "description": "违规扣除（由医疗机构承担）"},
+    },
+}
+
+
+@extend_schema_field({"type": "array", "items": _ITEM_SCHEMA, "nullable": True})
+class EncounterItemsField(serializers.Field):
+    """费用明细: the settlement contract's item objects. Checked by the claims service (field
+    paths such as ``items[2].class``); read back in entry order, amounts as strings."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            raise serializers.ValidationError("费用明细应是列表 […]（不填明细时省略此字段）。")
+        return data
+
+    def to_representation(self, manager):
+        out = []
+        for item in manager.all():
+            row = {"code": item.code, "name": item.name, "category": item.category, "class": item.item_class}
+            row["quantity"] = None if item.quantity is None else f"{item.quantity.normalize():f}"
+            row["unit_price"] = None if item.unit_price is None else f"{item.unit_price.normalize():f}"
+            row.update(amount=f"{item.amount:.2f}", deducted=f"{item.deducted:.2f}")
+            out.append(row)
+        return out
+
+
 class EncounterSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.ModelSerializer):
     scoped_fields = {"member": selectors.members_for}
     version = VersionField()
@@ -203,6 +249,17 @@ class EncounterSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.Mode
         default=False,
         help_text="与该患者一条现有记录的医疗机构、类型、日期和总费用都相同（疑似重复录入，409）时，"
         "确认这是另一次就诊；同时填写 duplicate_reason。",
+    )
+
+    items = EncounterItemsField(
+        required=False,
+        allow_null=True,
+        help_text="费用明细（可选）：填写时医疗总费用为明细金额合计，不再填写政策范围内费用；"
+        "null 表示取消明细（须同时填写两项费用）。",
+    )
+
+    review_flags = serializers.SerializerMethodField(
+        help_text="智能审核提示 [{code, message}]：需要人工核实的疑点（不影响保存和结算）。"
     )
 
     class Meta:
@@ -231,10 +288,21 @@ class EncounterSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.Mode
             "settlement_state",
             "confirm_duplicate",
             "duplicate_reason",
+            "items",
+            "review_flags",
         ]
         read_only_fields = ["service_date", "supersedes", "is_current"]
         extra_kwargs = {
-            "ref": {"required": False, "validators": [], "help_text": "医院的住院号/流水号；留空时自动生成。"}
+            "ref": {
+                "required": False,
+                "validators": [],
+                "help_text": "医院的住院号/流水号；留空时自动生成。",
+            },
+            "total_cost": {"required": False, "help_text": "有费用明细时可省略（等于明细金额合计）。"},
+            "in_policy_cost": {
+                "required": False,
+                "help_text": "无费用明细时必填；有明细时不填（结算时按目录类别算出，这里返回甲乙类净额）。",
+            },
         }
 
     def get_warnings(self, obj) -> list[str]:
@@ -247,6 +315,18 @@ class EncounterSerializer(ScopedFieldsMixin, MaskedMemberMixin, serializers.Mode
             page = self.parent.instance if isinstance(self.parent, serializers.ListSerializer) else None
             states.update(selectors.settlement_states(list(page) if page is not None else [obj]))
         return states[obj.pk]
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            },
+        }
+    )
+    def get_review_flags(self, obj) -> list[dict]:
+        return [{"code": flag.code, "message": flag.message} for flag in obj.review_flags.all()]
 
 
 class CorrectionSerializer(EncounterSerializer):

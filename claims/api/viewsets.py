@@ -177,7 +177,11 @@ class EncounterViewSet(ServiceViewSet):
     versioned = True
 
     def get_queryset(self):
-        return selectors.encounters_for(self.request.user).order_by("-service_date", "-id")
+        return (
+            selectors.encounters_for(self.request.user)
+            .prefetch_related("items", "review_flags")
+            .order_by("-service_date", "-id")
+        )
 
     @extend_schema(
         parameters=[

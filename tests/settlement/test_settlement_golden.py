@@ -277,3 +277,78 @@ def test_golden_none_and_lifted_alike(golden):
     }
     document = json.loads(POLICY_FILE.read_text(encoding="utf-8"))
     assert engine.settle_claims(document, lifted) == golden.expected
+
+
+def test_items_golden_case_through_the_stored_path(client, county_user, areas):
+    """The itemised golden case stored: members and encounters entered through the claims
+    service (items as the API takes them), settled by the service under the stored items
+    policy, every figure read back — ``deducted`` included, and only on itemised encounters."""
+    import datetime
+    from decimal import Decimal
+
+    from claims import services as claims_services
+    from settlement import services
+    from tests.factories import HouseholdFactory, MemberFactory
+    from tests.settlement_world import REGISTRY_STATUS, institution_for
+
+    document, claims, expected = case("-items")
+    policy = services.policy_import(user=county_user, document=document)
+    services.policy_activate(user=county_user, policy=policy, resettle=False)
+    members = {}
+    for key, raw in claims["members"].items():
+        household = HouseholdFactory(
+            village=areas["east_village"],
+            number=f"I{key}",
+            poverty_status=REGISTRY_STATUS.get(raw["poverty_status"], raw["poverty_status"]),
+        )
+        members[key] = MemberFactory(household=household, name=f"患者{key}", aid_category=raw["aid_category"])
+    for raw in claims["encounters"]:
+        date = datetime.date.fromisoformat(raw["date"])
+        stay = raw["kind"] == "inpatient"
+        money = {k: Decimal(raw[k]) for k in ("total_cost", "in_policy_cost") if k in raw}
+        claims_services.encounter_create(
+            user=county_user,
+            member=members[raw["member"]],
+            institution=institution_for(raw["level"], raw.get("designated", True)),
+            kind=raw["kind"],
+            admission_date=date - datetime.timedelta(days=6) if stay else date,
+            discharge_date=date if stay else None,
+            ref=raw["ref"],
+            items=raw.get("items"),
+            **money,
+        )
+    for member in members.values():
+        services.settle_member_year(member_id=member.pk, year=2025)
+    assert stored_outputs() == {case["ref"]: case for case in expected}
+    for s in Settlement.objects.select_related("encounter"):
+        assert s.total_cost == s.payouts_total + s.self_pay
+        assert (s.deducted is None) == (not s.encounter.items.exists())
+    # A simulation of the same policy bills the items the same way (nothing written).
+    from settlement import batch
+
+    outcome = batch.simulate_members(
+        [m.pk for m in members.values()], 2025, engine.compile_policy(document), None
+    )
+    cents = lambda v: int(Decimal(v) * 100)  # noqa: E731
+    assert outcome.encounters == len(expected)
+    assert outcome.total_cost == sum(cents(e["total_cost"]) for e in expected)
+    assert outcome.payouts == sum(cents(p) for e in expected for p in e["payouts"].values())
+    # Settled again: nothing changes, nothing is written twice.
+    again = services.settle_member_year(member_id=members["P"].pk, year=2025)
+    assert again.written == 0 and again.unchanged == 4
+
+    # The statement lists the bill by category and class and the deduction the hospital bears.
+    from django.urls import reverse
+
+    client.force_login(county_user)
+    statement = lambda ref: client.get(  # noqa: E731
+        reverse("settlement:statement", args=[Settlement.objects.get(encounter__ref=ref, is_current=True).pk])
+    ).content.decode()
+    html = statement("I-3")
+    assert 'data-section="bill-summary"' in html and 'data-item="E1"' in html and 'data-item="S1"' in html
+    assert "检查" in html and "手术" in html and "乙类" in html and "甲类" in html
+    assert "违规扣除 2,000.00 元由医疗机构承担" in html
+    # In-policy cost under the catalogue: 15,000 (A) + 3,000 − 300 (乙类先行自付 10%); out of it 300.
+    assert "17,700.00" in html and "300.00" in html and "18,000.00" in html
+    plain = statement("I-7")
+    assert "bill-summary" not in plain and "违规扣除" not in plain
