@@ -13,7 +13,8 @@ def _yes(value):
     return {True: "是", False: "否"}.get(value, "")
 
 
-def _masked(path):
+def masked_id(path):
+    """A column getter: the ID number at ``path``, masked (registry.idnumber.mask_id_number)."""
     get = attrgetter(path)
     return lambda obj: mask_id_number(get(obj))
 
@@ -32,7 +33,7 @@ _PERSON = [
     ("行政村", "member.household.village.name"),
     ("户编号", "member.household.number"),
     ("姓名", "member.name"),
-    ("证件号码", _masked("member.id_number")),
+    ("证件号码", masked_id("member.id_number")),
 ]
 
 InstitutionResource = export_resource(
@@ -166,7 +167,7 @@ DueFollowUpResource = export_resource(
         ("行政村", "household.village.name"),
         ("户编号", "household.number"),
         ("姓名", "name"),
-        ("证件号码", _masked("id_number")),
+        ("证件号码", masked_id("id_number")),
         ("健康状况", _display("health_status")),
         ("签约团队", "team_name"),
         ("签约开始", "contract_start"),

@@ -6,7 +6,7 @@ computed. ID numbers are always masked. Amounts are Decimals with two decimals."
 
 from decimal import Decimal
 
-from claims.resources import _masked, export_resource
+from claims.resources import export_resource, masked_id
 
 ZERO = Decimal("0.00")
 
@@ -25,7 +25,7 @@ def settlement_resource(tiers):
         ("行政村", "member.household.village.name"),
         ("户编号", "member.household.number"),
         ("姓名", "member.name"),
-        ("证件号码", _masked("member.id_number")),
+        ("证件号码", masked_id("member.id_number")),
         ("就诊流水号", "encounter.ref"),
         ("医疗机构", "institution.name"),
         ("结算日期", "service_date"),
