@@ -8,6 +8,8 @@ the kind's ``summary_template`` (its figures) and ``intro_template`` (its instru
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import messages
 from django.http import FileResponse, Http404, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -175,6 +177,15 @@ class ImportRejectedView(ImportJobMixin, View):
 class ExportJobMixin:
     def get_job(self, pk):
         return get_object_or_404(jobs_of(self.request.user), pk=pk)
+
+
+class ExportJobListView(View):
+    """「我的导出」: the user's own export jobs of the last 30 days."""
+
+    def get(self, request):
+        since = timezone.now() - datetime.timedelta(days=30)
+        jobs = jobs_of(request.user).filter(created_at__gte=since)[:100]
+        return render(request, "core/export_job_list.html", {"jobs": jobs})
 
 
 class ExportJobDetailView(ExportJobMixin, View):

@@ -116,8 +116,17 @@ def test_only_the_owner_sees_the_job_and_its_file(
     for user in (township_user, supervisor, other_county):
         client.force_login(user)
         assert [client.get(url).status_code for url in urls] == [404, 404, 404], user.username
+        assert (
+            reverse("core:export_job", args=[job.pk])
+            not in client.get(reverse("core:export_job_list")).content.decode()
+        )
     client.logout()
     assert all(client.get(url).status_code == 302 for url in urls)  # to the login page
+    client.force_login(county_user)
+    assert (
+        reverse("core:export_job", args=[job.pk])
+        in client.get(reverse("core:export_job_list")).content.decode()
+    )
 
 
 def test_a_supervisor_may_export_and_a_formula_stays_text(
