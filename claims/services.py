@@ -29,7 +29,7 @@ from core.imports import import_job_confirm, import_job_create, import_job_run
 from core.ratelimit import probe_blocked, probe_counted
 from core.rows import RowError
 from registry import roles
-from registry.models import Household, Member, Village
+from registry.models import Household, Member, MemberExit, Village
 
 from . import codes, encounter_rows, events, icd, review_rules, selectors
 from . import items as bill_items
@@ -889,11 +889,13 @@ BIRTH_YEAR_PROBES = "该患者出生当年的就诊记录被拒绝的次数过�
 
 
 def _check_member_dates(user, values: dict) -> None:
-    """An encounter cannot begin before the member was born (the registry keeps no exit or
-    death date, so there is no upper bound here beyond "not in the future"). The message does
-    not show the birth date: roles that see masked ID numbers see the birth year only, and
-    their refusals are counted (core.ratelimit) so that trying admission dates one by one
-    cannot find the birth date either."""
+    """An encounter cannot begin before the member was born, nor after the member left the
+    record (``registry.MemberExit``: 死亡, 迁出, …; admitted on the day of the exit is
+    possible). The message does not show the birth date: roles that see masked ID numbers see
+    the birth year only, and their refusals are counted (core.ratelimit) so that trying
+    admission dates one by one cannot find the birth date either. The exit date is shown
+    only to a user whose scope holds the member (county staff, the member's township; the
+    township check before this one already refuses any other clinic)."""
     member, admission = values.get("member"), values.get("admission_date")
     if member is None or admission is None:
         return
@@ -905,6 +907,15 @@ def _check_member_dates(user, values: dict) -> None:
             probe_counted(user, "birth_date")
         raise ClaimsError(
             f"{encounter_rows.COL_ADMISSION}早于该患者的出生日期，不可能有这次就诊，请核对{encounter_rows.COL_ADMISSION}。",
+            "admission_date",
+        )
+    left_on = MemberExit.objects.filter(member_id=member.pk).values_list("left_on", flat=True).first()
+    if left_on is not None and admission > left_on:
+        own = roles.township_id_of(user)
+        shown = f"（{left_on:%Y-%m-%d}）" if own is None or own == _member_township(member) else ""
+        raise ClaimsError(
+            f"{encounter_rows.COL_ADMISSION}晚于该患者的减员日期{shown}，该患者已不在建档立卡名册中，"
+            f"请核对{encounter_rows.COL_ADMISSION}或患者。",
             "admission_date",
         )
 
@@ -1542,6 +1553,10 @@ def encounter_import(
             "id", "id_number", "name", "insured", "birth_date"
         ):
             members[values["id_number"]] = values
+    exits = {}  # county staff only here: the exit date may be shown
+    member_ids = [values["id"] for values in members.values()]
+    for chunk in _chunks(member_ids):
+        exits.update(MemberExit.objects.filter(member_id__in=chunk).values_list("member_id", "left_on"))
     institutions = {name: pk for pk, name in Institution.objects.values_list("id", "name")}
     existing = {}
     refs = [r.ref for r in valid]
@@ -1566,6 +1581,14 @@ def encounter_import(
             faults.append((encounter_rows.COL_NAME, f"与名册登记的姓名「{member['name']}」不符"))
         if member is not None and row.admission_date < member["birth_date"]:
             faults.append((encounter_rows.COL_ADMISSION, "早于该患者的出生日期，不可能有这次就诊"))
+        left_on = exits.get(member["id"]) if member is not None else None
+        if left_on is not None and row.admission_date > left_on:
+            faults.append(
+                (
+                    encounter_rows.COL_ADMISSION,
+                    f"晚于该患者的减员日期（{left_on:%Y-%m-%d}），该患者已不在名册中",
+                )
+            )
         institution_id = institutions.get(row.institution)
         if institution_id is None:
             faults.append(

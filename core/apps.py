@@ -12,6 +12,7 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         from . import (
+            exportjobs,  # noqa: F401  registers the outbox handler that starts export jobs
             imports,  # noqa: F401  registers the outbox handler that starts import jobs
             lookups,  # noqa: F401  (registers field__any_of on every field)
         )

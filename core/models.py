@@ -110,3 +110,52 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return f"{self.scope}:{self.key}"
+
+
+class ExportJob(models.Model):
+    """A list export too large to write in the request (``EXPORT_ASYNC_ROWS``): the list's URL
+    name and GET parameters, rebuilt by a Celery task as its owner (``core.exportjobs``), the
+    workbook it wrote, and its progress. Only the owner sees it."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "排队中"
+        RUNNING = "running", "正在导出"
+        DONE = "done", "导出完成"
+        FAILED = "failed", "导出失败"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name="导出人"
+    )
+    view_name = models.CharField("列表", max_length=100)
+    view_kwargs = models.JSONField("列表参数", default=dict, blank=True)
+    params = models.JSONField("筛选条件", default=dict, blank=True)  # {name: [values]} of the GET
+    title = models.CharField("名称", max_length=100)
+    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField("总行数", default=0)
+    done = models.PositiveIntegerField("已写行数", default=0)
+    file = models.FileField("文件", upload_to="exports/%Y/%m/", blank=True)
+    error = models.TextField("错误", blank=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "导出任务"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "done", "failed"]), name="core_export_job_status"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.title} ({self.pk})"
+
+    @property
+    def running(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        if not self.running:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0

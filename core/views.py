@@ -8,14 +8,18 @@ the kind's ``summary_template`` (its figures) and ``intro_template`` (its instru
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import messages
-from django.http import FileResponse, Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect
-from django.urls import reverse
+from django.http import FileResponse, Http404, JsonResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
 from .export import XLSX, content_disposition
+from .exportjobs import jobs_of
 from .imports import import_job_progress, import_kind
 
 URL_KEYS = ("list", "upload", "template", "detail", "progress", "confirm", "rejected")
@@ -163,5 +167,76 @@ class ImportRejectedView(ImportJobMixin, View):
         whole = bool(job.report and job.report.get("rejected_file_whole"))
         name = f"{stem}-{'错误标注（全部行）' if whole else '未导入的行'}.xlsx"
         response = FileResponse(job.rejected_file.open("rb"), content_type=XLSX)
+        response["Content-Disposition"] = content_disposition(name)
+        return response
+
+
+# --- export jobs (core.exportjobs): only their owner sees them ---------------------------------
+
+
+class ExportJobMixin:
+    def get_job(self, pk):
+        return get_object_or_404(jobs_of(self.request.user), pk=pk)
+
+
+class ExportJobListView(View):
+    """「我的导出」: the user's own export jobs of the last 30 days."""
+
+    def get(self, request):
+        since = timezone.now() - datetime.timedelta(days=30)
+        jobs = jobs_of(request.user).filter(created_at__gte=since)[:100]
+        return render(request, "core/export_job_list.html", {"jobs": jobs})
+
+
+class ExportJobDetailView(ExportJobMixin, View):
+    def get(self, request, pk):
+        job = self.get_job(pk)
+        return render(
+            request,
+            "core/export_job.html",
+            {
+                "job": job,
+                "progress_url": reverse("core:export_job_progress", args=[job.pk]),
+                "file_url": reverse("core:export_job_file", args=[job.pk]) if job.file else "",
+                "back_url": _list_url(job),
+            },
+        )
+
+
+def _list_url(job) -> str:
+    try:
+        path = reverse(job.view_name, kwargs=job.view_kwargs or None)
+    except NoReverseMatch:
+        return ""
+    query = QueryDict(mutable=True)
+    for name, values in job.params.items():
+        query.setlist(name, values)
+    return f"{path}?{query.urlencode()}" if query else path
+
+
+class ExportJobProgressView(ExportJobMixin, View):
+    def get(self, request, pk):
+        job = self.get_job(pk)
+        stage = job.get_status_display()
+        if job.status == job.Status.RUNNING and job.total:
+            stage = f"正在导出：{job.done:,} / {job.total:,} 行"
+        return JsonResponse(
+            {
+                "percent": job.percent,
+                "stage": stage,
+                "done": not job.running,
+                "redirect": None,
+                **({"error": job.error} if job.status == job.Status.FAILED else {}),
+            }
+        )
+
+
+class ExportJobFileView(ExportJobMixin, View):
+    def get(self, request, pk):
+        job = self.get_job(pk)
+        if job.status != job.Status.DONE or not job.file:
+            raise Http404("文件尚未生成。")
+        name = f"{job.title}-{timezone.localtime(job.created_at):%Y%m%d-%H%M}.xlsx"
+        response = FileResponse(job.file.open("rb"), content_type=XLSX)
         response["Content-Disposition"] = content_disposition(name)
         return response

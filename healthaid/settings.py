@@ -350,6 +350,10 @@ SETTLEMENT_CHUNK_MEMBERS = int(os.environ.get("SETTLEMENT_CHUNK_MEMBERS", "2000"
 SETTLEMENT_SIMULATE_CHUNK_MEMBERS = int(os.environ.get("SETTLEMENT_SIMULATE_CHUNK_MEMBERS", "5000"))
 SETTLEMENT_WORKER_PROCESSES = int(os.environ.get("SETTLEMENT_WORKER_PROCESSES", "2"))
 
+# A list export of more rows than this is written by a background job (core.exportjobs): the
+# request answers at once with a progress page (docs/security.md, attack 5).
+EXPORT_ASYNC_ROWS = int(os.environ.get("EXPORT_ASYNC_ROWS", "5000"))
+
 # Uploaded spreadsheets (core.reader): refused before parsing beyond these limits.
 IMPORT_MAX_FILE_MB = float(os.environ.get("IMPORT_MAX_FILE_MB", "20"))
 IMPORT_MAX_UNCOMPRESSED_MB = float(os.environ.get("IMPORT_MAX_UNCOMPRESSED_MB", "400"))

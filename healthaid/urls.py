@@ -33,6 +33,7 @@ urlpatterns = [
     path("claims/", include("claims.urls")),
     path("dashboards/", include("dashboards.urls")),
     path("settlement/", include("settlement.urls")),
+    path("exports/", include("core.urls")),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
 ]

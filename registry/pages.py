@@ -22,10 +22,12 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import DetailView, FormView
 from django_filters.views import FilterView
 
+from core import exportjobs
 from core.errors import DomainError
 from core.export import XLSX, content_disposition, describe_filters, export_response, iterate
 from core.forms import show_domain_error
@@ -42,6 +44,11 @@ class RoleRequiredMixin:
     county_wide = False
 
     def dispatch(self, request, *args, **kwargs):
+        self.check_access(request)
+        return super().dispatch(request, *args, **kwargs)
+
+    def check_access(self, request) -> None:
+        """The role checks of the page (also run by an export job, as its owner)."""
         if not roles.can_read(request.user):
             raise PermissionDenied("当前账号没有分配角色，请联系县级管理员。")
         if self.county_required and not roles.is_county(request.user):
@@ -50,7 +57,6 @@ class RoleRequiredMixin:
             raise PermissionDenied("此页面为全县资金数据，仅限县级工作人员和督查领导查看。")
         if self.write_required and not roles.can_write(request.user):
             raise PermissionDenied("当前账号为只读角色，不能修改数据。")
-        return super().dispatch(request, *args, **kwargs)
 
 
 YES_NO = [("", "全部"), ("true", "是"), ("false", "否")]
@@ -78,7 +84,11 @@ def page_filters(filterset, user):
 
 class FilteredListView(RoleRequiredMixin, FilterView):
     """A paginated, filtered list whose ``?export=xlsx`` downloads the same filtered rows,
-    written by ``core.export`` with the columns of ``resource_class`` (a ``core.export.Sheet``)."""
+    written by ``core.export`` with the columns of ``resource_class`` (a ``core.export.Sheet``).
+
+    More than ``EXPORT_ASYNC_ROWS`` rows: the export becomes a background job
+    (``core.exportjobs``) and the answer a redirect to its progress page; the job rebuilds
+    this view as the same user with the same parameters (``export_parts``)."""
 
     paginate_by = 50
     resource_class = None
@@ -87,13 +97,31 @@ class FilteredListView(RoleRequiredMixin, FilterView):
     def get_filterset(self, filterset_class):
         return page_filters(super().get_filterset(filterset_class), self.request.user)
 
+    def export_parts(self) -> dict:
+        """What the export writes: the page's filtered queryset, its columns, its filters."""
+        self.check_access(self.request)
+        filterset = self.get_filterset(self.get_filterset_class())
+        queryset = filterset.qs if filterset.is_valid() else self.get_queryset()
+        return {
+            "sheet": self.resource_class,
+            "rows": queryset,
+            "title": self.export_name,
+            "filters": describe_filters(filterset.form),
+        }
+
     def get(self, request, *args, **kwargs):
         if request.GET.get("export") == "xlsx" and self.resource_class is not None:
-            filterset = self.get_filterset(self.get_filterset_class())
-            queryset = filterset.qs if filterset.is_valid() else self.get_queryset()
-            return export_list(
-                self.resource_class, queryset, name=self.export_name, filters=describe_filters(filterset.form)
-            )
+            parts = self.export_parts()
+            if exportjobs.export_is_async(parts["rows"].count()):
+                job = exportjobs.export_job_create(
+                    user=request.user,
+                    view_name=request.resolver_match.view_name,
+                    view_kwargs=kwargs,
+                    params=dict(request.GET.lists()),
+                    title=self.export_name,
+                )
+                return HttpResponseRedirect(reverse("core:export_job", args=[job.pk]))
+            return export_list(parts["sheet"], parts["rows"], name=parts["title"], filters=parts["filters"])
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):

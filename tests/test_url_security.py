@@ -90,6 +90,9 @@ COUNTY_ONLY = {
     "settlement:run_progress",
 }
 
+# A user's own records (export jobs): anyone else gets 404, whatever the role or township.
+OWNED = {"core:export_job", "core:export_job_progress", "core:export_job_file"}
+
 # Pages without object arguments that may be reached without logging in.
 PUBLIC = {"login", "logout"}
 # URL kwargs that are not object ids, with a value to use.
@@ -153,6 +156,7 @@ def test_every_url_is_classified():
             and name not in SHARED
             and name not in COUNTY_ONLY
             and name not in NOTICE_OBJECT_KWARGS
+            and name not in OWNED
         ):
             unclassified.append(name)
     assert not unclassified, f"classify these URLs in tests/test_url_security.py: {unclassified}"
@@ -189,6 +193,8 @@ def test_township_user_cannot_reach_another_townships_records(client, world):
             url = _url(name, pattern, missing)
             assert client.get(url).status_code in (403, 404), url
             continue
+        if name in OWNED:
+            continue  # test_owned_records_answer_404_to_anyone_else
         label, path = SCOPED.get(name) or NOTICE_OBJECT_KWARGS[name]
         obj = _other_township_object(label, path, township_id)
         if obj is None:
@@ -266,3 +272,23 @@ def test_every_page_opens_for_every_role(client, world):
                 errors.append(f"{username} GET {url}: {status}")
     assert not errors, errors
     assert opened >= 150, f"only {opened} pages were opened"
+
+
+@pytest.mark.django_db
+def test_owned_records_answer_404_to_anyone_else(client, world):
+    from core.exportjobs import export_job_create
+
+    job = export_job_create(
+        user=world["county"],
+        view_name="registry:member_list",
+        view_kwargs={},
+        params={},
+        title="家庭成员名单",
+    )
+    patterns = dict(_patterns())
+    for username in ("clinic", "leader"):
+        client.force_login(world[username])
+        for name in OWNED:
+            assert client.get(_url(name, patterns[name], job.pk)).status_code == 404, (username, name)
+    client.force_login(world["county"])
+    assert client.get(_url("core:export_job", patterns["core:export_job"], job.pk)).status_code == 200
