@@ -97,6 +97,9 @@ class FilteredListView(RoleRequiredMixin, FilterView):
     def get_filterset(self, filterset_class):
         return page_filters(super().get_filterset(filterset_class), self.request.user)
 
+    def exportable(self) -> bool:
+        return self.resource_class is not None
+
     def export_parts(self) -> dict:
         """What the export writes: the page's filtered queryset, its columns, its filters."""
         self.check_access(self.request)
@@ -110,7 +113,7 @@ class FilteredListView(RoleRequiredMixin, FilterView):
         }
 
     def get(self, request, *args, **kwargs):
-        if request.GET.get("export") == "xlsx" and self.resource_class is not None:
+        if request.GET.get("export") == "xlsx" and self.exportable():
             parts = self.export_parts()
             if exportjobs.export_is_async(parts["rows"].count()):
                 job = exportjobs.export_job_create(

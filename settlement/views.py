@@ -178,15 +178,21 @@ class SettlementListView(FilteredListView):
         kwargs["data"] = data
         return kwargs
 
-    def get(self, request, *args, **kwargs):
-        if request.GET.get("export") == "xlsx":
-            filterset = self.get_filterset(self.get_filterset_class())
-            queryset = filterset.qs if filterset.is_valid() else self.get_queryset().none()
-            sheet = resources.settlement_resource(selectors.tier_columns(queryset))
-            return export_list(
-                sheet, queryset, name=self.export_name, filters=describe_filters(filterset.form)
-            )
-        return super().get(request, *args, **kwargs)
+    def exportable(self) -> bool:
+        return True
+
+    def export_parts(self) -> dict:
+        """The columns follow the policy tiers of the filtered settlements; large exports run
+        as export jobs like every list's (registry.pages.FilteredListView)."""
+        self.check_access(self.request)
+        filterset = self.get_filterset(self.get_filterset_class())
+        queryset = filterset.qs if filterset.is_valid() else self.get_queryset().none()
+        return {
+            "sheet": resources.settlement_resource(selectors.tier_columns(queryset)),
+            "rows": queryset,
+            "title": self.export_name,
+            "filters": describe_filters(filterset.form),
+        }
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
