@@ -116,15 +116,20 @@ def _ensure_initial_status(household: Household, user) -> None:
     """A household written without history (a bulk import) gets its first period from
     today's column, so that a later change has a "before"."""
     if not household.status_periods.exists():
-        period = HouseholdStatusPeriod(
-            household=household,
-            poverty_status=household.poverty_status,
-            event=StatusEvent.INITIAL,
-            effective_from=FACTS_START,
-            reason="首次登记变动前的状态",
-            created_by=user,
-        )
-        _save(period, user, "初始登记")
+        _save(_initial_period(household.pk, household.poverty_status, user), user, "初始登记")
+
+
+def _initial_period(household_id: int, poverty_status: str, user) -> HouseholdStatusPeriod:
+    """The first period of a household written without history: ``poverty_status`` from
+    ``FACTS_START`` (unsaved)."""
+    return HouseholdStatusPeriod(
+        household_id=household_id,
+        poverty_status=poverty_status,
+        event=StatusEvent.INITIAL,
+        effective_from=FACTS_START,
+        reason="首次登记变动前的状态",
+        created_by=user,
+    )
 
 
 def _sync_household(household: Household, user, reason: str) -> None:
@@ -578,18 +583,7 @@ def record_edited_facts(*, user, obj, changed, reason: str) -> None:
             before = _previous_value(obj, "poverty_status")
             if before is not None and before != obj.poverty_status:
                 periods = [(FACTS_START, before)]
-                _save(
-                    HouseholdStatusPeriod(
-                        household=obj,
-                        poverty_status=before,
-                        event=StatusEvent.INITIAL,
-                        effective_from=FACTS_START,
-                        reason="首次登记变动前的状态",
-                        created_by=user,
-                    ),
-                    user,
-                    "初始登记",
-                )
+                _save(_initial_period(obj.pk, before, user), user, "初始登记")
         if periods and _value_on(periods, today, None) != obj.poverty_status:
             before = _value_before(periods, today, obj.poverty_status)
             HouseholdStatusPeriod.objects.filter(household=obj, effective_from=today).delete()
@@ -873,3 +867,87 @@ def enrollment_template_workbook() -> bytes:
     ]
     assert [c.header for c in columns] == list(enrollment_list.CANONICAL_HEADERS)
     return template_workbook(title="参保名单", columns=columns)
+
+
+# --- status changes brought by a roster import ----------------------------------------------------
+
+
+def record_imported_status_changes(*, user, changes, reason: str) -> None:
+    """The roster import changed the 脱贫状态 of households on record: ``changes`` is
+    ``[(household id, status before, status after, effective date or None)]`` (None: today).
+    Inside the import's transaction, set-based (a few queries whatever the number): a first
+    period (the status before, from ``FACTS_START``) for households without one, a dated
+    period for each change (a period already on that day is overwritten: the roster is the
+    later word), and one ``member_facts_changed`` event per effective date naming the
+    households' members. The import has written today's column already."""
+    from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+    today = _today()
+    ids = [household_id for household_id, *_ in changes]
+    periods: dict[int, list] = {}
+    for start in range(0, len(ids), 2000):
+        for period in HouseholdStatusPeriod.objects.filter(
+            household_id__in=ids[start : start + 2000]
+        ).order_by("effective_from"):
+            periods.setdefault(period.household_id, []).append(period)
+    initial, new, overwritten = [], [], []
+    by_date: dict[datetime.date, list[int]] = {}
+    for household_id, before, after, effective in changes:
+        effective = effective or today
+        existing = periods.get(household_id, [])
+        if not existing:
+            initial.append(_initial_period(household_id, before, user))
+            existing = [initial[-1]]
+        history = [(p.effective_from, p.poverty_status) for p in existing]
+        prior = _value_before(history, effective, before)
+        same_day = next((p for p in existing if p.effective_from == effective and p.pk), None)
+        if same_day is not None:
+            same_day.poverty_status, same_day.event = after, _status_event(prior, after)
+            same_day.reason = reason[:200]
+            overwritten.append(same_day)
+        else:
+            new.append(
+                HouseholdStatusPeriod(
+                    household_id=household_id,
+                    poverty_status=after,
+                    event=_status_event(prior, after),
+                    effective_from=effective,
+                    reason=reason[:200],
+                    created_by=user,
+                )
+            )
+        by_date.setdefault(effective, []).append(household_id)
+    history_reason = reason[:100]
+    if initial:
+        bulk_create_with_history(
+            initial,
+            HouseholdStatusPeriod,
+            batch_size=500,
+            default_user=user,
+            default_change_reason="初始登记",
+        )
+    if new:
+        bulk_create_with_history(
+            new,
+            HouseholdStatusPeriod,
+            batch_size=500,
+            default_user=user,
+            default_change_reason=history_reason,
+        )
+    if overwritten:
+        bulk_update_with_history(
+            overwritten,
+            HouseholdStatusPeriod,
+            ["poverty_status", "event", "reason"],
+            batch_size=500,
+            default_user=user,
+            default_change_reason=history_reason,
+        )
+    for effective, household_ids in sorted(by_date.items()):
+        member_ids = []
+        for start in range(0, len(household_ids), 2000):
+            member_ids += Member.objects.filter(
+                household_id__in=household_ids[start : start + 2000]
+            ).values_list("id", flat=True)
+        if member_ids:
+            events.record_member_facts_changed(member_ids=member_ids, effective_from=effective)
