@@ -499,8 +499,10 @@ def enrollment_write(*, user, member: Member, year: int, values: dict, existing=
         insured_changed = True
     else:
         enrollment = existing
+        # Where the record came from is not a change by itself: the same list re-sent under
+        # another file name writes nothing.
         changed = [name for name, value in values.items() if getattr(enrollment, name) != value]
-        if not changed:
+        if not [name for name in changed if name != "source"]:
             return enrollment, False, False, False
         insured_changed = "insured" in changed
         for name in changed:
@@ -794,7 +796,9 @@ def enrollment_list_import(
                 report_progress("写入", done, len(todo))
             before = existing.get((member_id, row.year))
             if dry_run:
-                changed = before is None or any(getattr(before, k) != v for k, v in values.items())
+                changed = before is None or any(
+                    getattr(before, k) != v for k, v in values.items() if k != "source"
+                )
                 created, insured_changed = (
                     before is None,
                     before is None or before.insured != values["insured"],

@@ -93,7 +93,7 @@ def test_reimporting_the_same_file_changes_nothing(county_user, people):
     _import(_rows(people), county_user)
     history, events = Enrollment.history.count(), len(_events())
 
-    report = _import(_rows(people), county_user)
+    report = _import(_rows(people), county_user, source_name="名单（重发）.xlsx")  # another file name
 
     assert (report.created, report.updated, report.unchanged) == (0, 0, 3)
     assert Enrollment.history.count() == history and len(_events()) == events
