@@ -10,7 +10,7 @@ class RegistryConfig(DemoLoading, AppConfig):
     def ready(self):
         from core.imports import register_import_kind
 
-        from . import models, services, tasks
+        from . import fact_services, models, services, tasks
 
         register_import_kind(
             "roster",
@@ -19,6 +19,13 @@ class RegistryConfig(DemoLoading, AppConfig):
             services.roster_import,
             services.RosterReport,
             options=["create_areas"],
+        )
+        register_import_kind(
+            "enrollments",
+            models.EnrollmentImport,
+            tasks.run_enrollment_job,
+            fact_services.enrollment_list_import,
+            fact_services.EnrollmentListReport,
         )
 
     def demo_load(self, demo):

@@ -12,12 +12,15 @@ Rules: docs/registry.md, "Dated facts".
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
 
-from . import events, roles
+from core.rows import RowError
+
+from . import enrollment_list, events, roles
 from .facts import FACTS_START
 from .models import (
     AidCategory,
@@ -113,15 +116,20 @@ def _ensure_initial_status(household: Household, user) -> None:
     """A household written without history (a bulk import) gets its first period from
     today's column, so that a later change has a "before"."""
     if not household.status_periods.exists():
-        period = HouseholdStatusPeriod(
-            household=household,
-            poverty_status=household.poverty_status,
-            event=StatusEvent.INITIAL,
-            effective_from=FACTS_START,
-            reason="首次登记变动前的状态",
-            created_by=user,
-        )
-        _save(period, user, "初始登记")
+        _save(_initial_period(household.pk, household.poverty_status, user), user, "初始登记")
+
+
+def _initial_period(household_id: int, poverty_status: str, user) -> HouseholdStatusPeriod:
+    """The first period of a household written without history: ``poverty_status`` from
+    ``FACTS_START`` (unsaved)."""
+    return HouseholdStatusPeriod(
+        household_id=household_id,
+        poverty_status=poverty_status,
+        event=StatusEvent.INITIAL,
+        effective_from=FACTS_START,
+        reason="首次登记变动前的状态",
+        created_by=user,
+    )
 
 
 def _sync_household(household: Household, user, reason: str) -> None:
@@ -414,10 +422,8 @@ def _amount(value, field: str, label: str) -> Decimal | None:
     return amount.quantize(_CENT)
 
 
-def enrollment_record(
+def enrollment_values(
     *,
-    user,
-    member: Member,
     year: int,
     insured: bool,
     premium=None,
@@ -426,12 +432,9 @@ def enrollment_record(
     subsidy_category: str = "",
     subsidy_fund: str = "",
     source: str = "",
-) -> tuple[Enrollment, bool]:
-    """Record ``member``'s enrollment for ``year`` (one per member-year: a second call for the
-    same year updates it). Amounts are all given or all left out (only "insured or not"
-    known); premium = personal share + subsidy; a subsidy names its fund. Returns
-    ``(enrollment, created)``. The current year's record keeps ``Member.insured`` in step."""
-    roles.require_write(user)
+) -> dict:
+    """The checked values of an enrollment (no database access): raises ``RegistryError``
+    naming the field. Shared by :func:`enrollment_record` and the enrollment-list import."""
     if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= _today().year + 1:
         raise RegistryError(f"参保年度须在2000年到{_today().year + 1}年之间。", field="year")
     if not isinstance(insured, bool):
@@ -474,33 +477,83 @@ def enrollment_record(
         raise RegistryError("有资助金额时须填写资助资金（如医疗救助资金、衔接资金）。", field="subsidy_fund")
     if not insured and amounts["subsidy"]:
         raise RegistryError("未参保的人员不能登记参保资助金额。", field="subsidy")
-    values = {
+    return {
         "insured": insured,
         **amounts,
         "subsidy_category": subsidy_category,
         "subsidy_fund": subsidy_fund,
         "source": (source or "").strip()[:100],
     }
+
+
+def enrollment_write(*, user, member: Member, year: int, values: dict, existing=None) -> tuple:
+    """Write checked ``values`` (:func:`enrollment_values`) as ``member``'s enrollment for
+    ``year``, inside the caller's transaction, the member row locked by the caller, and the
+    year's existing record (locked) or None. Keeps ``Member.insured`` in step for the current
+    year. Returns ``(enrollment, created, changed, insured_changed)``; records no event (the
+    caller does, once per batch)."""
+    created = existing is None
+    if created:
+        enrollment = Enrollment(member=member, year=year, updated_by=user, **values)
+        _save(enrollment, user, f"登记{year}年度参保")
+        insured_changed = True
+    else:
+        enrollment = existing
+        # Where the record came from is not a change by itself: the same list re-sent under
+        # another file name writes nothing.
+        changed = [name for name, value in values.items() if getattr(enrollment, name) != value]
+        if not [name for name in changed if name != "source"]:
+            return enrollment, False, False, False
+        insured_changed = "insured" in changed
+        for name in changed:
+            setattr(enrollment, name, values[name])
+        enrollment.updated_by = user
+        _save(enrollment, user, f"修改{year}年度参保")
+    if year == _today().year and member.insured is not values["insured"]:
+        member.insured = values["insured"]
+        member.version += 1
+        _save(member, user, f"{year}年度参保登记")
+    return enrollment, created, True, insured_changed
+
+
+def enrollment_record(
+    *,
+    user,
+    member: Member,
+    year: int,
+    insured: bool,
+    premium=None,
+    personal_share=None,
+    subsidy=None,
+    subsidy_category: str = "",
+    subsidy_fund: str = "",
+    source: str = "",
+) -> tuple[Enrollment, bool]:
+    """Record ``member``'s enrollment for ``year`` (one per member-year: a second call for the
+    same year updates it). Amounts are all given or all left out (only "insured or not"
+    known); premium = personal share + subsidy; a subsidy names its fund. Returns
+    ``(enrollment, created)``. The current year's record keeps ``Member.insured`` in step."""
+    roles.require_write(user)
+    values = enrollment_values(
+        year=year,
+        insured=insured,
+        premium=premium,
+        personal_share=personal_share,
+        subsidy=subsidy,
+        subsidy_category=subsidy_category,
+        subsidy_fund=subsidy_fund,
+        source=source,
+    )
     with transaction.atomic():
         current = _locked_member(member, user)
-        enrollment = Enrollment.objects.select_for_update().filter(member=current, year=year).first()
-        created = enrollment is None
-        if created:
-            enrollment = Enrollment(member=current, year=year, updated_by=user, **values)
-            _save(enrollment, user, f"登记{year}年度参保")
-        else:
-            changed = [name for name, value in values.items() if getattr(enrollment, name) != value]
-            if not changed:
-                return enrollment, False
-            for name in changed:
-                setattr(enrollment, name, values[name])
-            enrollment.updated_by = user
-            _save(enrollment, user, f"修改{year}年度参保")
-        if year == _today().year and current.insured is not insured:
-            current.insured = insured
-            current.version += 1
-            _save(current, user, f"{year}年度参保登记")
-        events.record_member_facts_changed(member_ids=[current.pk], effective_from=datetime.date(year, 1, 1))
+        existing = Enrollment.objects.select_for_update().filter(member=current, year=year).first()
+        enrollment, created, changed, _ = enrollment_write(
+            user=user, member=current, year=year, values=values, existing=existing
+        )
+        if changed:
+            events.record_member_facts_changed(
+                member_ids=[current.pk], effective_from=datetime.date(year, 1, 1)
+            )
     return enrollment, created
 
 
@@ -532,18 +585,7 @@ def record_edited_facts(*, user, obj, changed, reason: str) -> None:
             before = _previous_value(obj, "poverty_status")
             if before is not None and before != obj.poverty_status:
                 periods = [(FACTS_START, before)]
-                _save(
-                    HouseholdStatusPeriod(
-                        household=obj,
-                        poverty_status=before,
-                        event=StatusEvent.INITIAL,
-                        effective_from=FACTS_START,
-                        reason="首次登记变动前的状态",
-                        created_by=user,
-                    ),
-                    user,
-                    "初始登记",
-                )
+                _save(_initial_period(obj.pk, before, user), user, "初始登记")
         if periods and _value_on(periods, today, None) != obj.poverty_status:
             before = _value_before(periods, today, obj.poverty_status)
             HouseholdStatusPeriod.objects.filter(household=obj, effective_from=today).delete()
@@ -629,3 +671,287 @@ def record_new_facts(*, user, obj) -> None:
             user,
             "新增成员",
         )
+
+
+# --- the bureau's enrollment list (参保名单导入) ----------------------------------------------------
+
+# RegistryError.field of enrollment_values -> the list's column.
+_ENROLLMENT_COLUMN = {
+    "year": "年度",
+    "insured": "是否参保",
+    "premium": "缴费标准",
+    "personal_share": "个人缴费",
+    "subsidy": "资助金额",
+    "subsidy_fund": "资助资金",
+}
+
+
+@dataclass
+class EnrollmentListReport:
+    """What an enrollment-list import did (or, in a dry run, would do)."""
+
+    dry_run: bool
+    refused: bool = False
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    insured_changed: int = 0
+    rows_skipped: int = 0
+    errors: list = field(default_factory=list)  # RowError
+    rejected_rows: list = field(default_factory=list)
+    header_row: int = 1
+
+    def as_dict(self) -> dict:
+        return {
+            "dry_run": self.dry_run,
+            "refused": self.refused,
+            "rows": self.rows,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "insured_changed": self.insured_changed,
+            "rows_skipped": self.rows_skipped,
+            "errors": [e.as_dict() for e in self.errors],
+            "rejected_rows": self.rejected_rows,
+            "header_row": self.header_row,
+        }
+
+
+def enrollment_list_import(
+    *,
+    rows,
+    user,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    source_name: str = "",
+    progress=None,
+) -> EnrollmentListReport:
+    """Import the bureau's enrollment list: one ``Enrollment`` per member-year (an existing one
+    is updated, an identical one left alone), by :func:`enrollment_values`' rules. The member
+    is found by ID number (an unknown one is a row error). All or nothing unless
+    ``skip_invalid``. One ``member_facts_changed`` event per year, effective 1 January, for
+    the members whose insured status that year changed, in the same transaction."""
+    roles.require_county(user)
+    report_progress = progress or (lambda stage, done, total: None)
+    report = EnrollmentListReport(dry_run=dry_run)
+    report_progress("校验", 0, 1)
+    parsed = enrollment_list.parse_enrollment_list(rows)
+    report.rows, report.header_row = parsed.total, parsed.header_row
+    errors = list(parsed.errors)
+    members = {}
+    ids = sorted({row.id_number for row in parsed.rows})
+    for start in range(0, len(ids), 2000):
+        for member in Member.objects.filter(id_number__in=ids[start : start + 2000]).only(
+            "id", "id_number", "name"
+        ):
+            members[member.id_number] = member
+    source = f"参保名单导入：{source_name}"[:100] if source_name else "参保名单导入"
+    todo = []  # (row, member_id, values)
+    for row in parsed.rows:
+        member = members.get(row.id_number)
+        if member is None:
+            errors.append(
+                RowError(row.row, "证件号码", "系统中没有该证件号码的人员（请先通过名册导入或新增成员）")
+            )
+            continue
+        if row.name and row.name != member.name:
+            errors.append(RowError(row.row, "姓名", f"与系统登记的姓名“{member.name}”不一致"))
+            continue
+        try:
+            values = enrollment_values(
+                year=row.year,
+                insured=row.insured,
+                premium=row.premium,
+                personal_share=row.personal_share,
+                subsidy=row.subsidy,
+                subsidy_category=row.subsidy_category,
+                subsidy_fund=row.subsidy_fund,
+                source=source,
+            )
+        except RegistryError as exc:
+            errors.append(RowError(row.row, _ENROLLMENT_COLUMN.get(exc.field, ""), exc.message))
+            continue
+        todo.append((row, member.pk, values))
+    errors.sort(key=lambda e: e.row)
+    report.errors = errors
+    report.rejected_rows = sorted({e.row for e in errors if e.row > parsed.header_row})
+    report.rows_skipped = len(report.rejected_rows)
+    if errors and (not skip_invalid or parsed.refused_file):
+        report.refused = True
+        return report
+
+    with transaction.atomic():
+        member_ids = sorted({member_id for _, member_id, _ in todo})
+        locked, existing = {}, {}
+        for start in range(0, len(member_ids), 2000):
+            chunk = member_ids[start : start + 2000]
+            for member in Member.objects.select_for_update().filter(pk__in=chunk):
+                locked[member.pk] = member
+            for enrollment in Enrollment.objects.select_for_update().filter(member_id__in=chunk):
+                existing[(enrollment.member_id, enrollment.year)] = enrollment
+        changed_by_year: dict[int, set[int]] = {}
+        for done, (row, member_id, values) in enumerate(todo):
+            if done % 500 == 0:
+                report_progress("写入", done, len(todo))
+            before = existing.get((member_id, row.year))
+            if dry_run:
+                changed = before is None or any(
+                    getattr(before, k) != v for k, v in values.items() if k != "source"
+                )
+                created, insured_changed = (
+                    before is None,
+                    before is None or before.insured != values["insured"],
+                )
+            else:
+                _, created, changed, insured_changed = enrollment_write(
+                    user=user, member=locked[member_id], year=row.year, values=values, existing=before
+                )
+            if not changed:
+                report.unchanged += 1
+                continue
+            if created:
+                report.created += 1
+            else:
+                report.updated += 1
+            if insured_changed:
+                report.insured_changed += 1
+                changed_by_year.setdefault(row.year, set()).add(member_id)
+        if not dry_run:
+            for year, changed_ids in sorted(changed_by_year.items()):
+                events.record_member_facts_changed(
+                    member_ids=sorted(changed_ids), effective_from=datetime.date(year, 1, 1)
+                )
+        report_progress("写入", len(todo), len(todo))
+    return report
+
+
+def enrollment_job_create(*, user, uploaded_file, skip_invalid: bool = False):
+    """Store an uploaded enrollment list and start its preview (through the outbox)."""
+    from core.imports import import_job_create
+
+    roles.require_county(user)
+    return import_job_create(
+        kind="enrollments",
+        user=user,
+        uploaded_file=uploaded_file,
+        error=RegistryError,
+        skip_invalid=skip_invalid,
+    )
+
+
+def enrollment_job_confirm(*, user, job):
+    from core.imports import import_job_confirm
+
+    roles.require_county(user)
+    return import_job_confirm(job=job, error=RegistryError)
+
+
+def enrollment_template_workbook() -> bytes:
+    """A blank enrollment list: the headers, one example row, the ID-number column as text,
+    a dropdown on 是否参保, and a sheet explaining each column."""
+    from core.export import TemplateColumn, template_workbook
+
+    columns = [
+        TemplateColumn(
+            "证件号码",
+            "18位公民身份号码（本列为文本格式，请勿改为数字，否则末尾几位会丢失）；须为系统中已有的人员",
+            "640221196003150013",
+            True,
+            text=True,
+        ),
+        TemplateColumn("姓名", "可不填；填写时须与系统登记的姓名一致", "张三"),
+        TemplateColumn("年度", "参保年度，四位年份", str(_today().year), True, text=True),
+        TemplateColumn("是否参保", "是/否", "是", True, ("是", "否")),
+        TemplateColumn("缴费标准", "单位：元；缴费标准=个人缴费+资助金额，三项填两项即可", "380.00"),
+        TemplateColumn("个人缴费", "单位：元，个人实际缴纳的部分", "0.00"),
+        TemplateColumn("资助金额", "单位：元，政府资助（代缴）的部分；未参保的人员不填", "380.00"),
+        TemplateColumn("资助类别", "如：低保对象全额资助", "特困人员全额资助"),
+        TemplateColumn("资助资金", "有资助金额时必填，如：医疗救助资金、衔接资金", "医疗救助资金"),
+    ]
+    assert [c.header for c in columns] == list(enrollment_list.CANONICAL_HEADERS)
+    return template_workbook(title="参保名单", columns=columns)
+
+
+# --- status changes brought by a roster import ----------------------------------------------------
+
+
+def record_imported_status_changes(*, user, changes, reason: str) -> None:
+    """The roster import changed the 脱贫状态 of households on record: ``changes`` is
+    ``[(household id, status before, status after, effective date or None)]`` (None: today).
+    Inside the import's transaction, set-based (a few queries whatever the number): a first
+    period (the status before, from ``FACTS_START``) for households without one, a dated
+    period for each change (a period already on that day is overwritten: the roster is the
+    later word), and one ``member_facts_changed`` event per effective date naming the
+    households' members. The import has written today's column already."""
+    from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+    today = _today()
+    ids = [household_id for household_id, *_ in changes]
+    periods: dict[int, list] = {}
+    for start in range(0, len(ids), 2000):
+        for period in HouseholdStatusPeriod.objects.filter(
+            household_id__in=ids[start : start + 2000]
+        ).order_by("effective_from"):
+            periods.setdefault(period.household_id, []).append(period)
+    initial, new, overwritten = [], [], []
+    by_date: dict[datetime.date, list[int]] = {}
+    for household_id, before, after, effective in changes:
+        effective = effective or today
+        existing = periods.get(household_id, [])
+        if not existing:
+            initial.append(_initial_period(household_id, before, user))
+            existing = [initial[-1]]
+        history = [(p.effective_from, p.poverty_status) for p in existing]
+        prior = _value_before(history, effective, before)
+        same_day = next((p for p in existing if p.effective_from == effective and p.pk), None)
+        if same_day is not None:
+            same_day.poverty_status, same_day.event = after, _status_event(prior, after)
+            same_day.reason = reason[:200]
+            overwritten.append(same_day)
+        else:
+            new.append(
+                HouseholdStatusPeriod(
+                    household_id=household_id,
+                    poverty_status=after,
+                    event=_status_event(prior, after),
+                    effective_from=effective,
+                    reason=reason[:200],
+                    created_by=user,
+                )
+            )
+        by_date.setdefault(effective, []).append(household_id)
+    history_reason = reason[:100]
+    if initial:
+        bulk_create_with_history(
+            initial,
+            HouseholdStatusPeriod,
+            batch_size=500,
+            default_user=user,
+            default_change_reason="初始登记",
+        )
+    if new:
+        bulk_create_with_history(
+            new,
+            HouseholdStatusPeriod,
+            batch_size=500,
+            default_user=user,
+            default_change_reason=history_reason,
+        )
+    if overwritten:
+        bulk_update_with_history(
+            overwritten,
+            HouseholdStatusPeriod,
+            ["poverty_status", "event", "reason"],
+            batch_size=500,
+            default_user=user,
+            default_change_reason=history_reason,
+        )
+    for effective, household_ids in sorted(by_date.items()):
+        member_ids = []
+        for start in range(0, len(household_ids), 2000):
+            member_ids += Member.objects.filter(
+                household_id__in=household_ids[start : start + 2000]
+            ).values_list("id", flat=True)
+        if member_ids:
+            events.record_member_facts_changed(member_ids=member_ids, effective_from=effective)

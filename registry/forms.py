@@ -125,3 +125,16 @@ class RosterUploadForm(BootstrapMixin, forms.Form):
         if not upload.name.lower().endswith((".xlsx", ".xlsm")):
             raise forms.ValidationError("请上传 .xlsx 格式的Excel文件（旧版 .xls 请先另存为 .xlsx）。")
         return upload
+
+
+class EnrollmentUploadForm(BootstrapMixin, forms.Form):
+    file = forms.FileField(
+        label="参保名单文件（.xlsx）", help_text="医保部门提供的参保名单，一行一人一年度。"
+    )
+    skip_invalid = forms.BooleanField(
+        label="跳过有错误的行，导入其余各行",
+        required=False,
+        help_text="不勾选时，只要有一处错误，整个文件都不导入。",
+    )
+
+    clean_file = RosterUploadForm.clean_file

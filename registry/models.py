@@ -192,6 +192,16 @@ class RosterImport(ImportJob):
         verbose_name = verbose_name_plural = "名册导入"
 
 
+class EnrollmentImport(ImportJob):
+    """One uploaded enrollment list (参保名单, from the medical-insurance bureau)."""
+
+    file = models.FileField("参保名单文件", upload_to="enrollments/%Y/%m/", blank=True)
+    skip_invalid = models.BooleanField("跳过有错误的行，导入其余", default=False)
+
+    class Meta(ImportJob.Meta):
+        verbose_name = verbose_name_plural = "参保名单导入"
+
+
 # --- dated facts (动态管理): what was true from which day on ----------------------------------------
 #
 # A household's poverty status and a member's aid category are histories of periods: each row

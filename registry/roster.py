@@ -86,6 +86,8 @@ _COLUMNS = (
     ),
     ("aid_category", "救助类别", False, ("医疗救助类别",)),
     ("annual_income", "家庭年收入", False, ("年收入", "家庭年纯收入")),
+    # The day a change of 脱贫状态 took effect (head's row); empty: the day of the import.
+    ("effective_date", "生效日期", False, ("状态生效日期", "变动日期", "状态变动日期")),
 )
 
 CANONICAL_HEADERS = [header for _, header, _, _ in _COLUMNS]
@@ -115,6 +117,7 @@ del _attr, _header, _required, _aliases, _name
     COL_INSURED,
     COL_AID,
     COL_INCOME,
+    COL_EFFECTIVE,
 ) = CANONICAL_HEADERS
 
 _COLUMN_ORDER = {header: i for i, header in enumerate(CANONICAL_HEADERS)}
@@ -135,6 +138,8 @@ _INCOME_LIMIT = Decimal("10000000000")
 _CENT = Decimal("0.01")
 _CACHEABLE = (str, float)
 _MAX_TITLE_ROWS = MAX_TITLE_ROWS
+# The earliest effective date of a status change (registry.facts.FACTS_START: periods start there).
+_EARLIEST_EFFECTIVE = date(2014, 1, 2)
 
 # Code lists: cell text -> code, and the message listing the accepted labels.
 _ATTRIBUTES = codes.label_to_code(codes.HOUSEHOLD_ATTRIBUTES)
@@ -201,6 +206,7 @@ class MemberRow:
     insured: bool | None
     aid_category: str | None
     annual_income: Decimal | None
+    effective_date: date | None = None
 
 
 @dataclass(slots=True)
@@ -217,6 +223,7 @@ class HouseholdRows:
     main_cause: str
     phone: str
     annual_income: Decimal | None
+    effective_date: date | None = None  # of a change of poverty_status; None: the import's day
 
 
 @dataclass
@@ -407,6 +414,7 @@ def _parse_rows(source, first_row, width, mapping, today):
             insured_cell,
             aid,
             income_cell,
+            effective_cell,
         ) = getter(row)
 
         # Plain text cells (str is by far the most common case).
@@ -614,6 +622,17 @@ def _parse_rows(source, first_row, width, mapping, today):
             if message is not None:
                 err((COL_INCOME, message))
 
+        if effective_cell is None or effective_cell == "":
+            effective = None
+        else:
+            effective = parse_date_cell(effective_cell)
+            if effective is None:
+                err((COL_EFFECTIVE, "应为日期（YYYY-MM-DD）"))
+            elif effective > today:
+                err((COL_EFFECTIVE, "不能晚于今天（变动生效后再导入）"))
+            elif effective < _EARLIEST_EFFECTIVE:
+                err((COL_EFFECTIVE, f"不能早于{_EARLIEST_EFFECTIVE:%Y年%m月%d日}"))
+
         member = new_member(
             row_number,
             township,
@@ -633,6 +652,7 @@ def _parse_rows(source, first_row, width, mapping, today):
             insured,
             aid_code,
             income,
+            effective,
         )
         members.append(member)
         if errs:
@@ -721,6 +741,7 @@ def _group(members, errors, bad_rows, relation_errors):
                 head.main_cause,
                 head.phone,
                 head.annual_income,
+                head.effective_date,
             )
         )
     rejected.sort()
@@ -773,6 +794,7 @@ def serialize_households(households: Iterable[HouseholdRows]) -> list[list]:
                     "" if member.insured is None else ("是" if member.insured else "否"),
                     labels["aid_category"][member.aid_category],
                     income,
+                    household.effective_date.isoformat() if household.effective_date else "",
                 ]
             )
     return out

@@ -443,6 +443,7 @@ def roster_import(
     # The plan: which rows create, update or leave alone which records.
     area_ids = {key: village.id for key, village in villages.items()}
     hh_to_create, hh_to_update = [], []  # (HouseholdRows, values[, existing])
+    status_changes = []  # households on record whose 脱贫状态 the roster changes
     for hh in households:
         village_id = area_ids.get((hh.township, hh.village))  # None: the village is created below
         values = _household_values(hh, village_id)
@@ -453,6 +454,16 @@ def roster_import(
             # A village created by this import is new to every household on record.
             if village_id is None or any(current[name] != values[name] for name in _HH_COMPARED):
                 hh_to_update.append((hh, values, current))
+                if current["poverty_status"] != values["poverty_status"]:
+                    # (household id, status before, status after, effective date)
+                    status_changes.append(
+                        (
+                            current["id"],
+                            current["poverty_status"],
+                            values["poverty_status"],
+                            hh.effective_date,
+                        )
+                    )
             else:
                 report.households_unchanged += 1
     report.households_created = len(hh_to_create)
@@ -592,6 +603,10 @@ def roster_import(
                 default_date=now,
             )
         bulk.create_with_history(Member, member_creates, user=user, reason=reason, when=now)
+        if status_changes:
+            from .fact_services import record_imported_status_changes  # dated facts
+
+            record_imported_status_changes(user=user, changes=status_changes, reason=reason)
         report_progress("写入", len(households), len(households))
     return report
 
@@ -674,6 +689,12 @@ def roster_template_workbook() -> bytes:
         TemplateColumn("是否参加城乡居民基本医疗保险", "是/否", "是", choices=("是", "否")),
         TemplateColumn("救助类别", "不填时按贫困户属性确定", "无", choices=_choices(codes.AID_CATEGORIES)),
         TemplateColumn("家庭年收入", "单位：元，以户主行为准", 12000),
+        TemplateColumn(
+            "生效日期",
+            "可不填：脱贫状态与系统中不同时，变动自该日起生效（不填为导入当天）；以户主行为准，格式 YYYY-MM-DD",
+            "",
+            text=True,
+        ),
     ]
     assert [c.header for c in columns] == list(roster.CANONICAL_HEADERS)
     return template_workbook(title="花名册", columns=columns)

@@ -14,3 +14,10 @@ def run_roster_job(self, job_id: int, confirm: bool) -> str | None:
     # A delivery that kills the worker is counted: the job fails after IMPORT_MAX_DELIVERIES.
     job = import_job_execute(kind="roster", job_id=job_id, confirm=confirm)
     return job.status if job is not None else None
+
+
+@shared_task(bind=True, **RETRIED)
+def run_enrollment_job(self, job_id: int, confirm: bool) -> str | None:
+    # Safe to retry, like the roster job: the job is locked and the import is one transaction.
+    job = import_job_execute(kind="enrollments", job_id=job_id, confirm=confirm)
+    return job.status if job is not None else None

@@ -18,6 +18,33 @@ urlpatterns = [
     path("members/<int:pk>/exit/", fact_views.ExitView.as_view(), name="member_exit"),
     path("areas/", views.AreaListView.as_view(), name="area_list"),
     path("enrollment/", views.EnrollmentFiguresView.as_view(), name="enrollment_figures"),
+    path("enrollment-imports/", views.EnrollmentImportListView.as_view(), name="enrollment_import_list"),
+    path("enrollment-imports/upload/", views.EnrollmentUploadView.as_view(), name="enrollment_import_upload"),
+    path(
+        "enrollment-imports/template.xlsx",
+        views.EnrollmentTemplateView.as_view(),
+        name="enrollment_import_template",
+    ),
+    path(
+        "enrollment-imports/<int:pk>/",
+        views.EnrollmentImportDetailView.as_view(),
+        name="enrollment_import_detail",
+    ),
+    path(
+        "enrollment-imports/<int:pk>/progress/",
+        views.EnrollmentProgressView.as_view(),
+        name="enrollment_import_progress",
+    ),
+    path(
+        "enrollment-imports/<int:pk>/confirm/",
+        views.EnrollmentConfirmView.as_view(),
+        name="enrollment_import_confirm",
+    ),
+    path(
+        "enrollment-imports/<int:pk>/rejected.xlsx",
+        views.EnrollmentRejectedRowsView.as_view(),
+        name="enrollment_import_rejected",
+    ),
     path("imports/", views.RosterImportListView.as_view(), name="roster_import_list"),
     path("imports/upload/", views.RosterUploadView.as_view(), name="roster_upload"),
     path("imports/template.xlsx", views.RosterTemplateView.as_view(), name="roster_template"),

@@ -10,9 +10,9 @@ from django.views.generic import DetailView, FormView, ListView, TemplateView
 from core import views as imports
 from core.forms import show_domain_error
 
-from . import facts, roles, selectors, services
+from . import fact_services, facts, roles, selectors, services
 from .filtersets import HouseholdFilterSet, MemberFilterSet
-from .forms import HouseholdForm, MemberCreateForm, MemberForm, RosterUploadForm
+from .forms import EnrollmentUploadForm, HouseholdForm, MemberCreateForm, MemberForm, RosterUploadForm
 from .idnumber import mask_birth_date, mask_id_number
 from .pages import FilteredListView, ObjectMixin, RoleRequiredMixin, ServiceFormView, xlsx_response
 from .resources import HouseholdResource, MemberResource
@@ -245,3 +245,49 @@ class RosterRejectedRowsView(RosterImportMixin, imports.ImportRejectedView):
 class RosterTemplateView(RoleRequiredMixin, View):
     def get(self, request):
         return xlsx_response(services.roster_template_workbook(), "贫困人口花名册模板.xlsx")
+
+
+# --- enrollment-list import (参保名单导入) ------------------------------------------------------
+
+
+class EnrollmentImportMixin(RoleRequiredMixin):
+    county_required = True
+    import_kind = "enrollments"
+    title = "参保名单导入"
+    summary_template = "registry/_enrollment_import_summary.html"
+    intro_template = "registry/_enrollment_import_intro.html"
+    form_class = EnrollmentUploadForm
+    url_names = imports.import_url_names("registry:enrollment_import")
+    create_service = staticmethod(fact_services.enrollment_job_create)
+    confirm_service = staticmethod(fact_services.enrollment_job_confirm)
+
+
+class EnrollmentImportListView(EnrollmentImportMixin, imports.ImportListView):
+    pass
+
+
+class EnrollmentUploadView(EnrollmentImportMixin, imports.ImportUploadView):
+    pass
+
+
+class EnrollmentImportDetailView(EnrollmentImportMixin, imports.ImportDetailView):
+    pass
+
+
+class EnrollmentProgressView(EnrollmentImportMixin, imports.ImportProgressView):
+    pass
+
+
+class EnrollmentConfirmView(EnrollmentImportMixin, imports.ImportConfirmView):
+    pass
+
+
+class EnrollmentRejectedRowsView(EnrollmentImportMixin, imports.ImportRejectedView):
+    pass
+
+
+class EnrollmentTemplateView(RoleRequiredMixin, View):
+    county_required = True
+
+    def get(self, request):
+        return xlsx_response(fact_services.enrollment_template_workbook(), "参保名单模板.xlsx")

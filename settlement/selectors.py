@@ -14,6 +14,7 @@ from claims.codes import ITEM_CATEGORIES, ITEM_CLASSES
 from claims.models import Encounter, Institution
 from registry import facts, roles
 from registry.idnumber import mask_id_number
+from registry.models import Enrollment
 
 from . import batch, explain
 from .models import (
@@ -394,6 +395,26 @@ def ledger(
         "rows": rows,
         "funds": funds,
         "totals": {"owed": owed, "paid": paid, "outstanding": owed - paid},
+        "subsidy": premium_subsidy(year=year),
+    }
+
+
+def premium_subsidy(*, year: int) -> dict:
+    """参保资助 of ``year`` by paying fund: the premiums the civil-affairs / poverty funds paid
+    for the insured (Σ ``Enrollment.subsidy``, one grouped query). County-wide and for the
+    whole year: a subsidy is paid to the insurer, not to an institution, so the ledger's
+    institution and fund filters do not apply. {"rows": [{fund, people, amount}], "total"}."""
+    rows = [
+        {"fund": fund, "people": people, "amount": amount}
+        for fund, people, amount in Enrollment.objects.filter(year=year, subsidy__gt=0)
+        .order_by("subsidy_fund")
+        .values_list("subsidy_fund")
+        .annotate(people=Count("id"), amount=Sum("subsidy"))
+    ]
+    return {
+        "rows": rows,
+        "people": sum(r["people"] for r in rows),
+        "total": sum((r["amount"] for r in rows), _ZERO),
     }
 
 

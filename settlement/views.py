@@ -310,6 +310,28 @@ class LedgerView(RoleRequiredMixin, View):
         data = self.ledger(f)
         if request.GET.get("export") == "xlsx":
             rows = data["rows"] + [{"fund": "合计", "institution": "", "period_label": "", **data["totals"]}]
+            # 参保资助 (money out of the funds for premiums) below the ledger, amounts under 已拨付.
+            subsidy = data["subsidy"]
+            if subsidy["rows"]:
+                label = f"{f['year']}年度参保资助"
+                rows.append({})
+                rows += [
+                    {
+                        "fund": r["fund"],
+                        "institution": f"参保资助（{r['people']}人）",
+                        "period_label": label,
+                        "paid": r["amount"],
+                    }
+                    for r in subsidy["rows"]
+                ]
+                rows.append(
+                    {
+                        "fund": "参保资助合计",
+                        "institution": f"{subsidy['people']}人",
+                        "period_label": label,
+                        "paid": subsidy["total"],
+                    }
+                )
             return export_list(
                 resources.export_resource(LEDGER_COLUMNS),
                 rows,

@@ -53,6 +53,7 @@ def person(household="H001", relation="户主", sex="M", birth=date(1960, 3, 15)
         INSURED: "是",
         "救助类别": "",
         "家庭年收入": "12000",
+        "生效日期": "",
     }
     record.update(cells)
     return record
@@ -251,7 +252,7 @@ def test_two_columns_for_one_field(extra):
     error = only_error(result)
     assert (error.row, error.column) == (1, "证件号码")
     assert "重复" in error.message
-    assert "E列" in error.message and "R列" in error.message  # 证件号码 is column E; the extra one R
+    assert "E列" in error.message and "S列" in error.message  # 证件号码 is column E; the extra one S
     assert result.households == []
     assert result.rejected_rows == [2]
 
