@@ -10,7 +10,10 @@ from django.core.cache import cache
 
 
 def _key(user, kind: str) -> str:
-    return f"probe:{kind}:{user.pk}"
+    # The account's creation time beside its id: an id given again (a recreated database, a
+    # test run) never inherits another account's count.
+    joined = int(user.date_joined.timestamp() * 1_000_000) if getattr(user, "date_joined", None) else 0
+    return f"probe:{kind}:{user.pk}:{joined}"
 
 
 def probe_blocked(user, kind: str) -> bool:

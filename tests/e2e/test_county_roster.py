@@ -13,6 +13,12 @@ from tests.e2e.conftest import login, wait_for_text
 COL = {name: i for i, name in enumerate(roster.CANONICAL_HEADERS)}
 
 
+def wait_for_status(page, status):
+    """Wait for the job's status line (the page reloads itself when the job is done); the
+    progress bar's own label may say 完成 a moment before."""
+    page.wait_for_selector(f"#job-status:has-text('{status}')", timeout=60_000)
+
+
 def test_county_imports_fixes_and_reimports(live_app, browser_page, steps, county_user, tmp_path):
     page = browser_page
     rows = synthetic_roster(15, seed=21)
@@ -31,19 +37,19 @@ def test_county_imports_fixes_and_reimports(live_app, browser_page, steps, count
     page.check("input[name=skip_invalid]")
     steps.shot("upload-form")
     page.click("button:has-text('上传并预检')")
-    wait_for_text(page, "预检完成")
+    wait_for_status(page, "预检完成")
     assert "校验位错误" in page.content()
     steps.shot("preview-with-error")
 
     page.click("button:has-text('确认导入')")
-    wait_for_text(page, "导入完成")
+    wait_for_status(page, "导入完成")
     steps.shot("imported")
     assert not Household.objects.filter(number=bad_household).exists()
     imported = Household.objects.count()
     assert imported == len({r[COL["户编号"]] for r in bad[1:]}) - 1
 
     with page.expect_download() as download:
-        page.click("text=下载未导入的行")
+        page.click("a:has-text('下载未导入的行')")
     rejected_path = tmp_path / "rejected.xlsx"
     download.value.save_as(rejected_path)
     sheet = load_workbook(rejected_path).active
@@ -64,10 +70,10 @@ def test_county_imports_fixes_and_reimports(live_app, browser_page, steps, count
     # invalid household is written), so it is created now.
     page.check("input[name=create_areas]")
     page.click("button:has-text('上传并预检')")
-    wait_for_text(page, "预检完成")
+    wait_for_status(page, "预检完成")
     steps.shot("fixed-preview")
     page.click("button:has-text('确认导入')")
-    wait_for_text(page, "导入完成")
+    wait_for_status(page, "导入完成")
     steps.shot("fixed-imported")
     assert Household.objects.filter(number=bad_household).exists()
     assert Member.objects.count() == len(rows) - 1
