@@ -144,6 +144,24 @@ def _sync_household(household: Household, user, reason: str) -> None:
         _save(household, user, reason)
 
 
+def _value_before_new_period(
+    periods, effective_from, value, current, *, field: str, fact: str, label: str, who: str, what: str
+):
+    """The value in force just before a new period of ``value`` from ``effective_from``;
+    refuses a second period on one day and a "change" to the value already in force."""
+    if any(start == effective_from for start, _ in periods):
+        raise RegistryError(
+            f"{effective_from:%Y-%m-%d}已有一条{fact}记录；同一天只能有一条，如有错误请更正该记录。",
+            field="effective_from",
+        )
+    before = _value_before(periods, effective_from, current)
+    if before == value:
+        raise RegistryError(
+            f"{who}在{effective_from:%Y-%m-%d}前已是「{label}」，{what}没有变化。", field=field
+        )
+    return before
+
+
 def household_status_change(
     *,
     user,
@@ -172,17 +190,17 @@ def household_status_change(
         periods = list(
             current.status_periods.order_by("effective_from").values_list("effective_from", "poverty_status")
         )
-        if any(start == effective_from for start, _ in periods):
-            raise RegistryError(
-                f"{effective_from:%Y-%m-%d}已有一条脱贫状态记录；同一天只能有一条，如有错误请更正该记录。",
-                field="effective_from",
-            )
-        before = _value_before(periods, effective_from, current.poverty_status)
-        if before == poverty_status:
-            label = PovertyStatus(poverty_status).label
-            raise RegistryError(
-                f"该户在{effective_from:%Y-%m-%d}前已是「{label}」，状态没有变化。", field="poverty_status"
-            )
+        before = _value_before_new_period(
+            periods,
+            effective_from,
+            poverty_status,
+            current.poverty_status,
+            field="poverty_status",
+            fact="脱贫状态",
+            label=PovertyStatus(poverty_status).label,
+            who="该户",
+            what="状态",
+        )
         period = HouseholdStatusPeriod(
             household=current,
             poverty_status=poverty_status,
@@ -305,17 +323,17 @@ def member_aid_category_change(
         periods = list(
             current.aid_periods.order_by("effective_from").values_list("effective_from", "aid_category")
         )
-        if any(start == effective_from for start, _ in periods):
-            raise RegistryError(
-                f"{effective_from:%Y-%m-%d}已有一条救助类别记录；同一天只能有一条，如有错误请更正该记录。",
-                field="effective_from",
-            )
-        before = _value_before(periods, effective_from, current.aid_category)
-        if before == aid_category:
-            label = AidCategory(aid_category).label
-            raise RegistryError(
-                f"该成员在{effective_from:%Y-%m-%d}前已是「{label}」，类别没有变化。", field="aid_category"
-            )
+        before = _value_before_new_period(
+            periods,
+            effective_from,
+            aid_category,
+            current.aid_category,
+            field="aid_category",
+            fact="救助类别",
+            label=AidCategory(aid_category).label,
+            who="该成员",
+            what="类别",
+        )
         period = MemberAidPeriod(
             member=current,
             aid_category=aid_category,
