@@ -92,14 +92,14 @@ def _counted(rows, job_id: int):
         yield row
         done += 1
         if done % PROGRESS_EVERY == 0:
-            ExportJob.objects.filter(pk=job_id).update(done=done)
+            ExportJob.objects.filter(pk=job_id).update(done=done, progress_at=timezone.now())
 
 
 def export_job_run(*, job_id: int) -> ExportJob | None:
     """The task's body. Runs a queued job once (a duplicated task finds it taken); outside a
     transaction, so the progress the page polls is visible."""
     if not ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED).update(
-        status=ExportJob.Status.RUNNING
+        status=ExportJob.Status.RUNNING, progress_at=timezone.now()
     ):
         return ExportJob.objects.filter(pk=job_id).first()
     job = ExportJob.objects.select_related("user").get(pk=job_id)

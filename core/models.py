@@ -136,6 +136,9 @@ class ExportJob(models.Model):
     file = models.FileField("文件", upload_to="exports/%Y/%m/", blank=True)
     error = models.TextField("错误", blank=True)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    # Set when the task takes the job and at each progress update: a running job whose
+    # worker died stops moving it, and housekeeping marks it failed (core.housekeeping).
+    progress_at = models.DateTimeField("最近进展", null=True, blank=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)
 
     class Meta:

@@ -3,6 +3,7 @@ from celery import shared_task
 from core.retry import RETRIED
 
 from . import outbox
+from .housekeeping import housekeeping_run
 
 
 @shared_task(bind=True, ignore_result=True, **RETRIED)
@@ -15,3 +16,8 @@ def export_job_task(job_id: int) -> None:
     from .exportjobs import export_job_run
 
     export_job_run(job_id=job_id)
+
+
+@shared_task(ignore_result=True)
+def housekeeping_task() -> dict:
+    return housekeeping_run()

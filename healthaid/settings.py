@@ -353,6 +353,15 @@ SETTLEMENT_WORKER_PROCESSES = int(os.environ.get("SETTLEMENT_WORKER_PROCESSES", 
 # A list export of more rows than this is written by a background job (core.exportjobs): the
 # request answers at once with a progress page (docs/security.md, attack 5).
 EXPORT_ASYNC_ROWS = int(os.environ.get("EXPORT_ASYNC_ROWS", "5000"))
+# Housekeeping (core.housekeeping, daily at 03:10): idempotency keys and finished export jobs
+# are kept this long; a running export with no progress this long lost its worker.
+IDEMPOTENCY_KEY_DAYS = int(os.environ.get("IDEMPOTENCY_KEY_DAYS", "30"))
+EXPORT_RETENTION_DAYS = int(os.environ.get("EXPORT_RETENTION_DAYS", "30"))
+EXPORT_STALL_MINUTES = int(os.environ.get("EXPORT_STALL_MINUTES", "15"))
+CELERY_BEAT_SCHEDULE["core-housekeeping"] = {
+    "task": "core.tasks.housekeeping_task",
+    "schedule": crontab(hour=3, minute=10),
+}
 
 # Uploaded spreadsheets (core.reader): refused before parsing beyond these limits.
 IMPORT_MAX_FILE_MB = float(os.environ.get("IMPORT_MAX_FILE_MB", "20"))

@@ -62,6 +62,7 @@ def test_a_large_export_becomes_a_job_with_exactly_the_filtered_rows(
     assert job.user == county_user and job.view_name == "registry:member_list"
     assert job.params == {"q": ["王"]}
     assert job.status == ExportJob.Status.DONE and job.total == job.done == 3
+    assert job.progress_at is not None  # the sign of life housekeeping watches (test_housekeeping)
     page = client.get(reverse("core:export_job", args=[job.pk]))
     assert page.status_code == 200 and reverse("core:export_job_file", args=[job.pk]) in page.content.decode()
     progress = client.get(reverse("core:export_job_progress", args=[job.pk])).json()
