@@ -12,8 +12,10 @@ Rules: docs/registry.md, "Dated facts".
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -101,7 +103,60 @@ def _value_on(periods, day, fallback):
     return periods[0][1] if periods else fallback
 
 
-# --- household poverty status -------------------------------------------------------------------
+# --- dated facts of a row: a household's poverty status, a member's aid category ---------------
+
+
+@dataclass(frozen=True)
+class _DatedFact:
+    """One kind of dated fact kept on an owner row (its column holds today's value) and in a
+    period table (its history). The services below are written once for both kinds."""
+
+    field: str  # the owner's column and the period's value field
+    name: str  # 脱贫状态 / 救助类别
+    choices: type  # PovertyStatus / AidCategory
+    who: str  # 该户 / 该成员: "该户在…前已是…"
+    what: str  # 状态 / 类别: "…，状态没有变化"
+    periods: str  # the owner's related name of its periods
+    period_model: type
+    owner_field: str  # the period's foreign key to the owner
+    initial_event: str
+    initial_reason: str
+    change_prefix: str  # before the event's name in the owner's history reason
+    event_of: Callable[[str, str], str]  # (value before, value after) → the period's event
+    lock: Callable[[Any, int], Any]  # (user, owner pk) → the owner row, locked, scope checked
+    record: Callable[[Any, datetime.date], None]  # the outbox event for (owner, from)
+
+    def history(self, owner) -> list[tuple[datetime.date, str]]:
+        periods = getattr(owner, self.periods).order_by("effective_from")
+        return list(periods.values_list("effective_from", self.field))
+
+    def period(self, owner_id: int, value: str, *, event: str, effective_from, reason: str, user, **extra):
+        return self.period_model(
+            **{f"{self.owner_field}_id": owner_id, self.field: value},
+            event=event,
+            effective_from=effective_from,
+            reason=reason,
+            created_by=user,
+            **extra,
+        )
+
+    def initial(self, owner_id: int, value: str, user):
+        """The first period of an owner written without history: ``value`` from
+        ``FACTS_START`` (unsaved)."""
+        return self.period(
+            owner_id,
+            value,
+            event=self.initial_event,
+            effective_from=FACTS_START,
+            reason=self.initial_reason,
+            user=user,
+        )
+
+    def check_value(self, value: str) -> None:
+        if value not in self.choices.values:
+            raise RegistryError(
+                f"未知的{self.name}「{value}」（可选：{'、'.join(self.choices.labels)}）。", field=self.field
+            )
 
 
 def _status_event(before: str, after: str) -> str:
@@ -112,54 +167,150 @@ def _status_event(before: str, after: str) -> str:
     return StatusEvent.RELAPSE if before in ("lifted", "monitored") else StatusEvent.ENROLL
 
 
-def _ensure_initial_status(household: Household, user) -> None:
-    """A household written without history (a bulk import) gets its first period from
-    today's column, so that a later change has a "before"."""
-    if not household.status_periods.exists():
-        _save(_initial_period(household.pk, household.poverty_status, user), user, "初始登记")
+def _aid_event(before: str, after: str) -> str:
+    if after == "none":
+        return AidEvent.WITHDRAW
+    return AidEvent.GRANT if before == "none" else AidEvent.CHANGE
+
+
+def _locked_household(user, household_id: int) -> Household:
+    current = Household.objects.select_for_update().select_related("village").get(pk=household_id)
+    _check_scope(user, current.village.township_id)
+    return current
+
+
+def _locked_member(member: Member, user) -> Member:
+    current = Member.objects.select_for_update().select_related("household__village").get(pk=member.pk)
+    _check_scope(user, current.household.village.township_id)
+    return current
+
+
+STATUS = _DatedFact(
+    field="poverty_status",
+    name="脱贫状态",
+    choices=PovertyStatus,
+    who="该户",
+    what="状态",
+    periods="status_periods",
+    period_model=HouseholdStatusPeriod,
+    owner_field="household",
+    initial_event=StatusEvent.INITIAL,
+    initial_reason="首次登记变动前的状态",
+    change_prefix="",
+    event_of=_status_event,
+    lock=_locked_household,
+    record=lambda household, day: events.record_member_facts_changed(
+        household_id=household.pk, effective_from=day
+    ),
+)
+AID = _DatedFact(
+    field="aid_category",
+    name="救助类别",
+    choices=AidCategory,
+    who="该成员",
+    what="类别",
+    periods="aid_periods",
+    period_model=MemberAidPeriod,
+    owner_field="member",
+    initial_event=AidEvent.INITIAL,
+    initial_reason="首次登记变动前的类别",
+    change_prefix="救助类别",
+    event_of=_aid_event,
+    lock=lambda user, member_id: _locked_member(Member(pk=member_id), user),
+    record=lambda member, day: events.record_member_facts_changed(member_ids=[member.pk], effective_from=day),
+)
 
 
 def _initial_period(household_id: int, poverty_status: str, user) -> HouseholdStatusPeriod:
-    """The first period of a household written without history: ``poverty_status`` from
-    ``FACTS_START`` (unsaved)."""
-    return HouseholdStatusPeriod(
-        household_id=household_id,
-        poverty_status=poverty_status,
-        event=StatusEvent.INITIAL,
-        effective_from=FACTS_START,
-        reason="首次登记变动前的状态",
-        created_by=user,
-    )
+    return STATUS.initial(household_id, poverty_status, user)
 
 
-def _sync_household(household: Household, user, reason: str) -> None:
-    """Make ``poverty_status`` the status as of today (locked row)."""
-    periods = list(
-        household.status_periods.order_by("effective_from").values_list("effective_from", "poverty_status")
-    )
-    today_status = _value_on(periods, _today(), household.poverty_status)
-    if today_status != household.poverty_status:
-        household.poverty_status = today_status
-        household.version += 1
-        _save(household, user, reason)
+def _ensure_initial(fact: _DatedFact, owner, user) -> None:
+    """An owner written without history (a bulk import) gets its first period from today's
+    column, so that a later change has a "before"."""
+    if not getattr(owner, fact.periods).exists():
+        _save(fact.initial(owner.pk, getattr(owner, fact.field), user), user, "初始登记")
 
 
-def _value_before_new_period(
-    periods, effective_from, value, current, *, field: str, fact: str, label: str, who: str, what: str
-):
+def _sync(fact: _DatedFact, owner, user, reason: str) -> None:
+    """Make the owner's column the value as of today (locked row)."""
+    today_value = _value_on(fact.history(owner), _today(), getattr(owner, fact.field))
+    if today_value != getattr(owner, fact.field):
+        setattr(owner, fact.field, today_value)
+        owner.version += 1
+        _save(owner, user, reason)
+
+
+def _value_before_new_period(fact: _DatedFact, periods, effective_from, value, current):
     """The value in force just before a new period of ``value`` from ``effective_from``;
     refuses a second period on one day and a "change" to the value already in force."""
     if any(start == effective_from for start, _ in periods):
         raise RegistryError(
-            f"{effective_from:%Y-%m-%d}已有一条{fact}记录；同一天只能有一条，如有错误请更正该记录。",
+            f"{effective_from:%Y-%m-%d}已有一条{fact.name}记录；同一天只能有一条，如有错误请更正该记录。",
             field="effective_from",
         )
     before = _value_before(periods, effective_from, current)
     if before == value:
+        label = fact.choices(value).label
         raise RegistryError(
-            f"{who}在{effective_from:%Y-%m-%d}前已是「{label}」，{what}没有变化。", field=field
+            f"{fact.who}在{effective_from:%Y-%m-%d}前已是「{label}」，{fact.what}没有变化。", field=fact.field
         )
     return before
+
+
+def _period_add(
+    fact: _DatedFact, *, user, owner_id: int, value: str, effective_from, reason, document_number
+):
+    roles.require_write(user)
+    fact.check_value(value)
+    effective_from = _check_date(effective_from, "effective_from", "生效日期")
+    reason = _check_reason(reason)
+    document_number = _check_document_number(document_number)
+    with transaction.atomic():
+        owner = fact.lock(user, owner_id)
+        _ensure_initial(fact, owner, user)
+        current = getattr(owner, fact.field)
+        before = _value_before_new_period(fact, fact.history(owner), effective_from, value, current)
+        period = fact.period(
+            owner.pk,
+            value,
+            event=fact.event_of(before, value),
+            effective_from=effective_from,
+            reason=reason,
+            user=user,
+            document_number=document_number,
+        )
+        _save(period, user, reason)
+        _sync(fact, owner, user, f"{fact.change_prefix}{period.get_event_display()}：{reason}")
+        fact.record(owner, effective_from)
+    return period
+
+
+def _period_correct(fact: _DatedFact, *, user, period, reason, value, effective_from, document_number):
+    roles.require_write(user)
+    reason = _check_reason(reason)
+    if value is not None:
+        fact.check_value(value)
+    if effective_from is not None:
+        effective_from = _check_date(effective_from, "effective_from", "生效日期")
+    with transaction.atomic():
+        owner = fact.lock(user, getattr(period, f"{fact.owner_field}_id"))
+        current = fact.period_model.objects.select_for_update().get(pk=period.pk)
+        old_day = current.effective_from
+        if effective_from is not None and effective_from != old_day:
+            if getattr(owner, fact.periods).filter(effective_from=effective_from).exists():
+                raise RegistryError(
+                    f"{effective_from:%Y-%m-%d}已有一条{fact.name}记录。", field="effective_from"
+                )
+            current.effective_from = effective_from
+        if value is not None:
+            setattr(current, fact.field, value)
+        if document_number is not None:
+            current.document_number = _check_document_number(document_number)
+        _save(current, user, f"更正：{reason}")
+        _sync(fact, owner, user, f"更正{fact.name}记录：{reason}")
+        fact.record(owner, min(old_day, current.effective_from))
+    return current
 
 
 def household_status_change(
@@ -174,46 +325,15 @@ def household_status_change(
     """Record that ``household``'s poverty status is ``poverty_status`` from ``effective_from``
     on (纳入 / 脱贫 / 返贫 / 监测纳入 / 解除监测, derived from the status before). Stays before
     that day keep the status they were settled with (脱贫不脱政策)."""
-    roles.require_write(user)
-    if poverty_status not in PovertyStatus.values:
-        raise RegistryError(
-            f"未知的脱贫状态「{poverty_status}」（可选：{'、'.join(PovertyStatus.labels)}）。",
-            field="poverty_status",
-        )
-    effective_from = _check_date(effective_from, "effective_from", "生效日期")
-    reason = _check_reason(reason)
-    document_number = _check_document_number(document_number)
-    with transaction.atomic():
-        current = Household.objects.select_for_update().select_related("village").get(pk=household.pk)
-        _check_scope(user, current.village.township_id)
-        _ensure_initial_status(current, user)
-        periods = list(
-            current.status_periods.order_by("effective_from").values_list("effective_from", "poverty_status")
-        )
-        before = _value_before_new_period(
-            periods,
-            effective_from,
-            poverty_status,
-            current.poverty_status,
-            field="poverty_status",
-            fact="脱贫状态",
-            label=PovertyStatus(poverty_status).label,
-            who="该户",
-            what="状态",
-        )
-        period = HouseholdStatusPeriod(
-            household=current,
-            poverty_status=poverty_status,
-            event=_status_event(before, poverty_status),
-            effective_from=effective_from,
-            reason=reason,
-            document_number=document_number,
-            created_by=user,
-        )
-        _save(period, user, reason)
-        _sync_household(current, user, f"{period.get_event_display()}：{reason}")
-        events.record_member_facts_changed(household_id=current.pk, effective_from=effective_from)
-    return period
+    return _period_add(
+        STATUS,
+        user=user,
+        owner_id=household.pk,
+        value=poverty_status,
+        effective_from=effective_from,
+        reason=reason,
+        document_number=document_number,
+    )
 
 
 def household_status_period_correct(
@@ -227,74 +347,15 @@ def household_status_period_correct(
 ) -> HouseholdStatusPeriod:
     """Correct a recorded period (a wrong date, status or 文号). The old values stay in the
     period's history with who corrected it, when and why."""
-    roles.require_write(user)
-    reason = _check_reason(reason)
-    if poverty_status is not None and poverty_status not in PovertyStatus.values:
-        raise RegistryError(f"未知的脱贫状态「{poverty_status}」。", field="poverty_status")
-    if effective_from is not None:
-        effective_from = _check_date(effective_from, "effective_from", "生效日期")
-    with transaction.atomic():
-        household = (
-            Household.objects.select_for_update().select_related("village").get(pk=period.household_id)
-        )
-        _check_scope(user, household.village.township_id)
-        current = HouseholdStatusPeriod.objects.select_for_update().get(pk=period.pk)
-        old_day = current.effective_from
-        if effective_from is not None and effective_from != old_day:
-            if household.status_periods.filter(effective_from=effective_from).exists():
-                raise RegistryError(
-                    f"{effective_from:%Y-%m-%d}已有一条脱贫状态记录。", field="effective_from"
-                )
-            current.effective_from = effective_from
-        if poverty_status is not None:
-            current.poverty_status = poverty_status
-        if document_number is not None:
-            current.document_number = _check_document_number(document_number)
-        _save(current, user, f"更正：{reason}")
-        _sync_household(household, user, f"更正脱贫状态记录：{reason}")
-        events.record_member_facts_changed(
-            household_id=household.pk, effective_from=min(old_day, current.effective_from)
-        )
-    return current
-
-
-# --- member aid category ------------------------------------------------------------------------
-
-
-def _aid_event(before: str, after: str) -> str:
-    if after == "none":
-        return AidEvent.WITHDRAW
-    return AidEvent.GRANT if before == "none" else AidEvent.CHANGE
-
-
-def _ensure_initial_aid(member: Member, user) -> None:
-    if not member.aid_periods.exists():
-        period = MemberAidPeriod(
-            member=member,
-            aid_category=member.aid_category,
-            event=AidEvent.INITIAL,
-            effective_from=FACTS_START,
-            reason="首次登记变动前的类别",
-            created_by=user,
-        )
-        _save(period, user, "初始登记")
-
-
-def _sync_member_aid(member: Member, user, reason: str) -> None:
-    periods = list(
-        member.aid_periods.order_by("effective_from").values_list("effective_from", "aid_category")
+    return _period_correct(
+        STATUS,
+        user=user,
+        period=period,
+        reason=reason,
+        value=poverty_status,
+        effective_from=effective_from,
+        document_number=document_number,
     )
-    today_aid = _value_on(periods, _today(), member.aid_category)
-    if today_aid != member.aid_category:
-        member.aid_category = today_aid
-        member.version += 1
-        _save(member, user, reason)
-
-
-def _locked_member(member: Member, user) -> Member:
-    current = Member.objects.select_for_update().select_related("household__village").get(pk=member.pk)
-    _check_scope(user, current.household.village.township_id)
-    return current
 
 
 def member_aid_category_change(
@@ -308,45 +369,15 @@ def member_aid_category_change(
 ) -> MemberAidPeriod:
     """Record that ``member``'s aid category (救助类别, granted and withdrawn by civil affairs)
     is ``aid_category`` from ``effective_from`` on."""
-    roles.require_write(user)
-    if aid_category not in AidCategory.values:
-        raise RegistryError(
-            f"未知的救助类别「{aid_category}」（可选：{'、'.join(AidCategory.labels)}）。",
-            field="aid_category",
-        )
-    effective_from = _check_date(effective_from, "effective_from", "生效日期")
-    reason = _check_reason(reason)
-    document_number = _check_document_number(document_number)
-    with transaction.atomic():
-        current = _locked_member(member, user)
-        _ensure_initial_aid(current, user)
-        periods = list(
-            current.aid_periods.order_by("effective_from").values_list("effective_from", "aid_category")
-        )
-        before = _value_before_new_period(
-            periods,
-            effective_from,
-            aid_category,
-            current.aid_category,
-            field="aid_category",
-            fact="救助类别",
-            label=AidCategory(aid_category).label,
-            who="该成员",
-            what="类别",
-        )
-        period = MemberAidPeriod(
-            member=current,
-            aid_category=aid_category,
-            event=_aid_event(before, aid_category),
-            effective_from=effective_from,
-            reason=reason,
-            document_number=document_number,
-            created_by=user,
-        )
-        _save(period, user, reason)
-        _sync_member_aid(current, user, f"救助类别{period.get_event_display()}：{reason}")
-        events.record_member_facts_changed(member_ids=[current.pk], effective_from=effective_from)
-    return period
+    return _period_add(
+        AID,
+        user=user,
+        owner_id=member.pk,
+        value=aid_category,
+        effective_from=effective_from,
+        reason=reason,
+        document_number=document_number,
+    )
 
 
 def member_aid_period_correct(
@@ -359,32 +390,15 @@ def member_aid_period_correct(
     document_number: str | None = None,
 ) -> MemberAidPeriod:
     """Correct a recorded aid-category period; the old values stay in its history."""
-    roles.require_write(user)
-    reason = _check_reason(reason)
-    if aid_category is not None and aid_category not in AidCategory.values:
-        raise RegistryError(f"未知的救助类别「{aid_category}」。", field="aid_category")
-    if effective_from is not None:
-        effective_from = _check_date(effective_from, "effective_from", "生效日期")
-    with transaction.atomic():
-        member = _locked_member(Member(pk=period.member_id), user)
-        current = MemberAidPeriod.objects.select_for_update().get(pk=period.pk)
-        old_day = current.effective_from
-        if effective_from is not None and effective_from != old_day:
-            if member.aid_periods.filter(effective_from=effective_from).exists():
-                raise RegistryError(
-                    f"{effective_from:%Y-%m-%d}已有一条救助类别记录。", field="effective_from"
-                )
-            current.effective_from = effective_from
-        if aid_category is not None:
-            current.aid_category = aid_category
-        if document_number is not None:
-            current.document_number = _check_document_number(document_number)
-        _save(current, user, f"更正：{reason}")
-        _sync_member_aid(member, user, f"更正救助类别记录：{reason}")
-        events.record_member_facts_changed(
-            member_ids=[member.pk], effective_from=min(old_day, current.effective_from)
-        )
-    return current
+    return _period_correct(
+        AID,
+        user=user,
+        period=period,
+        reason=reason,
+        value=aid_category,
+        effective_from=effective_from,
+        document_number=document_number,
+    )
 
 
 # --- members leaving ----------------------------------------------------------------------------
@@ -585,6 +599,30 @@ def _previous_value(obj, field: str):
     return records[1] if len(records) == 2 else None
 
 
+def _record_edited_fact(fact: _DatedFact, *, user, owner, reason: str, today: datetime.date) -> None:
+    value = getattr(owner, fact.field)
+    periods = fact.history(owner)
+    if not periods:
+        # Written without dated history (a bulk import): the value it had until today
+        # becomes its first period, so the edit changes nothing before today.
+        before = _previous_value(owner, fact.field)
+        if before is not None and before != value:
+            periods = [(FACTS_START, before)]
+            _save(fact.initial(owner.pk, before, user), user, "初始登记")
+    if periods and _value_on(periods, today, None) != value:
+        before = _value_before(periods, today, value)
+        fact.period_model.objects.filter(**{fact.owner_field: owner}, effective_from=today).delete()
+        period = fact.period(
+            owner.pk,
+            value,
+            event=fact.event_of(before, value),
+            effective_from=today,
+            reason=reason,
+            user=user,
+        )
+        _save(period, user, reason)
+
+
 def record_edited_facts(*, user, obj, changed, reason: str) -> None:
     """Called by ``household_update`` / ``member_update`` / ``member_create`` inside their
     transaction, after saving: a fact edited on the general form (脱贫状态, 救助类别, 是否参保)
@@ -594,67 +632,10 @@ def record_edited_facts(*, user, obj, changed, reason: str) -> None:
     today = _today()
     reason = reason or "修改信息"
     if isinstance(obj, Household) and "poverty_status" in changed:
-        periods = list(
-            obj.status_periods.order_by("effective_from").values_list("effective_from", "poverty_status")
-        )
-        if not periods:
-            # Written without dated history (a bulk import): the value it had until today
-            # becomes its first period, so the edit changes nothing before today.
-            before = _previous_value(obj, "poverty_status")
-            if before is not None and before != obj.poverty_status:
-                periods = [(FACTS_START, before)]
-                _save(_initial_period(obj.pk, before, user), user, "初始登记")
-        if periods and _value_on(periods, today, None) != obj.poverty_status:
-            before = _value_before(periods, today, obj.poverty_status)
-            HouseholdStatusPeriod.objects.filter(household=obj, effective_from=today).delete()
-            _save(
-                HouseholdStatusPeriod(
-                    household=obj,
-                    poverty_status=obj.poverty_status,
-                    event=_status_event(before, obj.poverty_status),
-                    effective_from=today,
-                    reason=reason,
-                    created_by=user,
-                ),
-                user,
-                reason,
-            )
+        _record_edited_fact(STATUS, user=user, owner=obj, reason=reason, today=today)
     if isinstance(obj, Member):
         if "aid_category" in changed:
-            periods = list(
-                obj.aid_periods.order_by("effective_from").values_list("effective_from", "aid_category")
-            )
-            if not periods:
-                before = _previous_value(obj, "aid_category")
-                if before is not None and before != obj.aid_category:
-                    periods = [(FACTS_START, before)]
-                    _save(
-                        MemberAidPeriod(
-                            member=obj,
-                            aid_category=before,
-                            event=AidEvent.INITIAL,
-                            effective_from=FACTS_START,
-                            reason="首次登记变动前的类别",
-                            created_by=user,
-                        ),
-                        user,
-                        "初始登记",
-                    )
-            if periods and _value_on(periods, today, None) != obj.aid_category:
-                before = _value_before(periods, today, obj.aid_category)
-                MemberAidPeriod.objects.filter(member=obj, effective_from=today).delete()
-                _save(
-                    MemberAidPeriod(
-                        member=obj,
-                        aid_category=obj.aid_category,
-                        event=_aid_event(before, obj.aid_category),
-                        effective_from=today,
-                        reason=reason,
-                        created_by=user,
-                    ),
-                    user,
-                    reason,
-                )
+            _record_edited_fact(AID, user=user, owner=obj, reason=reason, today=today)
         if "insured" in changed and obj.insured is not None:
             enrollment = Enrollment.objects.filter(member=obj, year=today.year).first()
             if enrollment is None:
@@ -678,9 +659,9 @@ def record_new_facts(*, user, obj) -> None:
     period (from ``FACTS_START``) and, for a member whose enrollment is known, this year's
     enrollment."""
     if isinstance(obj, Household):
-        _ensure_initial_status(obj, user)
+        _ensure_initial(STATUS, obj, user)
         return
-    _ensure_initial_aid(obj, user)
+    _ensure_initial(AID, obj, user)
     if obj.insured is not None:
         _save(
             Enrollment(
