@@ -52,6 +52,8 @@ PAGES = {
         *COMMON,
         ("encounter-form", "/claims/encounters/new/"),
         ("roster-import", "/registry/imports/"),
+        ("enrollment-import", "/registry/enrollment-imports/"),
+        ("enrollment-figures", "/registry/enrollment/"),
     ],
     "clinic": [*COMMON, ("encounter-form", "/claims/encounters/new/")],
     "leader": COMMON,
