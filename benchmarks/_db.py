@@ -16,8 +16,10 @@ DEFAULT_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
 def use_fresh_database(name: str) -> str:
-    """Point DATABASE_URL at a new empty PostgreSQL database ``name``, set Django up and
-    migrate. Returns the URL."""
+    """Point DATABASE_URL at a new empty PostgreSQL database ``name`` (followed by
+    ``BENCH_DATABASE_SUFFIX`` when set, so that people sharing a server do not drop each
+    other's benchmark databases), set Django up and migrate. Returns the URL."""
+    name += os.environ.get("BENCH_DATABASE_SUFFIX", "")
     base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL") or DEFAULT_ADMIN_URL
     parsed = urlparse(base)
     if parsed.scheme not in ("postgres", "postgresql"):

@@ -37,9 +37,13 @@ def _month():
 
 
 class RegistryCell(models.Model):
-    """A village's register as of the last refresh (current state, not by period)."""
+    """A village's register as it was at the end of ``year`` (31 December; today for the
+    current year): households by their poverty status on that day (dated facts), the members
+    who had not left the record before the year began, insured by the year's enrollment (else
+    the roster's flag, as settlement reads it)."""
 
-    village = models.OneToOneField(Village, on_delete=models.CASCADE, related_name="+", verbose_name="行政村")
+    village = _village()
+    year = _year()
     households = _count("户数")
     households_poor = _count("未脱贫户")
     households_lifted = _count("已脱贫户")
@@ -51,6 +55,7 @@ class RegistryCell(models.Model):
 
     class Meta:
         verbose_name = verbose_name_plural = "统计：建档立卡"
+        constraints = [models.UniqueConstraint(fields=["year", "village"], name="registry_cell_key")]
 
 
 class EncounterCell(models.Model):

@@ -98,31 +98,40 @@ def _year_bounds(year: int, field: str) -> Q:
 _MEMBER_VILLAGE = "member__household__village_id"
 
 
-def _refresh_registry(village_ids) -> int:
+def _refresh_registry(year: int, village_ids, today) -> int:
+    """The register at the year's end (31 December, or today for the current year): each
+    household's poverty status on that day, and the members who had not left the record before
+    the year began, insured by the year's enrollment (else the roster's flag)."""
+    end = min(datetime.date(year, 12, 31), today)
     households = (
         Household.objects.filter(_in_villages(village_ids, "village_id"))
+        .alias(status_then=facts.poverty_status_on("pk", end))
         .values("village_id")
         .annotate(
             households=Count("id"),
-            households_poor=Count("id", filter=Q(poverty_status=PovertyStatus.POOR)),
-            households_lifted=Count("id", filter=Q(poverty_status=PovertyStatus.LIFTED)),
-            households_monitored=Count("id", filter=Q(poverty_status=PovertyStatus.MONITORED)),
+            households_poor=Count("id", filter=Q(status_then=PovertyStatus.POOR)),
+            households_lifted=Count("id", filter=Q(status_then=PovertyStatus.LIFTED)),
+            households_monitored=Count("id", filter=Q(status_then=PovertyStatus.MONITORED)),
         )
+        .order_by()
     )
     members = (
         Member.objects.filter(_in_villages(village_ids, "household__village_id"))
+        .exclude(exit__left_on__lt=datetime.date(year, 1, 1))
+        .alias(insured_then=facts.insured_in(year))
         .values(village_id=F("household__village_id"))
         .annotate(
             members=Count("id"),
-            members_insured=Count("id", filter=Q(insured=True)),
-            members_uninsured=Count("id", filter=Q(insured=False)),
-            members_insured_unknown=Count("id", filter=Q(insured__isnull=True)),
+            members_insured=Count("id", filter=Q(insured_then=True)),
+            members_uninsured=Count("id", filter=Q(insured_then=False)),
+            members_insured_unknown=Count("id", filter=Q(insured_then__isnull=True)),
         )
+        .order_by()
     )
     cells: dict[int, dict] = {}
     for row in list(households) + list(members):
-        cells.setdefault(row["village_id"], {}).update(row)
-    return _replace(RegistryCell, _in_villages(village_ids, "village_id"), cells.values())
+        cells.setdefault(row["village_id"], {"year": year}).update(row)
+    return _replace(RegistryCell, Q(year=year) & _in_villages(village_ids, "village_id"), cells.values())
 
 
 def _refresh_encounters(year: int, village_ids, today) -> int:
@@ -289,6 +298,7 @@ def _refresh_member_years(year: int, village_ids, today) -> int:
 
 
 _YEAR_STEPS = (
+    ("建档立卡", _refresh_registry),
     ("就诊", _refresh_encounters),
     ("结算", _refresh_settlements),
     ("各层级支付", _refresh_payouts),
@@ -307,8 +317,8 @@ def aggregates_refresh(
     run: RefreshRun | None = None,
     today: datetime.date | None = None,
 ) -> RefreshResult:
-    """Rebuild the dashboard cells of ``year`` (or of ``years``; default: ``default_years``)
-    and the register cells, for ``villages`` (ids or Village objects; default all), in one
+    """Rebuild the dashboard cells of ``year`` (or of ``years``; default: ``default_years``),
+    the register's included, for ``villages`` (ids or Village objects; default all), in one
     transaction: pages read either the old cells or the new ones, never a mix."""
     started = time.perf_counter()
     today = today or timezone.localdate()
@@ -318,7 +328,7 @@ def aggregates_refresh(
     village_ids = None
     if villages is not None:
         village_ids = sorted({getattr(v, "pk", v) for v in villages})
-    total = 1 + len(years) * len(_YEAR_STEPS)
+    total = len(years) * len(_YEAR_STEPS)
     done = 0
 
     def step(label: str) -> None:
@@ -328,9 +338,6 @@ def aggregates_refresh(
     cells = 0
     with transaction.atomic():
         _lock_refresh()
-        step("建档立卡")
-        cells += _refresh_registry(village_ids)
-        done += 1
         for each_year in years:
             for label, refresh in _YEAR_STEPS:
                 step(f"{each_year}年{label}")

@@ -5,8 +5,10 @@ A household's poverty status and a member's aid category are histories of period
 the next period's. Enrollment (参保) is per year (``Enrollment``). A member may have left
 (``MemberExit``). ``fact_book(member_ids)`` loads all of that for a set of members with two
 queries (the members, then one query for every period, enrollment and exit of theirs), and
-answers ``book.on(member_id, day)`` without further queries — what settlement needs for a chunk
-of 2,000 members.
+answers ``book.on(member_id, day)`` without further queries. Settlement's chunks (thousands of
+members, one year) read ``year_facts(member_ids, year)`` instead: one query gives every member's
+facts of 1 January and says whose facts may change during the year; only those few get a
+``fact_book``.
 
 Rules where the registry is silent (docs/registry.md, "Dated facts"):
 * a day before a member's first period takes the first period's value (the registry knows
@@ -26,11 +28,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import F, OuterRef, Subquery, Value
+from django.db.models import Exists, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Enrollment, HouseholdStatusPeriod, Member, MemberAidPeriod, MemberExit
+from .models import Enrollment, Household, HouseholdStatusPeriod, Member, MemberAidPeriod, MemberExit
 
 # Migrated and newly registered households and members: their first period starts here
 # (建档立卡 began in 2014).
@@ -216,36 +218,122 @@ def facts_on(
 
 
 def household_status_on(household_ids: Iterable[int], day: datetime.date) -> dict[int, str]:
-    """``{household_id: poverty status on day}`` (one query for the periods, one for households
-    without any)."""
-    from .models import Household
-
+    """``{household_id: poverty status on day}`` (one query: ``poverty_status_on``)."""
     ids = sorted(set(household_ids))
-    out, seen = {}, {}
-    for household_id, effective_from, status in (
-        HouseholdStatusPeriod.objects.filter(household_id__in=ids)
-        .order_by("household_id", "effective_from")
-        .values_list("household_id", "effective_from", "poverty_status")
-    ):
-        if effective_from <= day or household_id not in seen:
-            out[household_id] = status
-        seen[household_id] = True
-    missing = [pk for pk in ids if pk not in out]
-    if missing:
-        out.update(Household.objects.filter(pk__in=missing).values_list("pk", "poverty_status"))
-    return out
+    if not ids:
+        return {}
+    return dict(
+        Household.objects.filter(pk__any_of=ids, pk__gte=ids[0], pk__lte=ids[-1])
+        .annotate(status_then=poverty_status_on("pk", day))
+        .values_list("pk", "status_then")
+    )
 
 
 def member_status_on(member_ids: Iterable[int], day: datetime.date) -> dict[int, str]:
-    """``{member_id: their household's poverty status on day}`` (two queries)."""
+    """``{member_id: their household's poverty status on day}`` (one query:
+    ``poverty_status_on``, one or two index look-ups per member)."""
     ids = sorted(set(member_ids))
-    households = {}
-    for part in range(0, len(ids), 30000):
-        households.update(
-            Member.objects.filter(pk__in=ids[part : part + 30000]).values_list("pk", "household_id")
+    if not ids:
+        return {}
+    return dict(
+        Member.objects.filter(pk__any_of=ids, pk__gte=ids[0], pk__lte=ids[-1])
+        .order_by()
+        .annotate(status_then=poverty_status_on("household", day))
+        .values_list("pk", "status_then")
+    )
+
+
+# --- one year of a set of members (settlement's chunks) ------------------------------------------
+
+
+class YearFacts:
+    """The facts of a set of members through one year, for settling or simulating it.
+
+    Almost every member's facts are the same all year: one query (``year_facts``) reads, per
+    member, the poverty status and aid category in force on 1 January, the year's enrollment
+    (else the ``insured`` flag) and whether anything may change during the year — a status or
+    aid period starting after 1 January and by 31 December, or an exit (at any date). Only the
+    members for whom something may change (``book``: few) have their dated facts loaded
+    (``fact_book``); ``dated`` are those whose facts really change within the year or who left
+    the record, so each of their encounters must carry its own day's facts."""
+
+    __slots__ = ("year", "members", "book", "dated")
+
+    def __init__(self, year: int, rows: dict, book: FactBook):
+        self.year = year
+        # {member_id: (poverty status on 1 Jan, aid category on 1 Jan, insured that year)}
+        self.members = rows
+        self.book = book
+        first, last = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+        self.dated = frozenset(
+            m for m in book.members if book.exit_of(m) is not None or book.varies(m, first, last)
         )
-    status = household_status_on(households.values(), day)
-    return {m: status[h] for m, h in households.items()}
+
+    def __contains__(self, member_id) -> bool:
+        return member_id in self.members
+
+    def start(self, member_id: int) -> tuple[str, str]:
+        """(poverty status, aid category) on 1 January."""
+        poverty, aid, _ = self.members[member_id]
+        return poverty, aid
+
+    def insured(self, member_id: int) -> bool | None:
+        return self.members[member_id][2]
+
+    def poverty_status(self, member_id: int, day: datetime.date) -> str:
+        if member_id in self.book:
+            return self.book.poverty_status(member_id, day)
+        return self.members[member_id][0]
+
+    def aid_category(self, member_id: int, day: datetime.date) -> str:
+        if member_id in self.book:
+            return self.book.aid_category(member_id, day)
+        return self.members[member_id][1]
+
+    def exited_before(self, member_id: int, day: datetime.date) -> datetime.date | None:
+        return self.book.exited_before(member_id, day) if member_id in self.book else None
+
+
+def year_facts(member_ids: Iterable[int], year: int) -> YearFacts:
+    """The facts of ``member_ids`` through ``year`` (see ``YearFacts``): one query for every
+    member, two more (``fact_book``) for the few whose facts may change during the year."""
+    first, last = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+    members, moving = {}, []
+    for pk, poverty, aid, insured, status_moves, aid_moves, leaves in _member_rows_on(
+        sorted(set(member_ids)), first, last, year
+    ):
+        members[pk] = (poverty, aid, insured)
+        if status_moves or aid_moves or leaves:
+            moving.append(pk)
+    return YearFacts(year, members, fact_book(moving, years=[year]))
+
+
+def _member_rows_on(ids: list[int], first: datetime.date, last: datetime.date, year: int) -> list[tuple]:
+    """Per member of ``ids`` (sorted): (id, household's poverty status on ``first``, aid
+    category on ``first``, insured in ``year``, a status period starting in (``first``,
+    ``last``], an aid period likewise, an exit at any date). One query: the rules of
+    ``poverty_status_on``, ``aid_category_on`` and ``insured_in`` as correlated index look-ups
+    (one per fact when the member has periods, as every migrated member has)."""
+    if not ids:
+        return []
+    in_year = {"effective_from__gt": first, "effective_from__lte": last}
+    # (list(): SQLite needs the ORM's converters for its booleans; on PostgreSQL the rows
+    # could be fetched raw, but the time is the database's, not the converters'.)
+    return list(
+        Member.objects.filter(pk__any_of=ids, pk__gte=ids[0], pk__lte=ids[-1])
+        .order_by()
+        .annotate(
+            status_then=poverty_status_on("household", first),
+            aid_then=aid_category_on("pk", first),
+            insured_then=insured_in(year),
+            status_moves=Exists(
+                HouseholdStatusPeriod.objects.filter(household_id=OuterRef("household_id"), **in_year)
+            ),
+            aid_moves=Exists(MemberAidPeriod.objects.filter(member_id=OuterRef("pk"), **in_year)),
+            leaves=Exists(MemberExit.objects.filter(member_id=OuterRef("pk"))),
+        )
+        .values_list("pk", "status_then", "aid_then", "insured_then", "status_moves", "aid_moves", "leaves")
+    )
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -371,22 +459,40 @@ def enrollment_figures(user, year: int) -> tuple[list[EnrollmentRow], Enrollment
     return ordered, total, sorted(funds)
 
 
-def poverty_status_on(household: str, day) -> Coalesce:
-    """An ORM expression: the poverty status of the household at lookup ``household`` (e.g.
-    ``"member__household"``, or ``"pk"`` on households) on ``day`` (a lookup such as
-    ``"service_date"``, or a date): the period in force that day, else the first period (a day
-    before it), else the current column (no period). Two correlated index look-ups per row, so
-    aggregates stay one query."""
-    outer_household = OuterRef(household if household == "pk" else f"{household}_id")
+def _value_on(periods, name: str, day, column) -> Coalesce:
+    """The value ``name`` of the period of ``periods`` in force on ``day``, else of the first
+    period (a day before it), else ``column`` (no period)."""
     on_day = OuterRef(day) if isinstance(day, str) else Value(day)
-    periods = HouseholdStatusPeriod.objects.filter(household_id=outer_household)
-    column = F("poverty_status") if household == "pk" else F(f"{household}__poverty_status")
     return Coalesce(
-        Subquery(
-            periods.filter(effective_from__lte=on_day)
-            .order_by("-effective_from")
-            .values("poverty_status")[:1]
-        ),
-        Subquery(periods.order_by("effective_from").values("poverty_status")[:1]),
+        Subquery(periods.filter(effective_from__lte=on_day).order_by("-effective_from").values(name)[:1]),
+        Subquery(periods.order_by("effective_from").values(name)[:1]),
         column,
     )
+
+
+def poverty_status_on(household: str, day) -> Coalesce:
+    """An ORM expression: the poverty status of the household at lookup ``household`` (e.g.
+    ``"member__household"``, ``"household"`` on members, or ``"pk"`` on households) on ``day``
+    (a lookup such as ``"service_date"``, or a date): the period in force that day, else the
+    first period (a day before it), else the current column (no period). Two correlated index
+    look-ups per row at most, so aggregates stay one query."""
+    outer_household = OuterRef(household if household == "pk" else f"{household}_id")
+    column = F("poverty_status") if household == "pk" else F(f"{household}__poverty_status")
+    periods = HouseholdStatusPeriod.objects.filter(household_id=outer_household)
+    return _value_on(periods, "poverty_status", day, column)
+
+
+def insured_in(year: int) -> Coalesce:
+    """An ORM expression on members: insured in ``year`` by that year's enrollment, else the
+    member's ``insured`` flag (True / False / None), as ``FactBook.insured``."""
+    enrollment = Enrollment.objects.filter(member_id=OuterRef("pk"), year=year).values("insured")[:1]
+    return Coalesce(Subquery(enrollment), F("insured"))
+
+
+def aid_category_on(member: str, day) -> Coalesce:
+    """An ORM expression: the aid category of the member at lookup ``member`` (``"pk"`` on
+    members, ``"member"`` elsewhere) on ``day``, by the same rules as ``poverty_status_on``."""
+    outer_member = OuterRef(member if member == "pk" else f"{member}_id")
+    column = F("aid_category") if member == "pk" else F(f"{member}__aid_category")
+    periods = MemberAidPeriod.objects.filter(member_id=outer_member)
+    return _value_on(periods, "aid_category", day, column)

@@ -139,13 +139,14 @@ def in_cents(expression) -> tuple:
     return expression, _cents
 
 
-def load_claims(member_ids, year: int, values=_ENCOUNTER_VALUES) -> tuple[facts.FactBook, list[tuple]]:
-    """``(the members' dated facts, encounter rows)``: the facts as ``registry.facts.fact_book``
-    loads them (two queries, this year's enrollments), and the members' current encounters
+def load_claims(member_ids, year: int, values=_ENCOUNTER_VALUES) -> tuple[facts.YearFacts, list[tuple]]:
+    """``(the members' facts through the year, encounter rows)``: the facts as
+    ``registry.facts.year_facts`` loads them (one query, dated facts only for the few members
+    whose facts may change during the year), and the members' current encounters
     whose service date is in ``year``, by member, then in (service_date, id) order — the order
     the engine settles a member's encounters in (ties: entry order). Amounts in int cents;
     ``values`` is a prefix of ``_ENCOUNTER_VALUES``."""
-    return facts.fact_book(member_ids, years=[year]), _encounter_rows(member_ids, year, values)
+    return facts.year_facts(member_ids, year), _encounter_rows(member_ids, year, values)
 
 
 def _encounter_rows(member_ids, year: int, values=_ENCOUNTER_VALUES) -> list[tuple]:
@@ -231,20 +232,15 @@ def exit_detail(left_on: datetime.date) -> str:
     )
 
 
-def member_year_facts(book: facts.FactBook, member_id: int, year: int):
+def member_year_facts(book: facts.YearFacts, member_id: int):
     """``(engine member, dated)`` for one member-year: the engine member carries the facts of
     the year's first day; ``dated`` is True when poverty status or aid category changes during
-    the year (or the member left during it), so that each encounter must carry its own day's
+    the year (or the member left the record), so that each encounter must carry its own day's
     facts (``encounter_facts``)."""
-    first, last = year_bounds(year)
-    dated = book.varies(member_id, first, last) or book.exit_of(member_id) is not None
-    return (
-        engine_member(book.poverty_status(member_id, first), book.aid_category(member_id, first)),
-        dated,
-    )
+    return engine_member(*book.start(member_id)), member_id in book.dated
 
 
-def encounter_facts(book: facts.FactBook, member_id: int, day: datetime.date) -> dict:
+def encounter_facts(book: facts.YearFacts, member_id: int, day: datetime.date) -> dict:
     """The engine's per-encounter facts (``trusted_row`` keywords) on ``day``."""
     return {
         "poverty_status": book.poverty_status(member_id, day),
@@ -252,7 +248,7 @@ def encounter_facts(book: facts.FactBook, member_id: int, day: datetime.date) ->
     }
 
 
-def _claims_for_engine(policy, book: facts.FactBook, rows, year):
+def _claims_for_engine(policy, book: facts.YearFacts, rows, year):
     """(engine groups ``[(engine member, [trusted row, …]), …]`` for ``engine.settle_sorted``,
     the settleable rows in the same order, {encounter id: (reason, detail)}). ``rows`` come
     from ``load_claims`` (by member, in settlement order). The database's constraints already
@@ -275,8 +271,8 @@ def _claims_for_engine(policy, book: facts.FactBook, rows, year):
             continue
         if member_id != current:
             current, group = member_id, None
-            member, dated = member_year_facts(book, member_id, year)
-            insured = book.insured(member_id, year)
+            member, dated = member_year_facts(book, member_id)
+            insured = book.insured(member_id)
         if insured is not True:
             # Not enrolled (or not known to be): basic insurance pays only its own insured, and
             # every later tier is defined on what basic insurance left. Staff must check first.
@@ -1044,19 +1040,18 @@ def simulate_members(
     year's end, as ``selectors.year_outcome``). Writes nothing. Integer cents throughout: the engine's trusted rows straight from
     the database (``engine_rows``), settled in the engine's summing mode (per-patient sums and
     per-tier paid sums, no Settlement objects)."""
-    book = facts.fact_book(member_ids, years=[year])
-    insured = [m for m in sorted(book.members) if book.insured(m, year) is True]
-    facts_of = {m: member_year_facts(book, m, year) for m in insured}
+    book = facts.year_facts(member_ids, year)
+    insured = [m for m in sorted(book.members) if book.insured(m) is True]
     # As settle_members: only the members insured that year are settled. Most members' facts
     # are the same all year: their rows come from the database ready-made (``engine_rows``).
     # The few whose facts change during the year (or who left) are read with their dates,
     # and each encounter carries its own day's facts.
-    plain = [m for m in insured if not facts_of[m][1]]
-    dated = [m for m in insured if facts_of[m][1]]
+    plain = [m for m in insured if m not in book.dated]
+    dated = [m for m in insured if m in book.dated]
     groups, group_members = [], []
     billed = _billed_member_rows(plain, year, compiled)  # itemised bills: this catalogue
     for member_id, rows in itertools.groupby(engine_rows(plain, year), operator.itemgetter(0)):
-        groups.append((facts_of[member_id][0], billed.get(member_id) or list(rows)))
+        groups.append((member_year_facts(book, member_id)[0], billed.get(member_id) or list(rows)))
         group_members.append(member_id)
     if dated:
         dated_rows = _encounter_rows(dated, year, _SIMULATION_VALUES)
@@ -1085,7 +1080,7 @@ def simulate_members(
                 except ValueError:
                     continue  # a kind or level the engine does not know, as engine_rows
             if trusted:
-                groups.append((facts_of[member_id][0], trusted))
+                groups.append((member_year_facts(book, member_id)[0], trusted))
                 group_members.append(member_id)
     year_end = year_bounds(year)[1]
     outcome = Outcome()
