@@ -1405,7 +1405,8 @@ def discharge_encounter(
     *, user, discharge: Discharge, values: dict, items: list
 ) -> tuple[Encounter, list[str]]:
     """The new visit's encounter (``encounter_create`` with the visit's reference and the
-    institution of the window), kept on the discharge."""
+    institution of the window), set on the discharge (saved with its answer,
+    ``discharge_answered``)."""
     encounter, warnings = encounter_create(
         user=user,
         institution=discharge.institution,
@@ -1414,7 +1415,6 @@ def discharge_encounter(
         **values,
     )
     discharge.encounter = encounter
-    discharge.save(update_fields=["encounter", "updated_at"])
     return encounter, warnings
 
 
@@ -1439,7 +1439,6 @@ def discharge_correct(
     )
     discharge.encounter, discharge.status = corrected, DischargeStatus.CORRECTED
     discharge._change_reason, discharge._history_user = f"更正：{reason}"[:100], user
-    discharge.save()
     return corrected, warnings
 
 
@@ -1467,17 +1466,17 @@ def discharge_cancel(*, user, discharge: Discharge, reason: str) -> Encounter:
     )
     discharge.status = DischargeStatus.CANCELLED
     discharge._change_reason, discharge._history_user = f"退费作废：{reason}"[:100], user
-    discharge.save()
     return encounter
 
 
 def discharge_answered(*, discharge: Discharge, digest: str, answer: dict, first: bool) -> Discharge:
-    """Keep the answer given to a discharge request (``first``: the original request; else the
-    latest correction or cancellation), for a repeat of the same request."""
+    """Save the discharge as the request left it (its encounter, its status) with the answer
+    given (``first``: the original request; else the latest correction or cancellation), for
+    a repeat of the same request: one save, one history row."""
     if first:
         discharge.digest, discharge.answer = digest, answer
     discharge.last_digest, discharge.last_answer = digest, answer
-    discharge.save(update_fields=["digest", "answer", "last_digest", "last_answer", "updated_at"])
+    discharge.save()
     return discharge
 
 
