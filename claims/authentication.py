@@ -11,6 +11,7 @@ import datetime
 import hashlib
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from registry import roles
@@ -50,3 +51,18 @@ class InstitutionTokenAuthentication(authentication.TokenAuthentication):
         if token.last_used_at is None or now - token.last_used_at > _TOUCH_EVERY:
             InstitutionToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return user, token
+
+
+class InstitutionTokenScheme(OpenApiAuthenticationExtension):
+    """The OpenAPI security scheme of these tokens (its own name beside DRF's ``tokenAuth``)."""
+
+    target_class = InstitutionTokenAuthentication
+    name = "institutionToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "定点医疗机构接口令牌：`Token hw_…`（县医保部门在“医疗机构接口令牌”页生成，可吊销）",
+        }
