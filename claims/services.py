@@ -1427,6 +1427,7 @@ def discharge_correct(
     if discharge.status == DischargeStatus.CANCELLED:
         raise ClaimsError("该就诊号已退费作废，不能再更正。", "visit_number", code="conflict")
     current = discharge.encounter
+    confirm = {name: values.pop(name) for name in ("confirm_duplicate", "duplicate_reason") if name in values}
     changes = {name: value for name, value in values.items() if name != "member"}
     if values.get("member") is not None and values["member"].pk != current.member_id:
         raise ClaimsError("更正不能更换患者；如结算错了人，请退费作废后重新结算。", "id_number")
@@ -1436,6 +1437,7 @@ def discharge_correct(
         version=current.version,
         changes={**changes, "items": items},
         reason=reason,
+        **confirm,
     )
     discharge.encounter, discharge.status = corrected, DischargeStatus.CORRECTED
     discharge._change_reason, discharge._history_user = f"更正：{reason}"[:100], user

@@ -41,6 +41,12 @@ class _StayFields(serializers.Serializer):
         max_digits=12, decimal_places=2, required=False, help_text="可省略；填写时须等于明细金额合计"
     )
     items = EncounterItemsField(help_text="费用明细（必填，非空；结算合同的明细格式）")
+    confirm_duplicate = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="与该患者一条现有记录的机构、类型、日期和总费用都相同（409 duplicate）时，确认确为另一次住院",
+    )
+    duplicate_reason = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
 
     def to_internal_value(self, data):
         if isinstance(data, dict):

@@ -351,3 +351,16 @@ def test_another_institutions_visit_cannot_be_corrected_or_cancelled(window):
     response = api(window.other_key).post(f"{URL}ZY0001/cancel/", {"reason": "x"}, format="json")
     assert response.status_code == 404
     assert Encounter.objects.get().is_current
+
+
+def test_an_identical_second_stay_needs_confirming(window):
+    """Two visit numbers, the same patient, dates and bill: the second is a suspected
+    duplicate (409) until the window confirms it with a reason."""
+    assert api(window.key).post(URL, stay(window.patient), format="json").status_code == 201
+    twin = stay(window.patient, visit="ZY0002")
+    refused = api(window.key).post(URL, twin, format="json")
+    assert refused.status_code == 409 and refused.json()["code"] == "duplicate"
+    assert not Discharge.objects.filter(visit_number="ZY0002").exists()
+    confirmed = {**twin, "confirm_duplicate": True, "duplicate_reason": "同日二次入院"}
+    assert api(window.key).post(URL, confirmed, format="json").status_code == 201
+    assert Settlement.objects.filter(is_current=True).count() == 2
