@@ -3,6 +3,7 @@
 import secrets
 
 from django import forms
+from django.contrib.auth import get_user_model
 
 from registry import roles
 from registry.forms import BootstrapMixin, RosterUploadForm, VersionedForm
@@ -396,3 +397,16 @@ class EncounterUploadForm(RosterUploadForm):
         required=False,
         help_text="不勾选时，只要有一处错误，整个文件都不导入。",
     )
+
+
+class InstitutionTokenForm(BootstrapMixin, forms.Form):
+    """A new API token of a 定点医疗机构 (county staff): the institution, the hospital account
+    that holds it, a note."""
+
+    institution = forms.ModelChoiceField(label="医疗机构", queryset=Institution.objects.order_by("name"))
+    account = forms.ModelChoiceField(
+        label="定点医疗机构账号",
+        queryset=get_user_model().objects.filter(institution_link__isnull=False).order_by("username"),
+        help_text="角色为“定点医疗机构”、已在系统管理中绑定该机构的账号。",
+    )
+    note = forms.CharField(label="备注", max_length=100, required=False)

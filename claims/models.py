@@ -616,3 +616,132 @@ class EncounterImport(ImportJob):
 
     class Meta(ImportJob.Meta):
         verbose_name = verbose_name_plural = "就诊导入"
+
+
+# --- the hospital's window (定点医疗机构) ----------------------------------------------------------
+
+
+class InstitutionUser(models.Model):
+    """The institution of a 定点医疗机构 user (``registry.Profile.role == "hospital"``). The
+    registry holds the role; the institution is a claims record, so the link lives here
+    (docs/architecture.md). A hospital user without this link sees nothing."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="institution_link",
+        verbose_name="用户",
+    )
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="accounts", verbose_name="医疗机构"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "医疗机构账号"
+
+    def __str__(self):
+        return f"{self.user}（{self.institution}）"
+
+
+class InstitutionToken(models.Model):
+    """A 定点医疗机构's API token (接口令牌): one live token per institution, held by one of its
+    hospital users. Only the SHA-256 digest of the key is stored (the key is shown once, when
+    county staff create it); a revoked token is refused (401) and never comes back."""
+
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="tokens", verbose_name="医疗机构"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="所属账号"
+    )
+    digest = models.CharField("令牌摘要", max_length=64, unique=True)
+    prefix = models.CharField("令牌前缀", max_length=12)
+    note = models.CharField("备注", max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="创建人"
+    )
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    last_used_at = models.DateTimeField("最近使用", null=True, blank=True)
+    revoked_at = models.DateTimeField("吊销时间", null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="吊销人",
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "医疗机构接口令牌"
+        ordering = ["institution", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution"],
+                condition=Q(revoked_at__isnull=True),
+                name="institution_token_one_live",
+            ),
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True) | Q(revoked_by__isnull=False),
+                name="institution_token_revoked_by_someone",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.institution} {self.prefix}…"
+
+
+class DischargeStatus(models.TextChoices):
+    SETTLED = "settled", "已结算"
+    CORRECTED = "corrected", "已更正重结"
+    CANCELLED = "cancelled", "已退费作废"
+
+
+class Discharge(models.Model):
+    """A stay settled at the hospital's window (出院结算), keyed by the hospital's own visit
+    number (住院号): unique per institution, so a repeated request finds it. ``encounter`` is
+    the visit's current encounter (the latest correction); ``digest``/``answer`` are the first
+    request's fingerprint and response (a repeat of it gets the same answer), ``last_digest``
+    / ``last_answer`` the latest correction's or cancellation's."""
+
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="discharges", verbose_name="医疗机构"
+    )
+    visit_number = models.CharField("医院就诊号", max_length=30)
+    encounter = models.ForeignKey(
+        Encounter,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="discharges",
+        verbose_name="当前就诊记录",
+    )
+    status = models.CharField(
+        "状态", max_length=16, choices=DischargeStatus.choices, default=DischargeStatus.SETTLED
+    )
+    digest = models.CharField("首次请求摘要", max_length=64)
+    answer = models.JSONField("首次结算结果", null=True, blank=True)
+    last_digest = models.CharField("最近请求摘要", max_length=64, blank=True)
+    last_answer = models.JSONField("最近结算结果", null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="结算人"
+    )
+    created_at = models.DateTimeField("结算时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at", "answer", "last_answer"])
+
+    class Meta:
+        verbose_name = verbose_name_plural = "窗口出院结算"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "visit_number"], name="discharge_visit_unique_in_institution"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=DischargeStatus.values), name="discharge_status_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.institution} {self.visit_number}"

@@ -18,7 +18,7 @@ from registry.models import HealthStatus, Household, Member
 from registry.selectors import households_for, id_number_q, with_changes
 from registry.selectors import members_for as registry_members
 
-from . import codes, events, icd, ports
+from . import access, codes, events, icd, ports
 from .models import (
     Contract,
     Disease,
@@ -27,6 +27,7 @@ from .models import (
     IllnessRecord,
     IllnessStatus,
     Institution,
+    InstitutionToken,
     Screening,
     ServicePackage,
     Team,
@@ -88,6 +89,11 @@ def match_diseases(code: str) -> list[Disease]:
 
 
 def members_for(user):
+    """The registry's members as the user may see them; a hospital user: the members with an
+    encounter at its institution (its patients), nobody else."""
+    if roles.is_hospital(user):
+        treated = access.scope(Encounter.objects.all(), user, MEMBER_TOWNSHIP, "institution_id")
+        return Member.objects.filter(pk__in=treated.values("member_id"))
     return registry_members(user)
 
 
@@ -173,11 +179,20 @@ def followups_for(user):
 
 
 def encounters_for(user):
-    return roles.scope(
+    """Encounters as the user may see them: a township's, or a hospital's own institution's."""
+    return access.scope(
         Encounter.objects.select_related("member__household__village__township", "institution", "supersedes"),
         user,
         MEMBER_TOWNSHIP,
+        "institution_id",
     )
+
+
+def institution_tokens():
+    """API tokens of 定点医疗机构 for county staff's page (live first, then revoked)."""
+    return InstitutionToken.objects.select_related(
+        "institution", "user", "created_by", "revoked_by"
+    ).order_by("institution__name", "-created_at")
 
 
 # --- family-doctor lists ------------------------------------------------------------------------

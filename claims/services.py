@@ -12,6 +12,7 @@ chronic list) do not stop a save: they are returned for the page to show.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import re
 import secrets
 from collections.abc import Callable, Iterable, Sequence
@@ -29,13 +30,16 @@ from core.imports import import_job_confirm, import_job_create, import_job_run
 from core.ratelimit import probe_blocked, probe_counted
 from core.rows import RowError
 from registry import roles
+from registry.idnumber import normalize_id_number
 from registry.models import Household, Member, MemberExit, Village
 
-from . import codes, encounter_rows, events, icd, review_rules, selectors
+from . import access, codes, encounter_rows, events, icd, review_rules, selectors
 from . import items as bill_items
 from .models import (
     Contract,
     ContractStatus,
+    Discharge,
+    DischargeStatus,
     Disease,
     Encounter,
     EncounterImport,
@@ -46,6 +50,8 @@ from .models import (
     IllnessStatus,
     Institution,
     InstitutionLevel,
+    InstitutionToken,
+    InstitutionUser,
     ReviewFlag,
     ReviewRule,
     Screening,
@@ -961,7 +967,7 @@ def encounter_create(
     An encounter identical to a current one of the member (``_duplicate_reason``) is refused
     unless ``confirm_duplicate`` with a reason. With an ``idempotency_key`` a repeated request
     returns the first one's encounter (marked ``_replayed``) and creates nothing."""
-    roles.require_write(user)
+    _require_entry(user, institution)
     _check_township(user, _member_township(member), "人员", "member")
     if (ref or "").strip() and not roles.is_county(user) and probe_blocked(user, "ref"):
         raise ClaimsError(TOO_MANY_DUPLICATE_REFS, "ref", code="throttled")
@@ -1177,7 +1183,7 @@ def encounter_correct(
 ) -> tuple[Encounter, list[str]]:
     """Correct a (settled) encounter: a new row with the corrected values supersedes it; the
     old row stays, marked not current, and both member-years are settled again."""
-    roles.require_write(user)
+    _require_entry(user, encounter.institution, changes.get("institution", encounter.institution))
     if not (reason or "").strip():
         raise ClaimsError("请填写更正原因。", "reason")
     _check_new_member(user, changes)
@@ -1229,6 +1235,251 @@ def encounter_correct(
             member=corrected.member, kind=corrected.kind, diagnosis_code=corrected.diagnosis_code
         ),
     ]
+
+
+# --- the hospital's window (定点医疗机构: accounts, tokens, discharges) ---------------------------
+
+
+def _require_entry(user, *institutions: Institution) -> None:
+    """Who may enter or correct an encounter: county staff and township clinics
+    (``roles.require_write``), and a 定点医疗机构 user for its own institution only (its one
+    write: the discharge at its window, ``settlement.services.window_discharge``)."""
+    if roles.is_hospital(user):
+        own = access.institution_id_of(user)
+        if own is None or any(getattr(i, "pk", i) != own for i in institutions):
+            raise ClaimsError("只能处理本医疗机构的就诊记录。", "institution")
+        return
+    roles.require_write(user)
+
+
+def _linked_institution(account) -> int | None:
+    if not roles.is_hospital(account):
+        return None
+    return InstitutionUser.objects.filter(user_id=account.pk).values_list("institution_id", flat=True).first()
+
+
+def institution_account_link(*, user, account, institution: Institution) -> InstitutionUser:
+    """Bind a 定点医疗机构 user (``Profile.role == "hospital"``) to its institution (county staff)."""
+    roles.require_county(user)
+    if not roles.is_hospital(account):
+        raise ClaimsError("只有角色为“定点医疗机构”的账号才能绑定医疗机构。", "account")
+    with transaction.atomic():
+        link, _ = InstitutionUser.objects.select_for_update().get_or_create(
+            user=account, defaults={"institution": institution}
+        )
+        if link.institution_id != institution.pk:
+            link.institution = institution
+            link._change_reason, link._history_user = "改绑医疗机构", user
+            link.save()
+    return link
+
+
+TOKEN_PREFIX = "hw_"
+
+
+def institution_token_create(
+    *, user, institution: Institution, account, note: str = ""
+) -> tuple[InstitutionToken, str]:
+    """A new API token for ``institution``, held by ``account`` (one of its hospital users):
+    returns the token and its key, shown once (only the key's digest is kept). One live token
+    per institution: revoke the old one first."""
+    roles.require_county(user)
+    if _linked_institution(account) != institution.pk:
+        raise ClaimsError("令牌只能发给该医疗机构的“定点医疗机构”账号（请先在账号上绑定该机构）。", "account")
+    if not account.is_active:
+        raise ClaimsError("该账号已停用。", "account")
+    key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    taken = ClaimsError(
+        f"{institution.name}已有一个有效令牌，请先吊销旧令牌。", "institution", code="conflict"
+    )
+    try:
+        with transaction.atomic():
+            if InstitutionToken.objects.filter(institution=institution, revoked_at__isnull=True).exists():
+                raise taken
+            token = InstitutionToken.objects.create(
+                institution=institution,
+                user=account,
+                digest=hashlib.sha256(key.encode()).hexdigest(),
+                prefix=key[:10],
+                note=(note or "").strip()[:100],
+                created_by=user,
+            )
+    except IntegrityError:  # a concurrent creation for the same institution
+        raise taken from None
+    return token, key
+
+
+def institution_token_revoke(*, user, token: InstitutionToken) -> InstitutionToken:
+    """Revoke a token (county staff): refused from the next request on (401). Revoking a
+    revoked token changes nothing."""
+    roles.require_county(user)
+    with transaction.atomic():
+        token = InstitutionToken.objects.select_for_update().get(pk=token.pk)
+        if token.revoked_at is None:
+            token.revoked_at, token.revoked_by = timezone.now(), user
+            token.save(update_fields=["revoked_at", "revoked_by"])
+    return token
+
+
+VISIT_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,29}")
+
+
+def _visit_number(value: str) -> str:
+    value = (value or "").strip()
+    if not VISIT_NUMBER.fullmatch(value):
+        raise ClaimsError(
+            "医院就诊号（visit_number）必填，1–30位字母、数字或 _ . -，以字母或数字开头。", "visit_number"
+        )
+    return value
+
+
+def discharge_ref(institution_id: int, visit_number: str) -> str:
+    """The encounter reference of a window discharge: unique because the visit number is
+    unique in its institution (``W<institution id>-<visit number>``)."""
+    return f"W{institution_id}-{visit_number}"
+
+
+def discharge_open(*, user, visit_number: str, digest: str) -> tuple[Discharge, bool]:
+    """The row of a discharge at ``user``'s window, inside the caller's transaction: (new row,
+    False), or (the existing row, locked, True). Two requests for one visit number at once:
+    the unique index makes the second wait for the first's commit, then it finds the row (or,
+    the first rolled back, inserts it itself) — duplicates are serialised by the database."""
+    institution_id = access.institution_id_of(user)
+    if institution_id is None:
+        raise ClaimsError("只有绑定了医疗机构的“定点医疗机构”账号才能办理出院结算。")
+    visit_number = _visit_number(visit_number)
+    try:
+        with transaction.atomic():
+            return (
+                Discharge.objects.create(
+                    institution_id=institution_id, visit_number=visit_number, digest=digest, created_by=user
+                ),
+                False,
+            )
+    except IntegrityError:
+        pass
+    return (
+        Discharge.objects.select_for_update().get(institution_id=institution_id, visit_number=visit_number),
+        True,
+    )
+
+
+def discharge_of(*, user, visit_number: str) -> Discharge:
+    """The discharge of ``user``'s institution with this visit number, locked (for a
+    correction or cancellation); another institution's visit is "not found"."""
+    institution_id = access.institution_id_of(user)
+    found = (
+        Discharge.objects.select_for_update(of=("self",))
+        .select_related("encounter__institution")
+        .filter(institution_id=institution_id, visit_number=(visit_number or "").strip())
+        .first()
+        if institution_id is not None
+        else None
+    )
+    if found is None or found.encounter is None:
+        raise ClaimsError(
+            f"本机构没有就诊号为「{visit_number}」的出院结算。", "visit_number", code="not_found"
+        )
+    return found
+
+
+PATIENT_PROBES = "按证件号码查找患者失败的次数过多，请稍后再试，或联系县级医保部门。"
+
+
+def discharge_patient(*, user, id_number: str) -> Member:
+    """The patient of a discharge, found by the ID number on the patient's card. A number not
+    in the register is refused without telling more (a hospital does not browse the
+    register), and such refusals are counted (``core.ratelimit``) so the window cannot be
+    used to test numbers one by one."""
+    if probe_blocked(user, "patient"):
+        raise ClaimsError(PATIENT_PROBES, "id_number", code="throttled")
+    number = normalize_id_number(id_number or "")
+    member = Member.objects.filter(id_number=number).first() if number else None
+    if member is None:
+        probe_counted(user, "patient")
+        raise ClaimsError("没有找到该证件号码的参保患者，不能在窗口一站式结算。", "id_number")
+    return member
+
+
+def discharge_encounter(
+    *, user, discharge: Discharge, values: dict, items: list
+) -> tuple[Encounter, list[str]]:
+    """The new visit's encounter (``encounter_create`` with the visit's reference and the
+    institution of the window), set on the discharge (saved with its answer,
+    ``discharge_answered``)."""
+    encounter, warnings = encounter_create(
+        user=user,
+        institution=discharge.institution,
+        ref=discharge_ref(discharge.institution_id, discharge.visit_number),
+        items=items,
+        **values,
+    )
+    discharge.encounter = encounter
+    return encounter, warnings
+
+
+def discharge_correct(
+    *, user, discharge: Discharge, values: dict, items: list, reason: str
+) -> tuple[Encounter, list[str]]:
+    """A correction at the window (退费重结): the visit's encounter corrected
+    (``encounter_correct``: a new row supersedes it; its settlement is superseded when the
+    member-year is settled again)."""
+    if discharge.status == DischargeStatus.CANCELLED:
+        raise ClaimsError("该就诊号已退费作废，不能再更正。", "visit_number", code="conflict")
+    current = discharge.encounter
+    confirm = {name: values.pop(name) for name in ("confirm_duplicate", "duplicate_reason") if name in values}
+    changes = {name: value for name, value in values.items() if name != "member"}
+    if values.get("member") is not None and values["member"].pk != current.member_id:
+        raise ClaimsError("更正不能更换患者；如结算错了人，请退费作废后重新结算。", "id_number")
+    corrected, warnings = encounter_correct(
+        user=user,
+        encounter=current,
+        version=current.version,
+        changes={**changes, "items": items},
+        reason=reason,
+        **confirm,
+    )
+    discharge.encounter, discharge.status = corrected, DischargeStatus.CORRECTED
+    discharge._change_reason, discharge._history_user = f"更正：{reason}"[:100], user
+    return corrected, warnings
+
+
+def encounter_cancel(*, user, encounter: Encounter, version: int, reason: str) -> Encounter:
+    """Withdraw an encounter (退费作废: the stay is refunded and not claimed): it stops being
+    current without a successor, and its member-year is settled again — the settlement of it
+    stops being current (``batch.settle_members``), its payouts leave the ledger."""
+    _require_entry(user, encounter.institution)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ClaimsError("请填写作废原因。", "reason")
+    with transaction.atomic():
+        current = _lock_current(user, encounter, version)
+        _apply(current, {"is_current": False}, ("is_current",), user=user, reason=f"退费作废：{reason}"[:100])
+        _enqueue([(current.member_id, current.service_date.year)])
+    return current
+
+
+def discharge_cancel(*, user, discharge: Discharge, reason: str) -> Encounter:
+    """A cancellation at the window: the visit's encounter withdrawn (``encounter_cancel``)."""
+    if discharge.status == DischargeStatus.CANCELLED:
+        raise ClaimsError("该就诊号已退费作废。", "visit_number", code="conflict")
+    encounter = encounter_cancel(
+        user=user, encounter=discharge.encounter, version=discharge.encounter.version, reason=reason
+    )
+    discharge.status = DischargeStatus.CANCELLED
+    discharge._change_reason, discharge._history_user = f"退费作废：{reason}"[:100], user
+    return encounter
+
+
+def discharge_answered(*, discharge: Discharge, digest: str, answer: dict, first: bool) -> Discharge:
+    """Save the discharge as the request left it (its encounter, its status) with the answer
+    given (``first``: the original request; else the latest correction or cancellation), for
+    a repeat of the same request: one save, one history row."""
+    if first:
+        discharge.digest, discharge.answer = digest, answer
+    discharge.last_digest, discharge.last_answer = digest, answer
+    discharge.save()
+    return discharge
 
 
 # --- itemised bills (费用明细) ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from core import views as imports
+from core.errors import DomainError
 from core.forms import show_domain_error
 from registry import pages, roles
 from registry.idnumber import mask_id_number
@@ -33,6 +34,7 @@ from .forms import (
     FollowUpForm,
     IllnessForm,
     InstitutionForm,
+    InstitutionTokenForm,
     PackageForm,
     ScreeningVillageForm,
     SignVillageForm,
@@ -159,6 +161,7 @@ class MemberSearchView(RoleRequiredMixin, View):
 
 
 class EncounterListView(ScopedListView):
+    hospital_allowed = True  # its own institution's (selectors.encounters_for)
     template_name = "claims/encounter_list.html"
     filterset_class = filtersets.EncounterFilterSet
     resource_class = resources.EncounterResource
@@ -177,6 +180,7 @@ class EncounterListView(ScopedListView):
 
 
 class EncounterDetailView(ScopedDetailView):
+    hospital_allowed = True
     template_name = "claims/encounter_detail.html"
     context_object_name = "encounter"
     selector = selectors.encounters_for
@@ -882,3 +886,42 @@ class EncounterImportRejectedView(EncounterImportMixin, imports.ImportRejectedVi
 class EncounterTemplateView(RoleRequiredMixin, View):
     def get(self, request):
         return xlsx_response(services.encounter_template_workbook(), "就诊清单导入模板.xlsx")
+
+
+# --- API tokens of 定点医疗机构 (county staff) -------------------------------------------------------
+
+
+class InstitutionTokenListView(RoleRequiredMixin, FormView):
+    """Every institution's API tokens, live and revoked, and the form for a new one; the new
+    key is shown on the answer to the POST, once (only its digest is stored)."""
+
+    county_required = True
+    template_name = "claims/token_list.html"
+    form_class = InstitutionTokenForm
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["tokens"] = selectors.institution_tokens()
+        return context
+
+    def form_valid(self, form):
+        try:
+            token, key = services.institution_token_create(user=self.request.user, **form.cleaned_data)
+        except DomainError as exc:
+            show_domain_error(form, exc)
+            return self.form_invalid(form)
+        return self.render_to_response(
+            self.get_context_data(form=self.form_class(), new_token=token, new_key=key)
+        )
+
+
+class InstitutionTokenRevokeView(RoleRequiredMixin, View):
+    county_required = True
+
+    def post(self, request, pk):
+        token = get_object_or_404(selectors.institution_tokens(), pk=pk)
+        services.institution_token_revoke(user=request.user, token=token)
+        messages.success(
+            request, f"已吊销{token.institution}的接口令牌 {token.prefix}…，此后使用它的请求一律拒绝。"
+        )
+        return redirect("claims:token_list")

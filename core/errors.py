@@ -18,6 +18,8 @@ CONFLICT_CODES = frozenset({"conflict", "settled", "superseded", "duplicate"})
 KEY_REUSED = "key_reused"
 # "Too many refusals of this kind lately" (core.ratelimit): HTTP 429.
 THROTTLED = "throttled"
+# The record named by the request is not in the caller's scope (or does not exist): HTTP 404.
+NOT_FOUND = "not_found"
 
 
 class DomainError(Exception):

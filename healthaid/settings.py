@@ -285,6 +285,9 @@ API_THROTTLE_RATES = {
 }
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # 定点医疗机构 tokens (hw_…, revocable; claims.InstitutionToken) first: the first class
+        # gives the WWW-Authenticate header, so a refused token is a 401 (not a 403).
+        "claims.authentication.InstitutionTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         *(["rest_framework.authentication.BasicAuthentication"] if API_BASIC_AUTH else []),

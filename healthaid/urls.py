@@ -10,6 +10,8 @@ from .views import HomeView
 
 api_v1 = [
     path("registry/", include("registry.api.urls")),
+    # The hospital's window settles, so it lives in settlement (claims may not import it).
+    path("claims/discharges/", include("settlement.api.window_urls")),
     path("claims/", include("claims.api.urls")),
     path("settlement/", include("settlement.api.urls")),
     path("dashboards/", include("dashboards.api.urls")),

@@ -11,6 +11,7 @@ from registry.selectors import townships_for
 
 
 class HomeView(RoleRequiredMixin, TemplateView):
+    hospital_allowed = True  # townships_for(hospital) is empty: the page shows its links only
     template_name = "home.html"
 
     def get_context_data(self, **kwargs):

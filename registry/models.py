@@ -31,6 +31,9 @@ class Role(models.TextChoices):
     COUNTY = "county", "县级工作人员"
     TOWNSHIP = "township", "乡镇卫生院"
     SUPERVISOR = "supervisor", "督查领导"
+    # 定点医疗机构: bound to one institution by claims.InstitutionUser (claims is above the
+    # registry); sees only its institution's encounters, settlements and statements.
+    HOSPITAL = "hospital", "定点医疗机构"
 
 
 class Township(models.Model):

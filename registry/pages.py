@@ -42,6 +42,7 @@ class RoleRequiredMixin:
     write_required = False
     county_required = False
     county_wide = False
+    hospital_allowed = False  # a 定点医疗机构 user: refused (403) unless the page opens itself
 
     def dispatch(self, request, *args, **kwargs):
         self.check_access(request)
@@ -51,6 +52,8 @@ class RoleRequiredMixin:
         """The role checks of the page (also run by an export job, as its owner)."""
         if not roles.can_read(request.user):
             raise PermissionDenied("当前账号没有分配角色，请联系县级管理员。")
+        if roles.hospital_refused(request.user, self):
+            raise PermissionDenied("定点医疗机构账号只能查看本机构的就诊记录和结算单。")
         if self.county_required and not roles.is_county(request.user):
             raise PermissionDenied("此功能仅限县级工作人员使用。")
         if self.county_wide and roles.township_id_of(request.user) is not None:

@@ -1,7 +1,11 @@
 """Who may see and change what.
 
-Three roles (domain.md): county staff see and change everything; a township clinic sees and
-changes only its own township's people; a supervisor reads everything and changes nothing.
+Four roles (domain.md): county staff see and change everything; a township clinic sees and
+changes only its own township's people; a supervisor reads everything and changes nothing; a
+定点医疗机构 (hospital) reaches only the pages and API routes that say so
+(``hospital_allowed``) and sees there only its institution's encounters, settlements and
+statements (the scoping by institution is claims', ``claims.access``: the institution is a
+claims record). The registry's own records are out of a hospital's scope entirely.
 A superuser counts as county staff; a user with no role sees nothing.
 Every queryset a page, API route or export shows goes through ``scope()``, so a township
 user asking for another township's record gets a 404, never a hint that it exists.
@@ -27,6 +31,16 @@ def township_id_of(user):
     if role_of(user) == Role.TOWNSHIP:
         return user.profile.township_id
     return None
+
+
+def is_hospital(user):
+    return role_of(user) == Role.HOSPITAL
+
+
+def hospital_refused(user, view) -> bool:
+    """A hospital user on a page or API route that does not declare ``hospital_allowed``:
+    every page is closed to hospitals unless it opens itself (default deny)."""
+    return is_hospital(user) and not getattr(view, "hospital_allowed", False)
 
 
 def can_read(user):
@@ -64,7 +78,9 @@ def scope(queryset, user, township_path):
     """Limit ``queryset`` to what ``user`` may see; ``township_path`` is the lookup from the
     model to its township id (e.g. ``"village__township_id"``)."""
     role = role_of(user)
-    if role is None:
+    if role is None or role == Role.HOSPITAL:
+        # A hospital's scope is its institution (claims.access.scope); the registry alone
+        # gives it nothing.
         return queryset.none()
     if role == Role.TOWNSHIP:
         return queryset.filter(**{township_path: user.profile.township_id})

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import ExtractMonth
 
+from claims import access
 from claims.codes import ITEM_CATEGORIES, ITEM_CLASSES
 from claims.models import Encounter, Institution
 from registry import facts, roles
@@ -99,18 +100,21 @@ def member_years_with_encounters(
 
 
 def settlements_for(user):
-    return roles.scope(
+    """Settlements as the user may see them: a township's, or a hospital's own institution's."""
+    return access.scope(
         Settlement.objects.select_related("encounter", "member", "institution", "policy"),
         user,
         MEMBER_TOWNSHIP,
+        "institution_id",
     )
 
 
 def problems_for(user):
-    return roles.scope(
+    return access.scope(
         SettlementProblem.objects.select_related("encounter__member", "encounter__institution"),
         user,
         f"encounter__{MEMBER_TOWNSHIP}",
+        "encounter__institution_id",
     )
 
 

@@ -19,13 +19,15 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from claims.models import Institution
+from claims import services as claims_services
+from claims.models import Discharge, Encounter, Institution
+from core import idempotency
 from core.errors import DomainError
 from registry import roles
 
 from . import batch, engine, events, selectors
 from .batch import SettleResult
-from .models import FundTransfer, Policy, PolicyStatus, SettlementRun, SettlementRunChunk
+from .models import FundTransfer, Policy, PolicyStatus, Settlement, SettlementRun, SettlementRunChunk
 
 __all__ = [
     "SettlementError",
@@ -37,6 +39,9 @@ __all__ = [
     "settlement_preview",
     "settle_member_year",
     "settle_member_years",
+    "window_discharge",
+    "window_correct",
+    "window_cancel",
     "settlement_run_start",
     "settlement_run_begin",
     "settlement_run_chunk",
@@ -261,6 +266,149 @@ def settle_member_years(
     with transaction.atomic():
         batch.lock_member_years(member_ids, year)
         return batch.settle_members(member_ids, year, run_id=run.pk if run else None, task_id=task_id)
+
+
+# --- the hospital's window (出院一站式结算) --------------------------------------------------------
+
+
+def _settled_now(encounter: Encounter) -> Settlement:
+    """Settle the encounter's member-year now, in the caller's transaction, and return the
+    encounter's current settlement; a stay that cannot be settled (no active policy for the
+    year, the patient not insured, …) is refused with the reason, and the caller's
+    transaction — the discharge with it — rolls back: the window then charges in full."""
+    year = encounter.service_date.year
+    settle_member_years(member_ids=[encounter.member_id], year=year)
+    settlement = (
+        Settlement.objects.select_related("policy", "encounter")
+        .prefetch_related("lines")
+        .filter(encounter=encounter, is_current=True)
+        .first()
+    )
+    if settlement is None:
+        problem = selectors.problem_of(encounter)
+        why = f"{problem.get_reason_display()}：{problem.detail}" if problem else "原因不明"
+        raise SettlementError(f"该次住院不能在窗口一站式结算（{why}）。", code="not_settleable")
+    return settlement
+
+
+def window_figures(settlement: Settlement) -> dict:
+    """A settlement's figures as the window answers them: the contract's output (``payouts``
+    per tier in policy order, ``self_pay`` and its two parts, ``deducted`` when itemised) plus
+    each payer's name, kind and fund, the payers' total, the self-pay difference against the
+    settlement it replaced, and the path of its printable statement (stable: a settlement is
+    never rewritten, a later one supersedes it)."""
+    from django.urls import reverse
+
+    figures = selectors.settlement_as_dict(settlement)
+    tiers = {t.key: t for t in batch.compiled_policy(settlement.policy).tiers}
+    payers = []
+    for key, amount in figures["payouts"].items():
+        tier = tiers.get(key)
+        line = next((line for line in settlement.lines.all() if line.tier_key == key), None)
+        payers.append(
+            {
+                "key": key,
+                "name": line.tier_name if line else tier.name,
+                "kind": line.tier_kind if line else tier.kind,
+                "fund": line.fund if line else tier.fund,
+                "amount": amount,
+            }
+        )
+    return {
+        **figures,
+        "settlement": settlement.pk,
+        "payers": payers,
+        "payouts_total": f"{settlement.payouts_total:.2f}",
+        "self_pay_difference": f"{settlement.self_pay_difference:.2f}",
+        "statement_url": reverse("settlement:statement", args=[settlement.pk]),
+    }
+
+
+def _window_answer(discharge: Discharge, encounter: Encounter, settlement: Settlement, warnings) -> dict:
+    return {
+        "visit_number": discharge.visit_number,
+        "status": discharge.status,
+        "encounter": encounter.pk,
+        **window_figures(settlement),
+        "warnings": list(warnings),
+    }
+
+
+def _window_digest(values: dict, items) -> str:
+    return idempotency.fingerprint({**values, "items": items})
+
+
+def window_discharge(
+    *, user, visit_number: str, id_number: str, values: dict, items: list
+) -> tuple[dict, bool]:
+    """One stay at the hospital's window (出院结算): its encounter and items entered for the
+    user's institution and settled at once, in one transaction. Returns (the answer, created).
+
+    Idempotent on (institution, ``visit_number``): the same request again returns the first
+    answer and creates nothing (``created`` False); the same visit number with another
+    content is refused (409) — a changed bill is a correction (``window_correct``)."""
+    digest = _window_digest({**values, "id_number": id_number, "visit_number": visit_number}, items)
+    with transaction.atomic():
+        discharge, exists = claims_services.discharge_open(
+            user=user, visit_number=visit_number, digest=digest
+        )
+        if exists:
+            if discharge.digest == digest and discharge.answer is not None:
+                return discharge.answer, False
+            raise SettlementError(
+                f"就诊号「{discharge.visit_number}」已办理出院结算，内容与这次提交不同；"
+                "如需更正，请提交更正（correction）或退费作废（cancel）。",
+                "visit_number",
+                code="conflict",
+            )
+        member = claims_services.discharge_patient(user=user, id_number=id_number)
+        encounter, warnings = claims_services.discharge_encounter(
+            user=user, discharge=discharge, values={**values, "member": member}, items=items
+        )
+        answer = _window_answer(discharge, encounter, _settled_now(encounter), warnings)
+        claims_services.discharge_answered(discharge=discharge, digest=digest, answer=answer, first=True)
+    return answer, True
+
+
+def window_correct(*, user, visit_number: str, values: dict, items: list, reason: str) -> tuple[dict, bool]:
+    """A correction at the window (退费重结): the visit's encounter corrected and settled again
+    at once; the new settlement supersedes the old one (its ``self_pay_difference``: negative
+    is the refund to the patient). The same correction sent again answers the same."""
+    digest = _window_digest({**values, "visit_number": visit_number, "reason": reason}, items)
+    with transaction.atomic():
+        discharge = claims_services.discharge_of(user=user, visit_number=visit_number)
+        if discharge.last_digest == digest and discharge.last_answer is not None:
+            return discharge.last_answer, False
+        encounter, warnings = claims_services.discharge_correct(
+            user=user, discharge=discharge, values=values, items=items, reason=reason
+        )
+        answer = _window_answer(discharge, encounter, _settled_now(encounter), warnings)
+        claims_services.discharge_answered(discharge=discharge, digest=digest, answer=answer, first=False)
+    return answer, True
+
+
+def window_cancel(*, user, visit_number: str, reason: str) -> tuple[dict, bool]:
+    """A cancellation at the window (退费作废): the visit's encounter withdrawn and its
+    member-year settled again at once, so its settlement stops being current (the funds
+    recover its payouts, the patient is refunded the self-pay). Sent again: the same answer."""
+    digest = idempotency.fingerprint({"cancel": visit_number, "reason": reason})
+    with transaction.atomic():
+        discharge = claims_services.discharge_of(user=user, visit_number=visit_number)
+        if discharge.last_digest == digest and discharge.last_answer is not None:
+            return discharge.last_answer, False
+        settled = Settlement.objects.filter(encounter=discharge.encounter, is_current=True).first()
+        encounter = claims_services.discharge_cancel(user=user, discharge=discharge, reason=reason)
+        settle_member_years(member_ids=[encounter.member_id], year=encounter.service_date.year)
+        answer = {
+            "visit_number": discharge.visit_number,
+            "status": discharge.status,
+            "encounter": encounter.pk,
+            "cancelled_settlement": settled.pk if settled else None,
+            "refund_to_patient": f"{settled.self_pay if settled else Decimal(0):.2f}",
+            "recovered_from_funds": f"{settled.payouts_total if settled else Decimal(0):.2f}",
+        }
+        claims_services.discharge_answered(discharge=discharge, digest=digest, answer=answer, first=False)
+    return answer, True
 
 
 # --- batch runs ---------------------------------------------------------------------------------

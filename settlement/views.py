@@ -164,6 +164,7 @@ class PolicyActivateView(RoleRequiredMixin, View):
 
 
 class SettlementListView(FilteredListView):
+    hospital_allowed = True  # its own institution's (selectors.settlements_for)
     template_name = "settlement/settlement_list.html"
     filterset_class = SettlementPageFilterSet
     export_name = "一站式结算记录"
@@ -204,6 +205,7 @@ class SettlementListView(FilteredListView):
 
 
 class StatementView(RoleRequiredMixin, DetailView):
+    hospital_allowed = True
     template_name = "settlement/statement.html"
     context_object_name = "settlement"
 
@@ -228,6 +230,7 @@ class StatementView(RoleRequiredMixin, DetailView):
 
 
 class EncounterSettlementStatusView(RoleRequiredMixin, View):
+    hospital_allowed = True
     """``{"state": "pending"|"settled"|"problem"|"superseded", "label"}``: polled by the
     encounter page while its settlement runs (the page reloads when the state changes).
     Scoped like the encounter page: another township's encounter answers 404."""
@@ -250,6 +253,7 @@ class EncounterSettlementStatusView(RoleRequiredMixin, View):
 
 
 class ProblemListView(RoleRequiredMixin, ListView):
+    hospital_allowed = True
     template_name = "settlement/problem_list.html"
     paginate_by = 50
     context_object_name = "problems"

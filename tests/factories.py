@@ -274,3 +274,24 @@ def make_settlement(encounter, payouts, *, replaces=None):
         replaces.superseded_by = settlement
         replaces.save(update_fields=["superseded_by"])
     return settlement
+
+
+# --- the hospital's window (定点医疗机构) -------------------------------------------------------------
+
+
+def make_hospital_user(username, institution):
+    """A 定点医疗机构 user bound to ``institution`` (claims.InstitutionUser)."""
+    from claims.models import InstitutionUser
+
+    user = make_user(username, "hospital")
+    InstitutionUser.objects.update_or_create(user=user, defaults={"institution": institution})
+    return user
+
+
+def hospital_token(county_user, account, institution=None):
+    """A live API token of ``account``'s institution, made by the service: (token, key)."""
+    from claims import services
+    from claims.models import InstitutionUser
+
+    institution = institution or InstitutionUser.objects.get(user=account).institution
+    return services.institution_token_create(user=county_user, institution=institution, account=account)

@@ -92,6 +92,7 @@ COUNTY_ONLY = {
     "dashboards:objection_resolve",
     "settlement:run_detail",
     "settlement:run_progress",
+    "claims:token_revoke",
 }
 
 # A user's own records (export jobs): anyone else gets 404, whatever the role or township.
@@ -100,7 +101,7 @@ OWNED = {"core:export_job", "core:export_job_progress", "core:export_job_file"}
 # Pages without object arguments that may be reached without logging in.
 PUBLIC = {"login", "logout"}
 # URL kwargs that are not object ids, with a value to use.
-PLAIN_KWARGS = {"format": "json", "figure": "insured", "year": 2025, "month": 1}
+PLAIN_KWARGS = {"format": "json", "figure": "insured", "year": 2025, "month": 1, "visit_number": "V1"}
 # Notices are keyed by village and month; objections by notice id.
 NOTICE_OBJECT_KWARGS = {"dashboards:objection_create": ("dashboards.Notice", "village__township_id")}
 
@@ -296,3 +297,100 @@ def test_owned_records_answer_404_to_anyone_else(client, world):
             assert client.get(_url(name, patterns[name], job.pk)).status_code == 404, (username, name)
     client.force_login(world["county"])
     assert client.get(_url("core:export_job", patterns["core:export_job"], job.pk)).status_code == 200
+
+
+# --- 定点医疗机构 (hospital users) ------------------------------------------------------------------
+
+# What a hospital user may open: these pages and API routes, and on them only its own
+# institution's records. Every other URL answers 403 (or 404/405), whatever the object.
+HOSPITAL_SCOPED = {
+    "claims:encounter_detail": ("claims.Encounter", "institution_id"),
+    "encounter-detail": ("claims.Encounter", "institution_id"),
+    "settlement:statement": ("settlement.Settlement", "institution_id"),
+    "settlement-detail": ("settlement.Settlement", "institution_id"),
+    "settlement:encounter_status": ("claims.Encounter", "institution_id"),
+}
+HOSPITAL_PAGES = {
+    "home",
+    "claims:encounter_list",
+    "settlement:settlement_list",
+    "settlement:problem_list",
+    "encounter-list",
+    "settlement-list",
+    "institution-list",
+    "disease-list",
+    "package-list",
+    "institution-detail",
+    "disease-detail",
+    "package-detail",
+    "settlement-preview",  # computes, stores nothing, reads no registry record
+    "api-schema",
+    "api-docs",
+    "core:export_job_list",  # its own export jobs only
+    "discharge-list",  # POST only (405 on GET)
+    "discharge-correction",
+    "discharge-cancel",
+}
+
+
+@pytest.fixture
+def hospital(world):
+    from claims.models import Encounter
+    from tests.factories import make_hospital_user
+
+    institution = Encounter.objects.order_by("pk").first().institution
+    return make_hospital_user("hospital-cashier", institution), institution
+
+
+@pytest.mark.django_db
+def test_hospital_user_reaches_only_its_own_institutions_records(client, world, hospital):
+    user, institution = hospital
+    client.force_login(user)
+    missing = 10**9
+    checked = 0
+    for name, pattern in _patterns():
+        if name in PUBLIC:
+            continue
+        if name in HOSPITAL_SCOPED:
+            label, path = HOSPITAL_SCOPED[name]
+            other = _model(label).objects.exclude(**{path: institution.pk}).order_by("pk").first()
+            own = _model(label).objects.filter(**{path: institution.pk}).order_by("pk").first()
+            got = client.get(_url(name, pattern, other.pk)).status_code
+            assert got == 404 == client.get(_url(name, pattern, missing)).status_code, (name, got)
+            if own is not None:
+                assert client.get(_url(name, pattern, own.pk)).status_code == 200, name
+            checked += 1
+            continue
+        if name in HOSPITAL_PAGES:
+            continue
+        url = _url(name, pattern, 1)
+        got = client.get(url).status_code
+        assert got in (403, 404, 405), f"hospital GET {url}: {got}"
+        assert client.post(url, {}).status_code in (403, 404, 405), f"hospital POST {url}"
+    assert checked == len(HOSPITAL_SCOPED)
+
+
+@pytest.mark.django_db
+def test_hospital_lists_and_exports_show_its_institution_only(client, world, hospital):
+    from claims.models import Encounter
+
+    user, institution = hospital
+    own = Encounter.objects.filter(institution=institution).count()
+    assert own and Encounter.objects.exclude(institution=institution).exists()
+    client.force_login(user)
+    patterns = dict(_patterns())
+    for name in HOSPITAL_PAGES:
+        pk = 1
+        if _object_kwargs(patterns[name]) and name in SHARED:
+            pk = _model(SHARED[name]).objects.order_by("pk").values_list("pk", flat=True).first()
+        expected = 405 if name.startswith("discharge-") or name == "settlement-preview" else 200  # POST only
+        assert client.get(_url(name, patterns[name], pk)).status_code == expected, name
+    listed = client.get("/api/v1/claims/encounters/", {"page_size": 500}).json()
+    assert listed["count"] == own
+    assert {row["institution"] for row in listed["results"]} == {institution.pk}
+    settlements = client.get("/api/v1/settlement/settlements/").json()
+    assert settlements["count"] and {row["institution"] for row in settlements["results"]} == {institution.pk}
+    page = client.get("/claims/encounters/", {"export": "xlsx"})
+    assert page.status_code in (200, 302)
+    for path in ("/api/v1/registry/households/", "/api/v1/registry/members/", "/api/v1/claims/illnesses/"):
+        assert client.get(path).status_code == 403, path

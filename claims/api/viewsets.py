@@ -51,6 +51,7 @@ class ServiceViewSet(
 
 class ReferenceViewSet(ServiceViewSet):
     county_only_write = True
+    hospital_allowed = True  # reference data: every role reads it
     model = None
 
     def get_queryset(self):
@@ -171,6 +172,7 @@ def _with_warnings(result):
 
 
 class EncounterViewSet(ServiceViewSet):
+    hospital_allowed = True  # reads of its own institution's; writes only through discharges/
     serializer_class = s.EncounterSerializer
     filterset_class = filtersets.EncounterFilterSet
     ordering_fields = ["service_date", "total_cost"]

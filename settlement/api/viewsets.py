@@ -107,6 +107,7 @@ class PolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 
 class SettlementViewSet(viewsets.ReadOnlyModelViewSet):
+    hospital_allowed = True  # its own institution's (selectors.settlements_for)
     serializer_class = s.SettlementSerializer
     filterset_class = SettlementFilterSet
     ordering_fields = ["service_date", "total_cost", "self_pay"]
