@@ -87,6 +87,7 @@ COUNTY_ONLY = {
     "claims:import_progress",
     "claims:import_confirm",
     "claims:import_rejected",
+    "claims:review_decide",
     "dashboards:refresh_progress",
     "dashboards:notice_close",
     "dashboards:objection_resolve",
