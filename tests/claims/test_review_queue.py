@@ -226,3 +226,39 @@ def test_feedback_shows_an_institutions_own_deductions(as_user, flagged, county_
     page = as_user(county_user).get(url, {"institution": flagged.institution_id})
     assert "彩超" in page.content.decode() and "过度检查" in page.content.decode()
     assert as_user(township_user).get(url).status_code == 403
+
+
+def test_the_api_lists_and_decides_once(
+    as_user, flagged, county_user, supervisor, township_user, django_assert_max_num_queries
+):
+    url = "/api/v1/claims/review/"
+    c = as_user(county_user)
+    with django_assert_max_num_queries(10):
+        listed = c.get(url, {"rule": "drug_share", "state": "pending"})
+    assert listed.status_code == 200
+    (row,) = listed.json()["results"] if "results" in listed.json() else listed.json()
+    assert row["ref"] == flagged.ref and row["review_state"] == "pending" and row["decision"] is None
+    assert {f["code"] for f in row["review_flags"]} == {"drug_share", "class_c_share"}
+    body = {"version": 1, "outcome": "deduct", "reason": "item_swap", "items": {"1": "100.00"}}
+    first = c.post(
+        f"{url}{flagged.pk}/decide/", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1"
+    )
+    assert first.status_code == 201, first.content
+    again = c.post(
+        f"{url}{flagged.pk}/decide/", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1"
+    )
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"] and first.json()["deducted"] == "100.00"
+    stale = c.post(
+        f"{url}{flagged.pk}/decide/", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k2"
+    )
+    assert stale.status_code == 409 and stale.json()["code"] == "conflict"
+    assert c.get(url, {"state": "deduct"}).json()["results"][0]["decision"]["reason"] == "item_swap"
+    assert as_user(supervisor).get(url).status_code == 200
+    assert (
+        as_user(supervisor)
+        .post(f"{url}{flagged.pk}/decide/", body, content_type="application/json")
+        .status_code
+        == 403
+    )
+    assert as_user(township_user).get(url).status_code == 403
