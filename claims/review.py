@@ -21,16 +21,20 @@ decided by someone else) a conflict.
 
 from __future__ import annotations
 
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from django.db import transaction
+from django.utils import timezone
 
-from core import idempotency
+from core import bulk, idempotency
 from registry import roles
 
-from . import events
-from .models import Encounter, EncounterItem, ReviewDecision, ReviewOutcome, ViolationReason
-from .services import ClaimsError, _service_year
+from . import events, review_rules
+from .models import Encounter, EncounterItem, ReviewDecision, ReviewFlag, ReviewOutcome, ViolationReason
+from .services import ClaimsError, _service_year, review_settings
 
 _ZERO = Decimal("0.00")
 _CENT = Decimal("0.01")
@@ -251,3 +255,117 @@ def _decide(user, encounter_id, version, outcome, reason, note, item_deductions,
         )
         events.record_member_years_changed(pairs=[(encounter.member_id, year)])
     return decision
+
+
+# --- the automatic review of a whole year (智能审核，批量) ------------------------------------------
+
+
+@dataclass
+class ReviewYearResult:
+    year: int
+    encounters: int = 0
+    flagged: int = 0  # encounters with at least one flag after the run
+    flags: int = 0
+    changed: int = 0  # encounters whose flags were rewritten
+    by_rule: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "year": self.year,
+            "encounters": self.encounters,
+            "flagged": self.flagged,
+            "flags": self.flags,
+            "changed": self.changed,
+            "by_rule": dict(sorted(self.by_rule.items())),
+        }
+
+
+_YEAR_COLUMNS = (
+    "id",
+    "ref",
+    "member_id",
+    "institution_id",
+    "kind",
+    "institution__level",
+    "admission_date",
+    "discharge_date",
+    "total_cost",
+    "diagnosis_code",
+    "member__sex",
+    "member__birth_date",
+)
+
+
+def review_year(*, year: int) -> ReviewYearResult:
+    """Run the enabled review rules over every current encounter of ``year`` at once (each
+    compared with the whole year: the member's stays, the county's same kind, diagnosis and
+    level) and store the flags, writing only the encounters whose flags changed (run twice, the
+    second run writes nothing). One transaction; three reads (encounters, items, flags) and a
+    bulk delete + COPY for the changes. What ``manage.py review_year`` runs."""
+    settings = review_settings()
+    bounds = (datetime.date(year, 1, 1), datetime.date(year, 12, 31))
+    current = Encounter.objects.filter(is_current=True, service_date__range=bounds)
+    items = defaultdict(list)
+    for encounter_id, code, item_class, amount, category, deducted in (
+        EncounterItem.objects.filter(encounter__is_current=True, encounter__service_date__range=bounds)
+        .order_by("encounter_id", "position")
+        .values_list("encounter_id", "code", "item_class", "amount", "category", "deducted")
+        .iterator(chunk_size=20_000)
+    ):
+        items[encounter_id].append(
+            review_rules.ReviewItem(
+                code=code, item_class=item_class, amount=amount, category=category, deducted=deducted
+            )
+        )
+    ids, reviewed = {}, []
+    for pk, ref, member, institution, kind, level, admitted, discharged, total, code, sex, birth in (
+        current.order_by("service_date", "id").values_list(*_YEAR_COLUMNS).iterator(chunk_size=20_000)
+    ):
+        ids[ref] = pk
+        reviewed.append(
+            review_rules.ReviewEncounter(
+                ref=ref,
+                member=member,
+                institution=institution,
+                kind=kind,
+                level=level,
+                admission_date=admitted,
+                discharge_date=discharged,
+                total_cost=total,
+                diagnosis_code=code,
+                sex=sex,
+                birth_date=birth,
+                items=tuple(items.get(pk, ())),
+            )
+        )
+    found = review_rules.review(reviewed, settings) if settings.enabled else {ref: [] for ref in ids}
+    result = ReviewYearResult(year=year, encounters=len(reviewed))
+    wanted = {}
+    for ref, flags in found.items():
+        if flags:
+            wanted[ids[ref]] = [(f["code"], f["message"]) for f in flags]
+            result.flagged += 1
+            result.flags += len(flags)
+            for f in flags:
+                result.by_rule[f["code"]] = result.by_rule.get(f["code"], 0) + 1
+    with transaction.atomic():
+        stored = defaultdict(list)
+        for encounter_id, code, message in (
+            ReviewFlag.objects.filter(encounter__in=current)
+            .order_by("encounter_id", "id")
+            .values_list("encounter_id", "code", "message")
+            .iterator(chunk_size=20_000)
+        ):
+            stored[encounter_id].append((code, message))
+        changed = sorted(pk for pk in set(stored) | set(wanted) if stored.get(pk, []) != wanted.get(pk, []))
+        result.changed = len(changed)
+        for start in range(0, len(changed), 10_000):
+            ReviewFlag.objects.filter(encounter_id__in=changed[start : start + 10_000]).delete()
+        now = timezone.now()
+        bulk.insert(
+            ReviewFlag,
+            ["encounter_id", "code", "message", "created_at"],
+            [(pk, code, message, now) for pk in changed for code, message in wanted.get(pk, [])],
+            return_ids=False,
+        )
+    return result
