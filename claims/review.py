@@ -302,15 +302,19 @@ def review_year(*, year: int) -> ReviewYearResult:
     level) and store the flags, writing only the encounters whose flags changed (run twice, the
     second run writes nothing). One transaction; three reads (encounters, items, flags) and a
     bulk delete + COPY for the changes. What ``manage.py review_year`` runs."""
+    with review_rules.gc_paused():
+        return _review_year(year)
+
+
+def _review_year(year: int) -> ReviewYearResult:
     settings = review_settings()
     bounds = (datetime.date(year, 1, 1), datetime.date(year, 12, 31))
     current = Encounter.objects.filter(is_current=True, service_date__range=bounds)
     items = defaultdict(list)
-    for encounter_id, code, item_class, amount, category, deducted in (
+    for encounter_id, code, item_class, amount, category, deducted in bulk.fetch_rows(
         EncounterItem.objects.filter(encounter__is_current=True, encounter__service_date__range=bounds)
         .order_by("encounter_id", "position")
         .values_list("encounter_id", "code", "item_class", "amount", "category", "deducted")
-        .iterator(chunk_size=20_000)
     ):
         items[encounter_id].append(
             review_rules.ReviewItem(
@@ -318,9 +322,20 @@ def review_year(*, year: int) -> ReviewYearResult:
             )
         )
     ids, reviewed = {}, []
-    for pk, ref, member, institution, kind, level, admitted, discharged, total, code, sex, birth in (
-        current.order_by("service_date", "id").values_list(*_YEAR_COLUMNS).iterator(chunk_size=20_000)
-    ):
+    for (
+        pk,
+        ref,
+        member,
+        institution,
+        kind,
+        level,
+        admitted,
+        discharged,
+        total,
+        code,
+        sex,
+        birth,
+    ) in bulk.fetch_rows(current.order_by("service_date", "id").values_list(*_YEAR_COLUMNS)):
         ids[ref] = pk
         reviewed.append(
             review_rules.ReviewEncounter(
@@ -350,11 +365,10 @@ def review_year(*, year: int) -> ReviewYearResult:
                 result.by_rule[f["code"]] = result.by_rule.get(f["code"], 0) + 1
     with transaction.atomic():
         stored = defaultdict(list)
-        for encounter_id, code, message in (
+        for encounter_id, code, message in bulk.fetch_rows(
             ReviewFlag.objects.filter(encounter__in=current)
             .order_by("encounter_id", "id")
             .values_list("encounter_id", "code", "message")
-            .iterator(chunk_size=20_000)
         ):
             stored[encounter_id].append((code, message))
         changed = sorted(pk for pk in set(stored) | set(wanted) if stored.get(pk, []) != wanted.get(pk, []))
