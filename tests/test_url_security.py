@@ -88,6 +88,8 @@ COUNTY_ONLY = {
     "claims:import_confirm",
     "claims:import_rejected",
     "claims:review_decide",
+    "review-detail",
+    "review-decide",
     "dashboards:refresh_progress",
     "dashboards:notice_close",
     "dashboards:objection_resolve",
