@@ -11,7 +11,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, Subquery, Sum
 
 from registry import roles
+from registry.models import Role
 
+from . import selectors
 from .models import (
     Encounter,
     EncounterItem,
@@ -27,6 +29,15 @@ from .selectors import MEMBER_TOWNSHIP
 _ZERO = Decimal("0.00")
 
 PENDING = "pending"
+COUNTY_WIDE = (Role.COUNTY, Role.SUPERVISOR)
+
+
+def reads_county_wide(user) -> bool:
+    """County staff and supervisors: the queue and every institution's feedback. Township
+    clinics and hospitals (定点医疗机构) do not (a hospital sees its own feedback only)."""
+    return roles.role_of(user) in COUNTY_WIDE
+
+
 STATES = [(PENDING, "待审核"), *ReviewOutcome.choices, ("changed", "审核后被修改")]
 
 
@@ -114,6 +125,9 @@ def review_report(user, *, year: int, month: int | None = None, institution=None
     encounters = roles.scope(
         Encounter.objects.filter(is_current=True, service_date__range=(start, end)), user, MEMBER_TOWNSHIP
     )
+    own = selectors.institution_of(user)  # a hospital user: its own institution only
+    if own is not None:
+        institution = own
     if institution:
         encounters = encounters.filter(institution_id=getattr(institution, "pk", institution))
     rows: dict[int, dict] = {}

@@ -10,7 +10,6 @@ from django.urls import reverse
 from django.views import View
 
 from core.export import describe_filters
-from registry import roles
 from registry.idnumber import mask_id_number
 from registry.pages import ObjectMixin, RoleRequiredMixin, ScopedListView, ServiceFormView, export_list
 
@@ -29,7 +28,11 @@ class ReviewQueueView(ScopedListView):
     export_name = "医保审核"
     selector = review_selectors.review_queue_for
     ordering = ("-service_date", "-id")
-    county_wide = True
+
+    def check_access(self, request) -> None:
+        super().check_access(request)
+        if not review_selectors.reads_county_wide(request.user):
+            raise PermissionDenied("医保审核仅限县级工作人员和督查领导。")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -135,8 +138,8 @@ class ReviewFeedbackView(RoleRequiredMixin, View):
         own = selectors.institution_of(request.user)
         if own is not None:
             return own
-        if roles.township_id_of(request.user) is not None:
-            raise PermissionDenied("审核反馈仅供定点医疗机构和县级工作人员查看。")
+        if not review_selectors.reads_county_wide(request.user):
+            raise PermissionDenied("审核反馈仅供定点医疗机构、县级工作人员和督查领导查看。")
         chosen = request.GET.get("institution", "")
         if chosen.isdigit() and int(chosen) < 2**63:
             return Institution.objects.filter(pk=int(chosen)).first()

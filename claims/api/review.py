@@ -9,8 +9,6 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
-from registry import roles
-
 from .. import filtersets, review, review_selectors
 from ..models import Encounter, ReviewDecision, ViolationReason
 
@@ -96,7 +94,7 @@ class ReviewViewSet(viewsets.ReadOnlyModelViewSet):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if roles.township_id_of(request.user) is not None:
+        if not review_selectors.reads_county_wide(request.user):
             raise PermissionDenied("医保审核仅限县级工作人员和督查领导。")
 
     def get_queryset(self):

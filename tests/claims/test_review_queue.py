@@ -262,3 +262,25 @@ def test_the_api_lists_and_decides_once(
         == 403
     )
     assert as_user(township_user).get(url).status_code == 403
+
+
+def test_a_hospital_user_sees_its_own_feedback_and_report(as_user, world, flagged, county_user, monkeypatch):
+    """The hospital role is another branch's: ``claims.selectors.institution_of`` stands in."""
+    from claims import selectors
+
+    hospital = make_user("hospital", "supervisor")  # any role; institution_of decides
+    other = InstitutionFactory(name="县中医院", level="county")
+    monkeypatch.setattr(selectors, "institution_of", lambda user: other if user == hospital else None)
+    review.review_decide(
+        user=county_user,
+        encounter=flagged,
+        version=1,
+        outcome="deduct",
+        reason=reason(),
+        item_deductions={2: "1"},
+    )
+    page = as_user(hospital).get(reverse("claims:review_feedback"), {"institution": flagged.institution_id})
+    assert page.status_code == 200 and page.context["institution"] == other
+    assert flagged.ref not in page.content.decode()
+    assert review_selectors.review_report(hospital, year=2025)["rows"] == []
+    assert review_selectors.review_report(county_user, year=2025)["rows"]
