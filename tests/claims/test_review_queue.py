@@ -43,6 +43,17 @@ def flagged(world, county_user, settlement_spy):
     return encounter
 
 
+def _deduct_second_line(user, encounter, amount):
+    return review.review_decide(
+        user=user,
+        encounter=encounter,
+        version=1,
+        outcome="deduct",
+        reason=reason(),
+        item_deductions={2: amount},
+    )
+
+
 def reason(code="over_examination"):
     return ViolationReason.objects.get(code=code)
 
@@ -210,14 +221,7 @@ def test_report_figures_by_hand(as_user, world, county_user, township_user, supe
 
 
 def test_feedback_shows_an_institutions_own_deductions(as_user, flagged, county_user, township_user):
-    review.review_decide(
-        user=county_user,
-        encounter=flagged,
-        version=1,
-        outcome="deduct",
-        reason=reason(),
-        item_deductions={2: "1500"},
-    )
+    _deduct_second_line(county_user, flagged, "1500")
     (decision,) = review_selectors.review_feedback_for_institution(flagged.institution)
     assert decision.outcome == ReviewOutcome.DEDUCT
     other = InstitutionFactory(name="县中医院", level="county")
@@ -271,14 +275,7 @@ def test_a_hospital_user_sees_its_own_feedback_and_report(as_user, world, flagge
     hospital = make_user("hospital", "supervisor")  # any role; institution_of decides
     other = InstitutionFactory(name="县中医院", level="county")
     monkeypatch.setattr(selectors, "institution_of", lambda user: other if user == hospital else None)
-    review.review_decide(
-        user=county_user,
-        encounter=flagged,
-        version=1,
-        outcome="deduct",
-        reason=reason(),
-        item_deductions={2: "1"},
-    )
+    _deduct_second_line(county_user, flagged, "1")
     page = as_user(hospital).get(reverse("claims:review_feedback"), {"institution": flagged.institution_id})
     assert page.status_code == 200 and page.context["institution"] == other
     assert flagged.ref not in page.content.decode()
