@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["engine", "roster", "encounters", "settlement", "dashboards", "load", "window"]
+BENCHMARKS = ["engine", "roster", "encounters", "settlement", "review", "dashboards", "load", "window"]
 
 
 def main():

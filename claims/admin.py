@@ -1,12 +1,13 @@
 """系统管理 for the claims app: the automatic review rules (on/off, thresholds, catalogue), the
-定点医疗机构 accounts and their API tokens, the window's discharges (read only)."""
+定点医疗机构 accounts and their API tokens, the window's discharges (read only), the violation
+codes of the review (its decisions are made and read on the review pages)."""
 
 from django import forms
 from django.contrib import admin
 from django.template.response import TemplateResponse
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Discharge, InstitutionToken, InstitutionUser, ReviewRule
+from .models import Discharge, InstitutionToken, InstitutionUser, ReviewRule, ViolationReason
 
 
 @admin.register(ReviewRule)
@@ -120,3 +121,18 @@ class DischargeAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ViolationReason)
+class ViolationReasonAdmin(SimpleHistoryAdmin):
+    """违规类型: seeded with the usual codes; county staff add, rename, reorder or switch off."""
+
+    list_display = ("name", "code", "active", "position")
+    list_editable = ("active", "position")
+    fields = ("code", "name", "description", "active", "position")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("code",) if obj else ()
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # decisions name it: switch it off instead

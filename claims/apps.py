@@ -10,7 +10,7 @@ class ClaimsConfig(DemoLoading, AppConfig):
     def ready(self):
         from core.imports import register_import_kind
 
-        from . import models, services, tasks
+        from . import encounter_rows, models, services, tasks
 
         register_import_kind(
             "encounters",
@@ -18,6 +18,7 @@ class ClaimsConfig(DemoLoading, AppConfig):
             tasks.run_encounter_job,
             services.encounter_import,
             services.EncounterReport,
+            extra_sheet=encounter_rows.ITEMS_SHEET,
         )
 
     def demo_load(self, demo):

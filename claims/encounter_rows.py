@@ -26,6 +26,7 @@ from core.rows import cell_text as _text
 from registry.idnumber import IdNumberError, validate_id_number
 
 from . import codes
+from .items import ItemsError, parse_item
 
 __all__ = [
     "CANONICAL_HEADERS",
@@ -207,20 +208,24 @@ def _find_header(iterator):
     return find_header(iterator, HEADER_ALIASES, max_title_rows=_MAX_TITLE_ROWS)
 
 
-def parse_encounters(rows: Iterable[Sequence[object]], *, today: date | None = None) -> ParsedEncounters:
+def parse_encounters(
+    rows: Iterable[Sequence[object]], *, today: date | None = None, itemised: frozenset = frozenset()
+) -> ParsedEncounters:
     """Parse the rows of a discharge list (header row first). ``today`` bounds every date
-    (default: the current date). The cyclic garbage collector is paused meanwhile, as in
-    the roster parser: many small acyclic objects, no cycles to collect."""
+    (default: the current date). ``itemised``: the refs that have lines on the items sheet:
+    their 医疗总费用 may be blank (the lines' sum) and their 政策范围内费用 must be (the
+    settlement derives it from the lines). The cyclic garbage collector is paused meanwhile,
+    as in the roster parser: many small acyclic objects, no cycles to collect."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _parse(rows, today or date.today())
+        return _parse(rows, today or date.today(), itemised)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _parse(rows, today):
+def _parse(rows, today, itemised=frozenset()):
     iterator = iter(rows)
     header_index, seen, mapping = _find_header(iterator)
     if header_index is None:
@@ -259,7 +264,7 @@ def _parse(rows, today):
             continue
         row_count += 1
         errs: list[tuple[str, str]] = []
-        parsed = _parse_row(row_number, cells, today, errs)
+        parsed = _parse_row(row_number, cells, today, errs, itemised)
         ref = parsed.ref if parsed is not None else _cell_text(cells[0])
         if ref:
             first = first_ref_row.setdefault(ref, row_number)
@@ -292,7 +297,7 @@ def _cell_text(value) -> str:
     return value.strip() if value.__class__ is str else _text(value)
 
 
-def _parse_row(row_number, cells, today, errs):
+def _parse_row(row_number, cells, today, errs, itemised=frozenset()):
     (
         ref,
         name,
@@ -362,9 +367,15 @@ def _parse_row(row_number, cells, today, errs):
             err((COL_DISCHARGE, f"无法识别的日期「{_cell_text(discharge)}」，应为YYYY-MM-DD"))
 
     amounts = []
+    billed = ref in itemised
     for column, value in ((COL_TOTAL, total), (COL_IN_POLICY, in_policy)):
         if value is None or (value.__class__ is str and not value.strip()):
-            err((column, MSG_REQUIRED))
+            if not billed:
+                err((column, MSG_REQUIRED))
+            amounts.append(None)
+            continue
+        if billed and column == COL_IN_POLICY:
+            err((column, f"有{ITEMS_SHEET}时不填（结算时按明细和政策目录算出）"))
             amounts.append(None)
             continue
         amount, message = parse_money(value)
@@ -438,3 +449,131 @@ def serialize_encounters(rows: Iterable[EncounterRow]) -> list[list]:
             ]
         )
     return out
+
+
+# --- the sheet of items (费用明细) beside the discharge list --------------------------------------
+
+ITEMS_SHEET = "费用明细"
+# (contract key, canonical header, required, aliases) in template order.
+_ITEM_COLUMNS = (
+    ("ref", "住院号/流水号", True, _COLUMNS[0][3]),
+    ("code", "项目编码", True, ("项目代码", "医保项目编码", "收费项目编码", "编码")),
+    ("name", "项目名称", False, ("收费项目名称", "名称")),
+    ("category", "费用类别", False, ("费用分类", "类别")),
+    ("class", "医保目录类别", True, ("目录类别", "甲乙丙类", "医保类别", "收费类别")),
+    ("quantity", "数量", False, ()),
+    ("unit_price", "单价", False, ("单价(元)",)),
+    ("amount", "金额", True, ("金额(元)", "费用金额", "总金额")),
+)
+ITEM_HEADERS = [header for _, header, _, _ in _ITEM_COLUMNS]
+_ITEM_REQUIRED = [header for _, header, required, _ in _ITEM_COLUMNS if required]
+_ITEM_ALIASES = {name: header for _, header, _, aliases in _ITEM_COLUMNS for name in (header, *aliases)}
+_ITEM_HEADER_OF = {key: header for key, header, _, _ in _ITEM_COLUMNS}
+_ITEM_ORDER = {header: i for i, header in enumerate(ITEM_HEADERS)}
+_ITEM_ORDER[""] = -1
+_CLASSES = {
+    "A": "A",
+    "B": "B",
+    "C": "C",
+    "甲": "A",
+    "乙": "B",
+    "丙": "C",
+    "甲类": "A",
+    "乙类": "B",
+    "丙类": "C",
+}
+_CATEGORIES = {label: code for code, label in codes.ITEM_CATEGORIES}
+_CATEGORIES.update({code: code for code, _ in codes.ITEM_CATEGORIES})
+
+
+@dataclass
+class ParsedItems:
+    sheet: str
+    by_ref: dict  # {ref: [(Excel row, item dict in the contract's shape), …]} in file order
+    errors: list[RowError]  # each with ``sheet``
+    row_count: int
+    header_row: int = 1
+
+
+def parse_item_rows(rows: Iterable[Sequence[object]], *, sheet: str = ITEMS_SHEET) -> ParsedItems:
+    """Parse the items sheet (header first; one row per bill line, keyed by the encounter's
+    住院号/流水号). Each line is checked as the contract checks an item (``claims.items``):
+    faults name the sheet, the Excel row and the column. Classes may be written A/B/C or
+    甲/乙/丙(类), categories by their Chinese name (西药, 检查, …) or code."""
+
+    def fault(row, column, message):
+        return RowError(row, column, message, sheet)
+
+    iterator = iter(rows)
+    header_index, seen, mapping = find_header(iterator, _ITEM_ALIASES, max_title_rows=_MAX_TITLE_ROWS)
+    if header_index is None:
+        return ParsedItems(sheet, {}, [fault(1, "", MSG_EMPTY_FILE)], 0)
+    header_row = header_index + 1
+    errors = [fault(header_row, h, MSG_MISSING_COLUMN) for h in _ITEM_REQUIRED if h not in mapping]
+    if errors:
+        return ParsedItems(sheet, {}, errors, 0, header_row)
+    index = [mapping[h][0] if h in mapping else None for h in ITEM_HEADERS]
+    by_ref: dict = {}
+    count = 0
+    for number, row in enumerate(chain(seen[header_index + 1 :], iterator), start=header_row + 1):
+        width = len(row)
+        cells = [row[i] if i is not None and i < width else None for i in index]
+        if all(cell is None or (cell.__class__ is str and not cell.strip()) for cell in cells):
+            continue
+        count += 1
+        raw, bad = {}, False
+        for (key, header, required, _), cell in zip(_ITEM_COLUMNS, cells):
+            blank = cell is None or (cell.__class__ is str and not cell.strip())
+            if blank:
+                if required:
+                    errors.append(fault(number, header, MSG_REQUIRED))
+                    bad = True
+                continue
+            text = _cell_text(cell)
+            if key == "class":
+                value = _CLASSES.get(text.upper() if text.isascii() else text)
+                if value is None:
+                    errors.append(
+                        fault(number, header, f"未知的值「{text}」，应为：甲类/乙类/丙类（或A/B/C）")
+                    )
+                    bad = True
+                    continue
+            elif key == "category":
+                value = _CATEGORIES.get(text)
+                if value is None:
+                    allowed = "/".join(label for _, label in codes.ITEM_CATEGORIES)
+                    errors.append(fault(number, header, f"未知的值「{text}」，应为：{allowed}"))
+                    bad = True
+                    continue
+            elif key == "amount":
+                value, message = parse_money(cell)
+                if message:
+                    errors.append(fault(number, header, message))
+                    bad = True
+                    continue
+                value = str(value)
+            elif key in ("quantity", "unit_price"):
+                value = repr(cell) if cell.__class__ is float else text.replace(",", "")
+            else:
+                value = text
+            raw[key] = value
+        if bad:
+            continue
+        ref = raw.pop("ref")
+        try:
+            parse_item(raw, 0)
+        except ItemsError as exc:
+            field_name = exc.path.rsplit(".", 1)[-1]
+            errors.append(fault(number, _ITEM_HEADER_OF.get(field_name, ""), exc.message))
+            continue
+        by_ref.setdefault(ref, []).append((number, raw))
+    if not count:
+        errors.append(fault(header_row + 1, "", MSG_NO_DATA))
+    errors.sort(key=lambda e: (e.row, _ITEM_ORDER[e.column]))
+    return ParsedItems(sheet, by_ref, errors, count, header_row)
+
+
+def error_order(error: RowError) -> tuple:
+    """How a report lists faults: the first sheet's, then another sheet's; by row, then column."""
+    order = _ITEM_ORDER if error.sheet else _ORDER
+    return (error.sheet, error.row, order.get(error.column, len(order)))

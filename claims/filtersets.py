@@ -1,7 +1,7 @@
 """Filters of the claims app, shared by list pages, the API and exports (django-filter)."""
 
 import django_filters
-from django.db.models import Q
+from django.db.models import Exists, F, OuterRef, Q
 
 from core.filters import YearFilter
 from registry import roles
@@ -22,6 +22,9 @@ from .models import (
     IllnessStatus,
     Institution,
     InstitutionLevel,
+    ReviewFlag,
+    ReviewOutcome,
+    ReviewRuleCode,
     Screening,
     ScreeningRound,
     ServicePackage,
@@ -234,3 +237,41 @@ class EncounterFilterSet(_PersonFilterSet):
             "referred",
             "is_current",
         ]
+
+
+# --- the claims review queue (审核) ---------------------------------------------------------------
+
+
+def _review_state(queryset, name, value):
+    if value == "pending":
+        return queryset.filter(decision_outcome__isnull=True)
+    if value == "changed":
+        return queryset.filter(decision_outcome__isnull=False).exclude(decision_version=F("version"))
+    return queryset.filter(decision_outcome=value, decision_version=F("version"))
+
+
+class ReviewQueueFilterSet(django_filters.FilterSet):
+    """The review queue (``claims.review_selectors.review_queue_for``): page, API and export."""
+
+    institution = django_filters.ModelChoiceFilter(label="医疗机构", queryset=_institutions)
+    level = django_filters.ChoiceFilter(
+        label="机构级别", field_name="institution__level", choices=InstitutionLevel.choices
+    )
+    rule = django_filters.ChoiceFilter(label="审核规则", choices=ReviewRuleCode.choices, method="filter_rule")
+    state = django_filters.ChoiceFilter(
+        label="审核状态",
+        choices=[("pending", "待审核"), *ReviewOutcome.choices, ("changed", "审核后被修改")],
+        method=lambda qs, name, value: _review_state(qs, name, value),
+    )
+    year = YearFilter(label="年度", field_name="service_date", lookup_expr="year")
+    month = django_filters.NumberFilter(
+        label="月份", field_name="service_date", lookup_expr="month", min_value=1, max_value=12
+    )
+    kind = django_filters.ChoiceFilter(label="就诊类型", choices=EncounterKind.choices)
+
+    class Meta:
+        model = Encounter
+        fields = ["institution", "level", "rule", "state", "year", "month", "kind"]
+
+    def filter_rule(self, queryset, name, value):
+        return queryset.filter(Exists(ReviewFlag.objects.filter(encounter=OuterRef("pk"), code=value)))

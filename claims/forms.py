@@ -410,3 +410,94 @@ class InstitutionTokenForm(BootstrapMixin, forms.Form):
         help_text="角色为“定点医疗机构”、已在系统管理中绑定该机构的账号。",
     )
     note = forms.CharField(label="备注", max_length=100, required=False)
+
+
+# --- the claims review (审核) ---------------------------------------------------------------------
+
+
+class ReviewDecisionForm(BootstrapMixin, forms.Form):
+    """A reviewer's decision on one claim (``claims.review.review_decide``): the outcome, the
+    violation code and note, and for a deduction either a deduction per bill line
+    (``item_<position>``, prefilled with the current ones) or a whole amount."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    form_token = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
+    outcome = forms.ChoiceField(
+        label="审核结论",
+        choices=[("approve", "审核通过"), ("deduct", "违规扣款"), ("reject", "拒付（整单不予支付）")],
+        widget=forms.RadioSelect,
+        initial="approve",
+    )
+    reason = forms.ModelChoiceField(label="违规类型", queryset=None, required=False, empty_label="（请选择）")
+    note = forms.CharField(
+        label="审核意见", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    amount = forms.DecimalField(
+        label="按总额扣除（元）",
+        required=False,
+        min_value=0,
+        decimal_places=2,
+        max_digits=12,
+        help_text="不逐项扣除时填写：按各项金额比例分摊到明细。",
+    )
+
+    def __init__(self, *args, encounter, items, **kwargs):
+        from .review_selectors import reasons
+
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].queryset = reasons()
+        self.fields["version"].initial = encounter.version
+        self.fields["form_token"].initial = secrets.token_hex(16)
+        self.items = items
+        for item in items:
+            self.fields[f"item_{item.position}"] = forms.DecimalField(
+                label=f"第{item.position}项扣除",
+                required=False,
+                min_value=0,
+                decimal_places=2,
+                max_digits=12,
+                initial=item.deducted or None,
+                widget=forms.NumberInput(attrs={"class": "form-control form-control-sm", "step": "0.01"}),
+            )
+        self.fields["outcome"].widget.attrs.pop("class", None)
+
+    def item_rows(self):
+        return [(item, self[f"item_{item.position}"]) for item in self.items]
+
+    def decision_args(self) -> dict:
+        data = self.cleaned_data
+        args = {
+            "version": data["version"],
+            "outcome": data["outcome"],
+            "reason": data["reason"],
+            "note": data["note"],
+            "key": data.get("form_token") or "",
+        }
+        if data["outcome"] == "deduct":
+            if data.get("amount") is not None:
+                args["amount"] = data["amount"]
+            else:
+                args["item_deductions"] = {
+                    item.position: data[f"item_{item.position}"]
+                    for item in self.items
+                    if data.get(f"item_{item.position}") is not None
+                }
+        return args
+
+    def renew_token(self) -> None:
+        self.data = self.data.copy()
+        self.data["form_token"] = secrets.token_hex(16)
+
+
+class ReviewReportForm(BootstrapMixin, forms.Form):
+    year = forms.IntegerField(label="年度", min_value=2000, max_value=2100)
+    month = forms.TypedChoiceField(
+        label="月份",
+        coerce=int,
+        required=False,
+        empty_value=None,
+        choices=[("", "全年")] + [(m, f"{m}月") for m in range(1, 13)],
+    )
+    institution = forms.ModelChoiceField(
+        label="医疗机构", queryset=Institution.objects.order_by("name"), required=False, empty_label="全部"
+    )

@@ -290,6 +290,95 @@ class ReviewFlag(models.Model):
         return f"{self.encounter} {self.code}"
 
 
+class ViolationReason(models.Model):
+    """A violation code of the claims review (违规类型: 分解住院, 过度检查, …), the reason a
+    deduction or rejection gives. Seeded by a data migration; county staff edit it in 系统管理."""
+
+    code = models.CharField("编码", max_length=30, unique=True)
+    name = models.CharField("违规类型", max_length=50, unique=True)
+    description = models.TextField("说明", blank=True)
+    active = models.BooleanField("可选用", default=True)
+    position = models.PositiveSmallIntegerField("排序", default=0)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "违规类型"
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class ReviewOutcome(models.TextChoices):
+    APPROVE = "approve", "审核通过"
+    DEDUCT = "deduct", "违规扣款"
+    REJECT = "reject", "拒付"
+
+
+class ReviewDecision(models.Model):
+    """A reviewer's decision on one encounter (审核结论). Each decision states the whole outcome:
+    ``deducted`` is Σ 违规扣除 on the bill after it (0 for an approval, the whole bill for a
+    rejection) and ``items`` the deduction of each line ({position: "amount"}); the latest
+    decision of an encounter is the current one. Written only by ``claims.review``."""
+
+    Outcome = ReviewOutcome
+
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.PROTECT, related_name="review_decisions", verbose_name="就诊记录"
+    )
+    outcome = models.CharField("审核结论", max_length=10, choices=ReviewOutcome.choices)
+    reason = models.ForeignKey(
+        ViolationReason,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="decisions",
+        verbose_name="违规类型",
+    )
+    note = models.TextField("审核意见", blank=True)
+    billed = models.DecimalField("明细金额合计", max_digits=12, decimal_places=2)
+    deducted = models.DecimalField("违规扣除合计", max_digits=12, decimal_places=2)
+    change = models.DecimalField(
+        "本次扣除变化", max_digits=12, decimal_places=2, help_text="本次审核后的扣除合计减去审核前的"
+    )
+    items = models.JSONField("逐项扣除", default=dict, blank=True)
+    encounter_version = models.PositiveIntegerField("审核时的记录版本")
+    is_current = models.BooleanField("当前结论", default=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="审核人"
+    )
+    decided_at = models.DateTimeField("审核时间", auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "审核结论"
+        ordering = ["-decided_at", "-id"]
+        indexes = [models.Index(fields=["decided_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome__in=ReviewOutcome.values), name="review_decision_outcome_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(deducted__gte=0) & Q(deducted__lte=F("billed")),
+                name="review_decision_deducted_within_bill",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome="approve", deducted=0) | ~Q(outcome="approve"),
+                name="review_decision_approve_deducts_nothing",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome="approve") | Q(reason__isnull=False),
+                name="review_decision_reason_required",
+            ),
+            models.UniqueConstraint(
+                fields=["encounter"], condition=Q(is_current=True), name="review_decision_one_current"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.encounter} {self.get_outcome_display()}"
+
+
 def _money(label, **kwargs):
     return models.DecimalField(label, max_digits=12, decimal_places=2, **kwargs)
 

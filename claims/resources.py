@@ -174,3 +174,73 @@ DueFollowUpResource = export_resource(
         ("最近随访", "last_followup"),
     ],
 )
+
+
+def _flags(encounter):
+    return "；".join(f"{f.get_code_display()}：{f.message}" for f in encounter.review_flags.all())
+
+
+def _decision(encounter, attribute):
+    decisions = getattr(encounter, "current_decision", None) or []
+    return attribute(decisions[0]) if decisions else ""
+
+
+ReviewQueueResource = export_resource(
+    [
+        ("就诊流水号", "ref"),
+        *_PERSON,
+        ("医疗机构", "institution.name"),
+        ("就诊类型", _display("kind")),
+        ("入院/就诊日期", "admission_date"),
+        ("出院日期", "discharge_date"),
+        ("诊断", lambda e: f"{e.diagnosis_code} {e.diagnosis_name}".strip()),
+        ("医疗总费用", "total_cost", "money"),
+        ("审核提示", _flags),
+        ("审核结论", lambda e: _decision(e, lambda d: d.get_outcome_display())),
+        ("违规类型", lambda e: _decision(e, lambda d: d.reason.name if d.reason else "")),
+        ("违规扣除", lambda e: _decision(e, lambda d: d.deducted)),
+        ("审核意见", lambda e: _decision(e, lambda d: d.note)),
+    ]
+)
+
+
+def _by_reason(index):
+    return lambda row: row["by_reason"][index]
+
+
+def review_report_resource(reasons):
+    """The per-institution review report's columns; one column per violation code present."""
+    return export_resource(
+        [
+            ("医疗机构", "institution"),
+            ("就诊人次", "claims", "int"),
+            ("医疗总费用", "total_cost", "money"),
+            ("次均费用", "cost_per_claim", "money"),
+            ("出院人次", "stays", "int"),
+            ("平均住院日", "average_stay", "decimal"),
+            ("药占比（%）", lambda r: None if r["drug_share"] is None else r["drug_share"] * 100, "pct"),
+            ("有审核提示的人次", "flagged", "int"),
+            ("审核提示条数", "flags", "int"),
+            ("已审核", "decided", "int"),
+            ("审核通过", "approved", "int"),
+            ("违规扣款人次", "deducted_claims", "int"),
+            ("拒付人次", "rejected", "int"),
+            ("违规扣除合计", "deducted", "money"),
+            *[(f"扣除：{reason['name']}", _by_reason(i), "money") for i, reason in enumerate(reasons)],
+        ]
+    )
+
+
+ReviewFeedbackResource = export_resource(
+    [
+        ("就诊流水号", "encounter.ref"),
+        ("患者", "encounter.member.name"),
+        ("出院/就诊日期", "encounter.service_date"),
+        ("审核结论", _display("outcome")),
+        ("违规类型", lambda d: d.reason.name if d.reason else ""),
+        ("明细金额", "billed", "money"),
+        ("违规扣除", "deducted", "money"),
+        ("审核意见", "note"),
+        ("审核时间", "decided_at"),
+    ]
+)

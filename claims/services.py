@@ -15,8 +15,9 @@ import datetime
 import hashlib
 import re
 import secrets
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.conf import settings
@@ -1510,14 +1511,15 @@ def _encounter_bill(values: dict, items) -> list[bill_items.BillItem] | None:
 
 def item_dicts(encounter: Encounter) -> list[dict]:
     """An encounter's stored items in the contract's shape (empty list: not itemised)."""
-    out = []
-    for item in encounter.items.all():
-        row = {"code": item.code, "class": item.item_class, "amount": item.amount, "deducted": item.deducted}
-        for name in ("name", "category", "quantity", "unit_price"):
-            if getattr(item, name) not in (None, ""):
-                row[name] = getattr(item, name)
-        out.append(row)
-    return out
+    return [_item_dict(item) for item in encounter.items.all()]
+
+
+def _item_dict(item: EncounterItem) -> dict:
+    row = {"code": item.code, "class": item.item_class, "amount": item.amount, "deducted": item.deducted}
+    for name in ("name", "category", "quantity", "unit_price"):
+        if getattr(item, name) not in (None, ""):
+            row[name] = getattr(item, name)
+    return row
 
 
 def _changed_bill(current: Encounter, changes: dict, merged: dict) -> tuple[list | None, bool]:
@@ -1780,21 +1782,33 @@ def encounter_import(
     source_name: str = "",
     progress: ProgressCallback | None = None,
     today: datetime.date | None = None,
+    extra_sheet: tuple[str, list] | None = None,
 ) -> EncounterReport:
     """Import a discharge list (header row, then one row per visit or stay).
 
     With errors and without ``skip_invalid`` the whole file is refused and nothing is written.
     Rows are keyed by the hospital's 住院号/流水号: a row already imported is left alone when it
     is unchanged and updated when it changed and is not settled yet; re-importing the same file
-    changes nothing. County staff only: the lists span townships."""
+    changes nothing. County staff only: the lists span townships.
+
+    ``extra_sheet``: (name, rows) of the workbook's 费用明细 sheet, one line per bill item keyed
+    by the 住院号/流水号 (``encounter_rows.parse_item_rows``). An encounter with lines gets
+    them as its itemised bill (医疗总费用 = Σ 金额, 政策范围内费用 left blank). A fault on that
+    sheet refuses the whole file, whatever ``skip_invalid`` says (all or nothing: a bill is
+    not half imported). What was written is reviewed: the review rules run over the years the
+    import touched (``claims.review.review_year``)."""
     roles.require_county(user)
     report_progress = progress or (lambda stage, done, total: None)
     report = EncounterReport(dry_run=dry_run)
     report_progress("校验", 0, 1)
-    parsed = encounter_rows.parse_encounters(rows, today=today or selectors.today())
+    items = encounter_rows.parse_item_rows(extra_sheet[1], sheet=extra_sheet[0]) if extra_sheet else None
+    parsed = encounter_rows.parse_encounters(
+        rows, today=today or selectors.today(), itemised=frozenset(items.by_ref) if items else frozenset()
+    )
     report.rows, report.header_row = parsed.row_count, parsed.header_row
     errors, rejected = list(parsed.errors), set(parsed.rejected_rows)
     valid = parsed.rows
+    bills, item_errors = _import_bills(valid, items, errors, rejected)
 
     # Everything the rows refer to, in a few queries.
     members = {}
@@ -1817,6 +1831,7 @@ def encounter_import(
         ):
             existing[values["ref"]] = values
     settled = selectors.settled_ids([values["id"] for values in existing.values()])
+    stored_bills = _stored_bills([values["id"] for ref, values in existing.items() if ref in bills])
     chronic_index, _ = selectors.catalogue_index()
     chronic_ids = set(Disease.objects.filter(group="chronic", active=True).values_list("id", flat=True))
 
@@ -1858,7 +1873,9 @@ def encounter_import(
             continue
         values = _row_values(row, member["id"], institution_id)
         if current is not None:
-            if all(current[name] == values[name] for name in _COMPARED):
+            if all(current[name] == values[name] for name in _COMPARED) and (
+                row.ref not in bills or bills[row.ref] == stored_bills.get(current["id"])
+            ):  # a stored bill is compared without the review's deductions (not the hospital's)
                 report.unchanged += 1
                 continue
             if current["id"] in settled or not current["is_current"]:
@@ -1895,12 +1912,12 @@ def encounter_import(
             errors.append(RowError(number, encounter_rows.COL_REF, duplicate_message(ref)))
             rejected.add(number)
         warnings = [w for w in warnings if w.row not in duplicates]
-    errors.sort(key=lambda e: (e.row, encounter_rows._ORDER[e.column]))
+    errors.sort(key=encounter_rows.error_order)
     report.errors = errors
     report.warnings = warnings[:_MAX_WARNINGS]
     report.rejected_rows = sorted(rejected)
     report.rows_skipped = len(rejected)
-    if errors and (not skip_invalid or parsed.has_file_error):
+    if errors and (not skip_invalid or parsed.has_file_error or item_errors):
         report.refused = True
         return report
     report.created, report.updated = len(to_create), len(to_update)
@@ -1917,8 +1934,9 @@ def encounter_import(
     report_progress("写入", 0, total)
     with transaction.atomic():
         created = [{"ref": row.ref, "created_by_id": user.pk, **values} for row, values in to_create]
+        new_ids = []
         for start in range(0, len(created), 10000):
-            bulk.create_with_history(
+            new_ids += bulk.create_with_history(
                 Encounter, created[start : start + 10000], user=user, reason=reason, when=now
             )
             report_progress("写入", min(start + 10000, len(created)), total)
@@ -1946,9 +1964,93 @@ def encounter_import(
                 default_change_reason=reason,
                 default_date=now,
             )
+        if bills:
+            billed = {row.ref: pk for (row, _), pk in zip(to_create, new_ids) if row.ref in bills}
+            billed.update((row.ref, current["id"]) for row, _, current in to_update if row.ref in bills)
+            _write_bills(billed, bills)
         _enqueue(pairs)
+        if created or to_update:
+            from .review import review_year  # the review module builds on these services
+
+            for year in sorted({year for _, year in pairs}):
+                review_year(year=year)
     report_progress("写入", total, total)
     return report
+
+
+def _import_bills(valid, items, errors: list, rejected: set) -> tuple[dict, bool]:
+    """The bills of the import's items sheet: {ref: [BillItem]} for the valid rows that have
+    lines (their total and in-policy amounts set from the bill), and whether the items sheet
+    had a fault (which refuses the whole file). Faults go into ``errors`` (and the row into
+    ``rejected``): the items sheet's own, a line whose ref is not a valid row of the first
+    sheet, a 医疗总费用 that differs from Σ 金额."""
+    if items is None:
+        return {}, False
+    errors.extend(items.errors)
+    rows = {row.ref: row for row in valid}
+    for ref, lines in items.by_ref.items():
+        if ref not in rows:
+            errors.extend(
+                RowError(
+                    number,
+                    encounter_rows.COL_REF,
+                    "就诊清单（第一个工作表）中没有这个住院号/流水号的有效行",
+                    items.sheet,
+                )
+                for number, _ in lines
+            )
+    item_errors = bool(errors) and any(e.sheet for e in errors)
+    bills = {}
+    for ref, lines in items.by_ref.items():
+        row = rows.get(ref)
+        if row is None:
+            continue
+        try:
+            bill, total = bill_items.parse_items([raw for _, raw in lines], total_cost=row.total_cost)
+        except bill_items.ItemsError as exc:
+            errors.append(RowError(row.row, encounter_rows.COL_TOTAL, exc.message))
+            rejected.add(row.row)
+            continue
+        row.total_cost, row.in_policy_cost = total, bill_items.catalogue_cost(bill)
+        bills[ref] = bill
+    valid[:] = [row for row in valid if row.row not in rejected]
+    return bills, item_errors
+
+
+_NO_DEDUCTION = Decimal("0.00")
+
+
+def _stored_bills(encounter_ids) -> dict[int, list]:
+    """{encounter id: [BillItem]} of the stored bills of these encounters (one query a chunk),
+    without the review's deductions: what the hospital billed, to compare with a new import."""
+    out = {}
+    for chunk in _chunks(list(encounter_ids)):
+        lines = defaultdict(list)
+        for item in EncounterItem.objects.filter(encounter_id__in=chunk).order_by("encounter_id", "position"):
+            lines[item.encounter_id].append(_item_dict(item))
+        out.update(
+            (pk, [replace(item, deducted=_NO_DEDUCTION) for item in bill_items.parse_items(rows)[0]])
+            for pk, rows in lines.items()
+        )
+    return out
+
+
+def _write_bills(billed: dict[str, int], bills: dict[str, list]) -> None:
+    """Replace the items of the encounters ``billed`` ({ref: id}) with ``bills``' lines."""
+    ids = list(billed.values())
+    for chunk in _chunks(ids):
+        EncounterItem.objects.filter(encounter_id__in=chunk).delete()
+    bulk.insert(
+        EncounterItem,
+        ["encounter_id", "position", *_ITEM_COLUMNS],
+        (
+            (billed[ref], position, *(getattr(item, column) for column in _ITEM_COLUMNS))
+            for ref in billed
+            for position, item in enumerate(bills[ref], start=1)
+        ),
+        return_ids=False,
+        count=sum(len(bills[ref]) for ref in billed),
+    )
 
 
 # --- encounter import jobs (the web flow: upload → preview → confirm) -------------------------

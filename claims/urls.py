@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import review_views, views
 
 app_name = "claims"
 
@@ -55,4 +55,8 @@ urlpatterns = [
     path(
         "imports/<int:pk>/rejected.xlsx", views.EncounterImportRejectedView.as_view(), name="import_rejected"
     ),
+    path("review/", review_views.ReviewQueueView.as_view(), name="review_queue"),
+    path("review/<int:pk>/", review_views.ReviewDecideView.as_view(), name="review_decide"),
+    path("review/report/", review_views.ReviewReportView.as_view(), name="review_report"),
+    path("review/feedback/", review_views.ReviewFeedbackView.as_view(), name="review_feedback"),
 ]

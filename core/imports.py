@@ -68,6 +68,9 @@ class ImportKind:
     # The report's class: report_class(dry_run=, refused=True, errors=) for a file not read.
     report_class: type
     options: tuple[str, ...] = ()  # fields of the job handed to the importer as they are
+    # A sheet read beside the first when the workbook has it (by name, e.g. 费用明细): handed
+    # to the importer as ``extra_sheet=(name, rows)``, None when absent.
+    extra_sheet: str | None = None
 
     def empty_report(self, dry_run: bool, errors: list[RowError]):
         return self.report_class(dry_run=dry_run, refused=True, errors=errors)
@@ -76,9 +79,9 @@ class ImportKind:
 _KINDS: dict[str, ImportKind] = {}
 
 
-def register_import_kind(key: str, model, task, process, report_class, options=()) -> None:
+def register_import_kind(key: str, model, task, process, report_class, options=(), extra_sheet=None) -> None:
     """Called from an ``AppConfig.ready``: plug a kind of import into the job stack."""
-    _KINDS[key] = ImportKind(key, model, task, process, report_class, tuple(options))
+    _KINDS[key] = ImportKind(key, model, task, process, report_class, tuple(options), extra_sheet)
 
 
 def import_kind(key: str) -> ImportKind:
@@ -248,12 +251,14 @@ def import_job_run(*, kind: str, job_id: int, confirm: bool) -> ImportJob:
         job = spec.model.objects.select_for_update().get(pk=job_id)
         if job.status != wanted:
             return job
-        rows = None
+        rows = extra = None
         try:
             if not job.file:
                 raise reader.SpreadsheetRefused("上传的文件已不存在，请重新上传。")
             with job.file.open("rb") as handle:
                 rows = reader.read_rows(handle)
+                if spec.extra_sheet:
+                    extra = {"extra_sheet": reader.read_named_rows(handle, spec.extra_sheet)}
         except reader.SpreadsheetRefused as exc:
             report = spec.empty_report(not confirm, [RowError(1, "", exc.message)])
         else:
@@ -265,6 +270,7 @@ def import_job_run(*, kind: str, job_id: int, confirm: bool) -> ImportJob:
                 source_name=job.original_name,
                 progress=job_progress_callback(kind, job_id),
                 **{name: getattr(job, name) for name in spec.options},
+                **(extra or {}),
             )
         if report.refused:
             job.status = ImportJob.Status.REFUSED
@@ -310,6 +316,8 @@ def rejected_rows_workbook(*, rows: list, report: dict, whole_file: bool) -> byt
         return None
     reasons: dict[int, list[str]] = {}
     for error in report.get("errors", []):
+        if error.get("sheet"):
+            continue  # a fault of another sheet (费用明细): the report lists it, not this file
         if error["row"] > header_row:
             reasons.setdefault(error["row"], []).append(
                 f"{error['column']}: {error['message']}" if error["column"] else error["message"]

@@ -30,7 +30,7 @@ from xml.etree import ElementTree
 
 from python_calamine import CalamineWorkbook
 
-__all__ = ["Limits", "SheetInfo", "SpreadsheetRefused", "inspect", "limits", "read_rows"]
+__all__ = ["Limits", "SheetInfo", "SpreadsheetRefused", "inspect", "limits", "read_named_rows", "read_rows"]
 
 MSG_NOT_XLSX = "无法读取该文件：不是有效的 .xlsx 格式的Excel文件（旧版 .xls 或 WPS 文件请先“另存为”Excel工作簿 .xlsx 后再上传）。"
 
@@ -117,9 +117,11 @@ def _read_member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
     return data
 
 
-def inspect(handle, lim: Limits | None = None, *, scan: bool = True) -> SheetInfo:
+def inspect(handle, lim: Limits | None = None, *, scan: bool = True, named: str | None = None) -> SheetInfo:
     """Check an uploaded file (a binary file object, rewound afterwards) within ``lim``.
-    ``scan=False`` skips the scan of the sheet's cells (a quick check at upload time)."""
+    ``scan=False`` skips the scan of the sheet's cells (a quick check at upload time).
+    ``named``: check the sheet of that name instead of the first one (``SheetInfo`` with an
+    empty path when the workbook has none of that name)."""
     lim = lim or limits()
     handle.seek(0)
     size = _size_of(handle)
@@ -144,8 +146,8 @@ def inspect(handle, lim: Limits | None = None, *, scan: bool = True) -> SheetInf
                 )
             if info.file_size > 1024 * 1024 and info.file_size > lim.max_ratio * max(info.compress_size, 1):
                 raise SpreadsheetRefused("文件压缩比异常（疑似“压缩炸弹”），已拒绝。")
-        sheet = _first_sheet(archive, lim)
-        if scan:
+        sheet = _first_sheet(archive, lim) if named is None else _named_sheet(archive, named)
+        if scan and sheet.path:
             _scan(archive, sheet, lim)
     except SpreadsheetRefused:
         raise
@@ -164,20 +166,44 @@ def inspect(handle, lim: Limits | None = None, *, scan: bool = True) -> SheetInf
     return sheet
 
 
-def _first_sheet(archive: zipfile.ZipFile, lim: Limits) -> SheetInfo:
-    small = 8 * 1024 * 1024
-    workbook = ElementTree.fromstring(_read_member(archive, "xl/workbook.xml", small))
+_SMALL = 8 * 1024 * 1024
+
+
+def _sheets(archive: zipfile.ZipFile) -> list:
+    workbook = ElementTree.fromstring(_read_member(archive, "xl/workbook.xml", _SMALL))
     sheets = workbook.findall(f"{{{_MAIN_NS}}}sheets/{{{_MAIN_NS}}}sheet")
     if not sheets:
         raise SpreadsheetRefused("工作簿中没有工作表。")
-    first = sheets[0]
+    return sheets
+
+
+def _first_sheet(archive: zipfile.ZipFile, lim: Limits) -> SheetInfo:
+    first = _sheets(archive)[0]
     name = first.get("name", "")
     if first.get("state") in ("hidden", "veryHidden"):
         raise SpreadsheetRefused(
             f"第一个工作表「{name}」是隐藏的：系统只导入第一个工作表，请取消隐藏或把要导入的数据移到第一个工作表后再上传。"
         )
-    rel_id = first.get(f"{{{_REL_NS}}}id")
-    rels = ElementTree.fromstring(_read_member(archive, "xl/_rels/workbook.xml.rels", small))
+    return _sheet_info(archive, first)
+
+
+def _named_sheet(archive: zipfile.ZipFile, wanted: str) -> SheetInfo:
+    """The sheet called ``wanted`` (spaces ignored); a hidden one is refused as the first is."""
+    for sheet in _sheets(archive):
+        name = sheet.get("name", "")
+        if "".join(name.split()) == wanted:
+            if sheet.get("state") in ("hidden", "veryHidden"):
+                raise SpreadsheetRefused(
+                    f"工作表「{name}」是隐藏的：系统会导入它，请取消隐藏、核对内容后再上传。"
+                )
+            return _sheet_info(archive, sheet)
+    return SheetInfo(name=wanted, path="")
+
+
+def _sheet_info(archive: zipfile.ZipFile, sheet) -> SheetInfo:
+    name = sheet.get("name", "")
+    rel_id = sheet.get(f"{{{_REL_NS}}}id")
+    rels = ElementTree.fromstring(_read_member(archive, "xl/_rels/workbook.xml.rels", _SMALL))
     target = None
     for rel in rels.findall(f"{{{_PKG_REL_NS}}}Relationship"):
         if rel.get("Id") == rel_id:
@@ -266,3 +292,26 @@ def read_rows(source, lim: Limits | None = None) -> list[list]:
     except Exception:  # calamine's own messages are English and technical
         raise SpreadsheetRefused(MSG_NOT_XLSX) from None
     return rows
+
+
+def read_named_rows(source, name: str, lim: Limits | None = None) -> tuple[str, list[list]] | None:
+    """All rows of the sheet called ``name`` (e.g. 「费用明细」 beside a discharge list), after
+    the same checks as the first sheet (:func:`inspect` with ``named``); None when the
+    workbook has no sheet of that name. Returns (the sheet's name as written, rows)."""
+    if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__"):
+        with open(source, "rb") as handle:
+            return read_named_rows(handle, name, lim)
+    sheet = inspect(source, lim, named=name)
+    if not sheet.path:
+        return None
+    if not sheet.rows:
+        return sheet.name, []
+    try:
+        workbook = CalamineWorkbook.from_filelike(source)
+        found = next(n for n in workbook.sheet_names if "".join(n.split()) == name)
+        rows = workbook.get_sheet_by_name(found).to_python(skip_empty_area=False)
+    except Exception:  # calamine's own messages are English and technical
+        raise SpreadsheetRefused(MSG_NOT_XLSX) from None
+    finally:
+        source.seek(0)
+    return found, rows

@@ -34,14 +34,19 @@ class RowError:
     row: int  # Excel row number: the header is row 1, the first data row 2
     column: str  # canonical header, or "" for a fault of the whole file
     message: str
+    sheet: str = ""  # another sheet than the first (e.g. 费用明细); "" for the first
 
     def __str__(self):
+        where = f"工作表「{self.sheet}」" if self.sheet else ""
         if self.column:
-            return f"第{self.row}行 {self.column}: {self.message}"
-        return f"第{self.row}行: {self.message}"
+            return f"{where}第{self.row}行 {self.column}: {self.message}"
+        return f"{where}第{self.row}行: {self.message}"
 
     def as_dict(self):
-        return {"row": self.row, "column": self.column, "message": self.message}
+        out = {"row": self.row, "column": self.column, "message": self.message}
+        if self.sheet:
+            out["sheet"] = self.sheet
+        return out
 
 
 def normalize_header(cell) -> str:

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from claims.models import Encounter, EncounterItem
 from core import bulk
+from core.bulk import fetch_rows
 from registry import facts
 
 from . import engine
@@ -164,20 +165,6 @@ def _encounter_rows(member_ids, year: int, values=_ENCOUNTER_VALUES) -> list[tup
     if convert is None:
         return rows
     return [(*r[:E_TOTAL], convert(r[E_TOTAL]), convert(r[E_IN_POLICY]), *r[E_IN_POLICY + 1 :]) for r in rows]
-
-
-def fetch_rows(queryset) -> list[tuple]:
-    """The rows of a ``values_list`` queryset. On PostgreSQL in one fetch from the cursor:
-    psycopg2 already gives the final Python values of the columns these reads select (ints —
-    cents included —, strings, booleans, dates), and skipping Django's row iterator and its
-    per-value converters saves a third of the load. Elsewhere through the ORM (SQLite needs its
-    converters for dates and decimals)."""
-    if connection.vendor != "postgresql":
-        return list(queryset)
-    sql, params = queryset.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 _engine_members: dict[tuple, engine.Member] = {}

@@ -400,7 +400,47 @@ def ledger(
         "funds": funds,
         "totals": {"owed": owed, "paid": paid, "outstanding": owed - paid},
         "subsidy": premium_subsidy(year=year),
+        "accounts": institution_accounts(year=year, institution=institution_id),
     }
+
+
+def institution_accounts(*, year: int, institution: Institution | int | None = None) -> dict:
+    """Each institution's account of ``year`` (current settlements): what it billed (Σ gross:
+    the settled total plus 违规扣除), what the funds owe it, what its patients paid (个人自付)
+    and what the claims review deducted (borne by the institution). billed = funds + patients
+    + deducted, to the cent: a deduction moves money from the first two to the last.
+    ``{"rows": [{institution_id, institution, billed, funds, patients, deducted}], "totals"}``."""
+    institution_id = getattr(institution, "pk", institution)
+    settlements = Settlement.objects.filter(year=year, is_current=True)
+    if institution_id:
+        settlements = settlements.filter(institution_id=institution_id)
+    figures = (
+        settlements.order_by()
+        .values_list("institution_id")
+        .annotate(
+            total=Sum("total_cost"),
+            funds=Sum("payouts_total"),
+            patients=Sum("self_pay"),
+            deducted=Sum("deducted"),
+        )
+    )
+    names = dict(Institution.objects.filter(pk__in=[f[0] for f in figures]).values_list("pk", "name"))
+    rows = []
+    for pk, total, funds, patients, deducted in figures:
+        deducted = deducted or _ZERO
+        rows.append(
+            {
+                "institution_id": pk,
+                "institution": names.get(pk, ""),
+                "billed": total + deducted,
+                "funds": funds,
+                "patients": patients,
+                "deducted": deducted,
+            }
+        )
+    rows.sort(key=lambda r: (r["institution"], r["institution_id"]))
+    totals = {k: sum((r[k] for r in rows), _ZERO) for k in ("billed", "funds", "patients", "deducted")}
+    return {"rows": rows, "totals": totals}
 
 
 def premium_subsidy(*, year: int) -> dict:

@@ -1,5 +1,6 @@
 from rest_framework.routers import DefaultRouter
 
+from . import review
 from . import viewsets as v
 
 router = DefaultRouter()
@@ -12,5 +13,6 @@ router.register("teams", v.TeamViewSet, basename="team")
 router.register("contracts", v.ContractViewSet, basename="contract")
 router.register("followups", v.FollowUpViewSet, basename="followup")
 router.register("encounters", v.EncounterViewSet, basename="encounter")
+router.register("review", review.ReviewViewSet, basename="review")
 
 urlpatterns = router.urls

@@ -3,8 +3,9 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from claims import services
+from claims.encounter_rows import ITEMS_SHEET
 from core.actors import command_user
-from core.reader import SpreadsheetRefused, read_rows
+from core.reader import SpreadsheetRefused, read_named_rows, read_rows
 
 
 class Command(BaseCommand):
@@ -21,6 +22,7 @@ class Command(BaseCommand):
         user = command_user(options.get("user"))
         try:
             rows = read_rows(options["file"])
+            items = read_named_rows(options["file"], ITEMS_SHEET)
         except SpreadsheetRefused as exc:
             raise CommandError(exc.message) from None
         report = services.encounter_import(
@@ -29,6 +31,7 @@ class Command(BaseCommand):
             dry_run=options["dry_run"],
             skip_invalid=options["skip_invalid"],
             source_name=options["file"],
+            extra_sheet=items,
         )
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, default=str))
