@@ -13,7 +13,7 @@ from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, Subquery, 
 from registry import roles
 from registry.models import Role
 
-from . import selectors
+from . import access
 from .models import (
     Encounter,
     EncounterItem,
@@ -122,13 +122,14 @@ def review_report(user, *, year: int, month: int | None = None, institution=None
     same-day discharge counting one day). A handful of grouped queries, whatever the size.
     ``{"rows": [...], "reasons": [...], "totals": {...}}``."""
     start, end = _period(year, month)
-    encounters = roles.scope(
-        Encounter.objects.filter(is_current=True, service_date__range=(start, end)), user, MEMBER_TOWNSHIP
+    # A hospital user: its own institution's claims only (access.scope), whatever it asks for.
+    encounters = access.scope(
+        Encounter.objects.filter(is_current=True, service_date__range=(start, end)),
+        user,
+        MEMBER_TOWNSHIP,
+        "institution_id",
     )
-    own = selectors.institution_of(user)  # a hospital user: its own institution only
-    if own is not None:
-        institution = own
-    if institution:
+    if institution and not roles.is_hospital(user):
         encounters = encounters.filter(institution_id=getattr(institution, "pk", institution))
     rows: dict[int, dict] = {}
 

@@ -13,7 +13,7 @@ from core.export import describe_filters
 from registry.idnumber import mask_id_number
 from registry.pages import ObjectMixin, RoleRequiredMixin, ScopedListView, ServiceFormView, export_list
 
-from . import filtersets, resources, review, review_selectors, selectors
+from . import access, filtersets, resources, review, review_selectors, selectors
 from .forms import ReviewDecisionForm, ReviewReportForm
 from .models import Institution
 
@@ -97,6 +97,8 @@ class ReviewReportView(RoleRequiredMixin, View):
     """审核报表 per institution (year or month), with its Excel export. Every role reads it;
     a township clinic's figures are its township's patients only (the selector scopes)."""
 
+    hospital_allowed = True  # its own institution's rows (review_selectors.review_report)
+
     template_name = "claims/review_report.html"
 
     def get(self, request):
@@ -129,13 +131,14 @@ class ReviewReportView(RoleRequiredMixin, View):
 
 class ReviewFeedbackView(RoleRequiredMixin, View):
     """审核反馈: an institution's deductions and rejections with their reasons. A hospital user
-    sees its own institution only (``selectors.institution_of``); county staff and supervisors
+    sees its own institution only (``access.institution_of``); county staff and supervisors
     choose an institution; a township clinic has no feedback page."""
 
     template_name = "claims/review_feedback.html"
+    hospital_allowed = True  # its own institution's (access.institution_of)
 
     def institution(self, request) -> Institution | None:
-        own = selectors.institution_of(request.user)
+        own = access.institution_of(request.user)
         if own is not None:
             return own
         if not review_selectors.reads_county_wide(request.user):
@@ -147,7 +150,7 @@ class ReviewFeedbackView(RoleRequiredMixin, View):
 
     def get(self, request):
         institution = self.institution(request)
-        own = selectors.institution_of(request.user) is not None
+        own = access.institution_of(request.user) is not None
         decisions = review_selectors.review_feedback_for_institution(institution)
         if request.GET.get("export") == "xlsx" and institution is not None:
             return export_list(

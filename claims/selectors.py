@@ -361,9 +361,3 @@ def record_history(obj):
     ``[(record, [(label, old, new), …]), …]`` (as the registry pages show them)."""
     records = list(obj.history.select_related("history_user").order_by("-history_date", "-history_id"))
     return with_changes(records, type(obj))
-
-
-def institution_of(user) -> Institution | None:
-    """The institution a hospital (定点医疗机构) user belongs to; None for every other role.
-    A stub until the hospital role exists: the lead wires it to the hospital's profile."""
-    return None

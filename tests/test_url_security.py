@@ -333,6 +333,8 @@ HOSPITAL_PAGES = {
     "discharge-list",  # POST only (405 on GET)
     "discharge-correction",
     "discharge-cancel",
+    "claims:review_report",  # its own institution's row (test_review_queue)
+    "claims:review_feedback",  # its own deductions and their reasons
 }
 
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from claims import review, review_selectors, services
 from claims.models import ReviewDecision, ReviewOutcome, ViolationReason
 from core.errors import DomainError
-from tests.factories import InstitutionFactory, make_user
+from tests.factories import InstitutionFactory, make_hospital_user, make_user
 from tests.sheets import workbook
 
 ITEMS = [
@@ -268,16 +268,20 @@ def test_the_api_lists_and_decides_once(
     assert as_user(township_user).get(url).status_code == 403
 
 
-def test_a_hospital_user_sees_its_own_feedback_and_report(as_user, world, flagged, county_user, monkeypatch):
-    """The hospital role is another branch's: ``claims.selectors.institution_of`` stands in."""
-    from claims import selectors
-
-    hospital = make_user("hospital", "supervisor")  # any role; institution_of decides
+def test_a_hospital_user_sees_its_own_feedback_and_report(as_user, world, flagged, county_user):
+    """A 定点医疗机构 account sees its own institution's deductions and report, never another's
+    (the ``institution`` parameter is ignored for it)."""
     other = InstitutionFactory(name="县中医院", level="county")
-    monkeypatch.setattr(selectors, "institution_of", lambda user: other if user == hospital else None)
+    stranger = make_hospital_user("hospital", other)
+    own = make_hospital_user("own-hospital", flagged.institution)
     _deduct_second_line(county_user, flagged, "1")
-    page = as_user(hospital).get(reverse("claims:review_feedback"), {"institution": flagged.institution_id})
+    page = as_user(stranger).get(reverse("claims:review_feedback"), {"institution": flagged.institution_id})
     assert page.status_code == 200 and page.context["institution"] == other
     assert flagged.ref not in page.content.decode()
-    assert review_selectors.review_report(hospital, year=2025)["rows"] == []
+    assert review_selectors.review_report(stranger, year=2025)["rows"] == []
     assert review_selectors.review_report(county_user, year=2025)["rows"]
+    page = as_user(own).get(reverse("claims:review_feedback"))
+    assert page.status_code == 200 and flagged.ref in page.content.decode()
+    assert [row["institution_id"] for row in review_selectors.review_report(own, year=2025)["rows"]] == [
+        flagged.institution_id
+    ]
