@@ -53,7 +53,9 @@ def current_self_pay(encounter_ids) -> dict[int, Decimal]:
     if not ids:
         return {}
     return dict(
-        Settlement.objects.filter(encounter_id__in=ids, is_current=True).values_list("encounter_id", "self_pay")
+        Settlement.objects.filter(encounter_id__in=ids, is_current=True).values_list(
+            "encounter_id", "self_pay"
+        )
     )
 
 
