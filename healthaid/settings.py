@@ -321,6 +321,9 @@ SPECTACULAR_SETTINGS = {
         "EncounterKindEnum": "claims.models.EncounterKind",
         "FollowUpKindEnum": "claims.models.FollowUpKind",
         "SettlementRunKindEnum": "settlement.models.SettlementRun.Kind",
+        "AidKindEnum": "aid.models.AidKind",
+        "AidStatusEnum": "aid.models.AidStatus",
+        "AidStepActionEnum": "aid.models.StepAction",
     },
 }
 
