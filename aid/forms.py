@@ -76,7 +76,7 @@ class InvoiceForm(BootstrapMixin, forms.Form):
 
 class DocumentForm(BootstrapMixin, forms.Form):
     kind = forms.ChoiceField(label="材料类型", choices=DocumentKind.choices)
-    file = forms.FileField(
+    upload = forms.FileField(
         label="文件",
         help_text="发票、出院小结的照片或扫描件：JPEG、PNG 或 PDF。",
         widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,application/pdf"}),

@@ -210,27 +210,17 @@ def aid_application_submit(
 
 
 def _once(*, user, key: str, request: dict, work: Callable[[], AidApplication]) -> AidApplication:
-    key = (key or "").strip()
-    if len(key) > idempotency.MAX_KEY_LENGTH:
-        raise AidError(f"幂等键（Idempotency-Key）不能超过{idempotency.MAX_KEY_LENGTH}个字符。")
-    try:
-        application, replayed = idempotency.once(
-            user=user,
-            scope="aid.application_submit",
-            key=key,
-            digest=idempotency.fingerprint(request),
-            work=work,
-            result_id=lambda obj: obj.pk,
-            replay=lambda pk: AidApplication.objects.select_related("member").get(pk=pk),
-        )
-    except idempotency.KeyReused:
-        raise AidError(
-            "这次提交的幂等键（Idempotency-Key / 表单令牌）已用于另一份内容不同的申请，未保存。"
-            "如要受理新的申请，请重新打开受理页面（接口请使用新的幂等键）。",
-            code="key_reused",
-        ) from None
-    application._replayed = replayed
-    return application
+    return idempotency.service_once(
+        user=user,
+        scope="aid.application_submit",
+        key=key,
+        request=request,
+        work=work,
+        replay=lambda pk: AidApplication.objects.select_related("member").get(pk=pk),
+        error=AidError,
+        reused_message="这次提交的幂等键（Idempotency-Key / 表单令牌）已用于另一份内容不同的申请，未保存。"
+        "如要受理新的申请，请重新打开受理页面（接口请使用新的幂等键）。",
+    )
 
 
 def aid_application_resubmit(

@@ -143,17 +143,15 @@ def _proposal(application):
 
 
 class StepView(ObjectMixin, RoleRequiredMixin, View):
-    """A step button of the detail page: the form's fields go to one service; a refusal is
-    shown as a message."""
+    """A step button of the detail page: the form's cleaned fields go to ``service`` (with the
+    user and the application); a refusal is shown as a message."""
 
     write_required = True
     selector = selectors.applications_for
     form_class = None
     prefix = ""
+    service = None
     done = ""
-
-    def act(self, data):
-        raise NotImplementedError
 
     def post(self, request, *args, **kwargs):
         form = self.form_class(request.POST, request.FILES, prefix=self.prefix)
@@ -163,7 +161,7 @@ class StepView(ObjectMixin, RoleRequiredMixin, View):
                 messages.error(request, f"{label}：{'；'.join(errors)}" if label else "；".join(errors))
         else:
             try:
-                self.act(form.cleaned_data)
+                type(self).service(user=request.user, application=self.object, **form.cleaned_data)
             except DomainError as exc:
                 messages.error(request, exc.message)
             else:
@@ -171,71 +169,39 @@ class StepView(ObjectMixin, RoleRequiredMixin, View):
         return HttpResponseRedirect(reverse("aid:application_detail", args=[self.object.pk]))
 
 
-class ReviewView(StepView):
-    form_class, prefix, done = forms.NoteForm, "review", "乡镇审核已完成，已报县级审批。"
-
-    def act(self, data):
-        services.aid_application_township_review(
-            user=self.request.user, application=self.object, note=data["note"], version=data["version"]
-        )
-
-
-class ApproveView(StepView):
-    form_class, prefix, done = forms.ApproveForm, "approve", "县级审批已完成，等待给付。"
-    county_required = True
-
-    def act(self, data):
-        services.aid_application_county_approve(
-            user=self.request.user,
-            application=self.object,
-            amount=data["amount"],
-            note=data["note"],
-            version=data["version"],
-        )
+def step_view(form_class, prefix, service, done, *, county=False):
+    return type(
+        f"{prefix.title()}View",
+        (StepView,),
+        {
+            "form_class": form_class,
+            "prefix": prefix,
+            "service": service,
+            "done": done,
+            "county_required": county,
+        },
+    )
 
 
-class ReturnView(StepView):
-    form_class, prefix, done = forms.ReasonForm, "return", "已退回申请人。"
-
-    def act(self, data):
-        services.aid_application_return(
-            user=self.request.user, application=self.object, reason=data["reason"], version=data["version"]
-        )
-
-
-class RefuseView(StepView):
-    form_class, prefix, done = forms.ReasonForm, "refuse", "已作出不予救助决定。"
-    county_required = True
-
-    def act(self, data):
-        services.aid_application_refuse(
-            user=self.request.user, application=self.object, reason=data["reason"], version=data["version"]
-        )
-
-
-class ResubmitView(StepView):
-    form_class, prefix, done = forms.NoteForm, "resubmit", "已重新受理，办理时限重新计算。"
-
-    def act(self, data):
-        services.aid_application_resubmit(
-            user=self.request.user, application=self.object, note=data["note"], version=data["version"]
-        )
-
-
-class InvoiceAddView(StepView):
-    form_class, prefix, done = forms.InvoiceForm, "invoice", "发票已录入。"
-
-    def act(self, data):
-        services.aid_invoice_add(user=self.request.user, application=self.object, **data)
-
-
-class DocumentAddView(StepView):
-    form_class, prefix, done = forms.DocumentForm, "document", "材料已上传。"
-
-    def act(self, data):
-        services.aid_document_add(
-            user=self.request.user, application=self.object, kind=data["kind"], upload=data["file"]
-        )
+ReviewView = step_view(
+    forms.NoteForm, "review", services.aid_application_township_review, "乡镇审核已完成，已报县级审批。"
+)
+ApproveView = step_view(
+    forms.ApproveForm,
+    "approve",
+    services.aid_application_county_approve,
+    "县级审批已完成，等待给付。",
+    county=True,
+)
+ReturnView = step_view(forms.ReasonForm, "return", services.aid_application_return, "已退回申请人。")
+RefuseView = step_view(
+    forms.ReasonForm, "refuse", services.aid_application_refuse, "已作出不予救助决定。", county=True
+)
+ResubmitView = step_view(
+    forms.NoteForm, "resubmit", services.aid_application_resubmit, "已重新受理，办理时限重新计算。"
+)
+InvoiceAddView = step_view(forms.InvoiceForm, "invoice", services.aid_invoice_add, "发票已录入。")
+DocumentAddView = step_view(forms.DocumentForm, "document", services.aid_document_add, "材料已上传。")
 
 
 class StatementView(ScopedDetailView):

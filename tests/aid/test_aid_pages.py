@@ -144,14 +144,14 @@ def test_documents_are_checked_by_content_and_size(world, township_user, setting
     client = client_of(township_user)
     page = client.post(
         reverse("aid:document_add", args=[application.pk]),
-        {"document-kind": "invoice", "document-file": SimpleUploadedFile("setup.pdf", EXE)},
+        {"document-kind": "invoice", "document-upload": SimpleUploadedFile("setup.pdf", EXE)},
         follow=True,
     )
     assert "只能上传 JPEG、PNG 图片或 PDF 文件" in page.content.decode()
     assert not AidDocument.objects.exists()
     client.post(
         reverse("aid:document_add", args=[application.pk]),
-        {"document-kind": "discharge", "document-file": SimpleUploadedFile("出院小结.pdf", PDF)},
+        {"document-kind": "discharge", "document-upload": SimpleUploadedFile("出院小结.pdf", PDF)},
     )
     document = AidDocument.objects.get()
     assert document.content_type == "application/pdf"
