@@ -19,11 +19,11 @@ class HolidayAdmin(SimpleHistoryAdmin):
         services.holiday_save(user=request.user, holiday=obj)
 
     def delete_model(self, request, obj):
-        services.holiday_delete(user=request.user, holiday=obj)
+        services.holiday_save(user=request.user, holiday=obj, delete=True)
 
     def delete_queryset(self, request, queryset):
         for holiday in queryset:
-            services.holiday_delete(user=request.user, holiday=holiday)
+            services.holiday_save(user=request.user, holiday=holiday, delete=True)
 
 
 @admin.register(AidApplication)

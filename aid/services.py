@@ -523,19 +523,12 @@ def aid_due_dates_refresh() -> int:
     return changed
 
 
-def holiday_save(*, user, holiday: Holiday) -> Holiday:
-    """Save a holiday or adjusted working day (the admin's form) and move the deadlines."""
+def holiday_save(*, user, holiday: Holiday, delete: bool = False) -> Holiday:
+    """Save (or ``delete``) a holiday or adjusted working day — the admin's form — and move
+    the open deadlines."""
     roles.require_county(user)
     with transaction.atomic():
         holiday._history_user = user
-        holiday.save()
+        holiday.delete() if delete else holiday.save()
         aid_due_dates_refresh()
     return holiday
-
-
-def holiday_delete(*, user, holiday: Holiday) -> None:
-    roles.require_county(user)
-    with transaction.atomic():
-        holiday._history_user = user
-        holiday.delete()
-        aid_due_dates_refresh()

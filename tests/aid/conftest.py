@@ -67,3 +67,18 @@ def client_of(user):
     client = Client()
     client.force_login(user)
     return client
+
+
+def submit(user, world, **kwargs):
+    """受理 of a 倾斜救助 application of the world's member covering both stays."""
+    from aid import services
+
+    values = dict(
+        user=user,
+        member=world["member"],
+        kind="tilted",
+        reason="两次住院自付费用高，申请倾斜救助。",
+        encounters=world["encounters"],
+    )
+    values.update(kwargs)
+    return services.aid_application_submit(**values)

@@ -13,7 +13,7 @@ from aid import services
 from aid.errors import AidError
 from aid.models import AidApplication, AidDocument, AidStatus
 
-from .conftest import client_of
+from .conftest import client_of, submit
 
 D = datetime.date
 pytestmark = pytest.mark.django_db
@@ -21,18 +21,6 @@ pytestmark = pytest.mark.django_db
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n"
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 64
-
-
-def _application(user, world, **kwargs):
-    values = dict(
-        user=user,
-        member=world["member"],
-        kind="tilted",
-        reason="自付费用高",
-        encounters=world["encounters"],
-    )
-    values.update(kwargs)
-    return services.aid_application_submit(**values)
 
 
 def test_the_form_takes_a_proxy_application(world, township_user):
@@ -63,7 +51,7 @@ def test_the_form_takes_a_proxy_application(world, township_user):
 
 
 def test_another_townships_case_is_not_found(world, township_user, other_township_user, supervisor):
-    application = _application(township_user, world)
+    application = submit(township_user, world)
     document = services.aid_document_add(
         user=township_user, application=application, kind="invoice", upload=SimpleUploadedFile("a.png", PNG)
     )
@@ -82,7 +70,7 @@ def test_another_townships_case_is_not_found(world, township_user, other_townshi
 
 
 def test_steps_through_the_buttons(world, township_user, county_user):
-    application = _application(township_user, world)
+    application = submit(township_user, world)
     clinic, county = client_of(township_user), client_of(county_user)
     detail = reverse("aid:application_detail", args=[application.pk])
     clinic.post(reverse("aid:review", args=[application.pk]), {"review-version": 1, "review-note": "属实"})
@@ -104,8 +92,8 @@ def test_steps_through_the_buttons(world, township_user, county_user):
 
 def test_list_filters_export_and_queries(world, township_user, county_user, django_assert_max_num_queries):
     for day in (D(2025, 1, 24), D(2025, 11, 3), D(2025, 11, 4)):
-        _application(township_user, world, received_on=day)
-    done = _application(township_user, world, received_on=D(2025, 1, 24))
+        submit(township_user, world, received_on=day)
+    done = submit(township_user, world, received_on=D(2025, 1, 24))
     services.aid_application_refuse(user=county_user, application=done, reason="不符合条件")
     client = client_of(township_user)
     url = reverse("aid:application_list")
@@ -129,7 +117,7 @@ def test_list_filters_export_and_queries(world, township_user, county_user, djan
 
 
 def test_documents_are_checked_by_content_and_size(world, township_user, settings):
-    application = _application(township_user, world)
+    application = submit(township_user, world)
     with pytest.raises(AidError, match="改扩展名无效"):
         services.aid_document_add(
             user=township_user,
@@ -200,7 +188,7 @@ def test_api_create_is_idempotent_and_walks_the_steps(world, township_user, coun
 
 
 def test_the_overview_counts_overdue_cases(world, township_user, county_user, other_township_user):
-    _application(township_user, world, received_on=D(2025, 1, 24))
+    submit(township_user, world, received_on=D(2025, 1, 24))
     cards = {c.label: c for c in client_of(county_user).get(reverse("dashboards:overview")).context["cards"]}
     assert cards["救助申请超期"].value == 1 and cards["救助申请超期"].missed
     other = {

@@ -12,23 +12,16 @@ from aid.models import AidApplication, AidStatus, Holiday
 from core.errors import DomainError
 from settlement import services as settlement_services
 
+from .conftest import submit
+
 D = datetime.date
 pytestmark = pytest.mark.django_db
 
 
 def _submit(user, world, **kwargs):
-    values = dict(
-        user=user,
-        member=world["member"],
-        kind="tilted",
-        reason="两次住院自付费用高，申请倾斜救助。",
-        encounters=world["encounters"],
-        applicant="proxy",
-        proxy_name="张村长",
-        proxy_phone="13800001111",
+    return submit(
+        user, world, **{"applicant": "proxy", "proxy_name": "张村长", "proxy_phone": "13800001111", **kwargs}
     )
-    values.update(kwargs)
-    return services.aid_application_submit(**values)
 
 
 def test_every_step_walked(world, township_user, county_user):
