@@ -347,6 +347,12 @@ def aid_application_county_approve(
                     "审批金额须与之一致。",
                     "amount",
                 )
+            if calculation.amount == 0:
+                raise AidError(
+                    f"按政策「{calculation.rule_name}」计算的救助金额为 0.00 元（未超过起付标准），"
+                    "不能批准；请作出不予救助决定并说明原因。",
+                    "amount",
+                )
             amount = calculation.amount
             application.calculation = calculation.as_dict()
         else:

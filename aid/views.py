@@ -11,6 +11,7 @@ from django.views import View
 
 from claims import selectors as claims_selectors
 from core.errors import DomainError
+from registry import roles
 from registry.idnumber import mask_id_number
 from registry.pages import ObjectMixin, RoleRequiredMixin, ScopedDetailView, ScopedListView, ServiceFormView
 
@@ -129,7 +130,9 @@ class ApplicationDetailView(ScopedDetailView):
             document_form=forms.DocumentForm(prefix="document"),
             is_scattered=application.kind == AidKind.SCATTERED,
             S=AidStatus,
-            proposal=_proposal(application) if application.status == AidStatus.TOWNSHIP_REVIEWED else None,
+            proposal=_proposal(application)
+            if application.status == AidStatus.TOWNSHIP_REVIEWED and roles.is_county(self.request.user)
+            else None,
         )
         return context
 

@@ -218,3 +218,17 @@ def test_a_policy_with_a_faulty_aid_section_is_refused_on_import(county_user):
     assert any(e.startswith("aid.tilted.threshold_share_of_income") for e in refused.value.errors)
     document["aid"] = {"tilted": {**document["aid"]["tilted"], "rate": 0.7, "threshold_share_of_income": 0.5}}
     assert settlement_services.policy_import(user=county_user, document=document).document["aid"]
+
+
+def test_a_zero_amount_is_not_approved(world, township_user, county_user):
+    household = world["member"].household
+    household.annual_income = Decimal("40000.00")  # threshold 20000.00 > self-pay 15234.45
+    household.save()
+    application = _submit(township_user, world)
+    services.aid_application_township_review(user=township_user, application=application)
+    with pytest.raises(AidError, match="0.00 元"):
+        services.aid_application_county_approve(user=county_user, application=application)
+    household.annual_income = None
+    household.save()
+    with pytest.raises(AidError, match="未登记家庭年收入"):
+        services.aid_application_county_approve(user=county_user, application=application)
