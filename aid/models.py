@@ -164,6 +164,7 @@ class StepAction(models.TextChoices):
     TOWNSHIP_REVIEW = "township_review", "乡镇审核"
     COUNTY_APPROVE = "county_approve", "县级审批"
     PAY = "pay", "给付"
+    PAYMENT_RETURNED = "payment_returned", "退票"
     RETURN = "return", "退回"
     REFUSE = "refuse", "不予救助"
 
@@ -189,7 +190,8 @@ class AidStep(models.Model):
         ordering = ["at", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=~Q(action__in=["return", "refuse"]) | ~Q(note=""), name="aid_step_reason_given"
+                condition=~Q(action__in=["return", "refuse", "payment_returned"]) | ~Q(note=""),
+                name="aid_step_reason_given",
             ),
         ]
 

@@ -16,7 +16,7 @@ from settlement import selectors as settlement_selectors
 from settlement.models import PolicyStatus
 
 from . import workdays
-from .models import OPEN_STATUSES, AidApplication, AidStep, Holiday, HolidayKind
+from .models import OPEN_STATUSES, AidApplication, AidStatus, AidStep, Holiday, HolidayKind
 
 TOWNSHIP = "member__household__village__township_id"
 
@@ -57,6 +57,14 @@ def overdue_count(township=None, on: datetime.date | None = None) -> int:
     if township is not None:
         queryset = queryset.filter(**{TOWNSHIP: getattr(township, "pk", township)})
     return overdue(queryset, on).count()
+
+
+def awaiting_payment(user=None):
+    """Applications approved by the county and not yet paid (县级已审批（待给付）), oldest
+    deadline first: what the payments app draws aid payment lines from. ``user``: scoped to
+    what that user may see; None: the whole county."""
+    queryset = applications_for(user) if user is not None else AidApplication.objects.select_related("member")
+    return queryset.filter(status=AidStatus.APPROVED).order_by("due_on", "id")
 
 
 def calendar(start: datetime.date, end: datetime.date) -> tuple[set, set]:

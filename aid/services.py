@@ -445,6 +445,32 @@ def aid_application_mark_paid(
     return application
 
 
+def aid_application_payment_returned(*, application_id: int, reason: str, user=None) -> AidApplication:
+    """退票: the bank returned the payment of a paid application (closed account, wrong
+    name…). It is approved and awaiting payment again (its deadline runs again: the money has
+    not arrived); the payments app calls this when it reopens the line."""
+    user = user or system_actor()
+    roles.require_county(user)
+    reason = _reason(reason, "退票")
+    with transaction.atomic():
+        application = AidApplication.objects.select_for_update().filter(pk=application_id).first()
+        if application is None:
+            raise AidError(f"没有编号为 {application_id} 的救助申请。", "application_id")
+        _expect(application, [_S.PAID], "登记退票（须为已给付的申请）")
+        old = application.status
+        note = f"{reason}（原凭证号 {application.payment_reference}）"
+        application.status, application.paid_on, application.payment_reference = _S.APPROVED, None, ""
+        _step(
+            application,
+            user=user,
+            action=StepAction.PAYMENT_RETURNED,
+            old=old,
+            on=selectors.today(),
+            note=note,
+        )
+    return application
+
+
 # --- 发票、材料 -------------------------------------------------------------------------------------
 
 _EDITABLE = (_S.RECEIVED, _S.RETURNED)

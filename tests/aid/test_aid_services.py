@@ -232,3 +232,24 @@ def test_a_zero_amount_is_not_approved(world, township_user, county_user):
     household.save()
     with pytest.raises(AidError, match="未登记家庭年收入"):
         services.aid_application_county_approve(user=county_user, application=application)
+
+
+def test_a_returned_payment_reopens_the_case(world, township_user, county_user):
+    application = _submit(township_user, world)
+    services.aid_application_township_review(user=township_user, application=application)
+    services.aid_application_county_approve(user=county_user, application=application)
+    assert list(selectors.awaiting_payment()) == [application]
+    services.aid_application_mark_paid(
+        application_id=application.pk, paid_on=selectors.today(), reference="B-1"
+    )
+    assert not selectors.awaiting_payment().exists()
+    with pytest.raises(AidError, match="原因"):
+        services.aid_application_payment_returned(application_id=application.pk, reason="")
+    reopened = services.aid_application_payment_returned(application_id=application.pk, reason="账户已销户")
+    assert (reopened.status, reopened.paid_on, reopened.payment_reference) == ("approved", None, "")
+    assert reopened.steps.last().note == "账户已销户（原凭证号 B-1）"
+    assert list(selectors.awaiting_payment(township_user)) == [application]
+    paid = services.aid_application_mark_paid(
+        application_id=application.pk, paid_on=selectors.today(), reference="B-2"
+    )
+    assert paid.status == "paid" and paid.amount == Decimal("3664.12")
