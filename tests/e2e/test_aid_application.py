@@ -118,6 +118,7 @@ def test_proxy_application_through_county_approval(live_app, browser_page, steps
     assert "倾斜救助（自付超过家庭年收入50%）" in text and "家庭年收入 15000.00 元 × 50% = 7500.00 元" in text
     assert "4845.67 × 70% = 3391.97 元" in text and "叁仟叁佰玖拾壹元玖角柒分" in text
     page.emulate_media(media="print")
+    steps.shot("statement-print")
     pdf = page.pdf(format="A4", print_background=True)
     (ARTIFACTS / "aid-statement.pdf").write_bytes(pdf)
     assert pdf.startswith(b"%PDF")
