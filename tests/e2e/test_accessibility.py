@@ -46,6 +46,7 @@ COMMON = [
     ("statement", "/settlement/{statement}/statement/"),
     ("dashboards-overview", "/dashboards/"),
     ("risk-list", "/dashboards/risk/"),
+    ("aid-list", "/aid/"),
 ]
 PAGES = {
     "county": [
@@ -53,7 +54,7 @@ PAGES = {
         ("encounter-form", "/claims/encounters/new/"),
         ("roster-import", "/registry/imports/"),
     ],
-    "clinic": [*COMMON, ("encounter-form", "/claims/encounters/new/")],
+    "clinic": [*COMMON, ("encounter-form", "/claims/encounters/new/"), ("aid-form", "/aid/new/?q=a")],
     "leader": COMMON,
 }
 
