@@ -103,7 +103,7 @@ def _step(application, *, user, action: str, old: str, on: datetime.date, note: 
 
 
 def _new_number(day: datetime.date) -> str:
-    return f"JZ{day:%Y%m%d}-{secrets.token_hex(3).upper()}"
+    return f"JZ{day:%Y%m%d}-{secrets.token_hex(4).upper()}"
 
 
 def _check_encounters(member: Member, encounters) -> list[Encounter]:
