@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from django.db import IntegrityError, transaction
 
+from .errors import KEY_REUSED
 from .models import IdempotencyKey
 
 T = TypeVar("T")
@@ -65,3 +66,37 @@ def once(
         record.result_id = result_id(result)
         record.save(update_fields=["result_id"])
         return result, False
+
+
+def service_once(
+    *,
+    user,
+    scope: str,
+    key: str,
+    request: dict,
+    work: Callable[[], T],
+    replay: Callable[[int], T],
+    error: Callable[..., Exception],
+    reused_message: str,
+) -> T:
+    """``once`` as a service uses it: the key trimmed and its length checked, the request's
+    ``fingerprint`` taken, the result (a model instance) marked ``_replayed``. A key too long
+    or sent with another request raises ``error(message[, code="key_reused"])`` (the app's
+    DomainError)."""
+    key = (key or "").strip()
+    if len(key) > MAX_KEY_LENGTH:
+        raise error(f"幂等键（Idempotency-Key）不能超过{MAX_KEY_LENGTH}个字符。")
+    try:
+        result, replayed = once(
+            user=user,
+            scope=scope,
+            key=key,
+            digest=fingerprint(request),
+            work=work,
+            result_id=lambda obj: obj.pk,
+            replay=replay,
+        )
+    except KeyReused:
+        raise error(reused_message, code=KEY_REUSED) from None
+    result._replayed = replayed
+    return result

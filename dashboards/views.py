@@ -16,6 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 
+from aid import selectors as aid_selectors
 from core.export import describe_filters
 from core.forms import show_domain_error
 from registry import roles
@@ -151,7 +152,7 @@ class OverviewView(DashboardMixin, PeriodMixin, TablesMixin, TemplateView):
         context.update(
             board=self.board,
             township=self.township,
-            cards=reports.cards(self.board, links),
+            cards=[*reports.cards(self.board, links), self.aid_card()],
             comparison=comparison,
             rates=rates,
             trend=trend,
@@ -161,6 +162,17 @@ class OverviewView(DashboardMixin, PeriodMixin, TablesMixin, TemplateView):
             charts=charts,
         )
         return context
+
+    def aid_card(self) -> reports.Card:
+        """Aid applications past their working-day deadline today (aid.selectors, read live:
+        a count of open cases, not a figure of the period's summary cells)."""
+        township = self.township.pk if self.township else roles.township_id_of(self.request.user)
+        late = aid_selectors.overdue_count(township=township)
+        url = (
+            reverse("aid:application_list") + "?overdue=true" + (f"&township={township}" if township else "")
+        )
+        note = f"超过{aid_selectors.deadline_days()}个工作日未给付（当前）"
+        return reports.Card("救助申请超期", late, "int", url, late > 0, note=note)
 
 
 class TownshipTableView(DashboardMixin, PeriodMixin, TablesMixin, TemplateView):

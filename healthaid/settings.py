@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "registry",
     "claims",
     "settlement",
+    "aid",
     "dashboards",
 ]
 
@@ -323,6 +324,9 @@ SPECTACULAR_SETTINGS = {
         "EncounterKindEnum": "claims.models.EncounterKind",
         "FollowUpKindEnum": "claims.models.FollowUpKind",
         "SettlementRunKindEnum": "settlement.models.SettlementRun.Kind",
+        "AidKindEnum": "aid.models.AidKind",
+        "AidStatusEnum": "aid.models.AidStatus",
+        "AidStepActionEnum": "aid.models.StepAction",
     },
 }
 
@@ -371,6 +375,9 @@ IMPORT_MAX_FILE_MB = float(os.environ.get("IMPORT_MAX_FILE_MB", "20"))
 IMPORT_MAX_UNCOMPRESSED_MB = float(os.environ.get("IMPORT_MAX_UNCOMPRESSED_MB", "400"))
 IMPORT_MAX_RATIO = int(os.environ.get("IMPORT_MAX_RATIO", "200"))  # uncompressed : compressed, per member
 IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "200000"))
+# Aid applications (docs/aid.md): working days from 受理 to 给付, and the largest document.
+AID_DEADLINE_WORKING_DAYS = int(os.environ.get("AID_DEADLINE_WORKING_DAYS", "7"))
+AID_DOCUMENT_MAX_BYTES = int(os.environ.get("AID_DOCUMENT_MAX_BYTES", str(10 * 1024 * 1024)))
 IMPORT_MAX_COLUMNS = int(os.environ.get("IMPORT_MAX_COLUMNS", "200"))
 IMPORT_MAX_CELLS = int(os.environ.get("IMPORT_MAX_CELLS", "5000000"))  # rows × columns of the used range
 # A job whose task was delivered this many times without finishing (it killed its worker) fails.

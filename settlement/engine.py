@@ -315,7 +315,9 @@ def _cents_to_decimal(cents):
 
 _BAD = object()
 
-_POLICY_FIELDS = ("code", "name", "year", "tiers", "catalogue")
+# "aid": the aid applications' rules (aid/rules.py), opaque to the engine; the aid app checks
+# it through settlement.ports.provide_section_check when a policy is imported.
+_POLICY_FIELDS = ("code", "name", "year", "tiers", "catalogue", "aid")
 _TIER_FIELDS = (
     "key",
     "kind",

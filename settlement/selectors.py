@@ -47,6 +47,19 @@ def settled_encounter_ids(encounter_ids) -> set:
     )
 
 
+def current_self_pay(encounter_ids) -> dict[int, Decimal]:
+    """The self-pay (个人自付) of each encounter's current settlement: ``{encounter_id:
+    amount}``; unsettled encounters are absent (the aid applications' base)."""
+    ids = [pk for pk in encounter_ids if pk is not None]
+    if not ids:
+        return {}
+    return dict(
+        Settlement.objects.filter(encounter_id__in=ids, is_current=True).values_list(
+            "encounter_id", "self_pay"
+        )
+    )
+
+
 def member_cost_totals(member_ids) -> dict[int, dict[str, Decimal]]:
     """The 因病致贫 survey figures from current settlements, all years: ``{member_id:
     {total_cost, basic_insurance, catastrophic_insurance, civil_aid, self_pay}}`` (civil aid:

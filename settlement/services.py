@@ -25,7 +25,7 @@ from core import idempotency
 from core.errors import DomainError
 from registry import roles
 
-from . import batch, engine, events, selectors
+from . import batch, engine, events, ports, selectors
 from .batch import SettleResult
 from .models import FundTransfer, Policy, PolicyStatus, Settlement, SettlementRun, SettlementRunChunk
 
@@ -74,7 +74,7 @@ def _save(obj, user, reason: str) -> None:
 
 
 def _validated(document) -> dict:
-    errors = engine.validate_policy(document)
+    errors = engine.validate_policy(document) + ports.section_errors(document)
     if errors:
         raise SettlementError(
             "政策文件不符合规范：" + "；".join(errors[:5]) + ("……" if len(errors) > 5 else ""),

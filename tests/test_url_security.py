@@ -56,6 +56,27 @@ SCOPED = {
     "registry:member_exit": ("registry.Member", "household__village__township_id"),
     "member-aid-category-changes": ("registry.Member", "household__village__township_id"),
     "member-enrollments": ("registry.Member", "household__village__township_id"),
+    **{
+        name: ("aid.AidApplication", "member__household__village__township_id")
+        for name in (
+            "aid:application_detail",
+            "aid:statement",
+            "aid:review",
+            "aid:approve",
+            "aid:return",
+            "aid:refuse",
+            "aid:resubmit",
+            "aid:invoice_add",
+            "aid:document_add",
+            "aid-application-detail",
+            "aid-application-review",
+            "aid-application-approve",
+            "aid-application-return",
+            "aid-application-refuse",
+            "aid-application-resubmit",
+        )
+    },
+    "aid:document": ("aid.AidDocument", "application__member__household__village__township_id"),
 }
 
 # Records every role may read (county-wide reference data); writes stay county-only.

@@ -46,6 +46,7 @@ COMMON = [
     ("statement", "/settlement/{statement}/statement/"),
     ("dashboards-overview", "/dashboards/"),
     ("risk-list", "/dashboards/risk/"),
+    ("aid-list", "/aid/"),
 ]
 PAGES = {
     "county": [
@@ -55,7 +56,7 @@ PAGES = {
         ("enrollment-import", "/registry/enrollment-imports/"),
         ("enrollment-figures", "/registry/enrollment/"),
     ],
-    "clinic": [*COMMON, ("encounter-form", "/claims/encounters/new/")],
+    "clinic": [*COMMON, ("encounter-form", "/claims/encounters/new/"), ("aid-form", "/aid/new/?q=a")],
     "leader": COMMON,
 }
 
