@@ -34,16 +34,17 @@ class InstitutionTokenAuthentication(authentication.TokenAuthentication):
         if not key.startswith(PREFIX):
             return None  # DRF's TokenAuthentication (next in the list) may know it
         token = (
-            InstitutionToken.objects.select_related("user", "user__profile")
+            InstitutionToken.objects.select_related("user__profile", "user__institution_link")
             .filter(digest=digest_of(key))
             .first()
         )
         if token is None or token.revoked_at is not None:
             raise exceptions.AuthenticationFailed("接口令牌无效或已被吊销。")
         user = token.user
-        linked = (
-            InstitutionUser.objects.filter(user_id=user.pk).values_list("institution_id", flat=True).first()
-        )
+        try:
+            linked = user.institution_link.institution_id
+        except InstitutionUser.DoesNotExist:
+            linked = None
         if not user.is_active or not roles.is_hospital(user) or linked != token.institution_id:
             raise exceptions.AuthenticationFailed("接口令牌的账号已停用或不再属于该医疗机构。")
         user._institution_id = linked  # claims.access reads it without another query

@@ -352,3 +352,28 @@ def _encounters(rng, user, year, until):
         rows=encounter_rows.serialize_encounters(rows), user=user, source_name="演示县全年就诊", today=until
     )
     return report.created
+
+
+# The demo's 定点医疗机构 login (its institution: the first county-level demo hospital).
+DEMO_HOSPITAL_USER = ("hospital", "hospital-demo-2025", "县医院收费处 赵会计")
+
+
+def load_demo_hospital_account(*, user) -> Institution | None:
+    """A 定点医疗机构 login bound to the first county-level demo hospital (no API token: county
+    staff generate one on the page, its key is shown once). Returns its institution."""
+    from django.contrib.auth import get_user_model
+
+    from registry.models import Profile, Role
+
+    from .services import institution_account_link
+
+    institution = Institution.objects.filter(level="county").order_by("name").first()
+    if institution is None:
+        return None
+    username, password, display = DEMO_HOSPITAL_USER
+    account = get_user_model().objects.filter(username=username).first()
+    if account is None:
+        account = get_user_model().objects.create_user(username, password=password, first_name=display)
+        Profile.objects.create(user=account, role=Role.HOSPITAL)
+    institution_account_link(user=user, account=account, institution=institution)
+    return institution

@@ -339,6 +339,9 @@ def test_a_cancellation_retires_the_settlement(window):
     assert answer["recovered_from_funds"] == first["payouts_total"]
     assert not Settlement.objects.filter(is_current=True).exists()
     assert not Encounter.objects.get().is_current
+    client = APIClient()
+    client.force_login(window.cashier)
+    assert "已退费作废" in client.get(first["statement_url"]).content.decode()
     assert api(window.key).post(url, {"reason": "患者退费"}, format="json").json() == answer
     refused = api(window.key).post(
         f"{URL}ZY0001/correction/", {**stay(window.patient), "reason": "x"}, format="json"
