@@ -32,7 +32,7 @@ from django.db.models import Exists, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Enrollment, Household, HouseholdStatusPeriod, Member, MemberAidPeriod, MemberExit
+from .models import Enrollment, HouseholdStatusPeriod, Member, MemberAidPeriod, MemberExit
 
 # Migrated and newly registered households and members: their first period starts here
 # (建档立卡 began in 2014).
@@ -215,18 +215,6 @@ def facts_on(
     dates = sorted(set(dates))
     book = fact_book(member_ids, years={d.year for d in dates})
     return {m: {d: book.on(m, d) for d in dates} for m in book.members}
-
-
-def household_status_on(household_ids: Iterable[int], day: datetime.date) -> dict[int, str]:
-    """``{household_id: poverty status on day}`` (one query: ``poverty_status_on``)."""
-    ids = sorted(set(household_ids))
-    if not ids:
-        return {}
-    return dict(
-        Household.objects.filter(pk__any_of=ids, pk__gte=ids[0], pk__lte=ids[-1])
-        .annotate(status_then=poverty_status_on("pk", day))
-        .values_list("pk", "status_then")
-    )
 
 
 def member_status_on(member_ids: Iterable[int], day: datetime.date) -> dict[int, str]:

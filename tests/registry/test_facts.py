@@ -200,6 +200,69 @@ def test_facts_on_a_date_with_a_bounded_number_of_queries(east, county_user, dja
     assert facts.facts_on([east.pk], [D(2010, 1, 1)])[east.pk][D(2010, 1, 1)].poverty_status == "poor"
 
 
+def test_year_facts_read_dated_facts_only_where_they_change(east, county_user, django_assert_max_num_queries):
+    """A chunk's facts through a year (``year_facts``): one query for everybody, dated facts only
+    for the members whose facts may change in the year; the answers are ``fact_book``'s."""
+    village = east.household.village
+    change = {"user": county_user, "reason": "变动"}
+
+    def member(status, **fields):
+        return MemberFactory(household=HouseholdFactory(village=village, poverty_status=status), **fields)
+
+    fact_services.household_status_change(
+        household=east.household, poverty_status="lifted", effective_from=D(2025, 8, 1), **change
+    )
+    earlier = member("poor", aid_category="dibao")  # changed before 2025 only: not dated
+    fact_services.member_aid_category_change(
+        member=earlier, aid_category="tekun", effective_from=D(2024, 5, 1), **change
+    )
+    later = member("poor")  # changes after 2025 only: 2025 keeps the value before, not dated
+    fact_services.household_status_change(
+        household=later.household, poverty_status="lifted", effective_from=D(2026, 2, 1), **change
+    )
+    fact_services.enrollment_record(user=county_user, member=later, year=2025, insured=False)
+    gone = member("monitored")  # left in 2025: dated (care after the exit is not settled)
+    fact_services.member_exit(user=county_user, member=gone, left_on=D(2025, 6, 30), reason="death")
+    plain = member("poor", insured=None)
+    ids = [m.pk for m in (east, earlier, later, gone, plain)]
+
+    with django_assert_max_num_queries(3):  # one for all, two for the dated ones' book
+        year = facts.year_facts(ids, 2025)
+    assert year.dated == {east.pk, gone.pk}
+    assert set(year.book.members) == {east.pk, gone.pk}
+    assert {m: year.start(m) for m in ids} == {
+        east.pk: ("poor", "dibao"),
+        earlier.pk: ("poor", "tekun"),
+        later.pk: ("poor", "none"),
+        gone.pk: ("monitored", "none"),
+        plain.pk: ("poor", "none"),
+    }
+    assert [year.insured(m) for m in ids] == [True, True, False, True, None]
+    assert year.poverty_status(east.pk, D(2025, 8, 1)) == "lifted"
+    assert year.poverty_status(later.pk, D(2025, 12, 31)) == "poor"
+    assert year.exited_before(gone.pk, D(2025, 7, 1)) == D(2025, 6, 30)
+    assert year.exited_before(plain.pk, D(2025, 7, 1)) is None
+    # Everything as the full book answers it, on every day of the year that matters.
+    book = facts.fact_book(ids, years=[2025])
+    for m in ids:
+        for day in (D(2025, 1, 1), D(2025, 7, 31), D(2025, 8, 1), D(2025, 12, 31)):
+            assert (year.poverty_status(m, day), year.aid_category(m, day)) == (
+                book.poverty_status(m, day),
+                book.aid_category(m, day),
+            )
+        assert year.insured(m) == book.insured(m, 2025)
+    # The year-end status of many members in one query.
+    with django_assert_max_num_queries(1):
+        at_end = facts.member_status_on(ids, D(2025, 12, 31))
+    assert at_end == {
+        east.pk: "lifted",
+        earlier.pk: "poor",
+        later.pk: "poor",
+        gone.pk: "monitored",
+        plain.pk: "poor",
+    }
+
+
 def test_general_edit_form_dates_facts_today(east, county_user):
     fact_services.household_status_change(
         user=county_user,
