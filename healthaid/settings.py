@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "registry",
     "claims",
     "settlement",
+    "payments",
     "dashboards",
 ]
 

@@ -14,10 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # Each app, and the apps above it (healthaid is the project package on top of them all).
 ABOVE = {
-    "core": ["registry", "claims", "settlement", "dashboards", "healthaid"],
-    "registry": ["claims", "settlement", "dashboards", "healthaid"],
-    "claims": ["settlement", "dashboards", "healthaid"],
-    "settlement": ["dashboards", "healthaid"],
+    "core": ["registry", "claims", "settlement", "payments", "dashboards", "healthaid"],
+    "registry": ["claims", "settlement", "payments", "dashboards", "healthaid"],
+    "claims": ["settlement", "payments", "dashboards", "healthaid"],
+    "settlement": ["payments", "dashboards", "healthaid"],
+    "payments": ["dashboards", "healthaid"],
     "dashboards": ["healthaid"],
 }
 
