@@ -397,7 +397,7 @@ def line_add(*, user, batch: PaymentBatch, payable: sources.Payable) -> PaymentL
 
 
 def _locked(batch: PaymentBatch) -> PaymentBatch:
-    return PaymentBatch.objects.select_for_update().select_related("fund").get(pk=batch.pk)
+    return PaymentBatch.objects.select_for_update(of=("self",)).select_related("fund").get(pk=batch.pk)
 
 
 def _expect(batch: PaymentBatch, *statuses) -> None:
@@ -497,7 +497,7 @@ def _close_if_done(batch: PaymentBatch, user) -> None:
 
 def _locked_line(line: PaymentLine) -> PaymentLine:
     return (
-        PaymentLine.objects.select_for_update().select_related("batch__fund", "institution").get(pk=line.pk)
+        PaymentLine.objects.select_for_update(of=("self",)).select_related("batch__fund", "institution").get(pk=line.pk)
     )
 
 
