@@ -9,14 +9,16 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.http import HttpResponse
 from openpyxl import load_workbook
 
 from payments import services, sources
-from payments.models import BatchStatus, LineKind, LineStatus, PaymentBatch, PaymentLine
+from payments.models import BatchStatus, InstitutionAccount, LineKind, LineStatus, PaymentBatch, PaymentLine
 from settlement import selectors as settlement_selectors
 from settlement import services as settlement_services
 from settlement.models import FundTransfer
 from tests.factories import make_settlement
+from tests.sheets import EVIL, assert_evil_is_text
 
 from .conftest import BASIC, walk_to_export
 
@@ -201,3 +203,19 @@ def test_idempotent_draft(world):
         user=world["drafter"], fund=world["fund"], year=2025, month=2, idempotency_key="k-1"
     )
     assert one.pk == two.pk and PaymentBatch.objects.count() == 1
+
+
+def test_bank_files_are_formula_safe(world):
+    """An account name that a spreadsheet would run as a formula stays text in both files."""
+    InstitutionAccount.objects.filter(institution=world["hospital"]).update(account_name=EVIL)
+    batch = services.batch_draft(user=world["drafter"], fund=world["fund"], year=2025, month=1)
+    content = walk_to_export(world, batch)
+    response = HttpResponse(
+        content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    assert_evil_is_text(response)
+    world["csv_layout"].encoding = "utf-8-sig"
+    world["csv_layout"].save()
+    content, _ = services.batch_export(user=world["drafter"], batch=batch, layout=world["csv_layout"])
+    names = [row[1] for row in csv.reader(io.StringIO(content.decode("utf-8-sig")))]
+    assert "'" + EVIL in names and EVIL not in names
