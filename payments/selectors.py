@@ -40,6 +40,21 @@ def funds():
     return Fund.objects.all()
 
 
+def named_funds(year: int) -> list[str]:
+    """The funds the policies of ``year`` name (tier order), then the enrollments' subsidy funds."""
+    names = list(settlement_selectors.year_funds(year))
+    for name in (
+        Enrollment.objects.filter(year=year, subsidy__gt=0)
+        .exclude(subsidy_fund="")
+        .order_by("subsidy_fund")
+        .values_list("subsidy_fund", flat=True)
+        .distinct()
+    ):
+        if name not in names:
+            names.append(name)
+    return names
+
+
 def incomes(*, fund: Fund, year: int):
     return FundIncome.objects.filter(fund=fund, received_on__year=year).select_related("created_by")
 
@@ -129,7 +144,9 @@ def approval_check(batch: PaymentBatch) -> dict:
     }
 
 
-def projection(fund: Fund, year: int, *, today: datetime.date | None = None) -> dict:
+def projection(
+    fund: Fund, year: int, *, today: datetime.date | None = None, balance: dict | None = None
+) -> dict:
     """The balance expected at the year's end. The policy simulation of settlement
     (``SettlementRun`` of kind 政策模拟) re-settles a past year's encounters under a draft
     policy; it says nothing about encounters not yet entered, so it does not fit here. We
@@ -138,7 +155,7 @@ def projection(fund: Fund, year: int, *, today: datetime.date | None = None) -> 
     the balance less what the ledger still owes (institutions), less approved unpaid people
     lines, less that projection."""
     today = today or timezone.localdate()
-    balance = fund_balance(fund, year)
+    balance = balance or fund_balance(fund, year)
     ledger = settlement_selectors.ledger(year=year, fund=fund.name)
     owed = ledger["funds"].get(fund.name, {}).get("outstanding", ZERO)
     settled = (
@@ -185,7 +202,7 @@ def fund_account(fund: Fund, year: int, *, today: datetime.date | None = None) -
         "year": year,
         **balance,
         "committed": committed(fund, year),
-        "projection": projection(fund, year, today=today),
+        "projection": projection(fund, year, today=today, balance=balance),
     }
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "PaymentsError",
     "fund_create",
     "fund_income_record",
+    "funds_sync",
     "bank_account_save",
     "bank_account_close",
     "institution_account_save",
@@ -125,6 +126,28 @@ def fund_create(*, user, code: str, name: str, note: str = "") -> Fund:
         fund = Fund(code=code, name=name, note=(note or "").strip()[:200])
         _save(fund, user, "新建资金账户")
     return fund
+
+
+def funds_sync(*, user, year: int) -> list[Fund]:
+    """A fund account for every fund the policies of ``year`` and its enrollments' subsidies
+    name that has none yet (codes ``F01``, ``F02``…, the next free ones). The new funds."""
+    roles.require_county(user)
+    created = []
+    with transaction.atomic():
+        known = set(Fund.objects.values_list("name", flat=True))
+        codes = set(Fund.objects.values_list("code", flat=True))
+        number = 1
+        for name in selectors.named_funds(year):
+            if name in known:
+                continue
+            while f"F{number:02d}" in codes:
+                number += 1
+            code = f"F{number:02d}"
+            codes.add(code)
+            fund = Fund(code=code, name=name, note=f"由{year}年度政策/参保资助自动建立")
+            _save(fund, user, "按政策建立资金账户")
+            created.append(fund)
+    return created
 
 
 def fund_income_record(
@@ -497,7 +520,9 @@ def _close_if_done(batch: PaymentBatch, user) -> None:
 
 def _locked_line(line: PaymentLine) -> PaymentLine:
     return (
-        PaymentLine.objects.select_for_update(of=("self",)).select_related("batch__fund", "institution").get(pk=line.pk)
+        PaymentLine.objects.select_for_update(of=("self",))
+        .select_related("batch__fund", "institution")
+        .get(pk=line.pk)
     )
 
 

@@ -79,6 +79,20 @@ def held_keys(prefix: str) -> set[str]:
     return set(live_lines().filter(source_key__startswith=prefix).values_list("source_key", flat=True))
 
 
+def held(key: str) -> bool:
+    """Whether a live line holds the source ``key`` (for sources outside this module)."""
+    return live_lines().filter(source_key=key).exists()
+
+
+def aid_key(application_id: int) -> str:
+    return f"aid:{application_id}"
+
+
+def aid_id(line) -> int:
+    """The aid application a line of kind ``aid`` pays (its ``source_key`` ``aid:<id>``)."""
+    return int(line.source_key.split(":", 1)[1])
+
+
 def next_seq(key: str) -> int:
     last = PaymentLine.objects.filter(source_key=key).aggregate(m=Max("source_seq"))["m"]
     return 0 if last is None else last + 1

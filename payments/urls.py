@@ -7,6 +7,7 @@ app_name = "payments"
 urlpatterns = [
     path("funds/", views.FundListView.as_view(), name="fund_list"),
     path("funds/new/", views.FundCreateView.as_view(), name="fund_create"),
+    path("funds/sync/", views.FundSyncView.as_view(), name="fund_sync"),
     path("funds/<int:pk>/", views.FundDetailView.as_view(), name="fund_detail"),
     path("funds/<int:pk>/income/", views.IncomeCreateView.as_view(), name="income_create"),
     path("batches/", views.BatchListView.as_view(), name="batch_list"),

@@ -24,9 +24,10 @@ from .masking import mask_account_number
 from .models import BankAccount
 
 
-def _year(request) -> int:
+def _year(values) -> int:
+    """The year asked for (``?year=`` or a posted ``year``), else the latest with data."""
     try:
-        year = int(request.GET.get("year") or 0)
+        year = int(values.get("year") or 0)
     except ValueError:
         year = 0
     return year if 2000 <= year <= 2100 else selectors.batch_years()[0]
@@ -46,7 +47,7 @@ class FundListView(RoleRequiredMixin, TemplateView):
     county_wide = True
 
     def get_context_data(self, **kwargs):
-        year = _year(self.request)
+        year = _year(self.request.GET)
         accounts = [selectors.fund_account(fund, year) for fund in selectors.funds()]
         return super().get_context_data(
             year=year, years=selectors.batch_years(), accounts=accounts, fund_form=forms.FundForm(), **kwargs
@@ -67,6 +68,25 @@ class FundCreateView(ServiceFormView):
         return reverse("payments:fund_detail", args=[self.fund.pk])
 
 
+class FundSyncView(RoleRequiredMixin, View):
+    """按政策建立资金账户: the funds the year's policies and subsidies name."""
+
+    county_required = True
+    write_required = True
+
+    def post(self, request):
+        year = _year(request.POST)
+        try:
+            created = services.funds_sync(user=request.user, year=year)
+            if created:
+                messages.success(request, "已建立资金账户：" + "、".join(f.name for f in created) + "。")
+            else:
+                messages.info(request, f"{year}年度政策和参保资助所列资金都已有账户。")
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        return HttpResponseRedirect(f"{reverse('payments:fund_list')}?year={year}")
+
+
 class FundDetailView(RoleRequiredMixin, ObjectMixin, TemplateView):
     template_name = "payments/fund_detail.html"
     county_wide = True
@@ -75,7 +95,7 @@ class FundDetailView(RoleRequiredMixin, ObjectMixin, TemplateView):
         return selectors.funds()
 
     def get_context_data(self, **kwargs):
-        year = _year(self.request)
+        year = _year(self.request.GET)
         account = selectors.fund_account(self.object, year)
         chart = {
             "months": [f"{m['month']}月" for m in account["months"]],

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
 from payments import selectors, services
-from payments.models import BankAccount, BatchStatus, LineKind, LineStatus, PaymentBatch
+from payments.models import BankAccount, BatchStatus, Fund, LineKind, LineStatus, PaymentBatch
 from registry import fact_services
 from settlement import services as settlement_services
 from settlement.models import SettlementLine
@@ -260,3 +260,14 @@ def test_pages_walk_a_batch_from_draft_to_a_returned_line(world, staff):
     assert (first.status, second.status) == (LineStatus.PAID, LineStatus.RETURNED)
     html = drafter.get(reverse("payments:batch_detail", args=[batch.pk])).content.decode()
     assert "YH-1" in html and "户名不符" in html and "先行垫付" in html
+
+
+def test_funds_are_created_from_the_policies(world, client, county_user):
+    client.force_login(county_user)
+    response = client.post(reverse("payments:fund_sync"), {"year": 2025})
+    assert response.status_code == 302
+    # The world's policy names five funds (tests.factories.TEST_FUNDS); one had an account.
+    assert Fund.objects.count() == 5
+    assert set(Fund.objects.exclude(code="YB").values_list("code", flat=True)) == {"F01", "F02", "F03", "F04"}
+    client.post(reverse("payments:fund_sync"), {"year": 2025})
+    assert Fund.objects.count() == 5
