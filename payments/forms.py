@@ -79,7 +79,7 @@ class ReturnForm(BootstrapMixin, forms.Form):
     returned_on = forms.DateField(label="退票日期", widget=DATE, initial=datetime.date.today)
 
 
-class BankAccountForm(BootstrapMixin, forms.Form):
+class BankAccountForm(OnceForm):
     household = forms.CharField(label="户编号", max_length=50)
     member_id_number = forms.CharField(
         label="持卡成员证件号码",

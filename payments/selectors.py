@@ -212,11 +212,13 @@ def fund_account(fund: Fund, year: int, *, today: datetime.date | None = None) -
 def batches_for(user):
     """County staff and supervisors: every batch; a clinic: the batches holding a people-line
     of its township."""
-    qs = PaymentBatch.objects.select_related("fund", "drafted_by", "checked_by", "approved_by").annotate(
-        total=Sum("lines__amount", filter=~Q(lines__status=LineStatus.RETURNED)),
-        line_count=Count("lines"),
-    )
     township = roles.township_id_of(user)
+    mine = Q(lines__township_id=township) if township is not None else Q()
+    qs = PaymentBatch.objects.select_related("fund", "drafted_by", "checked_by", "approved_by").annotate(
+        # A clinic's total and count are of its own lines only.
+        total=Sum("lines__amount", filter=~Q(lines__status=LineStatus.RETURNED) & mine),
+        line_count=Count("lines", filter=mine),
+    )
     if not roles.can_read(user):
         return qs.none()
     if township is not None:

@@ -322,6 +322,7 @@ class AccountCreateView(ServiceFormView):
 
     def save(self, form):
         data = dict(form.cleaned_data)
+        key = data.pop("form_token", "")
         household = selectors.household_for(self.request.user, data.pop("household"))
         if household is None:
             raise services.PaymentsError("没有找到该户编号（或不属于本乡镇）。", field="household")
@@ -332,7 +333,7 @@ class AccountCreateView(ServiceFormView):
             if member is None:
                 raise services.PaymentsError("该户没有这个证件号码的成员。", field="member_id_number")
         self.account = services.bank_account_save(
-            user=self.request.user, household=household, member=member, **data
+            user=self.request.user, household=household, member=member, idempotency_key=key, **data
         )
 
     def get_success_url(self):

@@ -50,7 +50,8 @@ def test_clinic_sees_only_its_townships_people_lines(world, refund_batch, townsh
     other = api(other_township_user).get("/api/v1/payments/lines/").json()
     assert (other["results"] if isinstance(other, dict) else other) == []
     assert api(other_township_user).get(f"/api/v1/payments/batches/{refund_batch.pk}/").status_code == 404
-    assert api(township_user).get(f"/api/v1/payments/batches/{refund_batch.pk}/").status_code == 200
+    mine = api(township_user).get(f"/api/v1/payments/batches/{refund_batch.pk}/").json()
+    assert (mine["total"], mine["line_count"]) == ("120.00", 1)  # its own line only
     # Institution lines are county-wide: not even by id.
     hospital = refund_batch.lines.filter(kind=LineKind.INSTITUTION).first()
     assert api(township_user).get(f"/api/v1/payments/lines/{hospital.pk}/").status_code == 404
@@ -271,3 +272,27 @@ def test_funds_are_created_from_the_policies(world, client, county_user):
     assert set(Fund.objects.exclude(code="YB").values_list("code", flat=True)) == {"F01", "F02", "F03", "F04"}
     client.post(reverse("payments:fund_sync"), {"year": 2025})
     assert Fund.objects.count() == 5
+
+
+def test_clinic_registers_its_households_account_once(world, client, township_user):
+    client.force_login(township_user)
+    form = client.get(reverse("payments:account_create")).context["form"]
+    body = {
+        "household": world["east"].household.number,
+        "member_id_number": "",
+        "kind": "yikatong",
+        "bank_name": "信用社",
+        "account_name": "张东家",
+        "account_number": "6230 0000 1111 2222",
+        "form_token": form["form_token"].value(),
+    }
+    assert client.post(reverse("payments:account_create"), body).status_code == 302
+    assert client.post(reverse("payments:account_create"), body).status_code == 302  # sent twice
+    shared = BankAccount.objects.filter(household=world["east"].household, member__isnull=True)
+    assert shared.count() == 1 and shared.get().account_number == "6230000011112222"
+    # Another township's household is not found for this clinic.
+    other = client.post(
+        reverse("payments:account_create"),
+        {**body, "household": world["west"].household.number, "form_token": "another"},
+    )
+    assert other.status_code == 200 and "没有找到该户编号" in other.content.decode()
