@@ -256,8 +256,10 @@ def bank_account_save(
 def _account_write(user, household, member, kind, bank_name, account_name, number, account):
     with transaction.atomic():
         if account is None:
-            holder = BankAccount.objects.select_for_update().filter(
-                household=household, member=member, active=True
+            holder = (
+                BankAccount.objects.select_for_update(of=("self",))
+                .filter(household=household, member=member, active=True)
+                .order_by()
             )
             for old in holder:
                 old.active = False
