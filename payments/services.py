@@ -515,7 +515,7 @@ def batch_cancel(*, user, batch: PaymentBatch, reason: str) -> PaymentBatch:
 
 
 def _close_if_done(batch: PaymentBatch, user) -> None:
-    if not batch.lines.filter(status=LineStatus.PENDING).exists():
+    if batch.status != BatchStatus.CLOSED and not batch.lines.filter(status=LineStatus.PENDING).exists():
         batch.status = BatchStatus.CLOSED
         _save(batch, user, "全部明细已支付或退票")
 

@@ -1,6 +1,9 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from registry import roles
+from registry.models import Household, Member
+
 from ..masking import mask_account_number
 from ..models import BankAccount, Fund, FundIncome, PaymentBatch, PaymentLine
 
@@ -124,7 +127,22 @@ class ReturnSerializer(serializers.Serializer):
 
 
 class BankAccountSerializer(serializers.ModelSerializer):
+    """Households and members are looked up within the user's scope: another township's
+    household is "not found", exactly like one that does not exist."""
+
     account_number = MaskedAccount()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            user = request.user
+            self.fields["household"].queryset = roles.scope(
+                Household.objects.all(), user, "village__township_id"
+            )
+            self.fields["member"].queryset = roles.scope(
+                Member.objects.all(), user, "household__village__township_id"
+            )
 
     class Meta:
         model = BankAccount

@@ -296,3 +296,28 @@ def test_clinic_registers_its_households_account_once(world, client, township_us
         {**body, "household": world["west"].household.number, "form_token": "another"},
     )
     assert other.status_code == 200 and "没有找到该户编号" in other.content.decode()
+
+
+def test_api_account_for_another_townships_household_is_not_found(world, township_user):
+    body = {
+        "household": world["west"].household.pk,
+        "kind": "social_card",
+        "bank_name": "信用社",
+        "account_name": "李西",
+        "account_number": "6230000011112222",
+    }
+    refused = api(township_user).post("/api/v1/payments/accounts/", body, format="json")
+    missing = api(township_user).post(
+        "/api/v1/payments/accounts/", {**body, "household": 10**9}, format="json"
+    )
+    assert refused.status_code == missing.status_code == 400
+    assert refused.json()["household"] == [
+        m.replace(str(10**9), str(world["west"].household.pk)) for m in missing.json()["household"]
+    ]
+    ok = api(township_user).post(
+        "/api/v1/payments/accounts/",
+        {**body, "household": world["east"].household.pk, "account_name": "张东家"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="acc-1",
+    )
+    assert ok.status_code == 201 and ok.json()["account_number"] == "****2222"
