@@ -65,3 +65,39 @@ def once(
         record.result_id = result_id(result)
         record.save(update_fields=["result_id"])
         return result, False
+
+
+def once_record(
+    *,
+    user,
+    scope: str,
+    key: str,
+    request: dict,
+    work: Callable[[], T],
+    replay: Callable[[int], T],
+    error: type[Exception],
+    reused_message: str,
+) -> T:
+    """``work()`` once per (user, scope, key) for a service that creates one record: without a
+    key the work is simply done; a replay returns ``replay(pk)`` of the first request's record
+    with ``_replayed = True``. A key too long or sent with another request raises ``error`` (the
+    app's ``DomainError``; code ``key_reused`` for the second)."""
+    key = (key or "").strip()
+    if not key:
+        return work()
+    if len(key) > MAX_KEY_LENGTH:
+        raise error(f"幂等键（Idempotency-Key）不能超过{MAX_KEY_LENGTH}个字符。")
+    try:
+        record, replayed = once(
+            user=user,
+            scope=scope,
+            key=key,
+            digest=fingerprint(request),
+            work=work,
+            result_id=lambda obj: obj.pk,
+            replay=replay,
+        )
+    except KeyReused:
+        raise error(reused_message, code="key_reused") from None
+    record._replayed = replayed
+    return record

@@ -5,6 +5,8 @@ services, so the admin shows them read-only (account numbers masked)."""
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from core.admin import ReadOnlyAdmin
+
 from .masking import mask_account_number
 from .models import BankAccount, BankFileColumn, BankFileLayout, PaymentBatch
 
@@ -19,17 +21,6 @@ class BankFileColumnInline(admin.TabularInline):
 class BankFileLayoutAdmin(SimpleHistoryAdmin):
     list_display = ("name", "bank_name", "file_format", "encoding", "header_row")
     inlines = [BankFileColumnInline]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PaymentBatch)

@@ -86,28 +86,16 @@ def _text(value, field: str, label: str, *, required=True, max_length=200) -> st
 
 
 def _once(*, user, scope: str, key: str, request: dict, work, model):
-    key = (key or "").strip()
-    if not key:
-        return work()
-    if len(key) > idempotency.MAX_KEY_LENGTH:
-        raise PaymentsError(f"幂等键（Idempotency-Key）不能超过{idempotency.MAX_KEY_LENGTH}个字符。")
-    try:
-        result, replayed = idempotency.once(
-            user=user,
-            scope=scope,
-            key=key,
-            digest=idempotency.fingerprint(request),
-            work=work,
-            result_id=lambda obj: obj.pk,
-            replay=lambda pk: model.objects.get(pk=pk),
-        )
-    except idempotency.KeyReused:
-        raise PaymentsError(
-            "这次提交的幂等键（Idempotency-Key / 表单令牌）已用于另一项内容不同的提交，未保存。",
-            code="key_reused",
-        ) from None
-    result._replayed = replayed
-    return result
+    return idempotency.once_record(
+        user=user,
+        scope=scope,
+        key=key,
+        request=request,
+        work=work,
+        replay=lambda pk: model.objects.get(pk=pk),
+        error=PaymentsError,
+        reused_message="这次提交的幂等键（Idempotency-Key / 表单令牌）已用于另一项内容不同的提交，未保存。",
+    )
 
 
 # --- funds ----------------------------------------------------------------------------------
