@@ -19,7 +19,7 @@ from registry import roles
 from registry.pages import ObjectMixin, RoleRequiredMixin, ScopedListView, ServiceFormView
 from registry.selectors import with_changes
 
-from . import filtersets, forms, selectors, services
+from . import filtersets, forms, resources, selectors, services
 from .masking import mask_account_number
 from .models import BankAccount
 
@@ -289,6 +289,8 @@ class LineListView(ScopedListView):
 
     template_name = "payments/line_list.html"
     selector = selectors.lines_for
+    resource_class = resources.LINE_SHEET
+    export_name = "拨付明细"
     filterset_class = filtersets.LineFilterSet
     ordering = ["-batch__year", "-batch__month", "batch_id", "position"]
 
@@ -304,6 +306,8 @@ class LineListView(ScopedListView):
 class AccountListView(ScopedListView):
     template_name = "payments/account_list.html"
     selector = selectors.accounts_for
+    resource_class = resources.ACCOUNT_SHEET
+    export_name = "银行账户"
     filterset_class = filtersets.AccountFilterSet
     ordering = ["household__number", "member_id", "-active", "-id"]
 

@@ -18,6 +18,7 @@ from registry import fact_services
 from settlement import services as settlement_services
 from settlement.models import SettlementLine
 from tests.factories import make_settlement
+from tests.sheets import EVIL, assert_evil_is_text, workbook
 
 from .conftest import walk_to_export
 
@@ -321,3 +322,15 @@ def test_api_account_for_another_townships_household_is_not_found(world, townshi
         HTTP_IDEMPOTENCY_KEY="acc-1",
     )
     assert ok.status_code == 201 and ok.json()["account_number"] == "****2222"
+
+
+def test_list_exports_are_masked_and_formula_safe(world, refund_batch, client, county_user, township_user):
+    BankAccount.objects.filter(member=world["east"]).update(account_name=EVIL)
+    client.force_login(county_user)
+    sheet = assert_evil_is_text(client.get(reverse("payments:account_list"), {"export": "xlsx"}))
+    values = {c.value for row in sheet.iter_rows() for c in row}
+    assert "****8901" in values and FULL_EAST not in values
+    client.force_login(township_user)
+    sheet = workbook(client.get(reverse("payments:line_list"), {"export": "xlsx"})).active
+    rows = [[c.value for c in row] for row in sheet.iter_rows()][2:]
+    assert [(r[4], r[9]) for r in rows] == [("张东", "****8901")]  # its own people-line only
