@@ -451,6 +451,8 @@ def batch_approve(*, user, batch: PaymentBatch, override_reason: str = "") -> Pa
         _expect(batch, BatchStatus.CHECKED)
         if batch.checked_by_id == user.pk:
             raise PaymentsError("审批人不能是复核人。", field="approved_by", code="conflict")
+        # Approvals of one fund one at a time: each sees the others' committed lines.
+        list(Fund.objects.select_for_update().filter(pk=batch.fund_id).values_list("pk", flat=True))
         check = selectors.approval_check(batch)
         reason = "审批拨付批次"
         if check["shortfall"] > 0:

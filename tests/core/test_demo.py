@@ -4,4 +4,10 @@ from core.demo import demo_loaders
 
 
 def test_demo_loaders_are_the_apps_in_dependency_order():
-    assert [config.name for config in demo_loaders()] == ["registry", "claims", "settlement", "dashboards"]
+    assert [config.name for config in demo_loaders()] == [
+        "registry",
+        "claims",
+        "settlement",
+        "payments",
+        "dashboards",
+    ]
