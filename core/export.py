@@ -458,3 +458,39 @@ def template_workbook(*, title: str, columns: Sequence[TemplateColumn], rows: in
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+def csv_field(value) -> str:
+    """One CSV field that no spreadsheet evaluates (OWASP "CSV injection"): text starting with
+    ``= + - @``, a tab or a carriage return gets Excel's ``'`` in front; numbers are written
+    plainly (``Decimal`` as is: ``1234.50``), dates ``yyyy-mm-dd``, nothing as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    text = safe_text(str(value))
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def csv_bytes(
+    *, headers: Sequence[str] | None, rows: Iterable[Sequence], encoding: str = "utf-8-sig"
+) -> bytes:
+    """A CSV file (CRLF, every field through ``csv_field``) in ``encoding``; a character the
+    encoding lacks (GBK) is refused (``UnicodeEncodeError``) rather than silently replaced."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    if headers is not None:
+        writer.writerow([csv_field(h) for h in headers])
+    for row in rows:
+        writer.writerow([csv_field(v) for v in row])
+    return buffer.getvalue().encode(encoding)

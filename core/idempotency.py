@@ -79,11 +79,13 @@ def service_once(
     error: Callable[..., Exception],
     reused_message: str,
 ) -> T:
-    """``once`` as a service uses it: the key trimmed and its length checked, the request's
-    ``fingerprint`` taken, the result (a model instance) marked ``_replayed``. A key too long
-    or sent with another request raises ``error(message[, code="key_reused"])`` (the app's
-    DomainError)."""
+    """``once`` as a service that creates one record uses it: without a key the work is simply
+    done; otherwise the key is trimmed and its length checked, the request's ``fingerprint``
+    taken, and the result (a model instance) marked ``_replayed``. A key too long or sent with
+    another request raises ``error(message[, code="key_reused"])`` (the app's DomainError)."""
     key = (key or "").strip()
+    if not key:
+        return work()
     if len(key) > MAX_KEY_LENGTH:
         raise error(f"幂等键（Idempotency-Key）不能超过{MAX_KEY_LENGTH}个字符。")
     try:

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "claims",
     "settlement",
     "aid",
+    "payments",
     "dashboards",
 ]
 
@@ -377,6 +378,8 @@ IMPORT_MAX_RATIO = int(os.environ.get("IMPORT_MAX_RATIO", "200"))  # uncompresse
 IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "200000"))
 # Aid applications (docs/aid.md): working days from 受理 to 给付, and the largest document.
 AID_DEADLINE_WORKING_DAYS = int(os.environ.get("AID_DEADLINE_WORKING_DAYS", "7"))
+# The fund account (payments.Fund name) that pays approved aid applications to the people.
+AID_PAYMENT_FUND = os.environ.get("AID_PAYMENT_FUND", "医疗救助资金专户")
 AID_DOCUMENT_MAX_BYTES = int(os.environ.get("AID_DOCUMENT_MAX_BYTES", str(10 * 1024 * 1024)))
 IMPORT_MAX_COLUMNS = int(os.environ.get("IMPORT_MAX_COLUMNS", "200"))
 IMPORT_MAX_CELLS = int(os.environ.get("IMPORT_MAX_CELLS", "5000000"))  # rows × columns of the used range

@@ -15,6 +15,7 @@ api_v1 = [
     path("claims/", include("claims.api.urls")),
     path("settlement/", include("settlement.api.urls")),
     path("aid/", include("aid.api.urls")),
+    path("payments/", include("payments.api.urls")),
     path("dashboards/", include("dashboards.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file (no inline script: CSP); Swagger UI's
@@ -37,6 +38,7 @@ urlpatterns = [
     path("dashboards/", include("dashboards.urls")),
     path("settlement/", include("settlement.urls")),
     path("aid/", include("aid.urls")),
+    path("payments/", include("payments.urls")),
     path("exports/", include("core.urls")),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),

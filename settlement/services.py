@@ -49,6 +49,7 @@ __all__ = [
     "settlement_run_recover",
     "settlement_run_execute",
     "fund_transfer_record",
+    "fund_transfer_withdraw",
 ]
 
 
@@ -739,3 +740,15 @@ def fund_transfer_record(
         )
         _save(transfer, user, "登记拨付")
     return transfer
+
+
+def fund_transfer_withdraw(*, user, transfer: FundTransfer, reason: str) -> None:
+    """Take back a recorded transfer (the bank returned the payment: 退票); the ledger owes the
+    amount again. The record's history keeps it, with ``reason``."""
+    roles.require_county(user)
+    reason = (reason or "").strip()
+    if not reason:
+        raise SettlementError("撤销拨付须填写原因。", field="reason")
+    with transaction.atomic():
+        transfer._change_reason, transfer._history_user = f"撤销拨付：{reason}", user
+        transfer.delete()

@@ -14,11 +14,12 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # Each app, and the apps above it (healthaid is the project package on top of them all).
 ABOVE = {
-    "core": ["registry", "claims", "settlement", "aid", "dashboards", "healthaid"],
-    "registry": ["claims", "settlement", "aid", "dashboards", "healthaid"],
-    "claims": ["settlement", "aid", "dashboards", "healthaid"],
-    "settlement": ["aid", "dashboards", "healthaid"],
-    "aid": ["dashboards", "healthaid"],
+    "core": ["registry", "claims", "settlement", "aid", "payments", "dashboards", "healthaid"],
+    "registry": ["claims", "settlement", "aid", "payments", "dashboards", "healthaid"],
+    "claims": ["settlement", "aid", "payments", "dashboards", "healthaid"],
+    "settlement": ["aid", "payments", "dashboards", "healthaid"],
+    "aid": ["payments", "dashboards", "healthaid"],
+    "payments": ["dashboards", "healthaid"],
     "dashboards": ["healthaid"],
 }
 

@@ -77,6 +77,18 @@ SCOPED = {
         )
     },
     "aid:document": ("aid.AidDocument", "application__member__household__village__township_id"),
+    "payments:batch_detail": ("payments.PaymentBatch", "lines__township_id"),
+    "payments:account_detail": ("payments.BankAccount", "household__village__township_id"),
+    "payments:account_close": ("payments.BankAccount", "household__village__township_id"),
+    "payments-account-detail": ("payments.BankAccount", "household__village__township_id"),
+    "payments-batch-detail": ("payments.PaymentBatch", "lines__township_id"),
+    "payments-batch-check": ("payments.PaymentBatch", "lines__township_id"),
+    "payments-batch-approve": ("payments.PaymentBatch", "lines__township_id"),
+    "payments-batch-cancel": ("payments.PaymentBatch", "lines__township_id"),
+    "payments-batch-export": ("payments.PaymentBatch", "lines__township_id"),
+    "payments-line-detail": ("payments.PaymentLine", "township_id"),
+    "payments-line-paid": ("payments.PaymentLine", "township_id"),
+    "payments-line-return": ("payments.PaymentLine", "township_id"),
 }
 
 # Records every role may read (county-wide reference data); writes stay county-only.
@@ -117,6 +129,17 @@ COUNTY_ONLY = {
     "settlement:run_detail",
     "settlement:run_progress",
     "claims:token_revoke",
+    "payments:fund_detail",
+    "payments:income_create",
+    "payments:batch_check",
+    "payments:batch_approve",
+    "payments:batch_cancel",
+    "payments:batch_export",
+    "payments:line_paid",
+    "payments:line_return",
+    "payments-fund-detail",
+    "payments-fund-account",
+    "payments-fund-incomes",
 }
 
 # A user's own records (export jobs): anyone else gets 404, whatever the role or township.

@@ -9,5 +9,6 @@ def test_demo_loaders_are_the_apps_in_dependency_order():
         "claims",
         "settlement",
         "aid",
+        "payments",
         "dashboards",
     ]
