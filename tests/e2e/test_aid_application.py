@@ -1,7 +1,10 @@
 """A village cadre's 代办 application in a real browser: the township clinic receives it (受理)
 with the cadre's name and phone and a photo of the invoice, reviews it (乡镇审核); county
 staff see the amount the policy's 倾斜救助 rule gives, approve it (县级审批), print the 审批表
-on A4, and find it among the cases approved and awaiting payment."""
+on A4, and find it among the cases approved and awaiting payment. Then the money moves: one
+county clerk drafts the medical-aid fund's payment batch, a second checks it, a third approves
+it, the bank file is exported (the full account number, the approved amount), and the bank's
+reference marks the line paid — the application is 已给付."""
 
 import datetime
 from decimal import Decimal
@@ -10,7 +13,9 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from aid.models import AidApplication
+from aid.models import AidApplication, AidStatus
+from payments import services as payments_services
+from payments.models import BankFileColumn, BankFileLayout
 from tests.e2e.conftest import ARTIFACTS, login, wait_for_text
 from tests.factories import (
     EncounterFactory,
@@ -18,8 +23,10 @@ from tests.factories import (
     InstitutionFactory,
     MemberFactory,
     make_settlement,
+    make_user,
     policy_for,
 )
+from tests.sheets import workbook_bytes
 
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
@@ -61,6 +68,33 @@ def aid_case(areas, county_user, township_user):
         in_policy_cost=Decimal("36000.00"),
     )
     make_settlement(stay, {"basic_insurance": Decimal("27654.33")})  # self-pay 12345.67
+    # The money side: the civil-affairs medical-aid account with this year's allocation, the
+    # bank's file layout, the patient's 社保卡 and two more county clerks (four eyes).
+    fund = payments_services.fund_create(user=county_user, code="JZ", name="医疗救助资金专户")
+    payments_services.fund_income_record(
+        user=county_user,
+        fund=fund,
+        kind="appropriation",
+        received_on=stay_end.replace(month=1, day=1),
+        amount="200000.00",
+        document_number="民财〔2026〕8号",
+    )
+    layout = BankFileLayout.objects.create(name="农商银行代发", bank_name="农商银行", file_format="xlsx")
+    for position, (header, field) in enumerate(
+        [("收款账号", "account_number"), ("收款户名", "account_name"), ("金额", "amount")], start=1
+    ):
+        BankFileColumn.objects.create(layout=layout, position=position, header=header, field=field)
+    payments_services.bank_account_save(
+        user=county_user,
+        household=household,
+        member=patient,
+        kind="social_card",
+        bank_name="农商银行",
+        account_name="韩立春",
+        account_number="6217000012345678901",
+    )
+    make_user("checker", "county")
+    make_user("approver", "county")
     return SimpleNamespace(patient=patient, stay=stay)
 
 
@@ -128,3 +162,37 @@ def test_proxy_application_through_county_approval(live_app, browser_page, steps
     row = page.locator(f"tr[data-application='{AidApplication.objects.get().number}']")
     assert "县级已审批（待给付）" in row.inner_text() and "3,391.97" in row.inner_text()
     steps.shot("awaiting-payment")
+
+    # 拨付: drafted by one clerk, checked by another, approved by a third, then the bank file.
+    page.goto(base + "/payments/batches/new/")
+    page.get_by_label("资金").select_option(label="医疗救助资金专户")
+    page.get_by_role("button", name="保存").click()
+    wait_for_text(page, "拨付批次已起草")
+    batch = page.url
+    row = page.locator("#line-table tbody tr").filter(has_text="韩立春")
+    assert "医疗救助给付" in row.inner_text() and "3,391.97" in row.inner_text()
+    assert "6217000012345678901" not in page.content()  # masked on screen
+    for clerk, button in (("checker", "复核通过"), ("approver", "审批通过")):
+        page.context.clear_cookies()
+        login(page, base, clerk)
+        page.goto(batch)
+        page.get_by_role("button", name=button).click()
+        page.wait_for_load_state()
+    steps.shot("batch-approved")
+    page.get_by_label("银行代发版式").select_option(label="农商银行代发")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="导出代发文件").click()
+    sheet = workbook_bytes(download.value.path().read_bytes()).active
+    rows = [list(r) for r in sheet.iter_rows(values_only=True) if any(r)]
+    paid_row = next(r for r in rows if "韩立春" in r)
+    assert "6217000012345678901" in paid_row and Decimal(str(paid_row[2])) == Decimal("3391.97")
+
+    page.goto(batch)
+    row = page.locator("#line-table tbody tr").filter(has_text="韩立春")
+    row.get_by_label("银行流水号").fill("NSH20261201001")
+    row.get_by_label("支付日期").fill(timezone.localdate().isoformat())
+    row.get_by_role("button", name="已支付").click()
+    page.wait_for_load_state()
+    application = AidApplication.objects.get()
+    assert (application.status, application.payment_reference) == (AidStatus.PAID, "NSH20261201001")
+    steps.shot("paid")
