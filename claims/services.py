@@ -1027,30 +1027,42 @@ def encounter_create(
     ]
 
 
-def _once(*, user, scope: str, key: str, request: dict, work: Callable[[], Encounter]) -> Encounter:
+def _once(
+    *,
+    user,
+    scope: str,
+    key: str,
+    request: dict,
+    work: Callable[[], Encounter],
+    replay: Callable[[int], object] | None = None,
+    reused: str = "",
+):
     """``work()`` once per user and key (``core.idempotency``); a replay returns the first
-    request's encounter with ``_replayed = True``."""
+    request's result (an encounter unless ``replay`` loads something else, by id) with
+    ``_replayed = True``. ``reused``: the refusal of a key used for another request, when it
+    is not an entry's."""
     key = (key or "").strip()
     if len(key) > idempotency.MAX_KEY_LENGTH:
         raise ClaimsError(f"幂等键（Idempotency-Key）不能超过{idempotency.MAX_KEY_LENGTH}个字符。")
     try:
-        encounter, replayed = idempotency.once(
+        result, replayed = idempotency.once(
             user=user,
             scope=scope,
             key=key,
             digest=idempotency.fingerprint(request),
             work=work,
             result_id=lambda obj: obj.pk,
-            replay=lambda pk: Encounter.objects.select_related("member").get(pk=pk),
+            replay=replay or (lambda pk: Encounter.objects.select_related("member").get(pk=pk)),
         )
     except idempotency.KeyReused:
         raise ClaimsError(
-            "这次提交的幂等键（Idempotency-Key / 表单令牌）已用于另一条内容不同的录入，未保存。"
+            reused
+            or "这次提交的幂等键（Idempotency-Key / 表单令牌）已用于另一条内容不同的录入，未保存。"
             "如要录入新的记录，请重新打开录入页面（接口请使用新的幂等键）。",
             code="key_reused",
         ) from None
-    encounter._replayed = replayed
-    return encounter
+    result._replayed = replayed
+    return result
 
 
 # The fields that make two encounters of one member "the same": entered twice by mistake.
