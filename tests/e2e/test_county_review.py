@@ -11,6 +11,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 
 from claims import services as claims_services
@@ -21,6 +22,7 @@ from settlement.demo import policy_for_year
 from settlement.models import Settlement
 from settlement.templatetags.settlement_tags import yuan
 from tests.e2e.conftest import ARTIFACTS, login, open_menu, wait_for_text
+from tests.e2e.test_accessibility import _blocking
 from tests.factories import HouseholdFactory, InstitutionFactory, MemberFactory
 from tests.settlement_world import FIXTURES
 
@@ -119,11 +121,13 @@ def test_county_reviews_a_flagged_stay(live_app, browser_page, steps, review_day
     wait_for_text(page, encounter.ref)
     row = page.locator(f"#review-queue tr[data-ref='{encounter.ref}']")
     assert "药占比偏高" in row.inner_text() and "待审核" in row.inner_text()
+    assert _blocking(Axe().run(page)) == []  # accessibility, as test_accessibility checks pages
     steps.shot("queue")
 
     row.get_by_role("link", name="审核").click()
     wait_for_text(page, f"医保审核 {encounter.ref}")
     assert "药占比" in page.locator("[data-section=review-flags]").inner_text()
+    assert _blocking(Axe().run(page)) == []
     page.get_by_label("违规扣款").check()
     page.get_by_label("第2项（JC002）扣除金额").fill(str(DEDUCTED))
     page.get_by_label("违规类型").select_option(label="过度检查")
@@ -171,3 +175,11 @@ def test_county_reviews_a_flagged_stay(live_app, browser_page, steps, review_day
     cells = account.locator("td.money").all_inner_texts()
     assert cells[0] == yuan(before.total_cost)  # billed: funds + patients + deducted
     steps.shot("ledger")
+
+    # The review report: the hospital's deduction by reason.
+    open_menu(page, "就诊与救治", "审核报表")
+    page.goto(f"{live_app}/claims/review/report/?year={world.discharged.year}")
+    report = page.locator(f"#review-report tr[data-institution='{HOSPITAL}']")
+    assert report.locator("[data-field=deducted]").inner_text() == str(DEDUCTED)
+    assert _blocking(Axe().run(page)) == []
+    steps.shot("report")
