@@ -15,7 +15,7 @@ from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 
 from claims import services as claims_services
-from claims.models import ReviewDecision
+from claims.models import ReviewDecision, ViolationReason
 from settlement import engine
 from settlement import services as settlement_services
 from settlement.demo import policy_for_year
@@ -45,7 +45,9 @@ DEDUCTED = Decimal("1200.00")  # of JC002, 过度检查
 def review_day(areas, county_user):
     """A poor 低保 patient's itemised stay (discharged two days ago) at a county hospital,
     entered through the claims service (so it is reviewed and queued for settlement), under
-    the items demo policy active for its year."""
+    the items demo policy active for its year. The violation code is made again if missing:
+    a transactional test's flush empties the tables the migrations seeded."""
+    ViolationReason.objects.get_or_create(code="over_examination", defaults={"name": "过度检查"})
     discharged = timezone.localdate() - datetime.timedelta(days=2)
     admitted = discharged - datetime.timedelta(days=5)
     document = json.loads((FIXTURES / "policies" / "demo-county-2025-items.json").read_text(encoding="utf-8"))
