@@ -21,7 +21,6 @@ import cProfile
 import datetime
 import io
 import json
-import os
 import pstats
 import sys
 import time
@@ -29,7 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _db import drop_database, machine, use_fresh_database  # noqa: E402
-from bench_engine import DEMO_POLICY, generate_county_year  # noqa: E402
+from bench_engine import DEMO_POLICY  # noqa: E402
+from bench_settlement import load_county_year  # noqa: E402
 
 DATABASE = "healthaid_bench_review"
 TARGET = 2.0
@@ -44,26 +44,11 @@ def main():
     args = parser.parse_args()
 
     url = use_fresh_database(DATABASE)
-    from django.contrib.auth import get_user_model
-    from django.db import DatabaseError, connection
-
     from claims import review
     from claims.models import ReviewFlag
     from settlement import engine
-    from settlement.synthetic import store_county_year
 
-    user = get_user_model().objects.create_superuser("bench", password="bench-pass-123")
-    members_raw, encounters_raw = generate_county_year(args.encounters, args.members)
-    t0 = time.perf_counter()
-    engine_members, _ = store_county_year(members_raw, encounters_raw, user=user)
-    t_load = time.perf_counter() - t0
-    with connection.cursor() as cursor:  # as in bench_settlement: what autovacuum would do
-        cursor.execute("VACUUM ANALYZE")
-        try:
-            cursor.execute("CHECKPOINT")
-        except DatabaseError:
-            print("note: no CHECKPOINT (needs a superuser or pg_checkpoint); timings may include writeback")
-    os.sync()
+    _, members_raw, encounters_raw, engine_members, t_load = load_county_year(args.encounters, args.members)
 
     # (a) the pure engine on the same encounters.
     document = json.loads(DEMO_POLICY.read_text(encoding="utf-8"))

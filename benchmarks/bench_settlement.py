@@ -74,6 +74,35 @@ def start_worker(url, redis_url, concurrency):
     sys.exit("the Celery worker did not answer within 60 s")
 
 
+def load_county_year(n_encounters: int, n_members: int):
+    """The synthetic county year stored (COPY) in the fresh database, settled on disk before
+    any clock starts. Returns (user, members_raw, encounters_raw, engine_members, load seconds)."""
+    from django.contrib.auth import get_user_model
+    from django.db import DatabaseError, connection
+
+    from settlement.synthetic import store_county_year
+
+    user = get_user_model().objects.create_superuser("bench", password="bench-pass-123")
+    members_raw, encounters_raw = generate_county_year(n_encounters, n_members)
+    t0 = time.perf_counter()
+    engine_members, _ = store_county_year(members_raw, encounters_raw, user=user)
+    t_load = time.perf_counter() - t0
+    # Not part of the timings: what autovacuum does after a bulk load in production (this
+    # server runs without it) — VACUUM sets the loaded rows' hint bits (otherwise the first
+    # reads, in the timed runs, dirty every page of the encounter table and the disk writes
+    # them back during the batch), ANALYZE tells the planner the tables' sizes; then the
+    # load's writes reach the disk (CHECKPOINT, sync) before the clock starts, instead of
+    # being flushed by the kernel ~30 s later, in the middle of the batch run.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+        try:
+            cursor.execute("CHECKPOINT")  # superuser or pg_checkpoint only
+        except DatabaseError:
+            print("note: no CHECKPOINT (needs a superuser or pg_checkpoint); timings may include writeback")
+    os.sync()
+    return user, members_raw, encounters_raw, engine_members, t_load
+
+
 def run_and_wait(start):
     """(seconds from queueing the run to its end, the run)."""
     from settlement.models import SettlementRun
@@ -106,34 +135,15 @@ def main():
 
     redis_url = os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/6")
     url = use_fresh_database(DATABASE)
-    from django.contrib.auth import get_user_model
     from django.db.models import Sum
 
     from healthaid.celery import app
     from settlement import engine, services
     from settlement.models import Settlement, SettlementLine
-    from settlement.synthetic import store_county_year
 
-    user = get_user_model().objects.create_superuser("bench", password="bench-pass-123")
-    members_raw, encounters_raw = generate_county_year(args.encounters, args.members)
-    t0 = time.perf_counter()
-    engine_members, _ = store_county_year(members_raw, encounters_raw, user=user)
-    t_load = time.perf_counter() - t0
-    # Not part of the timings: what autovacuum does after a bulk load in production (this
-    # server runs without it) — VACUUM sets the loaded rows' hint bits (otherwise the first
-    # reads, in the timed runs, dirty every page of the encounter table and the disk writes
-    # them back during the batch), ANALYZE tells the planner the tables' sizes; then the
-    # load's writes reach the disk (CHECKPOINT, sync) before the clock starts, instead of
-    # being flushed by the kernel ~30 s later, in the middle of the batch run.
-    from django.db import DatabaseError, connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-        try:
-            cursor.execute("CHECKPOINT")  # superuser or pg_checkpoint only
-        except DatabaseError:
-            print("note: no CHECKPOINT (needs a superuser or pg_checkpoint); timings may include writeback")
-    os.sync()
+    user, members_raw, encounters_raw, engine_members, t_load = load_county_year(
+        args.encounters, args.members
+    )
     document = json.loads(DEMO_POLICY.read_text(encoding="utf-8"))
     policy = services.policy_import(user=user, document=document)
     services.policy_activate(user=user, policy=policy, resettle=False)

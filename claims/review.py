@@ -29,12 +29,12 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from django.db import transaction
 from django.utils import timezone
 
-from core import bulk, idempotency
+from core import bulk
 from registry import roles
 
 from . import events, review_rules
 from .models import Encounter, EncounterItem, ReviewDecision, ReviewFlag, ReviewOutcome, ViolationReason
-from .services import ClaimsError, _service_year, review_settings
+from .services import ClaimsError, _once, _service_year, review_settings
 
 _ZERO = Decimal("0.00")
 _CENT = Decimal("0.01")
@@ -171,31 +171,20 @@ def review_decide(
     def work() -> ReviewDecision:
         return _decide(user, encounter.pk, version, outcome, reason, note, item_deductions, amount)
 
-    key = (key or "").strip()
-    if not key:
+    if not (key or "").strip():
         with transaction.atomic():
             decision = work()
         decision._replayed = False
         return decision
-    if len(key) > idempotency.MAX_KEY_LENGTH:
-        raise ClaimsError(f"幂等键（Idempotency-Key）不能超过{idempotency.MAX_KEY_LENGTH}个字符。")
-    try:
-        decision, replayed = idempotency.once(
-            user=user,
-            scope="review_decision",
-            key=key,
-            digest=idempotency.fingerprint(request),
-            work=work,
-            result_id=lambda d: d.pk,
-            replay=lambda pk: ReviewDecision.objects.select_related("reason").get(pk=pk),
-        )
-    except idempotency.KeyReused:
-        raise ClaimsError(
-            "这次提交的幂等键（表单令牌）已用于另一个内容不同的审核结论，未保存。请重新打开审核页面。",
-            code="key_reused",
-        ) from None
-    decision._replayed = replayed
-    return decision
+    return _once(
+        user=user,
+        scope="review_decision",
+        key=key,
+        request=request,
+        work=work,
+        replay=lambda pk: ReviewDecision.objects.select_related("reason").get(pk=pk),
+        reused="这次提交的幂等键（Idempotency-Key / 表单令牌）已用于另一个内容不同的审核结论，未保存。请重新打开审核页面。",
+    )
 
 
 def _decide(user, encounter_id, version, outcome, reason, note, item_deductions, amount) -> ReviewDecision:

@@ -1033,18 +1033,30 @@ def encounter_create(
     ]
 
 
-def _once(*, user, scope: str, key: str, request: dict, work: Callable[[], Encounter]) -> Encounter:
+def _once(
+    *,
+    user,
+    scope: str,
+    key: str,
+    request: dict,
+    work: Callable[[], Encounter],
+    replay: Callable[[int], object] | None = None,
+    reused: str = "",
+):
     """``work()`` once per user and key (``core.idempotency``); a replay returns the first
-    request's encounter with ``_replayed = True``."""
+    request's result (an encounter unless ``replay`` loads something else, by id) with
+    ``_replayed = True``. ``reused``: the refusal of a key used for another request, when it
+    is not an entry's."""
     return idempotency.service_once(
         user=user,
         scope=scope,
         key=key,
         request=request,
         work=work,
-        replay=lambda pk: Encounter.objects.select_related("member").get(pk=pk),
+        replay=replay or (lambda pk: Encounter.objects.select_related("member").get(pk=pk)),
         error=ClaimsError,
-        reused_message="这次提交的幂等键（Idempotency-Key / 表单令牌）已用于另一条内容不同的录入，未保存。"
+        reused_message=reused
+        or "这次提交的幂等键（Idempotency-Key / 表单令牌）已用于另一条内容不同的录入，未保存。"
         "如要录入新的记录，请重新打开录入页面（接口请使用新的幂等键）。",
     )
 

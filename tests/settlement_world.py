@@ -72,3 +72,36 @@ def stored_outputs(refs=None):
     )
     out = {s.encounter.ref: selectors.settlement_as_dict(s) for s in settlements}
     return out if refs is None else {r: out[r] for r in refs}
+
+
+def store_claims(user, areas, claims, *, prefix: str):
+    """The claims (contract shape, items included) entered through the claims service: one
+    household per member in 城关镇一村 (numbers ``prefix`` + key), encounters dated as
+    ``add_encounter`` dates them. Returns ({key: member}, {ref: encounter})."""
+    from claims import services as claims_services
+    from tests.factories import HouseholdFactory, MemberFactory
+
+    members, encounters = {}, {}
+    for key, raw in claims["members"].items():
+        household = HouseholdFactory(
+            village=areas["east_village"],
+            number=f"{prefix}{key}",
+            poverty_status=REGISTRY_STATUS.get(raw["poverty_status"], raw["poverty_status"]),
+        )
+        members[key] = MemberFactory(household=household, name=f"患者{key}", aid_category=raw["aid_category"])
+    for raw in claims["encounters"]:
+        date = datetime.date.fromisoformat(raw["date"])
+        stay = raw["kind"] == "inpatient"
+        money = {k: Decimal(raw[k]) for k in ("total_cost", "in_policy_cost") if k in raw}
+        encounters[raw["ref"]] = claims_services.encounter_create(
+            user=user,
+            member=members[raw["member"]],
+            institution=institution_for(raw["level"], raw.get("designated", True)),
+            kind=raw["kind"],
+            admission_date=date - datetime.timedelta(days=6) if stay else date,
+            discharge_date=date if stay else None,
+            ref=raw["ref"],
+            items=raw.get("items"),
+            **money,
+        )[0]
+    return members, encounters

@@ -11,16 +11,18 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 
 from claims import services as claims_services
-from claims.models import ReviewDecision
+from claims.models import ReviewDecision, ViolationReason
 from settlement import engine
 from settlement import services as settlement_services
 from settlement.demo import policy_for_year
 from settlement.models import Settlement
 from settlement.templatetags.settlement_tags import yuan
 from tests.e2e.conftest import ARTIFACTS, login, open_menu, wait_for_text
+from tests.e2e.test_accessibility import _blocking
 from tests.factories import HouseholdFactory, InstitutionFactory, MemberFactory
 from tests.settlement_world import FIXTURES
 
@@ -43,7 +45,9 @@ DEDUCTED = Decimal("1200.00")  # of JC002, 过度检查
 def review_day(areas, county_user):
     """A poor 低保 patient's itemised stay (discharged two days ago) at a county hospital,
     entered through the claims service (so it is reviewed and queued for settlement), under
-    the items demo policy active for its year."""
+    the items demo policy active for its year. The violation code is made again if missing:
+    a transactional test's flush empties the tables the migrations seeded."""
+    ViolationReason.objects.get_or_create(code="over_examination", defaults={"name": "过度检查"})
     discharged = timezone.localdate() - datetime.timedelta(days=2)
     admitted = discharged - datetime.timedelta(days=5)
     document = json.loads((FIXTURES / "policies" / "demo-county-2025-items.json").read_text(encoding="utf-8"))
@@ -119,11 +123,13 @@ def test_county_reviews_a_flagged_stay(live_app, browser_page, steps, review_day
     wait_for_text(page, encounter.ref)
     row = page.locator(f"#review-queue tr[data-ref='{encounter.ref}']")
     assert "药占比偏高" in row.inner_text() and "待审核" in row.inner_text()
+    assert _blocking(Axe().run(page)) == []  # accessibility, as test_accessibility checks pages
     steps.shot("queue")
 
     row.get_by_role("link", name="审核").click()
     wait_for_text(page, f"医保审核 {encounter.ref}")
     assert "药占比" in page.locator("[data-section=review-flags]").inner_text()
+    assert _blocking(Axe().run(page)) == []
     page.get_by_label("违规扣款").check()
     page.get_by_label("第2项（JC002）扣除金额").fill(str(DEDUCTED))
     page.get_by_label("违规类型").select_option(label="过度检查")
@@ -171,3 +177,11 @@ def test_county_reviews_a_flagged_stay(live_app, browser_page, steps, review_day
     cells = account.locator("td.money").all_inner_texts()
     assert cells[0] == yuan(before.total_cost)  # billed: funds + patients + deducted
     steps.shot("ledger")
+
+    # The review report: the hospital's deduction by reason.
+    open_menu(page, "就诊与救治", "审核报表")
+    page.goto(f"{live_app}/claims/review/report/?year={world.discharged.year}")
+    report = page.locator(f"#review-report tr[data-institution='{HOSPITAL}']")
+    assert report.locator("[data-field=deducted]").inner_text() == str(DEDUCTED)
+    assert _blocking(Axe().run(page)) == []
+    steps.shot("report")

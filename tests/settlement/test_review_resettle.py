@@ -4,19 +4,16 @@ engine's on the deducted items; the ledger moves exactly the deduction from fund
 to the institution."""
 
 import copy
-import datetime
 from decimal import Decimal
 
 import pytest
 
 from claims import review
-from claims import services as claims_services
 from claims.models import ReviewDecision, ReviewRule, ViolationReason
 from core.outbox import outbox_dispatch
 from settlement import engine, selectors, services
 from settlement.models import Settlement
-from tests.factories import HouseholdFactory, MemberFactory
-from tests.settlement_world import FIXTURES, REGISTRY_STATUS, institution_for, load, stored_outputs
+from tests.settlement_world import FIXTURES, load, store_claims, stored_outputs
 
 POLICY = FIXTURES / "policies" / "demo-county-2025-items.json"
 CLAIMS = FIXTURES / "settlement" / "demo-county-2025-items.claims.json"
@@ -30,29 +27,7 @@ def items_world(county_user, areas):
     document, claims = load(POLICY), load(CLAIMS)
     policy = services.policy_import(user=county_user, document=document)
     services.policy_activate(user=county_user, policy=policy, resettle=False)
-    members, encounters = {}, {}
-    for key, raw in claims["members"].items():
-        household = HouseholdFactory(
-            village=areas["east_village"],
-            number=f"R{key}",
-            poverty_status=REGISTRY_STATUS.get(raw["poverty_status"], raw["poverty_status"]),
-        )
-        members[key] = MemberFactory(household=household, name=f"患者{key}", aid_category=raw["aid_category"])
-    for raw in claims["encounters"]:
-        date = datetime.date.fromisoformat(raw["date"])
-        stay = raw["kind"] == "inpatient"
-        money = {k: Decimal(raw[k]) for k in ("total_cost", "in_policy_cost") if k in raw}
-        encounters[raw["ref"]] = claims_services.encounter_create(
-            user=county_user,
-            member=members[raw["member"]],
-            institution=institution_for(raw["level"], raw.get("designated", True)),
-            kind=raw["kind"],
-            admission_date=date - datetime.timedelta(days=6) if stay else date,
-            discharge_date=date if stay else None,
-            ref=raw["ref"],
-            items=raw.get("items"),
-            **money,
-        )[0]
+    members, encounters = store_claims(county_user, areas, claims, prefix="R")
     outbox_dispatch()  # the sweeper: the test's transaction never commits
     return document, claims, members, encounters
 

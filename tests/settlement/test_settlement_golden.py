@@ -283,40 +283,15 @@ def test_items_golden_case_through_the_stored_path(client, county_user, areas):
     """The itemised golden case stored: members and encounters entered through the claims
     service (items as the API takes them), settled by the service under the stored items
     policy, every figure read back — ``deducted`` included, and only on itemised encounters."""
-    import datetime
     from decimal import Decimal
 
-    from claims import services as claims_services
     from settlement import services
-    from tests.factories import HouseholdFactory, MemberFactory
-    from tests.settlement_world import REGISTRY_STATUS, institution_for
+    from tests.settlement_world import store_claims
 
     document, claims, expected = case("-items")
     policy = services.policy_import(user=county_user, document=document)
     services.policy_activate(user=county_user, policy=policy, resettle=False)
-    members = {}
-    for key, raw in claims["members"].items():
-        household = HouseholdFactory(
-            village=areas["east_village"],
-            number=f"I{key}",
-            poverty_status=REGISTRY_STATUS.get(raw["poverty_status"], raw["poverty_status"]),
-        )
-        members[key] = MemberFactory(household=household, name=f"患者{key}", aid_category=raw["aid_category"])
-    for raw in claims["encounters"]:
-        date = datetime.date.fromisoformat(raw["date"])
-        stay = raw["kind"] == "inpatient"
-        money = {k: Decimal(raw[k]) for k in ("total_cost", "in_policy_cost") if k in raw}
-        claims_services.encounter_create(
-            user=county_user,
-            member=members[raw["member"]],
-            institution=institution_for(raw["level"], raw.get("designated", True)),
-            kind=raw["kind"],
-            admission_date=date - datetime.timedelta(days=6) if stay else date,
-            discharge_date=date if stay else None,
-            ref=raw["ref"],
-            items=raw.get("items"),
-            **money,
-        )
+    members, _ = store_claims(county_user, areas, claims, prefix="I")
     for member in members.values():
         services.settle_member_year(member_id=member.pk, year=2025)
     assert stored_outputs() == {case["ref"]: case for case in expected}
