@@ -90,7 +90,7 @@ class NoteSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 
-class ApproveSerializer(NoteSerializer):
+class AidApproveSerializer(NoteSerializer):
     amount = serializers.DecimalField(
         max_digits=12,
         decimal_places=2,

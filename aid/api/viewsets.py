@@ -41,7 +41,7 @@ class ApplicationViewSet(
         return {
             "review": s.NoteSerializer,
             "resubmit": s.NoteSerializer,
-            "approve": s.ApproveSerializer,
+            "approve": s.AidApproveSerializer,
             "return_": s.ReasonSerializer,
             "refuse": s.ReasonSerializer,
         }.get(self.action, s.ApplicationDetailSerializer)

@@ -104,7 +104,7 @@ class BatchCreateSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ApproveSerializer(serializers.Serializer):
+class BatchApproveSerializer(serializers.Serializer):
     override_reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 

@@ -117,10 +117,12 @@ class BatchViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def check(self, request, pk=None):
         return self._done(services.batch_check(user=request.user, batch=self.get_object()))
 
-    @extend_schema(request=s.ApproveSerializer, responses=s.BatchSerializer, summary="审批（超支须填写理由）")
+    @extend_schema(
+        request=s.BatchApproveSerializer, responses=s.BatchSerializer, summary="审批（超支须填写理由）"
+    )
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        data = s.ApproveSerializer(data=request.data)
+        data = s.BatchApproveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return self._done(
             services.batch_approve(user=request.user, batch=self.get_object(), **data.validated_data)
