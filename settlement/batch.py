@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from claims.models import Encounter, EncounterItem
 from core import bulk
-from core.bulk import fetch_rows
+from core.bulk import fetch_rows, fetch_rows_of
 from registry import facts
 
 from . import engine
@@ -53,6 +53,22 @@ def compiled_policy(policy: Policy) -> engine.CompiledPolicy:
         _compiled.clear()
     _compiled[policy.pk] = (policy.updated_at, compiled)
     return compiled
+
+
+_versions: dict[int, tuple] = {}
+
+
+def policy_version(policy: Policy) -> int:
+    """``policy``'s version (how many history records it has: each save adds one and moves
+    ``updated_at``), counted once per process and (id, updated_at) like ``compiled_policy``."""
+    hit = _versions.get(policy.pk)
+    if hit is not None and hit[0] == policy.updated_at:
+        return hit[1]
+    version = policy.history.filter(id=policy.pk).count()
+    if len(_versions) > 32:
+        _versions.clear()
+    _versions[policy.pk] = (policy.updated_at, version)
+    return version
 
 
 def active_policy(year: int) -> Policy | None:
@@ -151,16 +167,38 @@ def load_claims(member_ids, year: int, values=_ENCOUNTER_VALUES) -> tuple[facts.
 
 
 def _encounter_rows(member_ids, year: int, values=_ENCOUNTER_VALUES) -> list[tuple]:
-    total, convert = in_cents(F("total_cost"))
-    in_policy, _ = in_cents(F("in_policy_cost"))
-    names = [{"total_cost": "total_cents", "in_policy_cost": "in_policy_cents"}.get(v, v) for v in values]
-    rows = fetch_rows(
-        Encounter.objects.filter(
-            **members_in("member_id", member_ids), is_current=True, service_date__range=year_bounds(year)
+    _, convert = in_cents(F("total_cost"))
+    ids = sorted(set(member_ids))
+    if not ids:
+        return []
+    first, last = year_bounds(year)
+
+    def query(*, ids, low, high, first, last):
+        total, _ = in_cents(F("total_cost"))
+        in_policy, _ = in_cents(F("in_policy_cost"))
+        names = [{"total_cost": "total_cents", "in_policy_cost": "in_policy_cents"}.get(v, v) for v in values]
+        return (
+            Encounter.objects.filter(
+                member_id__any_of=ids,
+                member_id__gte=low,
+                member_id__lte=high,
+                is_current=True,
+                service_date__range=(first, last),
+            )
+            .annotate(total_cents=total, in_policy_cents=in_policy)
+            .order_by("member_id", "service_date", "id")
+            .values_list(*names)
         )
-        .annotate(total_cents=total, in_policy_cents=in_policy)
-        .order_by("member_id", "service_date", "id")
-        .values_list(*names)
+
+    # Built and compiled once per process (the window settles one member-year per request).
+    rows = fetch_rows_of(
+        f"settlement.encounter_rows:{','.join(values)}",
+        query,
+        ids=ids,
+        low=ids[0],
+        high=ids[-1],
+        first=first,
+        last=last,
     )
     if convert is None:
         return rows
@@ -685,7 +723,7 @@ def _write(fresh, compiled, policy, year, run_id, task_id, result: SettleResult)
     (amounts in int cents, strings made COPY-safe once), consumed while COPY runs
     (``bulk.insert``): PostgreSQL inserts the first ones while the next are made."""
     now = timezone.now()
-    version = policy.history.filter(id=policy.pk).count()
+    version = policy_version(policy)
     safe = bulk.text_safe
     # Values every row shares, and dates (a year has 365), converted once.
     dates = {}
