@@ -100,6 +100,7 @@ def main():
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (deployed: 1, sync)")
     args = parser.parse_args()
     per_cashier = args.stays + WARM_STAYS
+    load_at_start = os.getloadavg()  # other people's work, before this script's own set-up
 
     url = use_fresh_database("healthaid_bench_window")
     from django.contrib.auth import get_user_model
@@ -249,7 +250,9 @@ def main():
     )
     print(f"# window — {datetime.date.today()} — {machine()} — gunicorn {server_shape}, PostgreSQL")
     print(
-        "load average (1/5/15 min) before: "
+        "load average (1/5/15 min) at start: "
+        + " ".join(f"{x:.2f}" for x in load_at_start)
+        + "  before the timed part: "
         + " ".join(f"{x:.2f}" for x in load_before)
         + "  after: "
         + " ".join(f"{x:.2f}" for x in load_after)

@@ -321,6 +321,15 @@ def fetch_rows_of(key: str, build, **arguments) -> list[tuple]:
         return cursor.fetchall()
 
 
+def fetch_rows_in(key: str, build, ids: list[int], **arguments) -> list[tuple]:
+    """``fetch_rows_of`` for a query over sorted ``ids`` with their bounds: ``build`` takes
+    ``ids``, ``low`` (the first) and ``high`` (the last) besides ``arguments`` — the filter the
+    planner can estimate (``settlement.batch.members_in``). No ids: no rows."""
+    if not ids:
+        return []
+    return fetch_rows_of(key, build, ids=ids, low=ids[0], high=ids[-1], **arguments)
+
+
 def _stand_in(value, index: int, variant: int):
     if isinstance(value, bool):
         return None

@@ -317,17 +317,8 @@ def _member_rows_on(ids: list[int], first: datetime.date, last: datetime.date, y
     ``poverty_status_on``, ``aid_category_on`` and ``insured_in`` as correlated index look-ups
     (one per fact when the member has periods, as every migrated member has), built and
     compiled once per process (``bulk.fetch_rows_of``: the window reads one member per request)."""
-    if not ids:
-        return []
-    return bulk.fetch_rows_of(
-        "registry.facts.member_rows",
-        _member_rows_query,
-        ids=ids,
-        low=ids[0],
-        high=ids[-1],
-        first=first,
-        last=last,
-        year=year,
+    return bulk.fetch_rows_in(
+        "registry.facts.member_rows", _member_rows_query, ids, first=first, last=last, year=year
     )
 
 

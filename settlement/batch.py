@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from claims.models import Encounter, EncounterItem
 from core import bulk
-from core.bulk import fetch_rows, fetch_rows_of
+from core.bulk import fetch_rows, fetch_rows_in, fetch_rows_of  # noqa: F401 (fetch_rows: settlement.selectors uses it from here)
 from registry import facts
 
 from . import engine
@@ -168,9 +168,6 @@ def load_claims(member_ids, year: int, values=_ENCOUNTER_VALUES) -> tuple[facts.
 
 def _encounter_rows(member_ids, year: int, values=_ENCOUNTER_VALUES) -> list[tuple]:
     _, convert = in_cents(F("total_cost"))
-    ids = sorted(set(member_ids))
-    if not ids:
-        return []
     first, last = year_bounds(year)
 
     def query(*, ids, low, high, first, last):
@@ -191,12 +188,10 @@ def _encounter_rows(member_ids, year: int, values=_ENCOUNTER_VALUES) -> list[tup
         )
 
     # Built and compiled once per process (the window settles one member-year per request).
-    rows = fetch_rows_of(
+    rows = fetch_rows_in(
         f"settlement.encounter_rows:{','.join(values)}",
         query,
-        ids=ids,
-        low=ids[0],
-        high=ids[-1],
+        sorted(set(member_ids)),
         first=first,
         last=last,
     )
@@ -639,19 +634,26 @@ def _with_bills(policy, rows) -> tuple[list[tuple], dict[int, int]]:
 def _bill_lines(encounter_ids) -> dict[int, list[tuple]]:
     """{encounter id: [(class, category or None, amount cents, deducted cents), …]} of the
     itemised encounters among ``encounter_ids`` (one query)."""
-    amount, convert = in_cents(F("amount"))
-    deducted, _ = in_cents(F("deducted"))
+    _, convert = in_cents(F("amount"))
     lines = defaultdict(list)
-    for encounter_id, item_class, category, cents, deducted_cents in fetch_rows(
-        EncounterItem.objects.filter(encounter_id__any_of=list(encounter_ids))
-        .annotate(amount_cents=amount, deducted_cents=deducted)
-        .order_by("encounter_id", "position")
-        .values_list("encounter_id", "item_class", "category", "amount_cents", "deducted_cents")
+    for encounter_id, item_class, category, cents, deducted_cents in fetch_rows_of(
+        "settlement.bill_lines", _bill_lines_query, ids=list(encounter_ids)
     ):
         if convert is not None:
             cents, deducted_cents = convert(cents), convert(deducted_cents)
         lines[encounter_id].append((item_class, category or None, cents, deducted_cents))
     return lines
+
+
+def _bill_lines_query(*, ids):
+    amount, _ = in_cents(F("amount"))
+    deducted, _ = in_cents(F("deducted"))
+    return (
+        EncounterItem.objects.filter(encounter_id__any_of=ids)
+        .annotate(amount_cents=amount, deducted_cents=deducted)
+        .order_by("encounter_id", "position")
+        .values_list("encounter_id", "item_class", "category", "amount_cents", "deducted_cents")
+    )
 
 
 def _apply_bills(compiled, rows, lines) -> tuple[list[tuple], dict[int, int]]:
@@ -837,16 +839,23 @@ def _extra_position(position: dict, key: str, old: _Stored) -> int:
     return len(position) + 1 + gone.index(key)
 
 
+def _problems_query(*, ids, low, high, first, last):
+    return SettlementProblem.objects.filter(
+        encounter__member_id__any_of=ids,
+        encounter__member_id__gte=low,
+        encounter__member_id__lte=high,
+        encounter__service_date__range=(first, last),
+    ).values_list("pk", "encounter_id", "reason", "detail")
+
+
 def _sync_problems(member_ids, year: int, wanted: dict) -> None:
     """Make the stored problems of these member-years exactly ``wanted``, writing only changes
     (a re-run that finds the same problems writes nothing)."""
+    first, last = year_bounds(year)
     existing = {
         encounter_id: (pk, reason, detail)
-        for pk, encounter_id, reason, detail in (
-            SettlementProblem.objects.filter(
-                **members_in("encounter__member_id", member_ids),
-                encounter__service_date__range=year_bounds(year),
-            ).values_list("pk", "encounter_id", "reason", "detail")
+        for pk, encounter_id, reason, detail in fetch_rows_in(
+            "settlement.problems", _problems_query, sorted(set(member_ids)), first=first, last=last
         )
     }
     create, update = [], []
