@@ -26,7 +26,10 @@ def institution_id_of(user) -> int | None:
 
 def institution_of(user) -> Institution | None:
     pk = institution_id_of(user)
-    return None if pk is None else Institution.objects.get(pk=pk)
+    if pk is None:
+        return None
+    cached = getattr(user, "_institution", None)  # set by the token authentication
+    return cached if cached is not None and cached.pk == pk else Institution.objects.get(pk=pk)
 
 
 def scope(queryset, user, township_path: str, institution_path: str):

@@ -34,7 +34,7 @@ class InstitutionTokenAuthentication(authentication.TokenAuthentication):
         if not key.startswith(PREFIX):
             return None  # DRF's TokenAuthentication (next in the list) may know it
         token = (
-            InstitutionToken.objects.select_related("user__profile", "user__institution_link")
+            InstitutionToken.objects.select_related("user__profile", "user__institution_link", "institution")
             .filter(digest=digest_of(key))
             .first()
         )
@@ -47,7 +47,8 @@ class InstitutionTokenAuthentication(authentication.TokenAuthentication):
             linked = None
         if not user.is_active or not roles.is_hospital(user) or linked != token.institution_id:
             raise exceptions.AuthenticationFailed("接口令牌的账号已停用或不再属于该医疗机构。")
-        user._institution_id = linked  # claims.access reads it without another query
+        # claims.access reads them without another query
+        user._institution_id, user._institution = linked, token.institution
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > _TOUCH_EVERY:
             InstitutionToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -156,6 +156,13 @@ class Encounter(models.Model):
         indexes = [
             models.Index(fields=["member", "service_date"]),
             models.Index(fields=["institution", "service_date"]),
+            # The review's outlier groups (claims.services.encounter_review): one kind, a
+            # diagnosis category (LIKE 'K35%': pattern ops on PostgreSQL), one year.
+            models.Index(
+                fields=["kind", "diagnosis_code", "service_date"],
+                name="encounter_review_group",
+                opclasses=["varchar_ops", "varchar_pattern_ops", "date_ops"],
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(total_cost__gte=0), name="encounter_total_not_negative"),

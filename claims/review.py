@@ -34,7 +34,7 @@ from registry import roles
 
 from . import events, review_rules
 from .models import Encounter, EncounterItem, ReviewDecision, ReviewFlag, ReviewOutcome, ViolationReason
-from .services import ClaimsError, _once, _service_year, review_settings
+from .services import PEER_VALUES, ClaimsError, _once, _service_year, review_settings
 
 _ZERO = Decimal("0.00")
 _CENT = Decimal("0.01")
@@ -269,20 +269,7 @@ class ReviewYearResult:
         }
 
 
-_YEAR_COLUMNS = (
-    "id",
-    "ref",
-    "member_id",
-    "institution_id",
-    "kind",
-    "institution__level",
-    "admission_date",
-    "discharge_date",
-    "total_cost",
-    "diagnosis_code",
-    "member__sex",
-    "member__birth_date",
-)
+_YEAR_COLUMNS = ("id", *PEER_VALUES)  # the columns the window's review reads of its peers
 
 
 def review_year(*, year: int) -> ReviewYearResult:

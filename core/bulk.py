@@ -15,7 +15,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from itertools import islice
 
 from django.db import connection
@@ -120,13 +120,22 @@ def _copy(table: str, columns: Sequence[str], rows, *, template: str | None = No
         )
 
 
+# (database name, table, column) -> the sequence's name: it never changes while the process
+# lives (a migration that replaced it would restart the processes), so it is looked up once.
+_sequences: dict[tuple[str, str, str], str] = {}
+
+
 def allocate_ids(model, count: int) -> list[int]:
     """``count`` new ids from ``model``'s sequence (PostgreSQL), e.g. to link rows before
     they are written."""
+    key = (connection.settings_dict["NAME"], model._meta.db_table, model._meta.pk.column)
     with connection.cursor() as cursor:
         # The sequence is looked up once: as an argument of nextval() it was resolved per row.
-        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [model._meta.db_table, model._meta.pk.column])
-        (sequence,) = cursor.fetchone()
+        sequence = _sequences.get(key)
+        if sequence is None:
+            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", list(key[1:]))
+            (sequence,) = cursor.fetchone()
+            _sequences[key] = sequence
         cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [sequence, count])
         return [row[0] for row in cursor.fetchall()]
 
@@ -278,3 +287,83 @@ def fetch_rows(queryset) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+# key -> (sql, parameter slots) or None (not cacheable: built every time); see fetch_rows_of.
+_prepared: dict[str, tuple | None] = {}
+_ARGUMENT = object()  # a slot holding an argument: (_ARGUMENT, name); else (None, constant)
+
+
+def fetch_rows_of(key: str, build, **arguments) -> list[tuple]:
+    """``fetch_rows(build(**arguments))``, with the query built and compiled once per process
+    (``key`` names it) instead of on every call: for the hot path that runs one complex query
+    per request with other values (the window settles one member-year per request), Django's
+    building and compiling of it costs several times the database's work.
+
+    The first call on PostgreSQL compiles ``build`` with the arguments given and with two sets
+    of stand-in values (ints, dates and lists of ints, each argument its own, in the ranges of
+    small integer columns), and keeps the SQL only if it is the same all three times and every
+    parameter is either one argument as given or the same constant each time — checked against
+    the real arguments' own parameters. A parameter derived from an argument (``ids[0]``: pass
+    it as an argument of its own), an argument of another type or SQL that depends on the
+    values makes the query built every time, as it is elsewhere than PostgreSQL."""
+    if connection.vendor != "postgresql":
+        return list(build(**arguments))
+    prepared = _prepared.get(key, _ARGUMENT)
+    if prepared is _ARGUMENT:
+        prepared = _prepared[key] = _prepare(build, arguments)
+    if prepared is None:
+        return fetch_rows(build(**arguments))
+    sql, slots = prepared
+    params = [arguments[value] if kind is _ARGUMENT else value for kind, value in slots]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def fetch_rows_in(key: str, build, ids: list[int], **arguments) -> list[tuple]:
+    """``fetch_rows_of`` for a query over sorted ``ids`` with their bounds: ``build`` takes
+    ``ids``, ``low`` (the first) and ``high`` (the last) besides ``arguments`` — the filter the
+    planner can estimate (``settlement.batch.members_in``). No ids: no rows."""
+    if not ids:
+        return []
+    return fetch_rows_of(key, build, ids=ids, low=ids[0], high=ids[-1], **arguments)
+
+
+def _stand_in(value, index: int, variant: int):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return 20_001 + 100 * index + 10 * variant
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return date(1201 + 10 * index + variant, 2, 3)
+    if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        # Lengths differ too: a parameter or SQL that depends on the length is found out.
+        return [25_001 + 100 * index + 10 * variant + k for k in range(2 + variant)]
+    return None
+
+
+def _prepare(build, arguments: dict) -> tuple | None:
+    names = sorted(arguments)
+    stand_ins = []
+    for variant in (0, 1):
+        values = {name: _stand_in(arguments[name], i, variant) for i, name in enumerate(names)}
+        if any(v is None for v in values.values()):
+            return None
+        stand_ins.append(values)
+    compiled = [build(**values).query.sql_with_params() for values in (arguments, *stand_ins)]
+    sql = compiled[0][0]
+    if any(other != sql for other, _ in compiled) or len({len(params) for _, params in compiled}) != 1:
+        return None
+    slots = []
+    for given, *seen in zip(*(params for _, params in compiled)):
+        name = next((n for n in names if all(v == s[n] for v, s in zip(seen, stand_ins))), None)
+        if name is not None:
+            slots.append((_ARGUMENT, name))
+        elif all(v == given for v in seen) and not isinstance(given, list):
+            slots.append((None, given))
+        else:
+            return None
+    if [arguments[value] if kind is _ARGUMENT else value for kind, value in slots] != list(compiled[0][1]):
+        return None
+    return sql, slots

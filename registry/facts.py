@@ -32,6 +32,8 @@ from django.db.models import Exists, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core import bulk
+
 from .models import Enrollment, HouseholdStatusPeriod, Member, MemberAidPeriod, MemberExit
 
 # Migrated and newly registered households and members: their first period starts here
@@ -301,14 +303,19 @@ def _member_rows_on(ids: list[int], first: datetime.date, last: datetime.date, y
     category on ``first``, insured in ``year``, a status period starting in (``first``,
     ``last``], an aid period likewise, an exit at any date). One query: the rules of
     ``poverty_status_on``, ``aid_category_on`` and ``insured_in`` as correlated index look-ups
-    (one per fact when the member has periods, as every migrated member has)."""
-    if not ids:
-        return []
+    (one per fact when the member has periods, as every migrated member has), built and
+    compiled once per process (``bulk.fetch_rows_of``: the window reads one member per request)."""
+    return bulk.fetch_rows_in(
+        "registry.facts.member_rows", _member_rows_query, ids, first=first, last=last, year=year
+    )
+
+
+def _member_rows_query(
+    *, ids: list[int], low: int, high: int, first: datetime.date, last: datetime.date, year: int
+):
     in_year = {"effective_from__gt": first, "effective_from__lte": last}
-    # (list(): SQLite needs the ORM's converters for its booleans; on PostgreSQL the rows
-    # could be fetched raw, but the time is the database's, not the converters'.)
-    return list(
-        Member.objects.filter(pk__any_of=ids, pk__gte=ids[0], pk__lte=ids[-1])
+    return (
+        Member.objects.filter(pk__any_of=ids, pk__gte=low, pk__lte=high)
         .order_by()
         .annotate(
             status_then=poverty_status_on("household", first),

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from claims.models import Encounter, EncounterItem
 from core import bulk
-from core.bulk import fetch_rows
+from core.bulk import fetch_rows, fetch_rows_in, fetch_rows_of  # noqa: F401 (fetch_rows: settlement.selectors uses it from here)
 from registry import facts
 
 from . import engine
@@ -53,6 +53,22 @@ def compiled_policy(policy: Policy) -> engine.CompiledPolicy:
         _compiled.clear()
     _compiled[policy.pk] = (policy.updated_at, compiled)
     return compiled
+
+
+_versions: dict[int, tuple] = {}
+
+
+def policy_version(policy: Policy) -> int:
+    """``policy``'s version (how many history records it has: each save adds one and moves
+    ``updated_at``), counted once per process and (id, updated_at) like ``compiled_policy``."""
+    hit = _versions.get(policy.pk)
+    if hit is not None and hit[0] == policy.updated_at:
+        return hit[1]
+    version = policy.history.filter(id=policy.pk).count()
+    if len(_versions) > 32:
+        _versions.clear()
+    _versions[policy.pk] = (policy.updated_at, version)
+    return version
 
 
 def active_policy(year: int) -> Policy | None:
@@ -151,16 +167,33 @@ def load_claims(member_ids, year: int, values=_ENCOUNTER_VALUES) -> tuple[facts.
 
 
 def _encounter_rows(member_ids, year: int, values=_ENCOUNTER_VALUES) -> list[tuple]:
-    total, convert = in_cents(F("total_cost"))
-    in_policy, _ = in_cents(F("in_policy_cost"))
-    names = [{"total_cost": "total_cents", "in_policy_cost": "in_policy_cents"}.get(v, v) for v in values]
-    rows = fetch_rows(
-        Encounter.objects.filter(
-            **members_in("member_id", member_ids), is_current=True, service_date__range=year_bounds(year)
+    _, convert = in_cents(F("total_cost"))
+    first, last = year_bounds(year)
+
+    def query(*, ids, low, high, first, last):
+        total, _ = in_cents(F("total_cost"))
+        in_policy, _ = in_cents(F("in_policy_cost"))
+        names = [{"total_cost": "total_cents", "in_policy_cost": "in_policy_cents"}.get(v, v) for v in values]
+        return (
+            Encounter.objects.filter(
+                member_id__any_of=ids,
+                member_id__gte=low,
+                member_id__lte=high,
+                is_current=True,
+                service_date__range=(first, last),
+            )
+            .annotate(total_cents=total, in_policy_cents=in_policy)
+            .order_by("member_id", "service_date", "id")
+            .values_list(*names)
         )
-        .annotate(total_cents=total, in_policy_cents=in_policy)
-        .order_by("member_id", "service_date", "id")
-        .values_list(*names)
+
+    # Built and compiled once per process (the window settles one member-year per request).
+    rows = fetch_rows_in(
+        f"settlement.encounter_rows:{','.join(values)}",
+        query,
+        sorted(set(member_ids)),
+        first=first,
+        last=last,
     )
     if convert is None:
         return rows
@@ -601,19 +634,26 @@ def _with_bills(policy, rows) -> tuple[list[tuple], dict[int, int]]:
 def _bill_lines(encounter_ids) -> dict[int, list[tuple]]:
     """{encounter id: [(class, category or None, amount cents, deducted cents), …]} of the
     itemised encounters among ``encounter_ids`` (one query)."""
-    amount, convert = in_cents(F("amount"))
-    deducted, _ = in_cents(F("deducted"))
+    _, convert = in_cents(F("amount"))
     lines = defaultdict(list)
-    for encounter_id, item_class, category, cents, deducted_cents in fetch_rows(
-        EncounterItem.objects.filter(encounter_id__any_of=list(encounter_ids))
-        .annotate(amount_cents=amount, deducted_cents=deducted)
-        .order_by("encounter_id", "position")
-        .values_list("encounter_id", "item_class", "category", "amount_cents", "deducted_cents")
+    for encounter_id, item_class, category, cents, deducted_cents in fetch_rows_of(
+        "settlement.bill_lines", _bill_lines_query, ids=list(encounter_ids)
     ):
         if convert is not None:
             cents, deducted_cents = convert(cents), convert(deducted_cents)
         lines[encounter_id].append((item_class, category or None, cents, deducted_cents))
     return lines
+
+
+def _bill_lines_query(*, ids):
+    amount, _ = in_cents(F("amount"))
+    deducted, _ = in_cents(F("deducted"))
+    return (
+        EncounterItem.objects.filter(encounter_id__any_of=ids)
+        .annotate(amount_cents=amount, deducted_cents=deducted)
+        .order_by("encounter_id", "position")
+        .values_list("encounter_id", "item_class", "category", "amount_cents", "deducted_cents")
+    )
 
 
 def _apply_bills(compiled, rows, lines) -> tuple[list[tuple], dict[int, int]]:
@@ -685,7 +725,7 @@ def _write(fresh, compiled, policy, year, run_id, task_id, result: SettleResult)
     (amounts in int cents, strings made COPY-safe once), consumed while COPY runs
     (``bulk.insert``): PostgreSQL inserts the first ones while the next are made."""
     now = timezone.now()
-    version = policy.history.filter(id=policy.pk).count()
+    version = policy_version(policy)
     safe = bulk.text_safe
     # Values every row shares, and dates (a year has 365), converted once.
     dates = {}
@@ -799,16 +839,23 @@ def _extra_position(position: dict, key: str, old: _Stored) -> int:
     return len(position) + 1 + gone.index(key)
 
 
+def _problems_query(*, ids, low, high, first, last):
+    return SettlementProblem.objects.filter(
+        encounter__member_id__any_of=ids,
+        encounter__member_id__gte=low,
+        encounter__member_id__lte=high,
+        encounter__service_date__range=(first, last),
+    ).values_list("pk", "encounter_id", "reason", "detail")
+
+
 def _sync_problems(member_ids, year: int, wanted: dict) -> None:
     """Make the stored problems of these member-years exactly ``wanted``, writing only changes
     (a re-run that finds the same problems writes nothing)."""
+    first, last = year_bounds(year)
     existing = {
         encounter_id: (pk, reason, detail)
-        for pk, encounter_id, reason, detail in (
-            SettlementProblem.objects.filter(
-                **members_in("encounter__member_id", member_ids),
-                encounter__service_date__range=year_bounds(year),
-            ).values_list("pk", "encounter_id", "reason", "detail")
+        for pk, encounter_id, reason, detail in fetch_rows_in(
+            "settlement.problems", _problems_query, sorted(set(member_ids)), first=first, last=last
         )
     }
     create, update = [], []
