@@ -12,7 +12,6 @@ import datetime
 import os
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,28 +23,10 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _db import ROOT, machine, use_fresh_database  # noqa: E402
+from _server import server_env, start_gunicorn, wait_up  # noqa: E402
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 MAX_REQUESTS_PER_USER = 5000  # a hard bound besides the time limit
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_up(url, proc, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=2)
-            return
-        except requests.RequestException:
-            if proc.poll() is not None:
-                sys.exit("gunicorn exited at start-up")
-            time.sleep(0.3)
-    sys.exit("gunicorn did not start")
 
 
 def login(base, username, password):
@@ -151,34 +132,8 @@ def main():
         .first()
     )
 
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": redis_url,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DB_CONN_MAX_AGE": "60",
-    }
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "healthaid.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "3",
-            "--threads",
-            "4",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    env = server_env(url, os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5"))
+    server, base = start_gunicorn(env, workers=3, threads=4)
     worker = subprocess.Popen(
         [
             sys.executable,

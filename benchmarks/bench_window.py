@@ -22,7 +22,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -31,7 +30,7 @@ import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _db import ROOT, drop_database, machine, use_fresh_database  # noqa: E402
-from bench_load import free_port, wait_up  # noqa: E402
+from _server import server_env, start_gunicorn, wait_up  # noqa: E402
 
 TARGET_P95_MS = 300
 WARM_STAYS = 2  # per cashier, not timed
@@ -163,37 +162,8 @@ def main():
         expected = engine.settle_claims(document, {"members": {"m": member}, "encounters": [claim]})[0]
         work[n % args.cashiers].append((body, expected))
 
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": redis_url,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DEBUG": "0",
-        "DB_CONN_MAX_AGE": "60",
-    }
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "healthaid.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-            "--timeout",
-            "120",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    env = server_env(url, os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"), DEBUG="0")
+    server, base = start_gunicorn(env, workers=args.workers, threads=args.threads)
     lock = threading.Lock()
     latencies, errors, wrong = [], [], []
 
