@@ -436,6 +436,35 @@ def test_simulation_chunks_sum_the_stored_side_of_every_member(
     assert run.result["policy_outcome"]["patients"] == 3
 
 
+def test_a_simulation_begun_with_an_empty_chunk_0_still_counts_the_stored_side_once(
+    golden_world, policies, county_user, document, small_chunks
+):
+    """Runs begun before the stored side went into the members' chunks have a chunk 0 without
+    members that sums the whole year; their other chunks then sum no stored side."""
+    from settlement.models import SettlementRunChunk
+
+    settle_all(golden_world)
+    draft = services.policy_import(
+        user=county_user, document={**document, "code": "draft-2025", "name": "草稿"}
+    )
+    run = services.settlement_run_start(
+        user=county_user, kind="simulate", year=2025, policy=draft, enqueue=False
+    )
+    pending = services.settlement_run_begin(run_id=run.pk)
+    assert pending == [0, 1]
+    for chunk in run.chunks.order_by("-index"):  # the older layout: members' chunks from 1 on
+        chunk.index += 1
+        chunk.save(update_fields=["index"])
+    SettlementRunChunk.objects.create(run=run, index=0, member_ids=[])
+    for index in (0, 1, 2):
+        services.settlement_run_chunk(run_id=run.pk, index=index)
+    run.refresh_from_db()
+    assert run.status == "done", run.error
+    current = Settlement.objects.filter(year=2025, is_current=True)
+    assert run.result["stored_outcome"]["encounters"] == current.count() == 14
+    assert run.result["stored_outcome"]["patients"] == run.result["policy_outcome"]["patients"] == 6
+
+
 # --- policies -----------------------------------------------------------------------------------
 
 
