@@ -33,6 +33,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core import bulk
+from core.lookups import Ids
 
 from .models import Enrollment, HouseholdStatusPeriod, Member, MemberAidPeriod, MemberExit
 
@@ -226,7 +227,7 @@ def member_status_on(member_ids: Iterable[int], day: datetime.date) -> dict[int,
     if not ids:
         return {}
     return dict(
-        Member.objects.filter(pk__any_of=ids, pk__gte=ids[0], pk__lte=ids[-1])
+        Member.objects.filter(pk__any_of=Ids(ids), pk__gte=ids[0], pk__lte=ids[-1])
         .order_by()
         .annotate(status_then=poverty_status_on("household", day))
         .values_list("pk", "status_then")
@@ -480,7 +481,11 @@ def poverty_status_on(household: str, day) -> Coalesce:
 def insured_in(year: int) -> Coalesce:
     """An ORM expression on members: insured in ``year`` by that year's enrollment, else the
     member's ``insured`` flag (True / False / None), as ``FactBook.insured``."""
-    enrollment = Enrollment.objects.filter(member_id=OuterRef("pk"), year=year).values("insured")[:1]
+    # (order_by(): one enrollment per member and year; the model's ordering would join the
+    # member and household into every look-up.)
+    enrollment = (
+        Enrollment.objects.filter(member_id=OuterRef("pk"), year=year).order_by().values("insured")[:1]
+    )
     return Coalesce(Subquery(enrollment), F("insured"))
 
 

@@ -265,26 +265,51 @@ def member_ids_to_settle(year: int, *, stored_too: bool = True) -> list[int]:
     )
 
 
-def year_outcome(year: int, *, threshold: int | None) -> batch.Outcome:
+def year_outcome(
+    year: int,
+    *,
+    threshold: int | None,
+    members: tuple[int | None, int | None] | None = None,
+    known: facts.YearFacts | None = None,
+) -> batch.Outcome:
     """The figures of what is stored for ``year`` (current settlements), to set a simulated
-    policy against: per patient totals from one grouped query, per fund from another."""
+    policy against: per patient totals from one grouped query, per fund from another.
+    ``members``: only the members whose ids are in [low, high) (None: unbounded) — each chunk
+    of a simulation sums its own range of members (``services._stored_range``), so no chunk
+    reads the whole year; ``known``: facts of the year already loaded for (most of) them, whose
+    status at the year's end is then read without a query."""
     outcome = batch.Outcome()
     sums = {
         name: batch.in_cents(Sum(name))[0]
         for name in ("total_cost", "payouts_total", "self_pay", "in_policy_self_pay")
     }
     cents = batch.in_cents(Sum("total_cost"))[1] or int
+    settlements = Settlement.objects.filter(year=year, is_current=True)
+    lines = SettlementLine.objects.filter(settlement__year=year, settlement__is_current=True)
+    low, high = members or (None, None)
+    if low is not None:
+        settlements = settlements.filter(member_id__gte=low)
+        lines = lines.filter(settlement__member_id__gte=low)
+    if high is not None:
+        settlements = settlements.filter(member_id__lt=high)
+        lines = lines.filter(settlement__member_id__lt=high)
     # Grouped by member alone (no join per settlement row: 100,000 rows joined to member and
-    # household cost twice the aggregation), then the 25,000 patients' statuses in one query.
+    # household cost twice the aggregation), then the patients' statuses.
     per_member = batch.fetch_rows(
-        Settlement.objects.filter(year=year, is_current=True)
-        .order_by()
+        settlements.order_by()
         .values_list("member_id")
         .annotate(n=Count("id"), **{f"{name}_cents": expression for name, expression in sums.items()})
     )
     # A patient counts as poor by the household's status at the year's end (dated facts), as
     # the simulated side (``batch.simulate_members``) counts them.
-    poverty = facts.member_status_on((row[0] for row in per_member), batch.year_bounds(year)[1])
+    year_end = batch.year_bounds(year)[1]
+    poverty = {}
+    if known is not None:
+        poverty = {row[0]: known.poverty_status(row[0], year_end) for row in per_member if row[0] in known}
+    if len(poverty) < len(per_member):
+        poverty.update(
+            facts.member_status_on((row[0] for row in per_member if row[0] not in poverty), year_end)
+        )
     for member_id, n, total, paid, self_pay, in_self in per_member:
         outcome.add_member(
             poverty_status=poverty[member_id],
@@ -296,12 +321,7 @@ def year_outcome(year: int, *, threshold: int | None) -> batch.Outcome:
             threshold=threshold,
         )
     amount, _ = batch.in_cents(Sum("amount"))
-    for fund, paid in batch.fetch_rows(
-        SettlementLine.objects.filter(settlement__year=year, settlement__is_current=True)
-        .order_by()
-        .values_list("fund")
-        .annotate(amount_cents=amount)
-    ):
+    for fund, paid in batch.fetch_rows(lines.order_by().values_list("fund").annotate(amount_cents=amount)):
         outcome.add_fund(fund, cents(paid))
     return outcome
 

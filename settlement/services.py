@@ -23,7 +23,7 @@ from claims import services as claims_services
 from claims.models import Discharge, Encounter, Institution
 from core import idempotency
 from core.errors import DomainError
-from registry import roles
+from registry import facts, roles
 
 from . import batch, engine, events, ports, selectors
 from .batch import SettleResult
@@ -488,11 +488,9 @@ def settlement_run_begin(*, run_id: int) -> list[int]:
         run = SettlementRun.objects.select_for_update().get(pk=run_id)
         if run.status == SettlementRun.Status.QUEUED:
             member_ids = _run_members(run)
+            # (A simulation's chunk sums the stored side of its range of members too:
+            # ``_stored_range``.)
             slices = _equal_slices(member_ids, _chunk_size(run), settings.SETTLEMENT_WORKER_PROCESSES)
-            if run.kind == SettlementRun.Kind.SIMULATE and member_ids:
-                # Chunk 0, no members: the stored side (what the active policy paid), computed
-                # by one process while others simulate the members' chunks.
-                slices.insert(0, [])
             # Leased from now: a chunk that no task takes up in time (its message was lost with a
             # killed worker) is queued again by the sweeper (settlement_run_recover).
             leased_until = timezone.now() + _lease()
@@ -559,16 +557,7 @@ def settlement_run_chunk(*, run_id: int, index: int, task_id: str = "") -> bool:
         if chunk.done or run.status != SettlementRun.Status.RUNNING:
             return False
         if run.kind == SettlementRun.Kind.SIMULATE:
-            threshold, _ = _simulation_threshold(run)
-            if not chunk.member_ids:
-                partial = {"stored": selectors.year_outcome(run.year, threshold=threshold).to_json()}
-            else:
-                compiled = batch.compiled_policy(run.policy)
-                partial = {
-                    "policy": batch.simulate_members(
-                        chunk.member_ids, run.year, compiled, threshold
-                    ).to_json()
-                }
+            partial = _simulate_chunk(run, chunk)
         else:
             batch.lock_member_years(chunk.member_ids, run.year)
             partial = batch.settle_members(
@@ -588,6 +577,43 @@ def settlement_run_chunk(*, run_id: int, index: int, task_id: str = "") -> bool:
     return True
 
 
+def _stored_range(run: SettlementRun, chunk: SettlementRunChunk) -> tuple[int | None, int | None] | None:
+    """The member ids [low, high) whose stored settlements a simulation's ``chunk`` sums: from
+    its first member (the first chunk: from the lowest id) to the next chunk's first (the last
+    chunk: to the highest), so that the chunks together cover every member with a current
+    settlement in the year — a patient of the year or not (an encounter moved to another year
+    leaves its settlement current until the member is settled again). None for a run begun
+    with an empty chunk 0 (before 2026-12), which sums the whole year itself."""
+    firsts = dict(
+        run.chunks.filter(index__in=[0, chunk.index + 1]).order_by().values_list("index", "member_ids__0")
+    )
+    if firsts.get(0) is None:
+        return None
+    low = chunk.member_ids[0] if chunk.index > 0 else None
+    return low, firsts.get(chunk.index + 1)
+
+
+def _simulate_chunk(run: SettlementRun, chunk: SettlementRunChunk) -> dict:
+    """A simulation's chunk: what the draft pays its members (``batch.simulate_members``) and
+    what is stored for its range of members (``selectors.year_outcome``), the year's facts of
+    the members read once for both. A run begun with an empty chunk 0 (``_stored_range``):
+    that chunk sums the whole stored side, the others none."""
+    threshold, _ = _simulation_threshold(run)
+    if not chunk.member_ids:
+        return {"stored": selectors.year_outcome(run.year, threshold=threshold).to_json()}
+    book = facts.year_facts(chunk.member_ids, run.year)
+    compiled = batch.compiled_policy(run.policy)
+    partial = {
+        "policy": batch.simulate_members(chunk.member_ids, run.year, compiled, threshold, book=book).to_json()
+    }
+    members = _stored_range(run, chunk)
+    if members is not None:
+        partial["stored"] = selectors.year_outcome(
+            run.year, threshold=threshold, members=members, known=book
+        ).to_json()
+    return partial
+
+
 def _finish(run: SettlementRun) -> None:
     partials = [p for p in run.chunks.values_list("result", flat=True) if p is not None]
     if run.kind == SettlementRun.Kind.SIMULATE:
@@ -595,8 +621,8 @@ def _finish(run: SettlementRun) -> None:
         threshold, active = _simulation_threshold(run)
         for partial in partials:
             if "stored" in partial:
-                stored = batch.Outcome.from_json(partial["stored"])
-            else:
+                stored = (stored or batch.Outcome()).add(batch.Outcome.from_json(partial["stored"]))
+            if "stored" not in partial or "policy" in partial:
                 draft.add(batch.Outcome.from_json(partial.get("policy", partial)))  # (older runs: bare)
         if stored is None:  # a year without encounters: no chunks
             stored = selectors.year_outcome(run.year, threshold=threshold)

@@ -397,6 +397,74 @@ def test_simulation_compares_a_draft_with_what_is_stored(
     assert result["change"]["payouts"] != "0.00"
 
 
+def test_simulation_chunks_sum_the_stored_side_of_every_member(
+    golden_world, policies, county_user, document, small_chunks
+):
+    """Each chunk of a simulation sums what is stored for its range of member ids (from its
+    first member to the next chunk's first): together they cover members below the first
+    patient, between two chunks and above the last whose current settlements of the year no
+    longer have a current encounter of that year."""
+    from django.db.models import Sum
+
+    from claims.models import Encounter
+    from settlement import batch
+
+    settle_all(golden_world)
+    ordered = sorted(golden_world.members.values(), key=lambda m: m.pk)
+    moved = [ordered[0], ordered[3], ordered[5]]  # below the first chunk, between, above the last
+    Encounter.objects.filter(member__in=moved).update(
+        admission_date=datetime.date(2024, 6, 1), discharge_date=None
+    )
+    draft = services.policy_import(
+        user=county_user, document={**document, "code": "draft-2025", "name": "草稿"}
+    )
+    run = services.settlement_run_start(
+        user=county_user, kind="simulate", year=2025, policy=draft, enqueue=False
+    )
+    run = services.settlement_run_execute(run_id=run.pk)
+    assert run.status == "done", run.error
+    chunks = list(run.chunks.order_by("index").values_list("member_ids", flat=True))
+    assert chunks == [[ordered[1].pk, ordered[2].pk], [ordered[4].pk]]  # no chunk without members
+    current = Settlement.objects.filter(year=2025, is_current=True)
+    stored = run.result["stored_outcome"]
+    assert stored["patients"] == current.values("member").distinct().count() == 6
+    assert stored["encounters"] == current.count()
+    assert D(stored["payouts"]) == current.aggregate(s=Sum("payouts_total"))["s"]
+    assert stored["poor_patients"] == 3  # A, B and D of the golden claims, moved or not
+    whole_year = selectors.year_outcome(2025, threshold=batch.backstop_threshold(document))
+    assert stored == whole_year.summary()
+    assert run.result["policy_outcome"]["patients"] == 3
+
+
+def test_a_simulation_begun_with_an_empty_chunk_0_still_counts_the_stored_side_once(
+    golden_world, policies, county_user, document, small_chunks
+):
+    """Runs begun before the stored side went into the members' chunks have a chunk 0 without
+    members that sums the whole year; their other chunks then sum no stored side."""
+    from settlement.models import SettlementRunChunk
+
+    settle_all(golden_world)
+    draft = services.policy_import(
+        user=county_user, document={**document, "code": "draft-2025", "name": "草稿"}
+    )
+    run = services.settlement_run_start(
+        user=county_user, kind="simulate", year=2025, policy=draft, enqueue=False
+    )
+    pending = services.settlement_run_begin(run_id=run.pk)
+    assert pending == [0, 1]
+    for chunk in run.chunks.order_by("-index"):  # the older layout: members' chunks from 1 on
+        chunk.index += 1
+        chunk.save(update_fields=["index"])
+    SettlementRunChunk.objects.create(run=run, index=0, member_ids=[])
+    for index in (0, 1, 2):
+        services.settlement_run_chunk(run_id=run.pk, index=index)
+    run.refresh_from_db()
+    assert run.status == "done", run.error
+    current = Settlement.objects.filter(year=2025, is_current=True)
+    assert run.result["stored_outcome"]["encounters"] == current.count() == 14
+    assert run.result["stored_outcome"]["patients"] == run.result["policy_outcome"]["patients"] == 6
+
+
 # --- policies -----------------------------------------------------------------------------------
 
 
