@@ -67,6 +67,9 @@ def _decimal(value, path, *, places: int, required: bool) -> Decimal | None:
     return number.quantize(step)
 
 
+decimal_value = _decimal  # shared with the catalogue's parser (claims.catalogue_rows)
+
+
 def _text(value, path, *, required: bool) -> str:
     if value is None:
         value = ""
