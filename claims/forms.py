@@ -399,6 +399,14 @@ class EncounterUploadForm(RosterUploadForm):
     )
 
 
+class CatalogueUploadForm(RosterUploadForm):
+    """The roster upload form's file check, for a catalogue file (imported whole or not at all)."""
+
+    file = forms.FileField(label="医保目录文件（.xlsx）", help_text="一行一个项目；项目编码不能重复。")
+    create_areas = None
+    skip_invalid = None
+
+
 class InstitutionTokenForm(BootstrapMixin, forms.Form):
     """A new API token of a 定点医疗机构 (county staff): the institution, the hospital account
     that holds it, a note."""
