@@ -18,6 +18,9 @@ from . import codes
 
 CLASSES = dict(codes.ITEM_CLASSES)
 CATEGORIES = dict(codes.ITEM_CATEGORIES)
+# The two lines of a bill made from an encounter's totals when a review deducts from it
+# (``claims.review``): never flagged as out of the catalogue.
+SUMMARY_CODES = ("ZD-IN", "ZD-OUT")
 FIELDS = ("code", "name", "category", "class", "quantity", "unit_price", "amount", "deducted")
 _MAX_LENGTH = {"code": 50, "name": 100}
 _LIMIT = Decimal("10000000000")  # the database's 12 digits with two decimals

@@ -1666,7 +1666,8 @@ def _catalogue_codes(item_codes: Iterable[str] | None) -> frozenset[str]:
         if not wanted:
             return frozenset()
         active = active.filter(Q(code__in=wanted) | Q(pk__in=active.order_by("pk").values("pk")[:1]))
-    return frozenset(active.values_list("code", flat=True))
+    codes = frozenset(active.values_list("code", flat=True))
+    return codes | frozenset(bill_items.SUMMARY_CODES) if codes else codes
 
 
 def _review_input(encounter: Encounter, items=()) -> review_rules.ReviewEncounter:

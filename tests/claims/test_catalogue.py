@@ -252,10 +252,12 @@ def test_review_reads_the_catalogue_once_per_call(
     CatalogueItemFactory(code="XY01")
     small = services.review_settings(item_codes=["XY01", "ZZ99"])
     assert "XY01" in small.catalogue_codes and "ZZ99" not in small.catalogue_codes
-    assert len(small.catalogue_codes) <= 3  # the encounter's codes, plus one: not the catalogue
+    # The encounter's codes, one more, and the two lines a review makes from totals (ZD-IN,
+    # ZD-OUT): not the whole catalogue.
+    assert len(small.catalogue_codes) <= 5 and {"ZD-IN", "ZD-OUT"} <= small.catalogue_codes
     with django_assert_num_queries(2):  # the rules, the catalogue
         whole = services.review_settings()
-    assert len(whole.catalogue_codes) == 51
+    assert len(whole.catalogue_codes) == 51 + 2
     with django_assert_num_queries(1):  # no items: no catalogue query
         services.review_settings(item_codes=[])
 
@@ -270,3 +272,30 @@ def test_the_years_bulk_review_flags_codes_not_in_the_catalogue(world, township_
     result = review_year(year=2025)
     assert result.by_rule.get("not_in_catalogue") == 1
     assert other.review_flags.filter(code="not_in_catalogue").exists()
+
+
+def test_the_demo_catalogue_holds_the_golden_cases_codes(db, county_user):
+    import json
+    from pathlib import Path
+
+    from claims.demo import load_demo_catalogue
+
+    assert load_demo_catalogue(user=county_user) > 0
+    assert load_demo_catalogue(user=county_user) == 0  # loading again adds nothing
+    cases = Path("/work/shared/settlement-cases/demo-county-2025-items.claims.json")
+    if cases.exists():
+        found = {}
+
+        def walk(node):
+            if isinstance(node, dict):
+                if "code" in node and "class" in node:
+                    found[node["code"]] = node["class"]
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(json.loads(cases.read_text()))
+        stored = dict(CatalogueItem.objects.values_list("code", "item_class"))
+        assert {code: cls for code, cls in found.items() if code != "X1"} == stored
