@@ -299,3 +299,68 @@ def test_the_demo_catalogue_holds_the_golden_cases_codes(db, county_user):
         walk(json.loads(cases.read_text()))
         stored = dict(CatalogueItem.objects.values_list("code", "item_class"))
         assert {code: cls for code, cls in found.items() if code != "X1"} == stored
+
+
+# --- the entry page's 费用明细 -------------------------------------------------------------------
+
+
+def _entry(world, lines, **extra):
+    form = {
+        "member_query": world.east_head.id_number,
+        "institution": world.county_hospital.pk,
+        "kind": "inpatient",
+        "admission_date": "2025-04-01",
+        "discharge_date": "2025-04-05",
+        "diagnosis_code": "K35.8",
+        "referred": "on",
+        "items-TOTAL_FORMS": "8",
+        "items-INITIAL_FORMS": "0",
+        "items-MIN_NUM_FORMS": "0",
+        "items-MAX_NUM_FORMS": "200",
+        **extra,
+    }
+    for n, line in enumerate(lines):
+        form.update({f"items-{n}-{key}": value for key, value in line.items()})
+    return form
+
+
+def test_the_entry_page_takes_items_and_derives_the_totals(
+    as_user, world, township_user, settlement_spy, django_assert_max_num_queries
+):
+    from claims.models import Encounter
+
+    CatalogueItemFactory(code="XY01", name="头孢曲松钠注射液", item_class="A", category="western_drug")
+    c = as_user(township_user)
+    url = reverse("claims:encounter_create")
+    with django_assert_max_num_queries(12):
+        page = c.get(url).content.decode()
+    assert 'id="item-rows"' in page and 'value="XY01"' in page and "catalogue-picker.js" in page
+    lines = [
+        {"code": "XY01", "item_class": "A", "category": "western_drug", "quantity": "2", "amount": "30.00"},
+        {"code": "ZZ99", "name": "自费材料", "item_class": "C", "amount": "70.50"},
+    ]
+    response = c.post(url, _entry(world, lines))
+    assert response.status_code == 302, response.context["form"].errors
+    encounter = Encounter.objects.get(pk=response["Location"].rstrip("/").rsplit("/", 1)[1])
+    # 医疗总费用 = 30.00 + 70.50; the stored in-policy cost is the class A line (目录内费用).
+    assert (encounter.total_cost, encounter.in_policy_cost) == (D("100.50"), D("30.00"))
+    assert list(encounter.items.values_list("code", "item_class")) == [("XY01", "A"), ("ZZ99", "C")]
+    flag = encounter.review_flags.get(code="not_in_catalogue")
+    assert "ZZ99" in flag.message and "XY01" not in flag.message
+
+
+def test_the_entry_page_shows_a_bad_line_on_its_row(as_user, world, township_user, settlement_spy):
+    c = as_user(township_user)
+    url = reverse("claims:encounter_create")
+    lines = [{"code": "XY01", "item_class": "A", "amount": "10"}, {"code": "XY02", "amount": "5"}]
+    response = c.post(url, _entry(world, lines))
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form.bill.forms[1].errors["item_class"]
+    assert "费用明细第2行目录类别" in response.content.decode()
+    response = c.post(url, _entry(world, lines[:1], in_policy_cost="10"))
+    assert "有费用明细时不能再填政策范围内费用" in response.content.decode()
+    # Without the rows (an older page): both totals are required as before.
+    plain = {k: v for k, v in _entry(world, []).items() if not k.startswith("items-")}
+    response = c.post(url, plain)
+    assert response.status_code == 200 and "请填写医疗总费用" in response.content.decode()
