@@ -306,7 +306,8 @@ class ReviewRule(models.Model):
     catalogue_codes = models.TextField(
         "目录项目编码",
         blank=True,
-        help_text="项目不在目录内：本县医保目录的项目编码，用逗号或换行分隔；留空则不判断。",
+        help_text="项目不在目录内：在“医保目录”之外另行认可的项目编码，用逗号或换行分隔。"
+        "医保目录有启用项目时按目录（加上这里的编码）判断；目录为空且这里留空时不判断。",
     )
     history = HistoricalRecords()
 
