@@ -152,6 +152,13 @@ class EncounterItemForm(BootstrapMixin, forms.Form):
     )
     amount = forms.DecimalField(label="金额", required=False, min_value=0, decimal_places=2, max_digits=12)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        row = (self.prefix or "").rpartition("-")[2]
+        number = int(row) + 1 if row.isdigit() else ""
+        for field in self.fields.values():  # the table's cells have no <label>
+            field.widget.attrs["aria-label"] = f"费用明细第{number}行{field.label}"
+
     def item(self) -> dict | None:
         """The line in the contract's shape (None: a blank line)."""
         data = self.cleaned_data

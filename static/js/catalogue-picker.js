@@ -9,6 +9,7 @@
   var url = box.getAttribute('data-catalogue-url');
   var list = document.getElementById('item-catalogue');
   var known = {};  // code -> catalogue item, from every answer so far
+  var CLASSES = { A: '甲类', B: '乙类', C: '丙类' };
   var totalCell = box.querySelector('[data-item-total]');
 
   function field(row, name) { return row.querySelector('[name$="-' + name + '"]'); }
@@ -28,7 +29,7 @@
     for (var i = 0; i < results.length; i++) {
       var option = document.createElement('option');
       option.value = results[i].code;
-      option.appendChild(document.createTextNode(results[i].name + '（' + results[i].item_class + '类）'));
+      option.appendChild(document.createTextNode(results[i].name + '（' + CLASSES[results[i].item_class] + '）'));
       list.appendChild(option);
     }
   }
