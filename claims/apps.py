@@ -10,7 +10,7 @@ class ClaimsConfig(DemoLoading, AppConfig):
     def ready(self):
         from core.imports import register_import_kind
 
-        from . import encounter_rows, models, services, tasks
+        from . import catalogue, encounter_rows, models, services, tasks
 
         register_import_kind(
             "encounters",
@@ -19,6 +19,13 @@ class ClaimsConfig(DemoLoading, AppConfig):
             services.encounter_import,
             services.EncounterReport,
             extra_sheet=encounter_rows.ITEMS_SHEET,
+        )
+        register_import_kind(
+            "catalogue",
+            models.CatalogueImport,
+            tasks.run_catalogue_job,
+            catalogue.catalogue_import,
+            catalogue.CatalogueReport,
         )
 
     def demo_load(self, demo):

@@ -22,6 +22,7 @@ from registry.models import Household, Member, Township
 
 from . import encounter_rows, reference_data, selectors, services
 from .models import (
+    CatalogueItem,
     Contract,
     Encounter,
     FollowUp,
@@ -104,7 +105,51 @@ def load_demo_claims(*, user, year: int) -> dict:
     out["illnesses"] = _illnesses(rng, user, year, until)
     out["screenings"] = _screenings(rng, user, year, until)
     out["encounters"] = _encounters(rng, user, year, until)
+    out["catalogue"] = load_demo_catalogue(user=user)
     return out
+
+
+# The demo county's medical-insurance catalogue (医保目录): the codes of the itemised golden
+# cases (../shared/settlement-cases/demo-county-2025-items.*) with their class and category;
+# X1 (a 丙类 line of the cases) is left out, so a bill using it shows 「不在目录内」.
+DEMO_CATALOGUE = (
+    # code, name, category, class, unit price, unit
+    ("A1", "青霉素钠注射液", "western_drug", "A", "2.50", "支"),
+    ("A9", "葡萄糖氯化钠注射液", "western_drug", "A", "4.80", "袋"),
+    ("B1", "彩色多普勒超声检查", "exam", "B", "160.00", "次"),
+    ("B2", "头孢呋辛钠注射液", "western_drug", "B", "18.60", "支"),
+    ("B3", "住院诊查费", "treatment", "B", "12.00", "日"),
+    ("C1", "进口心脏支架", "material", "C", None, "个"),
+    ("C2", "特需病房床位费", "other", "C", "200.00", "日"),
+    ("D1", "阿莫西林胶囊", "western_drug", "A", "12.50", "盒"),
+    ("D2", "复方丹参滴丸", "patent_drug", "B", "26.00", "盒"),
+    ("E1", "胸部CT平扫", "exam", "B", "180.00", "次"),
+    ("H1", "中药饮片（按剂）", "herbal", "B", None, "剂"),
+    ("L1", "血常规", "lab", "A", "20.00", "次"),
+    ("M1", "一次性使用输液器", "material", "B", "3.50", "套"),
+    ("M2", "医用外科口罩", "material", "B", "0.80", "个"),
+    ("S1", "阑尾切除术", "surgery", "A", "1200.00", "次"),
+    ("S2", "腹腔镜胆囊切除术", "surgery", "A", "2600.00", "次"),
+)
+
+
+def load_demo_catalogue(*, user) -> int:
+    """Create the demo catalogue's items that are missing (a second load adds nothing)."""
+    have = set(CatalogueItem.objects.values_list("code", flat=True))
+    new = [
+        CatalogueItem(
+            code=code,
+            name=name,
+            category=category,
+            item_class=item_class,
+            unit_price=Decimal(price) if price else None,
+            unit=unit,
+        )
+        for code, name, category, item_class, price, unit in DEMO_CATALOGUE
+        if code not in have
+    ]
+    bulk_create_with_history(new, CatalogueItem, default_user=user, default_change_reason="演示数据")
+    return len(new)
 
 
 def _teams(rng) -> dict[int, Team]:

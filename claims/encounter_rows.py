@@ -484,6 +484,8 @@ _CLASSES = {
 }
 _CATEGORIES = {label: code for code, label in codes.ITEM_CATEGORIES}
 _CATEGORIES.update({code: code for code, _ in codes.ITEM_CATEGORIES})
+# What a cell may say for a class or a category (shared with the catalogue's parser).
+CLASS_OF, CATEGORY_OF = _CLASSES, _CATEGORIES
 
 
 @dataclass

@@ -10,6 +10,7 @@ from registry.models import Member
 from registry.selectors import id_number_q
 
 from .models import (
+    CatalogueItem,
     Contract,
     ContractStatus,
     Disease,
@@ -22,6 +23,8 @@ from .models import (
     IllnessStatus,
     Institution,
     InstitutionLevel,
+    ItemCategory,
+    ItemClass,
     ReviewFlag,
     ReviewOutcome,
     ReviewRuleCode,
@@ -103,6 +106,23 @@ class DiseaseFilterSet(django_filters.FilterSet):
         return queryset.filter(
             Q(code__istartswith=value) | Q(name__contains=value) | Q(prefixes__icontains=value)
         )
+
+
+class CatalogueItemFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(label="搜索", method="search", help_text="项目编码或名称")
+    category = django_filters.ChoiceFilter(label="费用类别", choices=ItemCategory.choices)
+    item_class = django_filters.ChoiceFilter(label="医保目录类别", choices=ItemClass.choices)
+    active = django_filters.BooleanFilter(label="启用")
+
+    class Meta:
+        model = CatalogueItem
+        fields = ["q", "category", "item_class", "active"]
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(code__istartswith=value) | Q(name__contains=value))
 
 
 class PackageFilterSet(django_filters.FilterSet):

@@ -10,7 +10,7 @@ from registry.forms import BootstrapMixin, RosterUploadForm, VersionedForm
 from registry.idnumber import mask_id_number
 from registry.models import Member, Village
 
-from . import selectors
+from . import codes, selectors
 from .models import (
     Contract,
     Disease,
@@ -131,6 +131,49 @@ def _default_to_own_clinic(form, name, user):
         form.initial.setdefault(name, clinic.pk)
 
 
+class EncounterItemForm(BootstrapMixin, forms.Form):
+    """One line of the entry page's 费用明细. Only the shapes are checked here; the service
+    checks the lines as the contract does (``claims.items``), as for the API."""
+
+    code = forms.CharField(
+        label="项目编码",
+        max_length=50,
+        required=False,
+        widget=forms.TextInput(attrs={"list": "item-catalogue", "autocomplete": "off", "data-item-code": ""}),
+    )
+    name = forms.CharField(label="项目名称", max_length=100, required=False)
+    category = forms.ChoiceField(
+        label="费用类别", choices=[("", "—"), *codes.ITEM_CATEGORIES], required=False
+    )
+    item_class = forms.ChoiceField(label="目录类别", choices=[("", "—"), *codes.ITEM_CLASSES], required=False)
+    quantity = forms.DecimalField(label="数量", required=False, min_value=0, decimal_places=3, max_digits=12)
+    unit_price = forms.DecimalField(
+        label="单价", required=False, min_value=0, decimal_places=4, max_digits=12
+    )
+    amount = forms.DecimalField(label="金额", required=False, min_value=0, decimal_places=2, max_digits=12)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        row = (self.prefix or "").rpartition("-")[2]
+        number = int(row) + 1 if row.isdigit() else ""
+        for field in self.fields.values():  # the table's cells have no <label>
+            field.widget.attrs["aria-label"] = f"费用明细第{number}行{field.label}"
+
+    def item(self) -> dict | None:
+        """The line in the contract's shape (None: a blank line)."""
+        data = self.cleaned_data
+        if not any(data.get(name) not in (None, "") for name in self.fields):
+            return None
+        item = {"code": data.get("code") or "", "class": data.get("item_class") or None}
+        for name in ("name", "category", "quantity", "unit_price", "amount"):
+            if data.get(name) not in (None, ""):
+                item[name] = data[name]
+        return item
+
+
+EncounterItemFormSet = forms.formset_factory(EncounterItemForm, extra=8, max_num=200, absolute_max=200)
+
+
 class EncounterForm(MemberLookupMixin, ServiceModelForm, VersionedForm):
     class Meta:
         model = Encounter
@@ -171,10 +214,19 @@ class EncounterForm(MemberLookupMixin, ServiceModelForm, VersionedForm):
         self.setup_member(user)
         self.fields["institution"].queryset = selectors.institutions().order_by("level", "name")
         self.fields["referred"].initial = True
+        self.bill = None
         if not (self.instance and self.instance.pk):
             self.fields.pop("version")
             _default_to_own_clinic(self, "institution", user)
             self.fields["form_token"].initial = secrets.token_hex(16)
+            # 费用明细 (new entries): with lines, the totals come from them (the service).
+            # A post without the rows (an older page, a script) has no items.
+            sent = self.is_bound and "items-TOTAL_FORMS" in self.data
+            self.bill = EncounterItemFormSet(self.data if sent else None, prefix="items")
+            for name in ("total_cost", "in_policy_cost"):
+                self.fields[name].required = False
+            self.fields["total_cost"].help_text = "填写了费用明细时可不填（按明细金额合计）。"
+            self.fields["in_policy_cost"].help_text = "填写了费用明细时不填（结算时按明细的目录类别算出）。"
         else:
             self.fields.pop("form_token")
         confirming = self.is_bound and (
@@ -189,6 +241,37 @@ class EncounterForm(MemberLookupMixin, ServiceModelForm, VersionedForm):
             self.fields["reason"] = forms.CharField(
                 label="更正原因", max_length=80, widget=forms.TextInput(attrs={"class": "form-control"})
             )
+
+    def is_valid(self):
+        valid = super().is_valid()
+        return (self.bill is None or not self.bill.is_bound or self.bill.is_valid()) and valid
+
+    def items(self) -> list[dict] | None:
+        """The 费用明细 lines entered, in the contract's shape (None: none entered)."""
+        if self.bill is None or not self.bill.is_bound:
+            return None
+        lines = [line for line in (f.item() for f in self.bill.forms) if line is not None]
+        return lines or None
+
+    def show_item_error(self, exc) -> bool:
+        """A service refusal naming a line (``items[2].class``): on the row the clerk typed it
+        (the n-th non-blank line). Returns whether it was placed."""
+        path = exc.field or ""
+        if self.bill is None or not path.startswith("items["):
+            return False
+        index = int(path[6 : path.index("]")])
+        if not self.bill.is_bound:
+            return False
+        filled = [f for f in self.bill.forms if f.item() is not None]
+        field = {"class": "item_class"}.get(path.rpartition(".")[2], path.rpartition(".")[2])
+        if index >= len(filled):
+            return False
+        row = filled[index]
+        message = exc.message.partition("：")[2] or exc.message
+        row.add_error(field if field in row.fields else None, message)
+        label = row.fields[field].label if field in row.fields else ""
+        exc.message = f"费用明细第{index + 1}行{label}：{message}"  # what the page shows above the form
+        return True
 
     def changes(self):
         data = {name: self.cleaned_data[name] for name in self.Meta.fields}
@@ -397,6 +480,14 @@ class EncounterUploadForm(RosterUploadForm):
         required=False,
         help_text="不勾选时，只要有一处错误，整个文件都不导入。",
     )
+
+
+class CatalogueUploadForm(RosterUploadForm):
+    """The roster upload form's file check, for a catalogue file (imported whole or not at all)."""
+
+    file = forms.FileField(label="医保目录文件（.xlsx）", help_text="一行一个项目；项目编码不能重复。")
+    create_areas = None
+    skip_invalid = None
 
 
 class InstitutionTokenForm(BootstrapMixin, forms.Form):

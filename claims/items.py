@@ -18,6 +18,9 @@ from . import codes
 
 CLASSES = dict(codes.ITEM_CLASSES)
 CATEGORIES = dict(codes.ITEM_CATEGORIES)
+# The two lines of a bill made from an encounter's totals when a review deducts from it
+# (``claims.review``): never flagged as out of the catalogue.
+SUMMARY_CODES = ("ZD-IN", "ZD-OUT")
 FIELDS = ("code", "name", "category", "class", "quantity", "unit_price", "amount", "deducted")
 _MAX_LENGTH = {"code": 50, "name": 100}
 _LIMIT = Decimal("10000000000")  # the database's 12 digits with two decimals
@@ -65,6 +68,9 @@ def _decimal(value, path, *, places: int, required: bool) -> Decimal | None:
     if number != number.quantize(step):
         raise ItemsError(path, f"最多{places}位小数")
     return number.quantize(step)
+
+
+decimal_value = _decimal  # shared with the catalogue's parser (claims.catalogue_rows)
 
 
 def _text(value, path, *, required: bool) -> str:

@@ -230,6 +230,54 @@ class EncounterItem(models.Model):
         return f"{self.code} {self.name}".strip()
 
 
+class CatalogueItem(models.Model):
+    """One item of the county's medical-insurance catalogue (医保目录项目): what a code is, its
+    cost category and catalogue class (甲/乙/丙, the items' A/B/C). Clinics pick items from it;
+    the review rule ``not_in_catalogue`` flags bill codes that are not active in it. Imported
+    from Excel by county staff (``claims.catalogue``)."""
+
+    code = models.CharField("项目编码", max_length=50, unique=True)
+    name = models.CharField("项目名称", max_length=100)
+    category = models.CharField("费用类别", max_length=20, choices=ItemCategory.choices, blank=True)
+    item_class = models.CharField("医保目录类别", max_length=1, choices=ItemClass.choices)
+    unit_price = models.DecimalField("单价", max_digits=12, decimal_places=4, null=True, blank=True)
+    unit = models.CharField("单位", max_length=20, blank=True)
+    active = models.BooleanField("启用", default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "医保目录项目"
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(code=""), name="catalogue_item_code_not_blank"),
+            models.CheckConstraint(condition=~Q(name=""), name="catalogue_item_name_not_blank"),
+            models.CheckConstraint(
+                condition=Q(item_class__in=ItemClass.values), name="catalogue_item_class_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(category="") | Q(category__in=ItemCategory.values),
+                name="catalogue_item_category_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(unit_price__isnull=True) | Q(unit_price__gte=0),
+                name="catalogue_item_unit_price_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+
+class CatalogueImport(ImportJob):
+    """One uploaded catalogue file (医保目录导入)."""
+
+    file = models.FileField("目录文件", upload_to="catalogue/%Y/%m/", blank=True)
+    skip_invalid = models.BooleanField("跳过有错误的行，导入其余", default=False)
+
+    class Meta(ImportJob.Meta):
+        verbose_name = verbose_name_plural = "医保目录导入"
+
+
 ReviewRuleCode = models.TextChoices(
     "ReviewRuleCode", [(c.upper(), (c, name)) for c, (name, _) in review_rules.RULES.items()]
 )
@@ -258,7 +306,8 @@ class ReviewRule(models.Model):
     catalogue_codes = models.TextField(
         "目录项目编码",
         blank=True,
-        help_text="项目不在目录内：本县医保目录的项目编码，用逗号或换行分隔；留空则不判断。",
+        help_text="项目不在目录内：在“医保目录”之外另行认可的项目编码，用逗号或换行分隔。"
+        "医保目录有启用项目时按目录（加上这里的编码）判断；目录为空且这里留空时不判断。",
     )
     history = HistoricalRecords()
 

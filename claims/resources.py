@@ -58,6 +58,18 @@ DiseaseResource = export_resource(
     ],
 )
 
+CatalogueItemResource = export_resource(
+    [
+        ("项目编码", "code"),
+        ("项目名称", "name"),
+        ("费用类别", _display("category")),
+        ("医保目录类别", _display("item_class")),
+        ("单价", "unit_price", "decimal"),
+        ("单位", "unit"),
+        ("启用", lambda o: _yes(o.active)),
+    ],
+)
+
 PackageResource = export_resource(
     [
         ("服务包", "name"),

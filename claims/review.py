@@ -33,12 +33,13 @@ from core import bulk
 from registry import roles
 
 from . import events, review_rules
+from . import items as bill_items
 from .models import Encounter, EncounterItem, ReviewDecision, ReviewFlag, ReviewOutcome, ViolationReason
 from .services import PEER_VALUES, ClaimsError, _once, _service_year, review_settings
 
 _ZERO = Decimal("0.00")
 _CENT = Decimal("0.01")
-SUMMARY_CODES = ("ZD-IN", "ZD-OUT")  # the two lines of a bill made from the totals
+SUMMARY_CODES = bill_items.SUMMARY_CODES
 
 
 def _amount(value, field: str, label: str) -> Decimal:

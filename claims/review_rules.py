@@ -25,7 +25,9 @@ compare it with the encounters passed in the same call: pass a member's encounte
   ``drug_share`` (default 0.40); itemised encounters of ``drug_share_kinds`` (default inpatient).
 * ``class_c_share``: 丙类 (out-of-catalogue) share of the total after deductions above
   ``class_c_share`` (default 0.10, the usual cap on 目录外费用 for poor patients' stays).
-* ``not_in_catalogue``: item codes not in ``catalogue_codes`` (None: the rule is off).
+* ``not_in_catalogue``: item codes not in ``catalogue_codes`` (None: the rule is off). The
+  claims service fills the set from the county's catalogue (``CatalogueItem``) and the rule's
+  typed codes (``services.review_settings``).
 * ``sex_age``: a diagnosis impossible for the patient's sex or age: pregnancy (O00–O99) or
   female genital organs for a man, male genital organs (N40–N51, C60–C63) for a woman,
   perinatal conditions (P00–P96) from ``adult_age`` (default 18) on.

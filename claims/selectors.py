@@ -20,6 +20,7 @@ from registry.selectors import members_for as registry_members
 
 from . import access, codes, events, icd, ports
 from .models import (
+    CatalogueItem,
     Contract,
     Disease,
     Encounter,
@@ -62,6 +63,11 @@ def own_clinic(user) -> Institution | None:
 
 def diseases(user=None):
     return Disease.objects.all()
+
+
+def catalogue_items(user=None):
+    """The medical-insurance catalogue (医保目录): county-wide reference data, every role reads."""
+    return CatalogueItem.objects.all()
 
 
 def packages(user=None):

@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -37,6 +38,7 @@ from registry.models import Household, Member, MemberExit, Village
 from . import access, codes, encounter_rows, events, icd, review_rules, selectors
 from . import items as bill_items
 from .models import (
+    CatalogueItem,
     Contract,
     ContractStatus,
     Discharge,
@@ -1620,9 +1622,16 @@ _THRESHOLDS = {
 }
 
 
-def review_settings() -> review_rules.ReviewSettings:
+def review_settings(*, item_codes: Iterable[str] | None = None) -> review_rules.ReviewSettings:
     """The county's review settings from ``ReviewRule`` (a rule without a row keeps its default
-    and runs)."""
+    and runs) and the medical-insurance catalogue (``CatalogueItem``).
+
+    ``not_in_catalogue`` checks codes against: the active catalogue codes when the catalogue
+    has an active item, together with any codes typed in the rule's ``catalogue_codes`` (local
+    additions); the typed codes alone when the catalogue is empty; nothing (rule off) when both
+    are empty. ``item_codes``: the codes of the one encounter about to be reviewed — then only
+    those catalogue codes are read (one small query, whatever the catalogue's size); None (the
+    year's bulk review): the whole active catalogue, once per call."""
     values, disabled, min_group = {}, set(), None
     for rule in ReviewRule.objects.all():
         if not rule.enabled:
@@ -1638,9 +1647,27 @@ def review_settings() -> review_rules.ReviewSettings:
             ) - {""}
     if min_group is not None:
         values["outlier_min_group"] = min_group
+    if "not_in_catalogue" not in disabled:
+        listed = _catalogue_codes(item_codes)
+        if listed:
+            values["catalogue_codes"] = values.get("catalogue_codes", frozenset()) | listed
     return review_rules.ReviewSettings(
         enabled=frozenset(code for code in review_rules.RULES if code not in disabled), **values
     )
+
+
+def _catalogue_codes(item_codes: Iterable[str] | None) -> frozenset[str]:
+    """The active catalogue codes (all, or those among ``item_codes`` plus one more when the
+    catalogue has any: so an encounter whose codes are all unknown still sees a non-empty
+    catalogue). One query; none for an encounter without items."""
+    active = CatalogueItem.objects.filter(active=True)
+    if item_codes is not None:
+        wanted = sorted(set(item_codes))
+        if not wanted:
+            return frozenset()
+        active = active.filter(Q(code__in=wanted) | Q(pk__in=active.order_by("pk").values("pk")[:1]))
+    codes = frozenset(active.values_list("code", flat=True))
+    return codes | frozenset(bill_items.SUMMARY_CODES) if codes else codes
 
 
 def _review_input(encounter: Encounter, items=()) -> review_rules.ReviewEncounter:
@@ -1705,7 +1732,8 @@ def encounter_review(*, encounter: Encounter, bill=None, new: bool = False) -> l
     earlier flags to replace). One query for the others: the member's (index on member and
     date) or, for the outliers, those of the same kind and diagnosis category (index on kind,
     diagnosis code and date) at an institution of the same level."""
-    settings = review_settings()
+    bill = list(encounter.items.all()) if bill is None else bill
+    settings = review_settings(item_codes=[i.code for i in bill])
     flags = []
     if settings.enabled:
         year = _service_year(
@@ -1733,7 +1761,7 @@ def encounter_review(*, encounter: Encounter, bill=None, new: bool = False) -> l
                 category=i.category,
                 deducted=i.deducted,
             )
-            for i in (encounter.items.all() if bill is None else bill)
+            for i in bill
         ]
         found = review_rules.review([*others, _review_input(encounter, items)], settings)
         flags = found[encounter.ref]

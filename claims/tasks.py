@@ -17,6 +17,13 @@ def run_encounter_job(self, job_id: int, confirm: bool) -> str | None:
 
 
 @shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=2, max_retries=5)
+def run_catalogue_job(self, job_id: int, confirm: bool) -> str | None:
+    # As run_encounter_job: the job stack locks the job and makes a retry harmless.
+    job = import_job_execute(kind="catalogue", job_id=job_id, confirm=confirm)
+    return job.status if job is not None else None
+
+
+@shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=2, max_retries=5)
 def expire_contracts(self) -> int:
     """Daily: contracts past their end date become 已到期 (schedule with celery beat)."""
     return services.contracts_expire()

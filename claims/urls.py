@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import review_views, views
+from . import catalogue_views, review_views, views
 
 app_name = "claims"
 
@@ -54,6 +54,40 @@ urlpatterns = [
     path("imports/<int:pk>/confirm/", views.EncounterImportConfirmView.as_view(), name="import_confirm"),
     path(
         "imports/<int:pk>/rejected.xlsx", views.EncounterImportRejectedView.as_view(), name="import_rejected"
+    ),
+    path("catalogue/", catalogue_views.CatalogueListView.as_view(), name="catalogue_list"),
+    path(
+        "catalogue/imports/", catalogue_views.CatalogueImportListView.as_view(), name="catalogue_import_list"
+    ),
+    path(
+        "catalogue/imports/upload/",
+        catalogue_views.CatalogueUploadView.as_view(),
+        name="catalogue_import_upload",
+    ),
+    path(
+        "catalogue/imports/template.xlsx",
+        catalogue_views.CatalogueTemplateView.as_view(),
+        name="catalogue_import_template",
+    ),
+    path(
+        "catalogue/imports/<int:pk>/",
+        catalogue_views.CatalogueImportDetailView.as_view(),
+        name="catalogue_import_detail",
+    ),
+    path(
+        "catalogue/imports/<int:pk>/progress/",
+        catalogue_views.CatalogueImportProgressView.as_view(),
+        name="catalogue_import_progress",
+    ),
+    path(
+        "catalogue/imports/<int:pk>/confirm/",
+        catalogue_views.CatalogueImportConfirmView.as_view(),
+        name="catalogue_import_confirm",
+    ),
+    path(
+        "catalogue/imports/<int:pk>/rejected.xlsx",
+        catalogue_views.CatalogueImportRejectedView.as_view(),
+        name="catalogue_import_rejected",
     ),
     path("review/", review_views.ReviewQueueView.as_view(), name="review_queue"),
     path("review/<int:pk>/", review_views.ReviewDecideView.as_view(), name="review_decide"),

@@ -240,6 +240,7 @@ class EncounterCreateView(CatalogueMixin, ServiceFormView):
         self.encounter, warnings = services.encounter_create(
             user=self.request.user,
             idempotency_key=form.cleaned_data.get("form_token") or "",
+            items=form.items(),
             **form.duplicate_args(),
             **form.changes(),
         )
@@ -250,6 +251,13 @@ class EncounterCreateView(CatalogueMixin, ServiceFormView):
 
     def refused(self, form, exc):
         _encounter_refused(form, exc)
+        form.show_item_error(exc)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["catalogue_api"] = reverse("catalogue-item-list")
+        context["item_catalogue"] = selectors.catalogue_items().filter(active=True).order_by("code")[:500]
+        return context
 
     def get_success_url(self):
         return reverse("claims:encounter_detail", args=[self.encounter.pk])

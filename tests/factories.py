@@ -295,3 +295,13 @@ def hospital_token(county_user, account, institution=None):
 
     institution = institution or InstitutionUser.objects.get(user=account).institution
     return services.institution_token_create(user=county_user, institution=institution, account=account)
+
+
+class CatalogueItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "claims.CatalogueItem"
+
+    code = factory.Sequence(lambda n: f"ML{n:04d}")
+    name = factory.Sequence(lambda n: f"目录项目{n}")
+    category = "western_drug"
+    item_class = "A"

@@ -6,6 +6,7 @@ from registry.selectors import households_for
 
 from .. import codes, selectors
 from ..models import (
+    CatalogueItem,
     Contract,
     Disease,
     Encounter,
@@ -56,6 +57,27 @@ class InstitutionSerializer(serializers.ModelSerializer):
         model = Institution
         fields = ["id", "name", "code", "level", "designated", "township"]
         extra_kwargs = {"name": {"validators": []}}
+
+
+class CatalogueItemSerializer(serializers.ModelSerializer):
+    """A catalogue item for pickers; ``class`` as the items' A/B/C (``EncounterItem``)."""
+
+    item_class = serializers.CharField(read_only=True)
+    category_display = serializers.CharField(source="get_category_display", read_only=True)
+
+    class Meta:
+        model = CatalogueItem
+        fields = [
+            "code",
+            "name",
+            "category",
+            "category_display",
+            "item_class",
+            "unit_price",
+            "unit",
+            "active",
+        ]
+        read_only_fields = fields
 
 
 class DiseaseSerializer(serializers.ModelSerializer):

@@ -78,6 +78,20 @@ class DiseaseViewSet(ReferenceViewSet):
     model, serializer_class, filterset_class = Disease, s.DiseaseSerializer, filtersets.DiseaseFilterSet
 
 
+class CatalogueItemViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The medical-insurance catalogue for pickers: ``GET ?q=`` (code prefix or part of the
+    name), ``category``, ``item_class``, ``active``. Every role reads; nothing is written here
+    (county staff import the catalogue from Excel)."""
+
+    serializer_class = s.CatalogueItemSerializer
+    filterset_class = filtersets.CatalogueItemFilterSet
+    filter_backends = [DjangoFilterBackend]
+    hospital_allowed = True
+
+    def get_queryset(self):
+        return selectors.catalogue_items(self.request.user).order_by("code")
+
+
 class PackageViewSet(ReferenceViewSet):
     model, serializer_class, filterset_class = (
         ServicePackage,
