@@ -117,12 +117,13 @@ def add_encounters(count: int, offset: int):
                        FROM generate_series(%s + 1, %s + %s) n)
             INSERT INTO claims_encounter (ref, member_id, institution_id, kind, admission_date, discharge_date,
                                           diagnosis_code, diagnosis_name, total_cost, in_policy_cost, package,
-                                          referred, is_current, created_at, updated_at, version)
+                                          referred, is_current, created_at, updated_at, version,
+                                          duplicate_reason)
             SELECT 'B' || lpad(n::text, 9, '0'),
                    m.a[1 + floor(r1 * cardinality(m.a))::int],
                    i.a[1 + floor(r2 * cardinality(i.a))::int],
                    k.kind, d.day, CASE WHEN k.kind = 'inpatient' THEN d.day + 1 + floor(r4 * 9)::int END,
-                   'I10', '', c.cost, round(c.cost * 0.8, 2), '', true, true, now(), now(), 1
+                   'I10', '', c.cost, round(c.cost * 0.8, 2), '', true, true, now(), now(), 1, ''
             FROM g CROSS JOIN m CROSS JOIN i
             CROSS JOIN LATERAL (SELECT CASE WHEN r3 < 0.45 THEN 'outpatient' WHEN r3 < 0.75 THEN 'outpatient_chronic'
                                             ELSE 'inpatient' END AS kind) k

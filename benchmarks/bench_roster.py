@@ -67,8 +67,10 @@ def stock_import(path, user):
 
     workbook = load_workbook(path, read_only=True)
     rows = list(workbook.active.iter_rows(values_only=True))
+    width = len(rows[0])  # a read-only sheet drops a row's empty trailing cells: pad them back
     dataset = tablib.Dataset(
-        *[tuple("" if v is None else v for v in r) for r in rows[1:]], headers=list(rows[0])
+        *[tuple("" if v is None else v for v in (*r, *[None] * (width - len(r)))) for r in rows[1:]],
+        headers=list(rows[0]),
     )
     result = StockMemberResource().import_data(dataset, dry_run=False, raise_errors=True)
     return result.totals

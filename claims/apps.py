@@ -10,7 +10,9 @@ class ClaimsConfig(DemoLoading, AppConfig):
     def ready(self):
         from core.imports import register_import_kind
 
-        from . import catalogue, encounter_rows, models, services, tasks
+        from . import catalogue, encounter_rows, handlers, models, services, tasks
+
+        handlers.register()
 
         register_import_kind(
             "encounters",

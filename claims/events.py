@@ -34,3 +34,16 @@ def pending_member_years(pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int
         return set()
     keys = pending(MEMBER_YEAR_CHANGED).filter(key__in=list(wanted)).values_list("key", flat=True)
     return {wanted[key] for key in keys}
+
+
+# Key "<year>"; payload {"year": int}. The automatic review of a year an import wrote: done after
+# the import commits (claims.handlers), so a large file is not held up by it.
+REVIEW_YEAR_REQUESTED = "claims.review_year_requested"
+
+
+def record_review_years(*, years: Iterable[int]) -> None:
+    """Record, inside the caller's transaction, years whose encounters the review rules should
+    go over again (one pending entry per year)."""
+    outbox_record_many(
+        topic=REVIEW_YEAR_REQUESTED, entries=[(str(y), {"year": y}) for y in sorted(set(years))]
+    )

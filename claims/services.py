@@ -1886,8 +1886,9 @@ def encounter_import(
     by the 住院号/流水号 (``encounter_rows.parse_item_rows``). An encounter with lines gets
     them as its itemised bill (医疗总费用 = Σ 金额, 政策范围内费用 left blank). A fault on that
     sheet refuses the whole file, whatever ``skip_invalid`` says (all or nothing: a bill is
-    not half imported). What was written is reviewed: the review rules run over the years the
-    import touched (``claims.review.review_year``)."""
+    not half imported). What was written is reviewed: the years the import touched are
+    recorded in the outbox and the review rules go over them once it commits
+    (``claims.handlers`` → ``claims.review.review_year``)."""
     roles.require_county(user)
     report_progress = progress or (lambda stage, done, total: None)
     report = EncounterReport(dry_run=dry_run)
@@ -2061,10 +2062,8 @@ def encounter_import(
             _write_bills(billed, bills)
         _enqueue(pairs)
         if created or to_update:
-            from .review import review_year  # the review module builds on these services
-
-            for year in sorted({year for _, year in pairs}):
-                review_year(year=year)
+            # Reviewed after the import commits (claims.handlers), not inside it.
+            events.record_review_years(years={year for _, year in pairs})
     report_progress("写入", total, total)
     return report
 

@@ -47,11 +47,14 @@ def _import(user, path, **kwargs):
     )
 
 
-def test_items_make_an_itemised_encounter_and_it_is_reviewed(world, county_user, tmp_path, settlement_spy):
+def test_items_make_an_itemised_encounter_and_it_is_reviewed(
+    world, county_user, tmp_path, settlement_spy, django_capture_on_commit_callbacks
+):
     path = _workbook(
         tmp_path / "清单.xlsx", [HEADER, _itemised(world), _row(world, "ZY2")], [ITEM_HEADER, *LINES]
     )
-    report = _import(county_user, path)
+    with django_capture_on_commit_callbacks(execute=True):  # the review follows the commit
+        report = _import(county_user, path)
     assert not report.errors and report.created == 2
     stay = Encounter.objects.get(ref="ZY1")
     lines = list(
