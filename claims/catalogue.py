@@ -13,11 +13,12 @@ are: a file may hold a part of the catalogue; an item is withdrawn by importing 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import transaction
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from core.imports import ImportReport
 from registry import roles
 
 from . import catalogue_rows, codes
@@ -28,33 +29,12 @@ _FIELDS = ("name", "category", "item_class", "unit_price", "unit", "active")
 
 
 @dataclass
-class CatalogueReport:
+class CatalogueReport(ImportReport):
     """What a catalogue import did (or, in a dry run, would do)."""
 
-    dry_run: bool
-    refused: bool = False
-    rows: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    rows_skipped: int = 0
-    errors: list = field(default_factory=list)  # RowError
-    rejected_rows: list = field(default_factory=list)
-    header_row: int = 1
-
-    def as_dict(self) -> dict:
-        return {
-            "dry_run": self.dry_run,
-            "refused": self.refused,
-            "rows": self.rows,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rows_skipped": self.rows_skipped,
-            "errors": [e.as_dict() for e in self.errors],
-            "rejected_rows": self.rejected_rows,
-            "header_row": self.header_row,
-        }
 
 
 def catalogue_import(

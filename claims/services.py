@@ -28,7 +28,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from core import bulk, idempotency
 from core.errors import DomainError
-from core.imports import import_job_confirm, import_job_create, import_job_run
+from core.imports import ImportReport, import_job_confirm, import_job_create, import_job_run
 from core.ratelimit import probe_blocked, probe_counted
 from core.rows import RowError
 from registry import roles
@@ -1775,37 +1775,14 @@ def encounter_review(*, encounter: Encounter, bill=None, new: bool = False) -> l
 
 
 @dataclass
-class EncounterReport:
-    """What an import did (or, in a dry run, would do)."""
+class EncounterReport(ImportReport):
+    """What an encounter import did (or, in a dry run, would do)."""
 
-    dry_run: bool
-    refused: bool = False
-    rows: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    rows_skipped: int = 0
-    errors: list = field(default_factory=list)  # RowError
     warnings: list = field(default_factory=list)  # RowError (not blocking)
-    rejected_rows: list = field(default_factory=list)
-    header_row: int = 1
     member_years: int = 0
-
-    def as_dict(self) -> dict:
-        return {
-            "dry_run": self.dry_run,
-            "refused": self.refused,
-            "rows": self.rows,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rows_skipped": self.rows_skipped,
-            "errors": [e.as_dict() for e in self.errors],
-            "warnings": [w.as_dict() for w in self.warnings],
-            "rejected_rows": self.rejected_rows,
-            "header_row": self.header_row,
-            "member_years": self.member_years,
-        }
 
 
 _COMPARED = (

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 from django.conf import settings
 from django.core.cache import cache
@@ -47,6 +47,30 @@ ERROR_COLUMN = "错误原因"
 ROW_COLUMN = "原行号"
 
 ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, in a dry run, would do): the fields every import kind reports.
+    Each kind's report adds its own counts; ``as_dict`` (stored on the job) writes every field,
+    row faults (``RowError``) as dicts."""
+
+    dry_run: bool
+    refused: bool = False
+    rows: int = 0
+    rows_skipped: int = 0
+    errors: list = field(default_factory=list)  # RowError
+    rejected_rows: list = field(default_factory=list)  # Excel row numbers not imported
+    header_row: int = 1  # title rows may stand above the header
+
+    def as_dict(self) -> dict:
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+
+def _plain(value):
+    if isinstance(value, list):
+        return [item.as_dict() if hasattr(item, "as_dict") else item for item in value]
+    return value
 
 
 class ImportJobError(Exception):

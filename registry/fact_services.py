@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from core.imports import ImportReport
 from core.rows import RowError
 
 from . import enrollment_list, events, roles
@@ -686,35 +687,13 @@ _ENROLLMENT_COLUMN = {
 
 
 @dataclass
-class EnrollmentListReport:
+class EnrollmentListReport(ImportReport):
     """What an enrollment-list import did (or, in a dry run, would do)."""
 
-    dry_run: bool
-    refused: bool = False
-    rows: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     insured_changed: int = 0
-    rows_skipped: int = 0
-    errors: list = field(default_factory=list)  # RowError
-    rejected_rows: list = field(default_factory=list)
-    header_row: int = 1
-
-    def as_dict(self) -> dict:
-        return {
-            "dry_run": self.dry_run,
-            "refused": self.refused,
-            "rows": self.rows,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "insured_changed": self.insured_changed,
-            "rows_skipped": self.rows_skipped,
-            "errors": [e.as_dict() for e in self.errors],
-            "rejected_rows": self.rejected_rows,
-            "header_row": self.header_row,
-        }
 
 
 def enrollment_list_import(

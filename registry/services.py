@@ -17,7 +17,7 @@ from simple_history.utils import bulk_update_with_history
 
 from core import bulk
 from core.errors import DomainError
-from core.imports import import_job_confirm, import_job_create, import_job_run
+from core.imports import ImportReport, import_job_confirm, import_job_create, import_job_run
 from core.ratelimit import probe_blocked, probe_counted
 
 from . import codes, events, roles, roster
@@ -261,12 +261,9 @@ def member_update(*, user, member: Member, version: int, changes: dict, reason: 
 
 
 @dataclass
-class RosterReport:
-    """What an import did (or, in a dry run, would do)."""
+class RosterReport(ImportReport):
+    """What a roster import did (or, in a dry run, would do)."""
 
-    dry_run: bool
-    refused: bool = False
-    rows: int = 0
     households_created: int = 0
     households_updated: int = 0
     households_unchanged: int = 0
@@ -274,32 +271,8 @@ class RosterReport:
     members_updated: int = 0
     members_moved: int = 0
     members_unchanged: int = 0
-    rows_skipped: int = 0
-    errors: list = field(default_factory=list)  # roster.RowError
-    rejected_rows: list = field(default_factory=list)  # Excel row numbers not imported
     absent_members: list = field(default_factory=list)  # on record, missing from the roster
     areas_created: list = field(default_factory=list)
-    header_row: int = 1  # title rows may stand above the header
-
-    def as_dict(self) -> dict:
-        return {
-            "dry_run": self.dry_run,
-            "refused": self.refused,
-            "rows": self.rows,
-            "households_created": self.households_created,
-            "households_updated": self.households_updated,
-            "households_unchanged": self.households_unchanged,
-            "members_created": self.members_created,
-            "members_updated": self.members_updated,
-            "members_moved": self.members_moved,
-            "members_unchanged": self.members_unchanged,
-            "rows_skipped": self.rows_skipped,
-            "errors": [e.as_dict() for e in self.errors],
-            "rejected_rows": self.rejected_rows,
-            "absent_members": self.absent_members,
-            "areas_created": self.areas_created,
-            "header_row": self.header_row,
-        }
 
 
 _HH_COMPARED = ("village_id", "phone", "attribute", "poverty_status", "main_cause", "annual_income")
