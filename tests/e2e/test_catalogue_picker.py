@@ -7,6 +7,7 @@ import datetime
 from decimal import Decimal
 
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from claims.models import Encounter
 from claims.reference import load_reference_data
@@ -41,13 +42,12 @@ def test_clinic_picks_items_from_the_catalogue(live_app, browser_page, steps, ar
     first = page.get_by_label("费用明细第1行项目编码")
     first.press_sequentially("XY01", delay=50)
     first.blur()
-    page.wait_for_function(
-        "document.querySelector('[name=items-0-name]').value === '头孢曲松钠注射液'", timeout=30_000
-    )
+    # expect() polls without eval (the page's CSP forbids it; wait_for_function's string needs it).
+    expect(page.locator("[name=items-0-name]")).to_have_value("头孢曲松钠注射液", timeout=30_000)
     assert page.get_by_label("费用明细第1行目录类别").input_value() == "B"
     assert page.get_by_label("费用明细第1行单价").input_value() == "15.0000"
     page.get_by_label("费用明细第1行数量").fill("2")
-    page.wait_for_function("document.querySelector('[name=items-0-amount]').value === '30.00'")
+    expect(page.locator("[name=items-0-amount]")).to_have_value("30.00")
 
     second = page.get_by_label("费用明细第2行项目编码")
     second.press_sequentially("ZZ99", delay=50)
